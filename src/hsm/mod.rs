@@ -1,0 +1,1 @@
+//! Signing keys behind one interface. Not yet implemented.

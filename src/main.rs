@@ -1,0 +1,86 @@
+//! The `tldd` command line. Each subcommand lives in its own module of the
+//! library; this file only parses arguments and sets up logging.
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// tldd — the DNS of a top-level domain in one binary.
+///
+/// Serves a TLD zone authoritatively (UDP fast path, TCP, EDNS, NSID), signs it
+/// with DNSSEC (NSEC3 opt-out, keys in a PKCS#11 HSM or soft keys), takes
+/// RFC 2136 updates with TSIG, and runs a lightweight registry (EPP, Whois, RDAP).
+///
+/// Quick start: `tldd serve -c zones/shop.toml`, then `kdig @127.0.0.1 -p 5353 shop. SOA`.
+#[derive(Parser)]
+#[command(name = "tldd", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the configured zones until SIGTERM/SIGINT.
+    ///
+    /// Reads the TOML config (see zones/shop.toml for every key), loads each
+    /// zone from its file, and answers on every `[server] listen` address over
+    /// UDP and TCP. Exposes Prometheus metrics on `[server] metrics` if set.
+    Serve {
+        /// Configuration file (TOML).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Zone file tools.
+    #[command(subcommand)]
+    Zone(ZoneCommand),
+    /// Key management: generate, list, DS/DNSKEY export, audit log.
+    Keys(tldd::keys::KeysArgs),
+    /// The lightweight registry (EPP, lifecycle, publisher).
+    Srs(tldd::srs::SrsArgs),
+}
+
+#[derive(Subcommand)]
+enum ZoneCommand {
+    /// Parse and check a zone file; report problems with line numbers.
+    ///
+    /// Checks: SOA and NS at the apex, glue present for in-bailiwick name
+    /// servers, no data below a delegation other than glue, CNAME not next to
+    /// other data, data outside the origin. Exit status 1 when errors are found.
+    Check {
+        /// The zone file.
+        file: PathBuf,
+        /// The zone's origin, e.g. `shop.`.
+        #[arg(long)]
+        origin: String,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => tldd::server::run_from_file(&config),
+        Command::Zone(ZoneCommand::Check { file, origin }) => {
+            tldd::zone::check::run(&file, &origin).map(|ok| {
+                if !ok {
+                    std::process::exit(1)
+                }
+            })
+        }
+        Command::Keys(args) => tldd::keys::run(args),
+        Command::Srs(args) => tldd::srs::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tldd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Query fast path.

@@ -1,0 +1,4 @@
+//! `tldd zone check`.
+pub fn run(_file: &std::path::Path, _origin: &str) -> anyhow::Result<bool> {
+    anyhow::bail!("not implemented yet")
+}

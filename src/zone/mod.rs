@@ -1,0 +1,2 @@
+//! The versioned in-memory zone.
+pub mod check;
