@@ -9,6 +9,7 @@
 //! - [`server`]: UDP workers (recvmmsg/sendmmsg), TCP (RFC 7766), shutdown.
 //! - [`metrics`]: Prometheus counters and the `/metrics` listener.
 //! - [`hsm`]: signing keys behind one interface (soft keys via ring, PKCS#11 via cryptoki).
+//! - [`signer`]: NSEC3 chain, RRSIGs, `tldd sign`.
 //! - [`keys`]: `tldd keys` — key generation, listing, DS export, audit log.
 //! - [`srs`]: the lightweight registry (EPP, lifecycle, publisher).
 pub mod config;
@@ -16,6 +17,7 @@ pub mod hsm;
 pub mod keys;
 pub mod metrics;
 pub mod server;
+pub mod signer;
 pub mod srs;
 pub mod wire;
 pub mod zone;

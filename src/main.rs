@@ -33,6 +33,11 @@ enum Command {
     /// Zone file tools.
     #[command(subcommand)]
     Zone(ZoneCommand),
+    /// Sign a configured zone once and write it as RFC 1035 text.
+    ///
+    /// NSEC3 (opt-out as configured) and RRSIGs with the zone's active keys,
+    /// like dnssec-signzone or ldns-signzone.
+    Sign(tldd::signer::SignArgs),
     /// Key management: generate, list, DS/DNSKEY export, audit log.
     Keys(tldd::keys::KeysArgs),
     /// The lightweight registry (EPP, lifecycle, publisher).
@@ -73,6 +78,7 @@ fn main() -> ExitCode {
                 }
             })
         }
+        Command::Sign(args) => tldd::signer::run(args),
         Command::Keys(args) => tldd::keys::run(args),
         Command::Srs(args) => tldd::srs::run(args),
     };

@@ -8,7 +8,11 @@ use std::path::Path;
 
 /// Runs the check; `Ok(true)` when the zone has no errors.
 pub fn run(file: &Path, origin: &str) -> anyhow::Result<bool> {
-    let origin = if origin.ends_with('.') { origin.to_string() } else { format!("{origin}.") };
+    let origin = if origin.ends_with('.') {
+        origin.to_string()
+    } else {
+        format!("{origin}.")
+    };
     let loaded = match load_file(file, &origin, false) {
         Ok(l) => l,
         Err(e) => {

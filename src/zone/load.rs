@@ -71,22 +71,43 @@ pub struct Builder {
 
 impl Builder {
     pub fn new(origin: &[u8]) -> Builder {
-        Builder { origin: origin.to_vec(), arena: Vec::new(), entries: Vec::new(), problems: Vec::new() }
+        Builder {
+            origin: origin.to_vec(),
+            arena: Vec::new(),
+            entries: Vec::new(),
+            problems: Vec::new(),
+        }
     }
 
     /// Adds one record (owner lower-case wire).
     pub fn add(&mut self, line: u32, owner: &[u8], rtype: u16, class: u16, ttl: u32, rd: &[u8]) {
         if class != 1 {
-            self.problem(line, Severity::Error, format!("class {class} record in an IN zone (ignored)"));
+            self.problem(
+                line,
+                Severity::Error,
+                format!("class {class} record in an IN zone (ignored)"),
+            );
             return;
         }
-        let bucket = if name::is_below_or_at(owner, &self.origin) { 0 } else { OUTSIDE };
+        let bucket = if name::is_below_or_at(owner, &self.origin) {
+            0
+        } else {
+            OUTSIDE
+        };
         if bucket == OUTSIDE {
-            self.problem(line, Severity::Error, format!("{} is outside the zone (ignored)", name::to_text(owner)));
+            self.problem(
+                line,
+                Severity::Error,
+                format!("{} is outside the zone (ignored)", name::to_text(owner)),
+            );
             return;
         }
         if self.arena.len() > u32::MAX as usize - 70000 {
-            self.problem(line, Severity::Error, "zone too large for one store version".into());
+            self.problem(
+                line,
+                Severity::Error,
+                "zone too large for one store version".into(),
+            );
             return;
         }
         let o = self.arena.len() as u32;
@@ -106,7 +127,11 @@ impl Builder {
     }
 
     fn problem(&mut self, line: u32, severity: Severity, message: String) {
-        self.problems.push(Problem { line, severity, message });
+        self.problems.push(Problem {
+            line,
+            severity,
+            message,
+        });
     }
 
     fn owner(&self, e: &Entry) -> &[u8] {
@@ -157,7 +182,10 @@ impl Builder {
         let mut entries = std::mem::take(&mut self.entries);
         // Group by bucket, then owner, then type; stable keeps file order in an RRset.
         entries.sort_by(|a, b| {
-            a.bucket.cmp(&b.bucket).then_with(|| self.owner(a).cmp(self.owner(b))).then(a.rtype.cmp(&b.rtype))
+            a.bucket
+                .cmp(&b.bucket)
+                .then_with(|| self.owner(a).cmp(self.owner(b)))
+                .then(a.rtype.cmp(&b.rtype))
         });
         let records = entries.len();
         let mut zone = Zone::new(&origin);
@@ -178,7 +206,11 @@ impl Builder {
         self.check_ns_targets(&zone);
         tracing::debug!(cuts = cut_count, records, "zone built");
         self.problems.sort_by_key(|p| p.line);
-        Ok(Loaded { zone, problems: self.problems, records })
+        Ok(Loaded {
+            zone,
+            problems: self.problems,
+            records,
+        })
     }
 
     /// Splits a run of entries into per-owner, per-type RRsets.
@@ -187,7 +219,10 @@ impl Builder {
         let mut i = 0;
         while i < run.len() {
             let mut j = i;
-            while j < run.len() && run[j].rtype == run[i].rtype && self.owner(&run[j]) == self.owner(&run[i]) {
+            while j < run.len()
+                && run[j].rtype == run[i].rtype
+                && self.owner(&run[j]) == self.owner(&run[i])
+            {
                 j += 1;
             }
             let ttl = run[i].ttl;
@@ -241,9 +276,18 @@ impl Builder {
             }
             attach_sigs(&mut node, &sigs);
             let has_cname = node.get(CNAME).is_some();
-            if has_cname && node.rrsets.iter().any(|r| !matches!(r.rtype, CNAME | NSEC | NSEC3)) {
+            if has_cname
+                && node
+                    .rrsets
+                    .iter()
+                    .any(|r| !matches!(r.rtype, CNAME | NSEC | NSEC3))
+            {
                 let line = sets[i..j].iter().map(|(e, _)| e.line).max().unwrap_or(0);
-                self.problem(line, Severity::Error, format!("CNAME and other data at {}", name::to_text(&owner)));
+                self.problem(
+                    line,
+                    Severity::Error,
+                    format!("CNAME and other data at {}", name::to_text(&owner)),
+                );
             }
             if owner == *zone.origin {
                 zone.apex = node;
@@ -252,7 +296,11 @@ impl Builder {
                     self.problem(sets[i].0.line, Severity::Error, "SOA below the apex".into());
                 }
                 if node.get(DS).is_some() {
-                    self.problem(sets[i].0.line, Severity::Error, format!("DS at {} which is not a delegation", name::to_text(&owner)));
+                    self.problem(
+                        sets[i].0.line,
+                        Severity::Error,
+                        format!("DS at {} which is not a delegation", name::to_text(&owner)),
+                    );
                 }
                 zone.add_ancestors(&owner);
                 zone.names.insert(owner.into(), node);
@@ -264,7 +312,11 @@ impl Builder {
     fn build_cut(&mut self, zone: &mut Zone, run: &[Entry]) {
         let sets = self.rrsets(run);
         // The cut is the shortest owner of the run (sorted: it may not be first).
-        let Some(cut_entry) = run.iter().filter(|e| e.rtype == NS).min_by_key(|e| e.owner_len) else {
+        let Some(cut_entry) = run
+            .iter()
+            .filter(|e| e.rtype == NS)
+            .min_by_key(|e| e.owner_len)
+        else {
             return;
         };
         let cut = self.owner(cut_entry).to_vec();
@@ -309,7 +361,11 @@ impl Builder {
         }
         let Some(ns) = ns else { return };
         if let Some(ds) = ds.as_mut() {
-            let s: Vec<&[u8]> = sigs.iter().filter(|(t, _)| *t == DS).map(|(_, s)| s.as_slice()).collect();
+            let s: Vec<&[u8]> = sigs
+                .iter()
+                .filter(|(t, _)| *t == DS)
+                .map(|(_, s)| s.as_slice())
+                .collect();
             ds.set_sigs(&s);
         }
         // In-bailiwick targets need glue.
@@ -319,24 +375,47 @@ impl Builder {
                 self.problem(
                     cut_entry.line,
                     Severity::Error,
-                    format!("{} NS {}: in-bailiwick name server without glue (A/AAAA)", name::to_text(&cut), name::to_text(&t)),
+                    format!(
+                        "{} NS {}: in-bailiwick name server without glue (A/AAAA)",
+                        name::to_text(&cut),
+                        name::to_text(&t)
+                    ),
                 );
             }
         }
         zone.add_ancestors(&cut);
-        zone.cuts.insert(Delegation { name: cut.into(), ns, ds, glue: glue.into() });
+        zone.cuts.insert(Delegation {
+            name: cut.into(),
+            ns,
+            ds,
+            glue: glue.into(),
+        });
     }
 
     fn check_apex(&mut self, zone: &Zone, entries: &[Entry]) -> Result<(), String> {
-        let soa_lines: Vec<u32> = entries.iter().filter(|e| e.bucket == APEX && e.rtype == SOA).map(|e| e.line).collect();
+        let soa_lines: Vec<u32> = entries
+            .iter()
+            .filter(|e| e.bucket == APEX && e.rtype == SOA)
+            .map(|e| e.line)
+            .collect();
         if soa_lines.is_empty() {
-            return Err(format!("no SOA record at the apex {}", name::to_text(&zone.origin)));
+            return Err(format!(
+                "no SOA record at the apex {}",
+                name::to_text(&zone.origin)
+            ));
         }
         if soa_lines.len() > 1 {
-            self.problem(soa_lines[1], Severity::Error, "more than one SOA record at the apex".into());
+            self.problem(
+                soa_lines[1],
+                Severity::Error,
+                "more than one SOA record at the apex".into(),
+            );
         }
         if zone.apex.get(NS).is_none() {
-            return Err(format!("no NS records at the apex {}", name::to_text(&zone.origin)));
+            return Err(format!(
+                "no NS records at the apex {}",
+                name::to_text(&zone.origin)
+            ));
         }
         Ok(())
     }
@@ -348,8 +427,14 @@ impl Builder {
         let apex_ns = zone.apex.get(NS).into_iter().flat_map(|s| s.rdatas());
         for t in apex_ns {
             let t = t.to_ascii_lowercase();
-            if zone.addresses(&t).is_none_or(|n| n.get(A).is_none() && n.get(AAAA).is_none()) {
-                missing.push(format!("apex NS {} has no address records in the zone", name::to_text(&t)));
+            if zone
+                .addresses(&t)
+                .is_none_or(|n| n.get(A).is_none() && n.get(AAAA).is_none())
+            {
+                missing.push(format!(
+                    "apex NS {} has no address records in the zone",
+                    name::to_text(&t)
+                ));
             }
         }
         for m in missing {
@@ -361,7 +446,11 @@ impl Builder {
 /// Attaches RRSIG RDATAs to the RRsets they cover.
 fn attach_sigs(node: &mut Node, sigs: &[(u16, Vec<u8>)]) {
     for set in &mut node.rrsets {
-        let s: Vec<&[u8]> = sigs.iter().filter(|(t, _)| *t == set.rtype).map(|(_, s)| s.as_slice()).collect();
+        let s: Vec<&[u8]> = sigs
+            .iter()
+            .filter(|(t, _)| *t == set.rtype)
+            .map(|(_, s)| s.as_slice())
+            .collect();
         if !s.is_empty() {
             set.set_sigs(&s);
         }
@@ -378,8 +467,10 @@ pub fn load_file(path: &Path, origin: &str, progress: bool) -> Result<Loaded, Lo
     let bar = if progress {
         let b = indicatif::ProgressBar::new(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
         b.set_style(
-            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b.set_message(format!("loading {origin}"));
         b
@@ -397,7 +488,10 @@ pub fn load_file(path: &Path, origin: &str, progress: bool) -> Result<Loaded, Lo
         &mut |done, _| bar.set_position(done),
     )?;
     bar.set_message(format!("indexing {origin}"));
-    let loaded = builder.build().map_err(|message| LoadError::Zone { file: path.display().to_string(), message })?;
+    let loaded = builder.build().map_err(|message| LoadError::Zone {
+        file: path.display().to_string(),
+        message,
+    })?;
     bar.finish_and_clear();
     release_freed_memory();
     Ok(loaded)

@@ -27,7 +27,12 @@ pub enum NameError {
 /// `origin` (wire) is appended to relative names; `@` is the origin itself.
 /// Escapes `\X` and `\DDD` are honoured. With `lower`, ASCII letters are
 /// lower-cased (for owner names used as keys).
-pub fn from_text(text: &[u8], origin: &[u8], lower: bool, out: &mut Vec<u8>) -> Result<(), NameError> {
+pub fn from_text(
+    text: &[u8],
+    origin: &[u8],
+    lower: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), NameError> {
     let start = out.len();
     if text == b"@" {
         out.extend_from_slice(origin);
@@ -63,7 +68,11 @@ pub fn from_text(text: &[u8], origin: &[u8], lower: bool, out: &mut Vec<u8>) -> 
             }
             b'\\' => {
                 let (byte, used) = unescape(&text[i + 1..]).ok_or(NameError::BadEscape)?;
-                out.push(if lower { byte.to_ascii_lowercase() } else { byte });
+                out.push(if lower {
+                    byte.to_ascii_lowercase()
+                } else {
+                    byte
+                });
                 i += 1 + used;
             }
             _ => {
@@ -94,7 +103,8 @@ pub fn from_text(text: &[u8], origin: &[u8], lower: bool, out: &mut Vec<u8>) -> 
 /// Decodes one escape (the bytes after the backslash): `\DDD` or `\X`.
 pub fn unescape(rest: &[u8]) -> Option<(u8, usize)> {
     if rest.len() >= 3 && rest[..3].iter().all(u8::is_ascii_digit) {
-        let v = (rest[0] - b'0') as u32 * 100 + (rest[1] - b'0') as u32 * 10 + (rest[2] - b'0') as u32;
+        let v =
+            (rest[0] - b'0') as u32 * 100 + (rest[1] - b'0') as u32 * 10 + (rest[2] - b'0') as u32;
         (v <= 255).then_some((v as u8, 3))
     } else {
         rest.first().map(|&b| (b, 1))
@@ -216,10 +226,16 @@ mod tests {
     #[test]
     fn bad_names() {
         let mut v = Vec::new();
-        assert_eq!(from_text(b"a..b.", &[0], true, &mut v), Err(NameError::EmptyLabel));
+        assert_eq!(
+            from_text(b"a..b.", &[0], true, &mut v),
+            Err(NameError::EmptyLabel)
+        );
         v.clear();
         let long = "a".repeat(64);
-        assert_eq!(from_text(long.as_bytes(), &[0], true, &mut v), Err(NameError::LongLabel));
+        assert_eq!(
+            from_text(long.as_bytes(), &[0], true, &mut v),
+            Err(NameError::LongLabel)
+        );
     }
 
     #[test]

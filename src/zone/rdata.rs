@@ -102,18 +102,29 @@ pub fn target_name(rtype: u16, rd: &[u8]) -> Option<&[u8]> {
 }
 
 /// Appends the wire RDATA of `rtype` given its presentation tokens.
-pub fn from_text(rtype: u16, args: &[&[u8]], origin: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+pub fn from_text(
+    rtype: u16,
+    args: &[&[u8]],
+    origin: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     let mut p = Args { args, i: 0, origin };
     if args.first() == Some(&&b"\\#"[..]) {
         return p.generic(out);
     }
     match rtype {
         A => {
-            let a: std::net::Ipv4Addr = p.str()?.parse().map_err(|_| "bad IPv4 address".to_string())?;
+            let a: std::net::Ipv4Addr = p
+                .str()?
+                .parse()
+                .map_err(|_| "bad IPv4 address".to_string())?;
             out.extend_from_slice(&a.octets());
         }
         AAAA => {
-            let a: std::net::Ipv6Addr = p.str()?.parse().map_err(|_| "bad IPv6 address".to_string())?;
+            let a: std::net::Ipv6Addr = p
+                .str()?
+                .parse()
+                .map_err(|_| "bad IPv6 address".to_string())?;
             out.extend_from_slice(&a.octets());
         }
         NS | CNAME | PTR | DNAME => p.name(out)?,
@@ -133,7 +144,8 @@ pub fn from_text(rtype: u16, args: &[&[u8]], origin: &[u8], out: &mut Vec<u8>) -
             p.u32(out)?;
             for _ in 0..4 {
                 let t = p.next()?;
-                let v = super::text::parse_ttl(t).ok_or_else(|| format!("bad SOA timer {:?}", lossy(t)))?;
+                let v = super::text::parse_ttl(t)
+                    .ok_or_else(|| format!("bad SOA timer {:?}", lossy(t)))?;
                 out.extend_from_slice(&v.to_be_bytes());
             }
         }
@@ -229,12 +241,10 @@ pub fn from_text(rtype: u16, args: &[&[u8]], origin: &[u8], out: &mut Vec<u8>) -
             p.u8(out)?;
             p.hex_rest(out)?
         }
-        _ => {
-            return Err(format!(
-                "type {} is not supported in presentation form; write it as RFC 3597 `\\# <len> <hex>`",
-                type_name(rtype)
-            ))
-        }
+        _ => return Err(format!(
+            "type {} is not supported in presentation form; write it as RFC 3597 `\\# <len> <hex>`",
+            type_name(rtype)
+        )),
     }
     if p.i < args.len() {
         return Err(format!("trailing data {:?}", lossy(args[p.i])));
@@ -337,8 +347,11 @@ impl<'a> Args<'a> {
                 f(6, 8) as u8,
             )
             .map_err(|_| "bad date")?;
-            let t = time::Time::from_hms(f(8, 10) as u8, f(10, 12) as u8, f(12, 14) as u8).map_err(|_| "bad time")?;
-            time::PrimitiveDateTime::new(date, t).assume_utc().unix_timestamp() as u32
+            let t = time::Time::from_hms(f(8, 10) as u8, f(10, 12) as u8, f(12, 14) as u8)
+                .map_err(|_| "bad time")?;
+            time::PrimitiveDateTime::new(date, t)
+                .assume_utc()
+                .unix_timestamp() as u32
         } else {
             s.parse().map_err(|_| format!("bad time {s:?}"))?
         };
@@ -355,7 +368,11 @@ impl<'a> Args<'a> {
     }
     fn hex_rest(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
         let r = self.rest();
-        out.extend(HEXUPPER_PERMISSIVE.decode(&r).map_err(|_| "bad hex".to_string())?);
+        out.extend(
+            HEXUPPER_PERMISSIVE
+                .decode(&r)
+                .map_err(|_| "bad hex".to_string())?,
+        );
         Ok(())
     }
     fn base64_rest(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
@@ -368,7 +385,9 @@ impl<'a> Args<'a> {
         if t == b"-" {
             out.push(0);
         } else {
-            let s = HEXUPPER_PERMISSIVE.decode(t).map_err(|_| "bad salt".to_string())?;
+            let s = HEXUPPER_PERMISSIVE
+                .decode(t)
+                .map_err(|_| "bad salt".to_string())?;
             out.push(s.len() as u8);
             out.extend(s);
         }
@@ -387,9 +406,14 @@ impl<'a> Args<'a> {
         self.next()?;
         let len: usize = self.num()?;
         let r = self.rest();
-        let bytes = HEXUPPER_PERMISSIVE.decode(&r).map_err(|_| "bad hex in \\# RDATA".to_string())?;
+        let bytes = HEXUPPER_PERMISSIVE
+            .decode(&r)
+            .map_err(|_| "bad hex in \\# RDATA".to_string())?;
         if bytes.len() != len {
-            return Err(format!("\\# length {len} but {} bytes of data", bytes.len()));
+            return Err(format!(
+                "\\# length {len} but {} bytes of data",
+                bytes.len()
+            ));
         }
         out.extend(bytes);
         Ok(())

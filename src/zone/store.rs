@@ -50,7 +50,12 @@ impl RRset {
             data.extend_from_slice(&(rd.len() as u16).to_be_bytes());
             data.extend_from_slice(rd);
         }
-        RRset { rtype, ttl, data: data.into(), sigs: Box::default() }
+        RRset {
+            rtype,
+            ttl,
+            data: data.into(),
+            sigs: Box::default(),
+        }
     }
 
     /// The RDATAs.
@@ -156,7 +161,10 @@ pub struct Delegation {
 impl Delegation {
     /// Glue addresses for `host` (lower-case wire), if this cut holds them.
     pub fn glue_for(&self, host: &[u8]) -> Option<&Node> {
-        self.glue.iter().find(|(n, _)| &**n == host).map(|(_, node)| node)
+        self.glue
+            .iter()
+            .find(|(n, _)| &**n == host)
+            .map(|(_, node)| node)
     }
 }
 
@@ -176,7 +184,10 @@ pub struct Delegations {
 impl Default for Delegations {
     fn default() -> Self {
         let empty = Arc::new(Shard::default());
-        Delegations { shards: vec![empty; SHARDS].into(), count: 0 }
+        Delegations {
+            shards: vec![empty; SHARDS].into(),
+            count: 0,
+        }
     }
 }
 
@@ -283,7 +294,11 @@ impl Zone {
     pub fn negative_ttl(&self) -> u32 {
         self.soa()
             .map(|s| {
-                let min = s.rdatas().next().and_then(super::rdata::soa_minimum).unwrap_or(s.ttl);
+                let min = s
+                    .rdatas()
+                    .next()
+                    .and_then(super::rdata::soa_minimum)
+                    .unwrap_or(s.ttl);
                 s.ttl.min(min)
             })
             .unwrap_or(0)
@@ -302,7 +317,10 @@ impl Zone {
             let start = labels[rel - k] as usize;
             let suffix = &qname[start..];
             if let Some(cut) = self.cuts.get(suffix) {
-                return Found::Cut { cut, at_cut: k == rel };
+                return Found::Cut {
+                    cut,
+                    at_cut: k == rel,
+                };
             }
             match self.names.get(suffix) {
                 Some(node) if k == rel => return Found::Name(node),
@@ -337,7 +355,11 @@ impl Zone {
             + self
                 .cuts
                 .iter()
-                .map(|d| d.ns.len() + d.ds.as_ref().map_or(0, |d| d.len()) + d.glue.iter().map(|(_, n)| node(n)).sum::<usize>())
+                .map(|d| {
+                    d.ns.len()
+                        + d.ds.as_ref().map_or(0, |d| d.len())
+                        + d.glue.iter().map(|(_, n)| node(n)).sum::<usize>()
+                })
                 .sum::<usize>()
     }
 

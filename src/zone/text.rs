@@ -93,13 +93,21 @@ fn read_into(
         message: format!("cannot read: {e}"),
     })?;
     let total = data.len() as u64;
-    let mut lexer = Lexer { data: &data, pos: 0, line: 1 };
+    let mut lexer = Lexer {
+        data: &data,
+        pos: 0,
+        line: 1,
+    };
     let mut toks: Vec<Tok> = Vec::with_capacity(16);
     let mut owner = Vec::with_capacity(64);
     let mut rd = Vec::with_capacity(512);
     let mut entries = 0u64;
     loop {
-        let err = |line: u32, message: String| ParseError { file: file.clone(), line, message };
+        let err = |line: u32, message: String| ParseError {
+            file: file.clone(),
+            line,
+            message,
+        };
         let Some((line, leading_ws)) = lexer.entry(&mut toks).map_err(|(l, m)| err(l, m))? else {
             break;
         };
@@ -142,7 +150,8 @@ fn read_into(
                 if ttl.is_some() {
                     return Err(err(line, format!("unexpected {:?}", lossy(s))));
                 }
-                ttl = Some(parse_ttl(s).ok_or_else(|| err(line, format!("bad TTL {:?}", lossy(s))))?);
+                ttl =
+                    Some(parse_ttl(s).ok_or_else(|| err(line, format!("bad TTL {:?}", lossy(s))))?);
             } else if let Some(c) = parse_class(s) {
                 class = c;
             } else if let Some(t) = rdata::parse_type(s) {
@@ -150,11 +159,17 @@ fn read_into(
                 i += 1;
                 break;
             } else {
-                return Err(err(line, format!("unknown record type or class {:?}", lossy(s))));
+                return Err(err(
+                    line,
+                    format!("unknown record type or class {:?}", lossy(s)),
+                ));
             }
             i += 1;
         }
-        let ttl = match ttl.or(st.last_ttl.filter(|_| st.default_ttl.is_none())).or(st.default_ttl) {
+        let ttl = match ttl
+            .or(st.last_ttl.filter(|_| st.default_ttl.is_none()))
+            .or(st.default_ttl)
+        {
             Some(t) => t,
             None if rtype == 6 => 0, // SOA may carry its TTL in MINIMUM (RFC 2308)
             None => return Err(err(line, "no TTL and no $TTL".into())),
@@ -191,19 +206,25 @@ fn directive(
     sink: &mut dyn FnMut(TextRecord<'_>) -> Result<(), String>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(), ParseError> {
-    let err = |message: String| ParseError { file: path.display().to_string(), line, message };
+    let err = |message: String| ParseError {
+        file: path.display().to_string(),
+        line,
+        message,
+    };
     let text = |i: usize| toks.get(i).map(|t| &data[t.start..t.end]);
     let d = text(0).unwrap_or_default().to_ascii_uppercase();
     match d.as_slice() {
         b"$ORIGIN" => {
             let arg = text(1).ok_or_else(|| err("$ORIGIN needs a name".into()))?;
             let mut o = Vec::new();
-            name::from_text(arg, &st.origin, true, &mut o).map_err(|e: NameError| err(format!("$ORIGIN: {e}")))?;
+            name::from_text(arg, &st.origin, true, &mut o)
+                .map_err(|e: NameError| err(format!("$ORIGIN: {e}")))?;
             st.origin = o;
         }
         b"$TTL" => {
             let arg = text(1).ok_or_else(|| err("$TTL needs a value".into()))?;
-            st.default_ttl = Some(parse_ttl(arg).ok_or_else(|| err(format!("bad $TTL {:?}", lossy(arg))))?);
+            st.default_ttl =
+                Some(parse_ttl(arg).ok_or_else(|| err(format!("bad $TTL {:?}", lossy(arg))))?);
         }
         b"$INCLUDE" => {
             if st.depth > 8 {
@@ -219,7 +240,8 @@ fn directive(
             let saved = st.origin.clone();
             if let Some(o) = text(2) {
                 let mut no = Vec::new();
-                name::from_text(o, &st.origin, true, &mut no).map_err(|e| err(format!("$INCLUDE origin: {e}")))?;
+                name::from_text(o, &st.origin, true, &mut no)
+                    .map_err(|e| err(format!("$INCLUDE origin: {e}")))?;
                 st.origin = no;
             }
             st.depth += 1;
@@ -347,20 +369,33 @@ impl Lexer<'_> {
                     if i >= d.len() {
                         return Err((start_line, "unterminated quoted string".into()));
                     }
-                    toks.push(Tok { start, end: i, quoted: true });
+                    toks.push(Tok {
+                        start,
+                        end: i,
+                        quoted: true,
+                    });
                     self.pos = i + 1;
                 }
                 _ => {
                     let start = self.pos;
                     let mut i = start;
-                    while i < d.len() && !matches!(d[i], b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"') {
+                    while i < d.len()
+                        && !matches!(
+                            d[i],
+                            b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"'
+                        )
+                    {
                         if d[i] == b'\\' {
                             i += 1;
                         }
                         i += 1;
                     }
                     let end = i.min(d.len());
-                    toks.push(Tok { start, end, quoted: false });
+                    toks.push(Tok {
+                        start,
+                        end,
+                        quoted: false,
+                    });
                     self.pos = end;
                 }
             }
@@ -385,7 +420,13 @@ mod tests {
             &p,
             "shop.",
             &mut |r| {
-                out.push((r.line, name::to_text(r.owner), r.rtype, r.ttl, r.rdata.to_vec()));
+                out.push((
+                    r.line,
+                    name::to_text(r.owner),
+                    r.rtype,
+                    r.ttl,
+                    r.rdata.to_vec(),
+                ));
                 Ok(())
             },
             &mut |_, _| {},

@@ -1,0 +1,111 @@
+//! DNS over TCP (RFC 7766): two-byte length framing, several queries per
+//! connection (answered in order), an idle timeout, and a cap on concurrent
+//! connections (excess connections are closed at accept and counted).
+use crate::metrics::{self, LocalCounts};
+use crate::wire::{self, answer::rcode, Params, Query, Transport, ZoneSet};
+use arc_swap::ArcSwap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+/// Accepts connections on `listener` forever.
+pub async fn serve(
+    listener: TcpListener,
+    zones: Arc<ArcSwap<ZoneSet>>,
+    params: Arc<Params>,
+    max: usize,
+    idle: Duration,
+) {
+    let limit = Arc::new(Semaphore::new(max));
+    let label = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let m = metrics::get();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("tcp accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            m.tcp_refused.with_label_values(&[&label]).inc();
+            drop(stream);
+            continue;
+        };
+        let zones = zones.clone();
+        let params = params.clone();
+        let gauge = m.tcp_connections.with_label_values(&[&label]);
+        gauge.inc();
+        tokio::spawn(async move {
+            if let Err(e) = connection(stream, peer, zones, params, idle).await {
+                tracing::debug!(%peer, "tcp: {e}");
+            }
+            gauge.dec();
+            drop(permit);
+        });
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    zones: Arc<ArcSwap<ZoneSet>>,
+    params: Arc<Params>,
+    idle: Duration,
+) -> std::io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, wr) = stream.into_split();
+    let mut wr = BufWriter::new(wr);
+    let mut q = Box::<Query>::default();
+    let mut inbuf = vec![0u8; 65535];
+    let mut out = vec![0u8; 65535 + 2];
+    let mut counts = LocalCounts::new("tcp");
+    loop {
+        let len = match tokio::time::timeout(idle, rd.read_u16()).await {
+            Err(_) => break, // idle
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Ok(r) => r? as usize,
+        };
+        tokio::time::timeout(idle, rd.read_exact(&mut inbuf[..len]))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "slow query"))??;
+        let snapshot = zones.load();
+        let pkt = &inbuf[..len];
+        let (mut rlen, oc) = wire::respond(
+            &snapshot,
+            &params,
+            pkt,
+            &mut q,
+            &mut out[2..],
+            Transport::Tcp,
+        );
+        if oc.handoff {
+            // Transfers, UPDATE and NOTIFY are not served by this build.
+            let rc = if q.opcode == 0 {
+                rcode::REFUSED
+            } else {
+                rcode::NOTIMP
+            };
+            rlen = wire::answer::reply_rcode(pkt, &q, &mut out[2..], rc, &params);
+            tracing::debug!(%peer, qtype = q.qtype, opcode = q.opcode, "refused transfer/update");
+        }
+        drop(snapshot);
+        counts.record(&oc);
+        if rlen == 0 {
+            break;
+        }
+        out[..2].copy_from_slice(&(rlen as u16).to_be_bytes());
+        wr.write_all(&out[..rlen + 2]).await?;
+        // Flush when no further query is already waiting (pipelining batches writes).
+        wr.flush().await?;
+    }
+    counts.flush();
+    Ok(())
+}
