@@ -9,24 +9,43 @@ fn ask(s: &Server, qname: &str, qtype: &str, opts: &[&str]) -> Value {
     let script = repo("tests/dnsq.py");
     let out = std::process::Command::new("/usr/bin/python3")
         .arg(&script)
-        .args([&s.addr.ip().to_string(), &s.port().to_string(), qname, qtype])
+        .args([
+            &s.addr.ip().to_string(),
+            &s.port().to_string(),
+            qname,
+            qtype,
+        ])
         .args(opts)
         .output()
         .expect("/usr/bin/python3 with python3-dnspython");
     let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text} {}", String::from_utf8_lossy(&out.stderr)))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{e}: {text} {}", String::from_utf8_lossy(&out.stderr)))
 }
 
 fn flags(v: &Value) -> Vec<String> {
-    v["flags"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect()
+    v["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect()
 }
 
 fn section(v: &Value, s: &str) -> Vec<String> {
-    v[s].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect()
+    v[s].as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect()
 }
 
 fn example() -> Server {
-    Server::with_zone("shop.", &repo("zones/shop.zone"), "nsid = \"node-7\"\nidentity = \"node-7.example\"\nmetrics = \"127.0.0.1:0\"")
+    Server::with_zone(
+        "shop.",
+        &repo("zones/shop.zone"),
+        "nsid = \"node-7\"\nidentity = \"node-7.example\"\nmetrics = \"127.0.0.1:0\"",
+    )
 }
 
 /// A delegation of the example zone with in-bailiwick glue, and one without.
@@ -46,8 +65,16 @@ fn apex_answers_are_authoritative_with_glue() {
     assert!(flags(&v).contains(&"AA".into()));
     assert_eq!(section(&v, "answer").len(), 4);
     let add = section(&v, "additional");
-    assert!(add.iter().any(|r| r.starts_with("a.nic.shop. 86400 in a 192.0.2.1")), "{add:?}");
-    assert!(add.iter().any(|r| r.starts_with("d.nic.shop. 86400 in aaaa 2001:db8::4")), "{add:?}");
+    assert!(
+        add.iter()
+            .any(|r| r.starts_with("a.nic.shop. 86400 in a 192.0.2.1")),
+        "{add:?}"
+    );
+    assert!(
+        add.iter()
+            .any(|r| r.starts_with("d.nic.shop. 86400 in aaaa 2001:db8::4")),
+        "{add:?}"
+    );
 }
 
 #[test]
@@ -59,11 +86,25 @@ fn referral_has_no_aa_and_carries_glue() {
     assert!(section(&v, "answer").is_empty());
     let auth = section(&v, "authority");
     assert_eq!(auth.len(), 2, "{auth:?}");
-    assert!(auth.iter().all(|r| r.starts_with(&format!("{GLUED} 86400 in ns ns"))));
+    assert!(auth
+        .iter()
+        .all(|r| r.starts_with(&format!("{GLUED} 86400 in ns ns"))));
     let add = section(&v, "additional");
-    assert!(add.iter().any(|r| r.starts_with(&format!("ns1.{GLUED} 86400 in a "))), "{add:?}");
-    assert!(add.iter().any(|r| r.starts_with(&format!("ns1.{GLUED} 86400 in aaaa "))), "{add:?}");
-    assert!(add.iter().any(|r| r.starts_with(&format!("ns2.{GLUED} 86400 in a "))), "{add:?}");
+    assert!(
+        add.iter()
+            .any(|r| r.starts_with(&format!("ns1.{GLUED} 86400 in a "))),
+        "{add:?}"
+    );
+    assert!(
+        add.iter()
+            .any(|r| r.starts_with(&format!("ns1.{GLUED} 86400 in aaaa "))),
+        "{add:?}"
+    );
+    assert!(
+        add.iter()
+            .any(|r| r.starts_with(&format!("ns2.{GLUED} 86400 in a "))),
+        "{add:?}"
+    );
 
     // NS at the cut itself is a referral too; out-of-bailiwick NS: no glue.
     let v = ask(&s, UNGLUED, "NS", &[]);
@@ -76,7 +117,13 @@ fn referral_has_no_aa_and_carries_glue() {
 fn ds_is_answered_from_the_parent_side() {
     let s = example();
     let zone = std::fs::read_to_string(repo("zones/shop.zone")).unwrap();
-    let signed = zone.lines().find(|l| l.contains(" IN DS ")).unwrap().split_whitespace().next().unwrap();
+    let signed = zone
+        .lines()
+        .find(|l| l.contains(" IN DS "))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
     let v = ask(&s, &format!("{signed}.shop."), "DS", &[]);
     assert_eq!(v["rcode"], "NOERROR");
     assert!(flags(&v).contains(&"AA".into()), "{v}");
@@ -111,7 +158,10 @@ fn nxdomain_and_nodata_carry_the_soa_with_negative_ttl() {
     let v = ask(&s, "x.nic.shop.", "A", &[]);
     assert_eq!(v["rcode"], "NXDOMAIN");
     let v = ask(&s, "mail.nic.shop.", "A", &[]);
-    assert_eq!(section(&v, "answer"), vec!["mail.nic.shop. 3600 in a 192.0.2.25".to_string()]);
+    assert_eq!(
+        section(&v, "answer"),
+        vec!["mail.nic.shop. 3600 in a 192.0.2.25".to_string()]
+    );
 }
 
 #[test]
@@ -119,10 +169,19 @@ fn cname_and_mx_additional() {
     let s = example();
     let v = ask(&s, "www.nic.shop.", "A", &[]);
     let ans = section(&v, "answer");
-    assert!(ans.contains(&"www.nic.shop. 3600 in cname nic.shop.".to_string()), "{ans:?}");
-    assert!(ans.contains(&"nic.shop. 3600 in a 192.0.2.53".to_string()), "{ans:?}");
+    assert!(
+        ans.contains(&"www.nic.shop. 3600 in cname nic.shop.".to_string()),
+        "{ans:?}"
+    );
+    assert!(
+        ans.contains(&"nic.shop. 3600 in a 192.0.2.53".to_string()),
+        "{ans:?}"
+    );
     let v = ask(&s, "nic.shop.", "MX", &[]);
-    assert_eq!(section(&v, "additional"), vec!["mail.nic.shop. 3600 in a 192.0.2.25".to_string()]);
+    assert_eq!(
+        section(&v, "additional"),
+        vec!["mail.nic.shop. 3600 in a 192.0.2.25".to_string()]
+    );
 }
 
 #[test]
@@ -135,7 +194,10 @@ fn edns_nsid_badvers_and_do() {
     assert_eq!(v["nsid"][0], "node-7");
     let v = ask(&s, "shop.", "SOA", &["--edns", "0"]);
     assert_eq!(v["do"], false);
-    assert!(v["nsid"].as_array().unwrap().is_empty(), "NSID only when asked");
+    assert!(
+        v["nsid"].as_array().unwrap().is_empty(),
+        "NSID only when asked"
+    );
     let v = ask(&s, "shop.", "SOA", &["--edns", "1"]);
     assert_eq!(v["rcode"], "BADVERS");
     assert!(section(&v, "answer").is_empty());
@@ -149,7 +211,10 @@ fn chaos_identity_and_version() {
     let s = example();
     let v = ask(&s, "id.server.", "TXT", &["--klass", "CH"]);
     assert_eq!(v["rcode"], "NOERROR");
-    assert_eq!(section(&v, "answer"), vec!["id.server. 0 ch txt \"node-7.example\"".to_string()]);
+    assert_eq!(
+        section(&v, "answer"),
+        vec!["id.server. 0 ch txt \"node-7.example\"".to_string()]
+    );
     let v = ask(&s, "hostname.bind.", "TXT", &["--klass", "CH"]);
     assert_eq!(section(&v, "answer").len(), 1);
     // version.bind is off unless configured.
@@ -169,7 +234,10 @@ fn refused_notimp_and_any() {
     // ANY over UDP: RFC 8482 HINFO; over TCP: everything at the name.
     let v = ask(&s, "shop.", "ANY", &[]);
     assert_eq!(section(&v, "answer").len(), 1);
-    assert!(section(&v, "answer")[0].contains("hinfo \"rfc8482\""), "{v}");
+    assert!(
+        section(&v, "answer")[0].contains("hinfo \"rfc8482\""),
+        "{v}"
+    );
     let v = ask(&s, "shop.", "ANY", &["--tcp"]);
     assert_eq!(section(&v, "answer").len(), 5, "SOA + 4 NS");
 }
@@ -177,11 +245,17 @@ fn refused_notimp_and_any() {
 #[test]
 fn truncation_sets_tc_and_tcp_gives_everything() {
     let dir = tempfile::tempdir().unwrap();
-    let mut z = String::from("$TTL 3600\n@ SOA ns.nic hm.nic 1 2 3 4 300\n@ NS ns.nic\nns.nic A 192.0.2.1\n");
+    let mut z = String::from(
+        "$TTL 3600\n@ SOA ns.nic hm.nic 1 2 3 4 300\n@ NS ns.nic\nns.nic A 192.0.2.1\n",
+    );
     for i in 0..13 {
         z.push_str(&format!("big NS a-very-long-name-server-label-{i}.big\n"));
-        z.push_str(&format!("a-very-long-name-server-label-{i}.big A 198.51.100.{i}\n"));
-        z.push_str(&format!("a-very-long-name-server-label-{i}.big AAAA 2001:db8::{i}\n"));
+        z.push_str(&format!(
+            "a-very-long-name-server-label-{i}.big A 198.51.100.{i}\n"
+        ));
+        z.push_str(&format!(
+            "a-very-long-name-server-label-{i}.big AAAA 2001:db8::{i}\n"
+        ));
     }
     let p = dir.path().join("t.zone");
     std::fs::write(&p, z).unwrap();
@@ -231,14 +305,26 @@ fn metrics_count_queries_and_sigterm_stops_cleanly() {
     let m = s.metrics.expect("metrics address logged");
     std::thread::sleep(Duration::from_millis(1500));
     let body = http_get(m, "/metrics");
-    assert!(body.contains("tldd_zone_serial{zone=\"shop.\"} 2026112601"), "{body}");
-    assert!(body.contains("tldd_zone_delegations{zone=\"shop.\"} 300"), "{body}");
+    assert!(
+        body.contains("tldd_zone_serial{zone=\"shop.\"} 2026112601"),
+        "{body}"
+    );
+    assert!(
+        body.contains("tldd_zone_delegations{zone=\"shop.\"} 300"),
+        "{body}"
+    );
     let soa = body
         .lines()
-        .find(|l| l.starts_with("tldd_queries_total") && l.contains("qtype=\"SOA\"") && l.contains("udp"))
+        .find(|l| {
+            l.starts_with("tldd_queries_total") && l.contains("qtype=\"SOA\"") && l.contains("udp")
+        })
         .unwrap_or_else(|| panic!("{body}"));
     assert!(soa.ends_with(" 3"), "{soa}");
-    assert!(body.contains("rcode=\"NXDOMAIN\",transport=\"tcp\"} 1") || body.contains("transport=\"tcp\""), "{body}");
+    assert!(
+        body.contains("rcode=\"NXDOMAIN\",transport=\"tcp\"} 1")
+            || body.contains("transport=\"tcp\""),
+        "{body}"
+    );
     assert!(s.stop(), "SIGTERM must stop tldd with status 0");
 }
 
@@ -255,17 +341,35 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 fn bad_config_names_key_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("bad.toml");
-    std::fs::write(&p, "[server]\nlisten = [\"127.0.0.1:0\"]\ndata_dir = \"/tmp/x\"\nlisten_udp = 5\n").unwrap();
-    let out = std::process::Command::new(BIN).args(["serve", "-c"]).arg(&p).output().unwrap();
+    std::fs::write(
+        &p,
+        "[server]\nlisten = [\"127.0.0.1:0\"]\ndata_dir = \"/tmp/x\"\nlisten_udp = 5\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "-c"])
+        .arg(&p)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("line 4") && err.contains("listen_udp"), "{err}");
+    assert!(
+        err.contains("line 4") && err.contains("listen_udp"),
+        "{err}"
+    );
 
     std::fs::write(&p, "[server]\nlisten = [\"127.0.0.1:0\"]\ndata_dir = \"/tmp/x\"\n[[zone]]\norigin = \"shop.\"\nfile = \"z\"\ntransfer_key = \"k\"\n").unwrap();
-    let out = std::process::Command::new(BIN).args(["serve", "-c"]).arg(&p).output().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "-c"])
+        .arg(&p)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains(":7:") && err.contains("zone.transfer_key"), "{err}");
+    assert!(
+        err.contains(":7:") && err.contains("zone.transfer_key"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -280,18 +384,43 @@ fn zone_check_reports_problems_with_lines() {
          c CNAME x.example.\nc TXT \"no\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(BIN).args(["zone", "check"]).arg(&p).args(["--origin", "shop."]).output().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["zone", "check"])
+        .arg(&p)
+        .args(["--origin", "shop."])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{text}");
-    assert!(text.contains(":5: error") && text.contains("without glue"), "{text}");
-    assert!(text.contains(":7: error") && text.contains("not glue"), "{text}");
+    assert!(
+        text.contains(":5: error") && text.contains("without glue"),
+        "{text}"
+    );
+    assert!(
+        text.contains(":7: error") && text.contains("not glue"),
+        "{text}"
+    );
     assert!(text.contains("CNAME and other data"), "{text}");
 
-    let ok = std::process::Command::new(BIN).args(["zone", "check"]).arg(repo("zones/shop.zone")).args(["--origin", "shop"]).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+    let ok = std::process::Command::new(BIN)
+        .args(["zone", "check"])
+        .arg(repo("zones/shop.zone"))
+        .args(["--origin", "shop"])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
 
     std::fs::write(&p, "$TTL 300\n@ NS a.nic\n").unwrap();
-    let out = std::process::Command::new(BIN).args(["zone", "check"]).arg(&p).args(["--origin", "shop."]).output().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["zone", "check"])
+        .arg(&p)
+        .args(["--origin", "shop."])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("no SOA"));
 }

@@ -341,9 +341,12 @@ impl Builder {
                 }
                 NSEC if at_cut => {}
                 A | AAAA => match {
-                    self.glue_lines.push((owner.clone().into(), set.rtype, e.line));
+                    self.glue_lines
+                        .push((owner.clone().into(), set.rtype, e.line));
                     glue.iter_mut()
-                }.find(|(n, _)| **n == *owner) {
+                }
+                .find(|(n, _)| **n == *owner)
+                {
                     Some((_, node)) => node.put(set),
                     None => {
                         let mut node = Node::default();

@@ -279,6 +279,11 @@ impl Zone {
         }
     }
 
+    /// A zone with a DNSKEY RRset at the apex is served as signed.
+    pub fn is_signed(&self) -> bool {
+        self.apex.get(super::rdata::DNSKEY).is_some()
+    }
+
     /// The apex SOA RRset.
     pub fn soa(&self) -> Option<&RRset> {
         self.apex.get(super::rdata::SOA)

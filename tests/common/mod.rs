@@ -39,7 +39,13 @@ impl Server {
 
     /// Serves a zone file for `origin`.
     pub fn with_zone(origin: &str, file: &Path, server_extra: &str) -> Server {
-        Self::start(server_extra, &format!("[[zone]]\norigin = \"{origin}\"\nfile = \"{}\"\n", file.display()))
+        Self::start(
+            server_extra,
+            &format!(
+                "[[zone]]\norigin = \"{origin}\"\nfile = \"{}\"\n",
+                file.display()
+            ),
+        )
     }
 
     pub fn start_with_config(path: &Path, dir: tempfile::TempDir) -> Server {
@@ -86,7 +92,13 @@ impl Server {
             }
         }
         let addr = addr.expect("tldd did not report its listen address");
-        Server { child, addr, metrics, dir, log }
+        Server {
+            child,
+            addr,
+            metrics,
+            dir,
+            log,
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -127,7 +139,8 @@ impl Drop for Server {
 }
 
 fn path_has_metrics(path: &Path) -> bool {
-    std::fs::read_to_string(path).is_ok_and(|s| s.lines().any(|l| l.trim_start().starts_with("metrics")))
+    std::fs::read_to_string(path)
+        .is_ok_and(|s| s.lines().any(|l| l.trim_start().starts_with("metrics")))
 }
 
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -137,7 +150,10 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 }
 
 pub fn unsafe_kill(pid: u32, sig: i32) {
-    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 /// Runs `/usr/bin/python3` (Debian's, which has dnspython) with a script.
@@ -167,7 +183,11 @@ pub fn udp_exchange(addr: SocketAddr, pkt: &[u8], wait: Duration) -> Option<Vec<
 pub fn query_packet(id: u16, name: &str, qtype: u16) -> Vec<u8> {
     let mut p = id.to_be_bytes().to_vec();
     p.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+    for label in name
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+    {
         p.push(label.len() as u8);
         p.extend_from_slice(label.as_bytes());
     }
