@@ -192,14 +192,13 @@ impl Config {
     }
 
     fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |span: std::ops::Range<usize>, key: &str, message: String| {
-            ConfigError::Invalid {
+        let invalid =
+            |span: std::ops::Range<usize>, key: &str, message: String| ConfigError::Invalid {
                 path: path.to_owned(),
                 line: line_of(text, span.start),
                 key: key.to_string(),
                 message,
-            }
-        };
+            };
         let first_line_of = |needle: &str| {
             text.find(needle)
                 .map(|p| line_of(text, p))
