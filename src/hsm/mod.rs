@@ -2,16 +2,23 @@
 //!
 //! # What the signer uses
 //!
-//! ```ignore
+//! ```no_run
+//! # fn main() -> anyhow::Result<()> {
+//! # let cfg = tldd::config::Config::load(std::path::Path::new("tldd.toml"))?;
+//! # let (rrsig_input, a, b) = (vec![0u8], vec![1u8], vec![2u8]);
+//! use tldd::hsm::{KeyPair, SignError};
+//! use tldd::keys::state::Role;
 //! let keys: Vec<(Role, KeyPair)> = tldd::keys::active_keys(&cfg, "shop.")?;
 //! for (role, key) in &keys {
-//!     key.algorithm();      // u8: 8, 13 or 15  (RRSIG algorithm field)
-//!     key.key_tag();        // u16, RFC 4034 App. B (RRSIG key tag field)
-//!     key.flags();          // 256 ZSK / 257 KSK
-//!     key.dnskey_rdata();   // &[u8]: DNSKEY RDATA in wire form for the apex DNSKEY RRset
-//!     key.sign(&rrsig_input)?;            // Vec<u8>: RRSIG signature field
-//!     key.sign_many(&[&a[..], &b[..]]);   // Vec<Result<Vec<u8>, SignError>>, in order
+//!     let _alg: u8 = key.algorithm(); // 8, 13 or 15: RRSIG algorithm field
+//!     let _tag: u16 = key.key_tag(); // RFC 4034 App. B: RRSIG key tag field
+//!     let _flags: u16 = key.flags(); // 256 ZSK / 257 KSK (= role.flags())
+//!     let _rdata: &[u8] = key.dnskey_rdata(); // DNSKEY RDATA (wire) for the apex RRset
+//!     let _sig: Vec<u8> = key.sign(&rrsig_input)?; // RRSIG signature field
+//!     let _sigs: Vec<Result<Vec<u8>, SignError>> = key.sign_many(&[&a[..], &b[..]]); // in order
+//!     let _ = role;
 //! }
+//! # Ok(()) }
 //! ```
 //!
 //! `data` given to `sign` is the complete RFC 4034 §3.1.8.1 input (RRSIG

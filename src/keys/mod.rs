@@ -32,24 +32,26 @@ use std::path::PathBuf;
 
 pub use state::active_keys;
 
-/// Manage the DNSSEC keys of the configured zones.
-///
-/// Keys live in the zone's keystore (`[zone.dnssec] keystore`): "soft" keeps
-/// PKCS#8 files in DATA_DIR/keys (mode 0600); "hsm" generates them inside the
-/// PKCS#11 token of `[hsm]`, where the private key never leaves the token.
-/// The list of keys is DATA_DIR/keys/state.json; every generation and export
-/// is appended to the hash-chained DATA_DIR/keys/audit.log.
-///
-/// The HSM PIN comes from TLDD_HSM_PIN, else `[hsm] pin`, else `[hsm] pin_file`.
-///
-/// A first key ceremony:
-///   tldd keys -c tldd.toml generate --zone shop. --role ksk
-///   tldd keys -c tldd.toml generate --zone shop. --role zsk
-///   tldd keys -c tldd.toml list
-///   tldd keys -c tldd.toml ds --zone shop.       # hand this to the parent
-///   tldd keys -c tldd.toml audit --verify        # write the head hash down
+const KEYS_HELP: &str = "\
+Keys live in the zone's keystore ([zone.dnssec] keystore):
+  soft  PKCS#8 files in DATA_DIR/keys (mode 0600), used through ring
+  hsm   generated inside the PKCS#11 token of [hsm]; the private key never leaves it
+The list of keys is DATA_DIR/keys/state.json; every generation and export is
+appended to the hash-chained DATA_DIR/keys/audit.log.
+HSM PIN: $TLDD_HSM_PIN, else [hsm] pin, else [hsm] pin_file. It is never printed.
+Development token: eval \"$(hsm/setup-softhsm.sh)\" (see hsm/CEREMONY.md).
+
+A first key ceremony:
+  tldd keys -c tldd.toml token                              # login and algorithm check
+  tldd keys -c tldd.toml generate --zone shop. --role ksk
+  tldd keys -c tldd.toml generate --zone shop. --role zsk
+  tldd keys -c tldd.toml list
+  tldd keys -c tldd.toml ds --zone shop.                    # hand this to the parent
+  tldd keys -c tldd.toml audit --verify                     # write the head hash down";
+
+/// Manage the DNSSEC keys of the configured zones (`tldd keys -c CONFIG ...`).
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_help = KEYS_HELP)]
 pub struct KeysArgs {
     /// tldd configuration file (TOML): data_dir, [[zone]] with [zone.dnssec], [hsm].
     #[arg(short, long)]
