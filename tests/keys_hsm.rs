@@ -4,12 +4,11 @@
 //! the private keys checked to be sensitive and not extractable.
 //!
 //! Each test makes its own token directory with `hsm/setup-softhsm.sh` and
-//! passes its SOFTHSM2_CONF to the child processes. The one test that uses
-//! the library in-process sets SOFTHSM2_CONF for this test process, which
-//! is why it is the only in-process PKCS#11 user in this file.
+//! passes its SOFTHSM2_CONF to the child processes. The in-process library
+//! test is in `keys_hsm_lib.rs`, alone in its binary, because it must set
+//! SOFTHSM2_CONF for the whole test process.
 mod keys_util;
 use keys_util::*;
-use tldd::hsm::KeyPair;
 
 fn hsm_env(algs: &[(&'static str, u8)]) -> Env {
     let zones: Vec<Zone> = algs
@@ -56,84 +55,6 @@ fn hsm_keys_generated_in_token_sign_and_cross_check() {
             assert_eq!(pk.len() - 4, 256);
         }
     }
-
-    // In-process: the signer's loader finds the keys in the token by
-    // CKA_ID; the token signs; ring verifies with the published key.
-    std::env::set_var("SOFTHSM2_CONF", env.softhsm_conf.as_ref().unwrap());
-    std::env::remove_var("TLDD_HSM_PIN");
-    let cfg = tldd::config::Config::load(&env.config).unwrap();
-    for (zone, sig_len) in [("shop.", 64usize), ("ed.", 64), ("rsa.", 256)] {
-        let published = parse_dnskeys(&env.ok(&["dnskey", "--zone", zone]));
-        let keys = tldd::keys::active_keys(&cfg, zone).unwrap();
-        assert_eq!(keys.len(), 2);
-        for (role, key) in &keys {
-            assert_eq!(key.flags(), role.flags());
-            assert_eq!(key.keystore(), "hsm");
-            let dk = published
-                .iter()
-                .find(|d| d.tag() == key.key_tag())
-                .expect("published");
-            assert_eq!(dk.rdata(), key.dnskey_rdata());
-            let msg = format!("RRSIG input for {zone}");
-            let sig = key.sign(msg.as_bytes()).unwrap();
-            assert_eq!(sig.len(), sig_len);
-            assert!(tldd::hsm::verify(
-                dk.algorithm,
-                &dk.public_key,
-                msg.as_bytes(),
-                &sig
-            ));
-            assert!(!tldd::hsm::verify(
-                dk.algorithm,
-                &dk.public_key,
-                b"tampered",
-                &sig
-            ));
-
-            // Batch signing across the session pool keeps order.
-            let items: Vec<Vec<u8>> = (0..40).map(|i| format!("rrset {i}").into_bytes()).collect();
-            let refs: Vec<&[u8]> = items.iter().map(|v| v.as_slice()).collect();
-            let sigs = key.sign_many(&refs);
-            assert_eq!(sigs.len(), 40);
-            for (m, s) in refs.iter().zip(&sigs) {
-                assert!(
-                    key.verify(m, s.as_ref().unwrap()),
-                    "batch signature out of order"
-                );
-            }
-
-            // The private key stays in the token.
-            let KeyPair::Pkcs11(p) = key else {
-                panic!("expected an HSM key")
-            };
-            let prot = p.protection().unwrap();
-            assert!(
-                prot.token && prot.sensitive && !prot.extractable,
-                "{prot:?}"
-            );
-            assert!(prot.always_sensitive && prot.never_extractable, "{prot:?}");
-            assert!(!p.private_value_readable().unwrap());
-        }
-    }
-
-    // Concurrent use from many threads (the signer's pattern).
-    let keys = tldd::keys::active_keys(&cfg, "shop.").unwrap();
-    let (_, zsk) = keys
-        .iter()
-        .find(|(r, _)| *r == tldd::keys::state::Role::Zsk)
-        .unwrap();
-    std::thread::scope(|s| {
-        for t in 0..6 {
-            let k = zsk.clone();
-            s.spawn(move || {
-                for i in 0..10 {
-                    let m = format!("{t}/{i}");
-                    let sig = k.sign(m.as_bytes()).unwrap();
-                    assert!(k.verify(m.as_bytes(), &sig));
-                }
-            });
-        }
-    });
 
     let v = env.ok(&["audit", "--verify"]);
     assert!(v.starts_with("audit log OK"), "{v}");
