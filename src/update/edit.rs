@@ -307,6 +307,17 @@ impl<'z> Overlay<'z> {
                     ),
                 ));
             }
+            let authoritative = self.base.names.get(&r.owner).is_some_and(|n| !n.is_empty());
+            if authoritative {
+                return Err(refuse(
+                    rcode::REFUSED,
+                    "policy_authoritative",
+                    format!(
+                        "{} holds authoritative data (not a delegation or glue)",
+                        name::to_text(&r.owner)
+                    ),
+                ));
+            }
             if r.rtype == ANY {
                 if let Some(s) = self
                     .at(&r.owner)

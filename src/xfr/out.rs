@@ -260,7 +260,10 @@ impl Sink {
             let mut w = Writer::new(&mut buf, q, labels, limit);
             let mut n = 0;
             while let Some(&(o, t, ttl, rd)) = recs.peek() {
+                let m = w.mark();
                 if w.rr(Section::Answer, o, t, 1, ttl, rd).is_err() {
+                    // A failed write leaves partial bytes: undo them.
+                    w.rollback(m);
                     break;
                 }
                 recs.next();
