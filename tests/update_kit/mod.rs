@@ -92,7 +92,9 @@ pub fn kdig_at(addr: SocketAddr, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("kdig");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+    s.push_str(&String::from_utf8_lossy(&out.stderr));
+    s
 }
 
 /// The zone's SOA serial as served at `addr`.
