@@ -14,6 +14,12 @@ usage:
   update_tool.py fuzz ADDR PORT KEYSPEC N
       Sends N mutated/truncated signed updates, then a normal query;
       prints {"answered": bool}.
+  update_tool.py load ADDR PORT KEYSPEC SECONDS RATE INFLIGHT
+      Load generator: mixed add (NS+DS+glue) / change (DS, NS) / delete of
+      delegations at RATE updates/s with at most INFLIGHT outstanding,
+      for SECONDS. Every 20th acknowledged add is queried right after its
+      acknowledgement (must be visible). Prints acked/s and latency
+      percentiles (send -> acknowledgement) as JSON.
   update_tool.py stream ADDR_FILE KEYSPEC PREFIX START
       Crash-test client: adds delegation PREFIX<i>.shop. (NS + DS + glue)
       for i = START, START+1, ... forever; prints "ACK i" after each
@@ -166,6 +172,9 @@ def main():
             print(json.dumps({'answered': True}))
         except Exception as e:
             print(json.dumps({'answered': False, 'error': str(e)}))
+    elif cmd == 'load':
+        load(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]),
+             float(sys.argv[6]), int(sys.argv[7]))
     elif cmd == 'stream':
         addr_file, spec, prefix, i = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
         while True:
@@ -185,6 +194,105 @@ def main():
                     time.sleep(0.05)
             except Exception:
                 time.sleep(0.05)
+
+
+def load(addr, port, spec, seconds, rate, inflight):
+    import asyncio
+    kr, _, _ = keyring(spec)
+    rnd = random.Random(1)
+    pool = []          # acknowledged, existing delegations
+    pending = {}       # id -> (t0, kind, name, msg)
+    lat = []
+    counts = {'add': 0, 'change': 0, 'delete': 0, 'errors': 0, 'timeouts': 0,
+              'visible_checked': 0, 'not_visible': 0}
+    seq = [0]
+    tag = '%x' % rnd.getrandbits(24)
+
+    def make():
+        r = rnd.random()
+        if r < 0.5 or len(pool) < 50:
+            seq[0] += 1
+            n = f'ld{tag}-{seq[0]}'
+            ops = [['add', f'{n}.shop.', 3600, 'NS', f'ns1.{n}.shop.'],
+                   ['add', f'{n}.shop.', 3600, 'NS', 'ns2.example.'],
+                   ['add', f'ns1.{n}.shop.', 3600, 'A', f'192.0.2.{seq[0] % 250 + 1}'],
+                   ['add', f'{n}.shop.', 3600, 'DS', f'{seq[0] % 65535} 13 2 ' + '%064X' % seq[0]]]
+            return 'add', n, ops
+        n = pool.pop(rnd.randrange(len(pool)))
+        if r < 0.75:
+            v = rnd.getrandbits(32)
+            ops = [['delete', f'{n}.shop.', 'DS'],
+                   ['add', f'{n}.shop.', 3600, 'DS', f'{v % 65535} 13 2 ' + '%064X' % v],
+                   ['delete', f'{n}.shop.', 'NS', 'ns2.example.'],
+                   ['add', f'{n}.shop.', 3600, 'NS', f'ns{v % 9}.example.']]
+            return 'change', n, ops
+        return 'delete', n, [['delete', f'{n}.shop.'], ['delete', f'ns1.{n}.shop.']]
+
+    class Proto(asyncio.DatagramProtocol):
+        def connection_made(self, t):
+            self.t = t
+
+        def datagram_received(self, data, a):
+            if len(data) < 12:
+                return
+            qid = struct.unpack('!H', data[:2])[0]
+            if data[2] & 0x78 == 0:   # a query answer (visibility check)
+                p = pending.pop(qid, None)
+                if p is not None:
+                    counts['visible_checked'] += 1
+                    if struct.unpack('!H', data[8:10])[0] == 0:
+                        counts['not_visible'] += 1
+                return
+            p = pending.pop(qid, None)
+            if p is None:
+                return
+            t0, kind, n, msg = p
+            if data[3] & 0xf == 0:
+                lat.append(time.perf_counter() - t0)
+                counts[kind] += 1
+                if kind != 'delete':
+                    pool.append(n)
+                if kind == 'add' and counts['add'] % 20 == 0:
+                    q = dns.message.make_query(f'x.{n}.shop.', 'A')
+                    q.flags = 0
+                    pending[q.id] = (time.perf_counter(), 'check', n, None)
+                    self.t.sendto(q.to_wire(), (addr, port))
+            else:
+                counts['errors'] += 1
+
+    async def run():
+        loop = asyncio.get_running_loop()
+        t, proto = await loop.create_datagram_endpoint(Proto, remote_addr=(addr, port))
+        start = time.perf_counter()
+        sent = 0
+        while time.perf_counter() - start < seconds:
+            due = int((time.perf_counter() - start) * rate)
+            now = time.perf_counter()
+            for k, v in list(pending.items()):
+                if now - v[0] > 5:
+                    del pending[k]
+                    counts['timeouts'] += 1
+            while sent < due and len(pending) < inflight:
+                kind, n, ops = make()
+                u, _ = build(ops, spec)
+                while u.id in pending:
+                    u.id = rnd.getrandbits(16)
+                    u, _ = build(ops, spec)
+                pending[u.id] = (time.perf_counter(), kind, n, u)
+                t.sendto(u.to_wire())
+                sent += 1
+            await asyncio.sleep(0.001)
+        end = time.perf_counter()
+        await asyncio.sleep(2)
+        t.close()
+        return sent, end - start
+
+    sent, elapsed = asyncio.run(run())
+    lat.sort()
+    pct = lambda p: round(lat[min(len(lat) - 1, int(len(lat) * p))] * 1000, 2) if lat else None
+    acked = counts['add'] + counts['change'] + counts['delete']
+    print(json.dumps({'sent': sent, 'acked': acked, 'acked_per_s': round(acked / elapsed, 1),
+                      'p50_ms': pct(0.5), 'p99_ms': pct(0.99), 'max_ms': pct(1.0), **counts}))
 
 
 if __name__ == '__main__':

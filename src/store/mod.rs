@@ -54,6 +54,9 @@ impl Store {
         let db = sled::Config::new()
             .path(&path)
             .mode(sled::Mode::HighThroughput)
+            // The zone lives in memory already; sled's page cache only
+            // needs to hold the write path (its default is 1 GiB).
+            .cache_capacity(64 << 20)
             .open()
             .with_context(|| format!("opening the zone store {}", path.display()))?;
         Ok(Store { db })
