@@ -195,8 +195,11 @@ fn hash(name: &[u8]) -> u64 {
     FxBuildHasher.hash_one(name)
 }
 
+/// Shard from the middle bits: hashbrown takes the bucket from the low
+/// bits and the 7-bit tag from the top bits, so those must stay varied
+/// inside a shard.
 fn shard_of(h: u64) -> usize {
-    (h >> 52) as usize & (SHARDS - 1)
+    (h >> 32) as usize & (SHARDS - 1)
 }
 
 impl Delegations {
