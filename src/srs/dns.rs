@@ -74,10 +74,14 @@ pub fn update_message(zone: &str, owners: &[OwnerSet], ttl: u32) -> Result<Messa
         .set_query_type(RecordType::SOA);
     msg.add_zone(z);
     for o in owners {
-        let owner = fqdn(&o.name)?;
-        if !zone.zone_of(&owner) || owner == zone {
-            return Err(format!("{} is not below the zone {zone}", o.name));
-        }
+        let owner = match fqdn(&o.name) {
+            Ok(n) if zone.zone_of(&n) && n != zone => n,
+            _ => {
+                // never queued by the store; skipped so it cannot block the queue
+                tracing::error!(name = %o.name, "not below the zone; not published");
+                continue;
+            }
+        };
         for t in [
             RecordType::NS,
             RecordType::DS,

@@ -350,7 +350,8 @@ impl<'s> Txn<'s> {
     }
     /// Stores a host; `old` is its previous state (None when created).
     pub fn put_host(&mut self, old: Option<&Host>, h: &Host) {
-        if old.map(|o| &o.addrs) != Some(&h.addrs) {
+        let in_zone = crate::srs::names::in_tld(&h.name, &self.store.tld);
+        if in_zone && old.map(|o| &o.addrs) != Some(&h.addrs) {
             self.touched.insert(h.name.clone());
         }
         if old.is_none() {
@@ -364,7 +365,9 @@ impl<'s> Txn<'s> {
         if let Some(sup) = self.superordinate(&h.name) {
             self.raw_del(pair("sub/", &sup, &h.name));
         }
-        self.touched.insert(h.name.clone());
+        if crate::srs::names::in_tld(&h.name, &self.store.tld) {
+            self.touched.insert(h.name.clone());
+        }
         self.raw_del(format!("host/{}", h.name).into_bytes());
     }
     /// Domains delegating to the host.
@@ -540,6 +543,9 @@ impl<'s> Txn<'s> {
         for name in std::mem::take(&mut self.touched) {
             owners.push(self.owner_set(&name)?);
         }
+        // only names below the TLD can be published (an update for any
+        // other name would be refused forever and block the queue)
+        owners.retain(|o| crate::srs::names::in_tld(&o.name, &self.store.tld));
         let queued = !owners.is_empty();
         if queued {
             let op = PubOp {
