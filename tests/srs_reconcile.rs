@@ -136,3 +136,37 @@ fn publisher_retries_until_the_server_is_back() {
         srs.ok(&["status"]).contains("publisher_queue 0")
     });
 }
+
+#[test]
+fn acknowledged_changes_survive_kill_9() {
+    let tmp = tempfile::tempdir().unwrap();
+    let knot = Knot::start(tmp.path());
+    let mut srs = Srs::new(tmp.path(), knot.port, "");
+    let cert = srs.add_registrar("reg-a", "passA-123", &[]);
+    srs.start();
+    let mut a = Perl::connect(&srs, "reg-a", "passA-123", Some(&cert));
+    a.expect(1000, "create_contact", json!([contact("ca-1")]));
+    a.expect(
+        1000,
+        "create_host",
+        json!([{ "name": "ns1.example.net", "addrs": [] }]),
+    );
+    let names: Vec<String> = (0..20).map(|i| format!("d{i}.shop")).collect();
+    for n in &names {
+        a.expect(
+            1000,
+            "create_domain",
+            json!([{ "name": n, "period": 1, "registrant": "ca-1",
+            "contacts": {}, "ns": ["ns1.example.net"], "authInfo": "dom-Pass1" }]),
+        );
+    }
+    srs.kill9();
+    drop(a);
+    srs.start();
+    let mut a = Perl::connect(&srs, "reg-a", "passA-123", Some(&cert));
+    for n in &names {
+        let i = a.expect(1000, "domain_info", json!([n]))["result"].clone();
+        assert_eq!(i["name"], n.as_str());
+        knot.wait_records(&format!("{n}."), "NS", &["ns1.example.net."]);
+    }
+}

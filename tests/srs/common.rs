@@ -337,6 +337,14 @@ clock_control = true\nlifecycle_interval = 3600\n{extra_srs}\n\
         }
     }
 
+    /// SIGKILL, no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("srs.log")).unwrap_or_default()
     }
