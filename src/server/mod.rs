@@ -206,10 +206,11 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
                 svc: svc.clone(),
                 rt: rt.handle().clone(),
             };
+            let coalesce = Duration::from_micros(cfg.server.udp_coalesce_us);
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("udp-{i}"))
-                    .spawn(move || udp::worker(s, z, p, st, h))?,
+                    .spawn(move || udp::worker(s, z, p, st, coalesce, h))?,
             );
         }
         bound.push(actual);
