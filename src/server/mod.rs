@@ -69,7 +69,8 @@ pub fn load_zone_file(origin: &str, file: &Path) -> anyhow::Result<crate::zone::
 }
 
 /// The zones at start: from the store when it holds a complete copy,
-/// else from the zone file (then written to the store). A secondary zone
+/// else from the zone file (the writer thread then writes it to the
+/// store, see [`crate::update::writer`]). A secondary zone
 /// with nothing stored starts unserved and waits for its first transfer.
 pub fn load_zones(
     cfg: &Config,
@@ -79,7 +80,7 @@ pub fn load_zones(
     let mut out = Vec::new();
     for z in &cfg.zone {
         let origin = z.origin();
-        let mut zs = store.zone(&origin, z.journal_max)?;
+        let zs = store.zone(&origin, z.journal_max)?;
         let mut wire = Vec::new();
         crate::zone::name::from_text(origin.as_bytes(), &[0], true, &mut wire)
             .map_err(|e| anyhow::anyhow!("zone {origin}: {e}"))?;
@@ -96,10 +97,9 @@ pub fn load_zones(
             }
             None => match &z.file {
                 Some(file) => {
-                    let zone = load_zone_file(&origin, file)?;
-                    zs.replace(&zone)
-                        .with_context(|| format!("zone {origin}: writing the store"))?;
-                    Some(zone)
+                    // Written to the store by the zone's writer thread
+                    // while the zone is already being served.
+                    Some(load_zone_file(&origin, file)?)
                 }
                 None => {
                     tracing::info!(zone = %origin, "secondary zone not in the store yet; waiting for the first transfer");
@@ -148,13 +148,16 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
         let (serial_tx, serial_rx) =
             tokio::sync::watch::channel(zone.as_ref().map_or(0, |z| z.serial()));
+        let needs_snapshot = zone.is_some() && !zs.is_complete();
         let writer = crate::update::writer::Writer {
+            needs_snapshot,
             origin_text: origin_text.clone(),
             state: zone.map(crate::update::ZoneState::new),
             store: zs.clone(),
             zones: zones.clone(),
             policy: z.serial_policy,
             serial_tx,
+            counted: None,
         }
         .spawn()?;
         let key =

@@ -21,6 +21,11 @@
 //! through the same thread, the same `apply` and the same store, so a tldd
 //! secondary journals what it receives and can serve IXFR in turn.
 //!
+//! # Start
+//! A zone loaded from its file is first written to the store by this
+//! thread (a 1M-delegation zone takes tens of seconds); it is served
+//! meanwhile, and updates queue until the store holds it.
+//!
 //! # Publishing
 //! After a swap the new serial is sent on a `watch` channel (NOTIFY senders
 //! follow it) and zone metrics are updated.
@@ -61,12 +66,17 @@ pub enum Job {
 
 /// What the writer needs.
 pub struct Writer {
+    /// The zone came from its file: write it to the store before anything
+    /// else (queries are already served meanwhile; updates wait).
+    pub needs_snapshot: bool,
     pub origin_text: String,
     pub state: Option<ZoneState>,
     pub store: ZoneStore,
     pub zones: Arc<ArcSwap<ZoneSet>>,
     pub policy: SerialPolicy,
     pub serial_tx: watch::Sender<u32>,
+    /// When zone record counts were last published to metrics.
+    pub counted: Option<Instant>,
 }
 
 impl Writer {
@@ -81,6 +91,23 @@ impl Writer {
 
     fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         let m = crate::metrics::get();
+        if self.needs_snapshot {
+            if let Some(state) = &self.state {
+                let t = Instant::now();
+                match self.store.replace(&state.zone) {
+                    Ok(()) => tracing::info!(
+                        zone = %self.origin_text,
+                        seconds = format!("{:.2}", t.elapsed().as_secs_f64()),
+                        "zone written to the store"
+                    ),
+                    Err(e) => {
+                        // Without a durable base no update can be acknowledged.
+                        tracing::error!(zone = %self.origin_text, "cannot write the zone to the store: {e:#}; updates will fail");
+                        self.state = None;
+                    }
+                }
+            }
+        }
         m.journal_entries
             .with_label_values(&[&self.origin_text])
             .set(self.store.journal_len() as i64);
@@ -175,12 +202,24 @@ impl Writer {
         let Some(state) = &self.state else {
             anyhow::bail!("the zone is not loaded");
         };
+        let t0 = Instant::now();
         let mut next = state.clone();
         next.apply(diff).map_err(anyhow::Error::msg)?;
+        let t1 = Instant::now();
         self.store.commit(diff, &next.zone)?;
+        let t2 = Instant::now();
         let serial = next.serial();
         self.state = Some(next);
         self.publish();
+        tracing::debug!(
+            zone = %self.origin_text,
+            serial,
+            records = diff.removed.len() + diff.added.len(),
+            apply_us = (t1 - t0).as_micros() as u64,
+            store_us = (t2 - t1).as_micros() as u64,
+            publish_us = t2.elapsed().as_micros() as u64,
+            "version committed"
+        );
         Ok(serial)
     }
 
@@ -206,7 +245,19 @@ impl Writer {
         let zone = Arc::new(state.zone.clone());
         let m = crate::metrics::get();
         self.zones.rcu(|zs| zs.with(zone.clone()));
-        m.zone(&zone);
+        // Counting records walks the zone: at most every 10 s.
+        if self.counted.is_none_or(|t| t.elapsed().as_secs() >= 10) {
+            m.zone(&zone);
+            self.counted = Some(Instant::now());
+        } else {
+            let origin = &self.origin_text;
+            m.zone_serial
+                .with_label_values(&[origin])
+                .set(i64::from(zone.serial()));
+            m.zone_delegations
+                .with_label_values(&[origin])
+                .set(zone.cuts.len() as i64);
+        }
         m.journal_entries
             .with_label_values(&[&self.origin_text])
             .set(self.store.journal_len() as i64);
