@@ -150,7 +150,9 @@ impl Builder {
     pub fn build(mut self) -> Result<Loaded, String> {
         let origin = self.origin.clone();
         // Cuts: non-apex owners of NS.
-        let mut cut_ids: FxHashMap<&[u8], u32> = FxHashMap::default();
+        let ns_count = self.entries.iter().filter(|e| e.rtype == NS).count();
+        let mut cut_ids: FxHashMap<&[u8], u32> =
+            FxHashMap::with_capacity_and_hasher(ns_count, Default::default());
         for e in &self.entries {
             if e.rtype == NS {
                 let o = &self.arena[e.owner as usize..e.owner as usize + e.owner_len as usize];
@@ -160,23 +162,30 @@ impl Builder {
                 }
             }
         }
-        // Buckets: the topmost cut at or above the owner wins.
-        let mut labels = [0u8; 128];
+        // Buckets: the topmost cut at or above the owner wins (in parallel:
+        // the cut table is only read).
         let origin_labels = name::label_count(&origin);
-        let mut buckets = Vec::with_capacity(self.entries.len());
-        for e in &self.entries {
-            let o = &self.arena[e.owner as usize..e.owner as usize + e.owner_len as usize];
-            let n = super::store::label_offsets(o, &mut labels).unwrap_or(0);
-            let rel = n.saturating_sub(origin_labels);
-            let mut b = if rel == 0 { APEX } else { OTHER };
-            for k in 1..=rel {
-                if let Some(&id) = cut_ids.get(&o[labels[rel - k] as usize..]) {
-                    b = id;
-                    break;
-                }
-            }
-            buckets.push(b);
-        }
+        let arena = &self.arena;
+        let buckets: Vec<u32> = {
+            use rayon::prelude::*;
+            self.entries
+                .par_iter()
+                .map(|e| {
+                    let o = &arena[e.owner as usize..e.owner as usize + e.owner_len as usize];
+                    let mut labels = [0u8; 128];
+                    let n = super::store::label_offsets(o, &mut labels).unwrap_or(0);
+                    let rel = n.saturating_sub(origin_labels);
+                    let mut b = if rel == 0 { APEX } else { OTHER };
+                    for k in 1..=rel {
+                        if let Some(&id) = cut_ids.get(&o[labels[rel - k] as usize..]) {
+                            b = id;
+                            break;
+                        }
+                    }
+                    b
+                })
+                .collect()
+        };
         let cut_count = cut_ids.len();
         drop(cut_ids);
         for (e, b) in self.entries.iter_mut().zip(buckets) {
@@ -184,12 +193,18 @@ impl Builder {
         }
         let mut entries = std::mem::take(&mut self.entries);
         // Group by bucket, then owner, then type; stable keeps file order in an RRset.
-        entries.sort_by(|a, b| {
-            a.bucket
-                .cmp(&b.bucket)
-                .then_with(|| self.owner(a).cmp(self.owner(b)))
-                .then(a.rtype.cmp(&b.rtype))
-        });
+        {
+            use rayon::slice::ParallelSliceMut;
+            let arena = &self.arena;
+            let owner =
+                |e: &Entry| &arena[e.owner as usize..e.owner as usize + e.owner_len as usize];
+            entries.par_sort_by(|a, b| {
+                a.bucket
+                    .cmp(&b.bucket)
+                    .then_with(|| owner(a).cmp(owner(b)))
+                    .then(a.rtype.cmp(&b.rtype))
+            });
+        }
         let records = entries.len();
         let mut zone = Zone::new(&origin);
         zone.cuts.reserve(cut_count);
