@@ -1,7 +1,7 @@
 //! The signer as a library: full signing, verification, the corruption
 //! the verifier must catch, incremental splicing, and the text round trip.
-mod common;
-use common::*;
+mod dnssec_common;
+use dnssec_common::*;
 use tldd::signer::{self, chain, Scratch, SignOptions, Signer, TestKey};
 use tldd::zone::load::load_file;
 use tldd::zone::nsec3::Nsec3Rec;

@@ -2,8 +2,8 @@
 //! and BIND's dnssec-verify, for algorithms 13 and 15, opt-out on and off,
 //! with and without salt/iterations; and the corrupted-signature hook stops
 //! the output. Needs ldnsutils and bind9-utils (CI installs them).
-mod common;
-use common::*;
+mod dnssec_common;
+use dnssec_common::*;
 use std::process::Command;
 
 fn check_tools() {

@@ -104,10 +104,11 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         }
         for (i, s) in socks.into_iter().enumerate() {
             let (z, p, st) = (zones.clone(), params.clone(), stop.clone());
+            let coalesce = Duration::from_micros(cfg.server.udp_coalesce_us);
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("udp-{i}"))
-                    .spawn(move || udp::worker(s, z, p, st))?,
+                    .spawn(move || udp::worker(s, z, p, st, coalesce))?,
             );
         }
         bound.push(actual);

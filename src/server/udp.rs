@@ -40,6 +40,7 @@ pub fn worker(
     zones: Arc<ArcSwap<ZoneSet>>,
     params: Arc<Params>,
     stop: Arc<AtomicBool>,
+    coalesce: Duration,
 ) {
     let fd = sock.as_raw_fd();
     let tx_size = (params.udp_payload as usize).max(512);
@@ -137,6 +138,11 @@ pub fn worker(
         if last_flush.elapsed() > Duration::from_secs(1) {
             counts.flush();
             last_flush = Instant::now();
+        }
+        if n < BATCH && !coalesce.is_zero() {
+            // Traffic is flowing but the batch was not full: let a few more
+            // packets queue so the next wake-up serves them together.
+            std::thread::sleep(coalesce);
         }
     }
     counts.flush();

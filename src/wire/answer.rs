@@ -267,7 +267,9 @@ fn chaos(q: &Query, p: &Params, w: &mut Writer<'_>) -> (u16, bool, bool) {
 /// An IN-class answer from `zone`. Returns (rcode, AA, TC).
 fn answer_in(zone: &Zone, q: &Query, w: &mut Writer<'_>, t: Transport) -> (u16, bool, bool) {
     let qname = q.name();
-    let dnssec = q.dnssec_ok();
+    // DO only matters for a signed zone (as NSD and Knot do: an unsigned
+    // zone's DS is not added to referrals).
+    let dnssec = q.dnssec_ok() && zone.is_signed();
     match zone.find(qname, &q.labels[..q.label_count]) {
         Found::Apex => answer_node(zone, &zone.apex, q, w, t, dnssec),
         Found::Name(node) => answer_node(zone, node, q, w, t, dnssec),

@@ -69,6 +69,8 @@ pub struct Builder {
     arena: Vec<u8>,
     entries: Vec<Entry>,
     problems: Vec<Problem>,
+    /// Address records below cuts, to check that some NS names them.
+    glue_lines: Vec<(Box<[u8]>, u16, u32)>,
 }
 
 impl Builder {
@@ -78,6 +80,7 @@ impl Builder {
             arena: Vec::new(),
             entries: Vec::new(),
             problems: Vec::new(),
+            glue_lines: Vec::new(),
         }
     }
 
@@ -356,7 +359,13 @@ impl Builder {
                     }
                 }
                 NSEC if at_cut => {}
-                A | AAAA => match glue.iter_mut().find(|(n, _)| **n == *owner) {
+                A | AAAA => match {
+                    self.glue_lines
+                        .push((owner.clone().into(), set.rtype, e.line));
+                    glue.iter_mut()
+                }
+                .find(|(n, _)| **n == *owner)
+                {
                     Some((_, node)) => node.put(set),
                     None => {
                         let mut node = Node::default();
@@ -540,6 +549,24 @@ impl Builder {
         }
         for m in missing {
             self.problem(0, Severity::Error, m);
+        }
+        // Address records below a cut are glue only if some NS names them.
+        let mut targets: rustc_hash::FxHashSet<Vec<u8>> = rustc_hash::FxHashSet::default();
+        for set in zone.cuts.iter().map(|d| &d.ns).chain(zone.apex.get(NS)) {
+            targets.extend(set.rdatas().map(|t| t.to_ascii_lowercase()));
+        }
+        for (owner, rtype, line) in std::mem::take(&mut self.glue_lines) {
+            if !targets.contains(&*owner) {
+                self.problem(
+                    line,
+                    Severity::Error,
+                    format!(
+                        "{} {} is below a delegation and not glue: no NS record names it (occluded)",
+                        name::to_text(&owner),
+                        rdata::type_name(rtype)
+                    ),
+                );
+            }
         }
     }
 }

@@ -241,10 +241,12 @@ pub fn from_text(
             p.u8(out)?;
             p.hex_rest(out)?
         }
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "type {} is not supported in presentation form; write it as RFC 3597 `\\# <len> <hex>`",
             type_name(rtype)
-        )),
+        ))
+        }
     }
     if p.i < args.len() {
         return Err(format!("trailing data {:?}", lossy(args[p.i])));

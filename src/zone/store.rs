@@ -195,8 +195,11 @@ fn hash(name: &[u8]) -> u64 {
     FxBuildHasher.hash_one(name)
 }
 
+/// Shard from the middle bits: hashbrown takes the bucket from the low
+/// bits and the 7-bit tag from the top bits, so those must stay varied
+/// inside a shard.
 fn shard_of(h: u64) -> usize {
-    (h >> 52) as usize & (SHARDS - 1)
+    (h >> 32) as usize & (SHARDS - 1)
 }
 
 impl Delegations {
@@ -301,6 +304,11 @@ impl Zone {
             cuts: Delegations::default(),
             nsec3: None,
         }
+    }
+
+    /// A zone with a DNSKEY RRset at the apex is served as signed.
+    pub fn is_signed(&self) -> bool {
+        self.apex.get(super::rdata::DNSKEY).is_some()
     }
 
     /// The apex SOA RRset.

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# The test suite (README: "Run the tests"). Needs the packages .ci/run installs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --locked --all-targets -- --test-threads=2

@@ -1,0 +1,295 @@
+//! Registrar accounts: creation and changes (`tldd srs registrar ...`),
+//! password hashing (argon2id, PHC strings; the clear password is never
+//! stored or logged), certificate fingerprints and source networks.
+//!
+//! Fingerprints are SHA-256 of the client certificate's DER, accepted as
+//! hex with or without colons, in any case (`openssl x509 -fingerprint
+//! -sha256` output works as is), stored as lower-case hex.
+use crate::srs::clock::Ts;
+use crate::srs::model::{LedgerKind, Registrar};
+use crate::srs::store::{Store, StoreError};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// Hashes a password with argon2id and a random salt.
+pub fn hash_password(pw: &str) -> anyhow::Result<String> {
+    check_password(pw)?;
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    Argon2::default()
+        .hash_password(pw.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
+}
+
+/// RFC 5730 pwType is 6-16 characters.
+pub fn check_password(pw: &str) -> anyhow::Result<()> {
+    if pw.len() < 6 || pw.len() > 16 {
+        anyhow::bail!("EPP passwords must be 6 to 16 characters (RFC 5730 pwType)");
+    }
+    Ok(())
+}
+
+pub fn verify_password(hash: &str, pw: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+/// Normalises a SHA-256 fingerprint to 64 lower-case hex digits.
+pub fn normalize_fingerprint(fp: &str) -> anyhow::Result<String> {
+    let hex: String = fp
+        .trim()
+        .trim_start_matches("sha256 Fingerprint=")
+        .trim_start_matches("SHA256 Fingerprint=")
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!("{fp:?} is not a SHA-256 fingerprint (64 hex digits, colons allowed)");
+    }
+    Ok(hex)
+}
+
+pub fn network_allowed(r: &Registrar, ip: IpAddr) -> bool {
+    r.networks.is_empty()
+        || r.networks.iter().any(|n| {
+            n.parse::<ipnet::IpNet>().is_ok_and(|net| net.contains(&ip))
+                || n.parse::<IpAddr>().is_ok_and(|a| a == ip)
+        })
+}
+
+fn check_networks(n: &[String]) -> anyhow::Result<()> {
+    for x in n {
+        if x.parse::<ipnet::IpNet>().is_err() && x.parse::<IpAddr>().is_err() {
+            anyhow::bail!("{x:?} is not a network (CIDR such as 192.0.2.0/24) or address");
+        }
+    }
+    Ok(())
+}
+
+/// Everything `registrar add` and `registrar update` can set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RegistrarSpec {
+    pub id: String,
+    pub name: Option<String>,
+    pub iana_id: Option<u32>,
+    pub password: Option<String>,
+    /// Replaces the list when given (add); appended on update.
+    pub cert_sha256: Vec<String>,
+    pub remove_cert_sha256: Vec<String>,
+    pub networks: Option<Vec<String>>,
+    pub credit_limit: Option<i64>,
+    pub unlimited_credit: bool,
+    /// Funds added (ledger `Payment`).
+    pub add_funds: Option<i64>,
+    pub max_connections: Option<u32>,
+    pub url: Option<String>,
+    pub whois_server: Option<String>,
+    pub abuse_email: Option<String>,
+    pub abuse_phone: Option<String>,
+}
+
+fn apply(r: &mut Registrar, s: &RegistrarSpec, now: Ts) -> anyhow::Result<()> {
+    if let Some(n) = &s.name {
+        r.name = n.clone();
+    }
+    if let Some(i) = s.iana_id {
+        r.iana_id = i;
+    }
+    if let Some(pw) = &s.password {
+        r.password_hash = hash_password(pw)?;
+    }
+    for fp in &s.cert_sha256 {
+        let fp = normalize_fingerprint(fp)?;
+        if !r.cert_sha256.contains(&fp) {
+            r.cert_sha256.push(fp);
+        }
+    }
+    for fp in &s.remove_cert_sha256 {
+        let fp = normalize_fingerprint(fp)?;
+        r.cert_sha256.retain(|x| *x != fp);
+    }
+    if let Some(n) = &s.networks {
+        check_networks(n)?;
+        r.networks = n.clone();
+    }
+    if s.unlimited_credit {
+        r.credit_limit = None;
+    } else if let Some(c) = s.credit_limit {
+        if c < 0 {
+            anyhow::bail!("credit limit must not be negative");
+        }
+        r.credit_limit = Some(c);
+    }
+    if let Some(m) = s.max_connections {
+        r.max_connections = Some(m);
+    }
+    for (dst, src) in [
+        (&mut r.url, &s.url),
+        (&mut r.whois_server, &s.whois_server),
+        (&mut r.abuse_email, &s.abuse_email),
+        (&mut r.abuse_phone, &s.abuse_phone),
+    ] {
+        if let Some(v) = src {
+            *dst = if v.is_empty() { None } else { Some(v.clone()) };
+        }
+    }
+    r.updated = now;
+    Ok(())
+}
+
+/// Creates a registrar; fails if the ID exists.
+pub fn add(store: &Store, s: &RegistrarSpec) -> anyhow::Result<Registrar> {
+    crate::srs::names::check_handle(&s.id).map_err(|e| anyhow::anyhow!("--id: {}", e.reason))?;
+    let name = s
+        .name
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("--name is required"))?;
+    let iana_id = s
+        .iana_id
+        .ok_or_else(|| anyhow::anyhow!("--iana-id is required"))?;
+    let pw = s
+        .password
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("--password is required"))?;
+    if s.cert_sha256.is_empty() {
+        anyhow::bail!("--cert-sha256 is required (registrars log in with a client certificate)");
+    }
+    let now = store.clock.now();
+    let mut r = Registrar {
+        id: s.id.clone(),
+        name,
+        iana_id,
+        password_hash: hash_password(pw)?,
+        cert_sha256: vec![],
+        networks: vec![],
+        credit_limit: None,
+        balance: 0,
+        max_connections: None,
+        url: None,
+        whois_server: None,
+        abuse_email: None,
+        abuse_phone: None,
+        created: now,
+        updated: now,
+    };
+    let mut spec = s.clone();
+    spec.password = None;
+    apply(&mut r, &spec, now)?;
+    store.write(|t| -> anyhow::Result<()> {
+        if t.registrar(&r.id)?.is_some() {
+            anyhow::bail!("registrar {:?} exists (use `registrar update`)", r.id);
+        }
+        t.put_registrar(&r);
+        if let Some(f) = s.add_funds {
+            t.ledger(now, &r.id, LedgerKind::Payment, &r.id, 0, -f)?;
+        }
+        Ok(())
+    })?;
+    Ok(store.get_registrar(&r.id)?.unwrap_or(r))
+}
+
+/// Changes a registrar.
+pub fn update(store: &Store, s: &RegistrarSpec) -> anyhow::Result<Registrar> {
+    let now = store.clock.now();
+    store.write(|t| -> anyhow::Result<Registrar> {
+        let mut r = t
+            .registrar(&s.id)?
+            .ok_or_else(|| anyhow::anyhow!("no registrar {:?}", s.id))?;
+        apply(&mut r, s, now)?;
+        if r.cert_sha256.is_empty() {
+            anyhow::bail!("a registrar needs at least one certificate fingerprint");
+        }
+        t.put_registrar(&r);
+        if let Some(f) = s.add_funds {
+            t.ledger(now, &r.id, LedgerKind::Payment, &r.id, 0, -f)?;
+        }
+        Ok(t.registrar(&s.id)?.unwrap_or(r))
+    })
+}
+
+/// Sets a new password (EPP `<newPW>`).
+pub fn set_password(store: &Store, id: &str, pw: &str) -> anyhow::Result<()> {
+    let hash = hash_password(pw)?;
+    store.write(|t| -> Result<(), StoreError> {
+        if let Some(mut r) = t.registrar(id)? {
+            r.password_hash = hash.clone();
+            t.put_registrar(&r);
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// One line per registrar for `registrar list`.
+pub fn describe(r: &Registrar) -> String {
+    format!(
+        "{}\t{}\tiana={}\tbalance={}\tcredit_limit={}\tcerts={}\tnetworks={}\tmax_connections={}",
+        r.id,
+        r.name,
+        r.iana_id,
+        r.balance,
+        r.credit_limit
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "unlimited".into()),
+        r.cert_sha256.join(","),
+        if r.networks.is_empty() {
+            "any".to_string()
+        } else {
+            r.networks.join(",")
+        },
+        r.max_connections
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "default".into()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_and_fingerprints() {
+        let h = hash_password("secret123").unwrap();
+        assert!(h.starts_with("$argon2"));
+        assert!(verify_password(&h, "secret123"));
+        assert!(!verify_password(&h, "secret124"));
+        assert!(!verify_password("garbage", "secret123"));
+        assert!(hash_password("abc").is_err());
+        let fp = "AB:".repeat(31) + "AB";
+        assert_eq!(normalize_fingerprint(&fp).unwrap(), "ab".repeat(32));
+        assert!(normalize_fingerprint("abcd").is_err());
+    }
+
+    #[test]
+    fn networks() {
+        let mut r = Registrar {
+            id: "r".into(),
+            name: "r".into(),
+            iana_id: 1,
+            password_hash: String::new(),
+            cert_sha256: vec![],
+            networks: vec![],
+            credit_limit: None,
+            balance: 0,
+            max_connections: None,
+            url: None,
+            whois_server: None,
+            abuse_email: None,
+            abuse_phone: None,
+            created: 0,
+            updated: 0,
+        };
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        assert!(network_allowed(&r, ip));
+        r.networks = vec!["198.51.100.0/24".into()];
+        assert!(!network_allowed(&r, ip));
+        r.networks.push("192.0.2.0/24".into());
+        assert!(network_allowed(&r, ip));
+        assert!(check_networks(&["nope".into()]).is_err());
+    }
+}
