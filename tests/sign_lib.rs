@@ -164,6 +164,18 @@ fn incremental_splice_matches_full_signing() {
         chain::update_name(&mut z, &n, &s, &mut sc).unwrap();
 
         signer::verify(&z).unwrap_or_else(|e| panic!("opt-out {opt_out}: {e}"));
+        let now = signer::sign::unix_now() as u32;
+        let touched: Vec<Vec<u8>> = ["added.shop.", "added2.shop.", "d5.shop.", "plain.shop.", "shop."]
+            .iter()
+            .map(|n| wire(n))
+            .collect();
+        let refs: Vec<&[u8]> = touched.iter().map(|v| v.as_slice()).collect();
+        signer::verify_names(&z, &refs, now).unwrap_or_else(|e| panic!("{e}"));
+        let mut bad = z.clone();
+        let mut d = bad.cuts.get(&wire("added.shop.")).unwrap().clone();
+        d.ds = None; // changed without re-chaining
+        bad.cuts.insert(d);
+        assert!(signer::verify_names(&bad, &refs[..1], now).is_err());
         let mut full = z.clone();
         signer::sign_in_place(&mut full, &o, &k, &|_| {}).unwrap();
         assert_eq!(chain_of(&z), chain_of(&full), "opt-out {opt_out}");

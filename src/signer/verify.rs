@@ -65,6 +65,9 @@ struct Key {
 
 struct Ctx<'z> {
     zone: &'z Zone,
+    /// Crypto-verify the RRSIGs of one DS/NSEC3 RRset in `one_in`.
+    one_in: u32,
+    seen: AtomicUsize,
     keys: Vec<Key>,
     algs: Vec<u8>,
     now: u32,
@@ -83,6 +86,14 @@ impl Ctx<'_> {
 
     /// Checks the RRSIGs of one RRset; `signed`: whether it must be signed.
     fn check_set(&self, owner: &[u8], set: &RRset, signed: bool, sc: &mut Scratch) {
+        self.check_set_sampled(owner, set, signed, false, sc)
+    }
+
+    /// `sampled`: a DS/NSEC3 RRset whose signature may be skipped under sampling.
+    fn check_set_sampled(&self, owner: &[u8], set: &RRset, signed: bool, sampled: bool, sc: &mut Scratch) {
+        let crypto = !sampled
+            || self.one_in <= 1
+            || self.seen.fetch_add(1, Ordering::Relaxed) % self.one_in as usize == 0;
         let show = || format!("{} {}", name::to_text(owner), rdata::type_name(set.rtype));
         if !signed {
             if set.sigs().next().is_some() {
@@ -127,6 +138,10 @@ impl Ctx<'_> {
                 bad("no DNSKEY with this tag and algorithm");
                 continue;
             };
+            if !crypto {
+                good_algs |= 1 << (f.algorithm & 63);
+                continue;
+            }
             signature_input(&f, owner, set.rtype, set.rdatas(), sc);
             if !verify_signature(key.alg, &key.public, &sc.input, signature) {
                 bad("signature does not verify");
@@ -149,25 +164,19 @@ pub fn verify(zone: &Zone) -> Result<(), VerifyError> {
 
 /// [`verify`] at a given time, with statistics.
 pub fn verify_at(zone: &Zone, now: u32) -> Result<VerifyStats, VerifyError> {
-    let mut keys = Vec::new();
-    let mut algs = Vec::new();
-    if let Some(set) = zone.apex.get(DNSKEY) {
-        for rd in set.rdatas() {
-            if rd.len() < 5 || rd[2] != 3 || rd[0] & 1 == 0 {
-                continue; // not a zone key
-            }
-            keys.push(Key {
-                tag: super::key::key_tag(rd),
-                alg: rd[3],
-                public: rd[4..].to_vec(),
-            });
-            if !algs.contains(&rd[3]) {
-                algs.push(rd[3]);
-            }
-        }
-    }
+    verify_sampled(zone, now, 1)
+}
+
+/// [`verify_at`], checking the signatures cryptographically of only one DS
+/// or NSEC3 RRset in `one_in` (every RRSIG's fields, validity, key, the
+/// apex and other names' signatures and the whole chain are always
+/// checked). `one_in` = 1 is [`verify_at`]. For `tldd sign --verify-one-in`.
+pub fn verify_sampled(zone: &Zone, now: u32, one_in: u32) -> Result<VerifyStats, VerifyError> {
+    let (keys, algs) = zone_keys(zone);
     let ctx = Ctx {
         zone,
+        one_in,
+        seen: AtomicUsize::new(rand::random::<u32>() as usize),
         keys,
         algs,
         now,
@@ -193,7 +202,7 @@ pub fn verify_at(zone: &Zone, now: u32) -> Result<VerifyStats, VerifyError> {
         for d in it {
             ctx.check_set(&d.name, &d.ns, false, sc);
             if let Some(ds) = &d.ds {
-                ctx.check_set(&d.name, ds, true, sc);
+                ctx.check_set_sampled(&d.name, ds, true, true, sc);
             }
             for (g, node) in d.glue.iter() {
                 for set in &node.rrsets {
@@ -269,7 +278,7 @@ fn check_chain(ctx: &Ctx<'_>) -> usize {
                     ctx.problem(|| format!("{}: next hashed owner is not the following record", name::to_text(&o[..n])));
                 }
             }
-            ctx.check_set(&o[..n], &r.rrset, true, sc);
+            ctx.check_set_sampled(&o[..n], &r.rrset, true, true, sc);
         }
     });
     // Links between shards and the wrap-around.
@@ -332,4 +341,117 @@ fn check_chain(ctx: &Ctx<'_>) -> usize {
         ctx.problem(|| format!("{extra} NSEC3 record(s) that match no name of the zone"));
     }
     chain.len()
+}
+
+/// Verifies what an update touched in a version whose rest was verified
+/// before: the RRsets at `names` (lower-case wire; apex, authoritative
+/// names or cuts), their NSEC3 records (right bitmap, or opt-out coverage)
+/// and those records' neighbours' links and signatures. For the
+/// bump-in-the-wire check of an incremental version.
+pub fn verify_names(zone: &Zone, names: &[&[u8]], now: u32) -> Result<(), VerifyError> {
+    let ctx = Ctx {
+        zone,
+        one_in: 1,
+        seen: AtomicUsize::new(0),
+        keys: zone_keys(zone).0,
+        algs: zone_keys(zone).1,
+        now,
+        problems: Mutex::new(Vec::new()),
+        count: AtomicUsize::new(0),
+        sigs: AtomicUsize::new(0),
+        rrsets: AtomicUsize::new(0),
+    };
+    let mut sc = Scratch::default();
+    let Some(chain) = &zone.nsec3 else {
+        return Err(VerifyError {
+            problems: vec!["no NSEC3 chain".into()],
+            count: 1,
+        });
+    };
+    let p = &chain.params;
+    let mut o = [0u8; 256];
+    let mut check_rec = |r: &nsec3::Nsec3Rec, sc: &mut Scratch| {
+        let n = nsec3::owner_name(&r.hash, &zone.origin, &mut o);
+        ctx.check_set(&o[..n], &r.rrset, true, sc);
+        let next = chain.successor(&r.hash).map_or(r.hash, |s| s.hash);
+        if r.fields().is_none_or(|f| f.next != &next[..]) {
+            ctx.problem(|| format!("{}: next hashed owner is not the following record", hash_text(&r.hash)));
+        }
+    };
+    for &name in names {
+        if name == &*zone.origin {
+            for set in &zone.apex.rrsets {
+                ctx.check_set(name, set, true, &mut sc);
+            }
+        } else if let Some(d) = zone.cuts.get(name) {
+            ctx.check_set(name, &d.ns, false, &mut sc);
+            if let Some(ds) = &d.ds {
+                ctx.check_set(name, ds, true, &mut sc);
+            }
+        } else if let Some(node) = zone.names.get(name) {
+            for set in &node.rrsets {
+                ctx.check_set(name, set, true, &mut sc);
+            }
+        }
+        let h = p.hash(name);
+        let want = super::chain::expected_bitmap(zone, name, p.opt_out);
+        match (chain.lookup(&h), want) {
+            (Some(Ok(r)), Some(bm)) => {
+                if r.fields().is_none_or(|f| f.bitmap != &bm[..]) {
+                    ctx.problem(|| format!("{}: wrong type bitmap", name::to_text(name)));
+                }
+                check_rec(r, &mut sc);
+            }
+            (Some(Ok(r)), None) => {
+                // Only an unsigned cut under opt-out may be there, as NS only.
+                let ns_only = super::chain::delegation_bitmap(false);
+                if zone.cuts.get(name).is_none() {
+                    ctx.problem(|| format!("{}: NSEC3 for a name that is gone", name::to_text(name)));
+                } else if r.fields().is_none_or(|f| f.bitmap != &ns_only[..]) {
+                    ctx.problem(|| format!("{}: wrong type bitmap", name::to_text(name)));
+                }
+                check_rec(r, &mut sc);
+            }
+            (Some(Err(r)), want) => {
+                let unsigned_cut = zone.cuts.get(name).is_some_and(|d| d.ds.is_none());
+                if want.is_some() || (unsigned_cut && !r.opt_out()) {
+                    ctx.problem(|| format!("{}: not in the NSEC3 chain", name::to_text(name)));
+                }
+                check_rec(r, &mut sc);
+            }
+            (None, _) => ctx.problem(|| "empty NSEC3 chain".into()),
+        }
+        if let Some(pred) = chain.predecessor(&h) {
+            check_rec(pred, &mut sc);
+        }
+    }
+    let count = ctx.count.load(Ordering::Relaxed);
+    if count > 0 {
+        return Err(VerifyError {
+            problems: ctx.problems.into_inner().unwrap(),
+            count,
+        });
+    }
+    Ok(())
+}
+
+fn zone_keys(zone: &Zone) -> (Vec<Key>, Vec<u8>) {
+    let mut keys = Vec::new();
+    let mut algs = Vec::new();
+    if let Some(set) = zone.apex.get(DNSKEY) {
+        for rd in set.rdatas() {
+            if rd.len() < 5 || rd[2] != 3 || rd[0] & 1 == 0 {
+                continue; // not a zone key
+            }
+            keys.push(Key {
+                tag: super::key::key_tag(rd),
+                alg: rd[3],
+                public: rd[4..].to_vec(),
+            });
+            if !algs.contains(&rd[3]) {
+                algs.push(rd[3]);
+            }
+        }
+    }
+    (keys, algs)
 }
