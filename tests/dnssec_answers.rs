@@ -78,9 +78,9 @@ impl Proof {
             let h = nsec3::hash_of_owner(&rr.owner).expect("NSEC3 owner is a hash");
             assert!(!recs.iter().any(|x| x.hash == h), "NSEC3 twice");
             assert!(
-                r.authority
-                    .iter()
-                    .any(|s| s.rtype == RRSIG && s.owner == rr.owner && s.rdata[..2] == NSEC3.to_be_bytes()),
+                r.authority.iter().any(|s| s.rtype == RRSIG
+                    && s.owner == rr.owner
+                    && s.rdata[..2] == NSEC3.to_be_bytes()),
                 "NSEC3 without RRSIG"
             );
             recs.push(Nsec3Rec::new(h, rr.ttl, &rr.rdata));
@@ -113,10 +113,18 @@ fn positive_answers_carry_rrsigs() {
     let r = f.ask("shop.", 48, true);
     assert!(has_signed(&r.answer, "shop.", 48));
     // DO=0: no DNSSEC records at all.
-    for (n, t) in [("shop.", SOA), ("nope.shop.", A), ("plain.shop.", A), ("signed.shop.", DS)] {
+    for (n, t) in [
+        ("shop.", SOA),
+        ("nope.shop.", A),
+        ("plain.shop.", A),
+        ("signed.shop.", DS),
+    ] {
         let r = f.ask(n, t, false);
         let all = r.answer.iter().chain(&r.authority).chain(&r.additional);
-        assert!(all.clone().all(|x| x.rtype != RRSIG && x.rtype != NSEC3), "{n}");
+        assert!(
+            all.clone().all(|x| x.rtype != RRSIG && x.rtype != NSEC3),
+            "{n}"
+        );
     }
 }
 
@@ -143,7 +151,14 @@ fn nxdomain_proofs() {
             assert!(p.0.len() <= 3);
         }
         // An NSEC3 owner name is not a name of the zone.
-        let any = f.zones.zones()[0].nsec3.as_ref().unwrap().iter().next().unwrap().hash;
+        let any = f.zones.zones()[0]
+            .nsec3
+            .as_ref()
+            .unwrap()
+            .iter()
+            .next()
+            .unwrap()
+            .hash;
         let mut o = [0u8; 256];
         let n = nsec3::owner_name(&any, &wire("shop."), &mut o);
         let name = tldd::zone::name::to_text(&o[..n]);
@@ -157,13 +172,20 @@ fn nxdomain_proofs() {
 fn nodata_proofs() {
     for opt_out in [true, false] {
         let f = signed(opt_out);
-        for (q, t) in [("shop.", TXT + 1), ("nic.shop.", TXT), ("ent.shop.", A), ("x.ent.shop.", A)] {
+        for (q, t) in [
+            ("shop.", TXT + 1),
+            ("nic.shop.", TXT),
+            ("ent.shop.", A),
+            ("x.ent.shop.", A),
+        ] {
             let r = f.ask(q, t, true);
             assert_eq!(r.rcode(), 0, "{q}");
             assert!(r.answer.is_empty() && r.aa(), "{q}");
             assert!(has_signed(&r.authority, "shop.", SOA), "{q}");
             let p = Proof::of(&r);
-            let m = p.matching(&f.h(q)).unwrap_or_else(|| panic!("{q}: matching NSEC3"));
+            let m = p
+                .matching(&f.h(q))
+                .unwrap_or_else(|| panic!("{q}: matching NSEC3"));
             assert!(!m.fields().unwrap().has_type(t), "{q}");
             assert_eq!(p.0.len(), 1);
         }
@@ -199,10 +221,17 @@ fn referrals() {
         assert!(!r.aa() && r.rcode() == 0 && r.answer.is_empty());
         assert!(has_signed(&r.authority, "signed.shop.", DS));
         assert!(!r.authority.iter().any(|x| x.rtype == NSEC3));
-        assert!(!r.authority.iter().any(|x| x.rtype == RRSIG && x.rdata[..2] == NS.to_be_bytes()));
+        assert!(!r
+            .authority
+            .iter()
+            .any(|x| x.rtype == RRSIG && x.rdata[..2] == NS.to_be_bytes()));
         assert!(r.additional.iter().any(|x| x.rtype == A));
         // Unsigned delegations (also one below an empty non-terminal's sibling).
-        for (q, cut) in [("www.plain.shop.", "plain.shop."), ("unsigned.shop.", "unsigned.shop."), ("x.mixed.shop.", "mixed.shop.")] {
+        for (q, cut) in [
+            ("www.plain.shop.", "plain.shop."),
+            ("unsigned.shop.", "unsigned.shop."),
+            ("x.mixed.shop.", "mixed.shop."),
+        ] {
             let r = f.ask(q, A, true);
             assert!(!r.aa() && r.rcode() == 0, "{q}");
             assert!(r.authority.iter().any(|x| x.rtype == NS));

@@ -1,11 +1,11 @@
 //! A real validating resolver in front of `tldd serve`: Unbound with a
-//! stub zone pointing at tldd and the zone's DS as its trust anchor.
+//! stub zone pointing at tldd and the DS from `tldd keys ds` as its trust anchor.
 //! Apex data and signed delegations' DS validate (AD); with opt-out off,
 //! NXDOMAIN and NODATA validate too; with opt-out on, denials covered by an
 //! opt-out span are insecure (no AD) but never SERVFAIL; an unsigned
 //! delegation resolves as insecure. dnspython checks the proofs of tldd's
 //! own answers independently (its nsec3_hash).
-//! Needs unbound, bind9-utils (dnssec-dsfromkey), knot-dnsutils (kdig),
+//! Needs unbound, knot-dnsutils (kdig),
 //! python3-dnspython.
 mod common;
 mod dnssec_common;
@@ -48,7 +48,9 @@ fn unbound(anchor: &str, stubs: &[(&str, u16)]) -> Unbound {
         conf.push_str(&format!("  trust-anchor: \"{}\"\n", line.trim()));
     }
     for (zone, p) in stubs {
-        conf.push_str(&format!("stub-zone:\n  name: \"{zone}\"\n  stub-addr: 127.0.0.1@{p}\n"));
+        conf.push_str(&format!(
+            "stub-zone:\n  name: \"{zone}\"\n  stub-addr: 127.0.0.1@{p}\n"
+        ));
     }
     let path = dir.path().join("unbound.conf");
     std::fs::write(&path, &conf).unwrap();
@@ -77,7 +79,16 @@ fn unbound(anchor: &str, stubs: &[(&str, u16)]) -> Unbound {
 /// kdig through Unbound; returns the whole output.
 fn resolve(u: &Unbound, name: &str, t: &str) -> String {
     let o = Command::new("kdig")
-        .args(["@127.0.0.1", "-p", &u.port.to_string(), "+dnssec", "+time=5", "+retry=0", name, t])
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &u.port.to_string(),
+            "+dnssec",
+            "+time=5",
+            "+retry=0",
+            name,
+            t,
+        ])
         .output()
         .expect("kdig (knot-dnsutils) must be installed");
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -93,7 +104,10 @@ fn status(out: &str) -> String {
 fn ad(out: &str) -> bool {
     out.lines()
         .find(|l| l.starts_with(";; Flags:"))
-        .is_some_and(|l| l.split_whitespace().any(|w| w.trim_end_matches(';') == "ad"))
+        .is_some_and(|l| {
+            l.split_whitespace()
+                .any(|w| w.trim_end_matches(';') == "ad")
+        })
 }
 
 const CHILD: &str = "$ORIGIN plain.shop.\n$TTL 300\n@ IN SOA ns1.elsewhere.example. h.example. 1 1800 900 604800 300\n@ IN NS ns1.elsewhere.example.\nwww IN A 192.0.2.99\n";
@@ -106,25 +120,34 @@ fn unbound_validates_tldd_answers() {
     std::fs::write(&child, CHILD).unwrap();
     let child_srv = Server::start(
         "",
-        &format!("[[zone]]\norigin = \"plain.shop.\"\nfile = \"{}\"\n", child.display()),
+        &format!(
+            "[[zone]]\norigin = \"plain.shop.\"\nfile = \"{}\"\n",
+            child.display()
+        ),
     );
     for opt_out in [false, true] {
         let cfg = write_config(dir.path(), &zone, Some((13, opt_out, "", 0)), "127.0.0.1:0");
         let signed = dir.path().join(format!("signed-{opt_out}.zone"));
         let (ok, err) = tldd_sign(&cfg, &signed, &[]);
         assert!(ok, "{err}");
-        let ds = Command::new("dnssec-dsfromkey")
-            .args(["-2", "-f"])
-            .arg(&signed)
-            .arg("shop.")
-            .output()
-            .expect("dnssec-dsfromkey (bind9-utils) must be installed");
-        let anchor = String::from_utf8_lossy(&ds.stdout).into_owned();
+        // The trust anchor: the DS that `tldd keys ds` hands to the parent.
+        let anchor = keys(&cfg, &["ds", "--zone", "shop."]);
         assert!(anchor.contains(" DS "), "no DS: {anchor}");
         let srv = Server::with_zone("shop.", &signed, "");
-        let u = unbound(&anchor, &[("shop.", srv.port()), ("plain.shop.", child_srv.port())]);
+        let u = unbound(
+            &anchor,
+            &[("shop.", srv.port()), ("plain.shop.", child_srv.port())],
+        );
 
-        for (name, t) in [("shop.", "SOA"), ("shop.", "NS"), ("shop.", "DNSKEY"), ("nic.shop.", "A"), ("signed.shop.", "DS"), ("deep.sub.shop.", "DS"), ("d0.shop.", "DS")] {
+        for (name, t) in [
+            ("shop.", "SOA"),
+            ("shop.", "NS"),
+            ("shop.", "DNSKEY"),
+            ("nic.shop.", "A"),
+            ("signed.shop.", "DS"),
+            ("deep.sub.shop.", "DS"),
+            ("d0.shop.", "DS"),
+        ] {
             let out = resolve(&u, name, t);
             assert_eq!(status(&out), "NOERROR", "{name} {t}: {out}");
             assert!(ad(&out), "{name} {t} without AD (opt-out {opt_out}): {out}");
@@ -214,14 +237,24 @@ fn dnspython_checks_tldd_proofs() {
     let dir = tempfile::tempdir().unwrap();
     let zone = write_zone(dir.path(), 30);
     for (opt_out, salt, iters) in [(true, "", 0), (false, "beef", 2)] {
-        let cfg = write_config(dir.path(), &zone, Some((15, opt_out, salt, iters)), "127.0.0.1:0");
+        let cfg = write_config(
+            dir.path(),
+            &zone,
+            Some((15, opt_out, salt, iters)),
+            "127.0.0.1:0",
+        );
         let signed = dir.path().join("signed.zone");
         let (ok, err) = tldd_sign(&cfg, &signed, &[]);
         assert!(ok, "{err}");
         let srv = Server::with_zone("shop.", &signed, "");
         let (ok, out) = common::python(
             PY_PROOF,
-            &[&srv.port().to_string(), salt, &iters.to_string(), if opt_out { "1" } else { "0" }],
+            &[
+                &srv.port().to_string(),
+                salt,
+                &iters.to_string(),
+                if opt_out { "1" } else { "0" },
+            ],
         );
         assert!(ok && out.contains("ok"), "{out}");
         srv.stop();

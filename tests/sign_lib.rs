@@ -60,7 +60,10 @@ fn signs_and_verifies_all_variants() {
             // Not signed: delegation NS, glue.
             let d = z.cuts.get(&wire("signed.shop.")).unwrap();
             assert!(d.ns.sigs().next().is_none());
-            assert!(d.glue.iter().all(|(_, n)| n.rrsets.iter().all(|s| s.sigs().next().is_none())));
+            assert!(d
+                .glue
+                .iter()
+                .all(|(_, n)| n.rrsets.iter().all(|s| s.sigs().next().is_none())));
             assert!(d.ds.as_ref().unwrap().sigs().next().is_some());
         }
     }
@@ -94,7 +97,13 @@ fn verifier_catches_corruption() {
     let mut bad = z.clone();
     assert!(signer::corrupt_one_signature(&mut bad));
     let e = signer::verify(&bad).unwrap_err();
-    assert!(e.count >= 1 && e.problems.iter().all(|p| p.starts_with("d") || p.starts_with("signed")), "{e}");
+    assert!(
+        e.count >= 1
+            && e.problems
+                .iter()
+                .all(|p| p.starts_with("d") || p.starts_with("signed")),
+        "{e}"
+    );
     assert!(e.to_string().contains("does not verify"), "{e}");
 
     // A DS changed after signing.
@@ -112,7 +121,10 @@ fn verifier_catches_corruption() {
     let h = bad.nsec3.as_ref().unwrap().iter().nth(3).unwrap().hash;
     bad.nsec3.as_mut().unwrap().remove(&h);
     let e = signer::verify(&bad).unwrap_err();
-    assert!(e.to_string().contains("next hashed owner") || e.to_string().contains("no NSEC3"), "{e}");
+    assert!(
+        e.to_string().contains("next hashed owner") || e.to_string().contains("no NSEC3"),
+        "{e}"
+    );
 
     // A new DS delegation nobody signed or chained.
     let mut bad = z.clone();
@@ -165,10 +177,16 @@ fn incremental_splice_matches_full_signing() {
 
         signer::verify(&z).unwrap_or_else(|e| panic!("opt-out {opt_out}: {e}"));
         let now = signer::sign::unix_now() as u32;
-        let touched: Vec<Vec<u8>> = ["added.shop.", "added2.shop.", "d5.shop.", "plain.shop.", "shop."]
-            .iter()
-            .map(|n| wire(n))
-            .collect();
+        let touched: Vec<Vec<u8>> = [
+            "added.shop.",
+            "added2.shop.",
+            "d5.shop.",
+            "plain.shop.",
+            "shop.",
+        ]
+        .iter()
+        .map(|n| wire(n))
+        .collect();
         let refs: Vec<&[u8]> = touched.iter().map(|v| v.as_slice()).collect();
         signer::verify_names(&z, &refs, now).unwrap_or_else(|e| panic!("{e}"));
         let mut bad = z.clone();
@@ -214,6 +232,15 @@ fn sign_zone_leaves_input_unsigned() {
     };
     let signed = signer::sign_zone(&z, &cfg, &keys(13)).unwrap();
     assert!(z.nsec3.is_none());
-    assert!(z.cuts.get(&wire("signed.shop.")).unwrap().ds.as_ref().unwrap().sigs().next().is_none());
+    assert!(z
+        .cuts
+        .get(&wire("signed.shop."))
+        .unwrap()
+        .ds
+        .as_ref()
+        .unwrap()
+        .sigs()
+        .next()
+        .is_none());
     signer::verify(&signed).unwrap();
 }

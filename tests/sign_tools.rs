@@ -8,7 +8,10 @@ use std::process::Command;
 
 fn check_tools() {
     for t in ["ldns-verify-zone", "dnssec-verify"] {
-        assert!(have(t), "{t} is required (apt-get install ldnsutils bind9-utils)");
+        assert!(
+            have(t),
+            "{t} is required (apt-get install ldnsutils bind9-utils)"
+        );
     }
 }
 
@@ -23,7 +26,12 @@ fn signed_output_passes_ldns_and_bind_verifiers() {
         (15, true, "", 0),
         (15, false, "a1b2c3", 3),
     ] {
-        let cfg = write_config(dir.path(), &zone, Some((alg, opt_out, salt, iter)), "127.0.0.1:0");
+        let cfg = write_config(
+            dir.path(),
+            &zone,
+            Some((alg, opt_out, salt, iter)),
+            "127.0.0.1:0",
+        );
         let out = dir.path().join(format!("signed-{alg}-{opt_out}.zone"));
         let (ok, err) = tldd_sign(&cfg, &out, &[]);
         assert!(ok, "tldd sign failed: {err}");
@@ -68,11 +76,16 @@ fn corrupted_signature_is_caught_and_nothing_written() {
     assert!(!ok, "tldd sign succeeded with a corrupted signature");
     assert!(err.contains("signature does not verify"), "{err}");
     assert!(err.contains("nothing written"), "{err}");
-    assert!(!out.exists(), "output written despite the failed verification");
     assert!(
-        std::fs::read_dir(dir.path())
+        !out.exists(),
+        "output written despite the failed verification"
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().all(|e| !e
             .unwrap()
-            .all(|e| !e.unwrap().file_name().to_string_lossy().contains("tldd-tmp")),
+            .file_name()
+            .to_string_lossy()
+            .contains("tldd-tmp")),
         "temporary output left behind"
     );
     // Without the hook the same run succeeds.

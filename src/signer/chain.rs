@@ -96,7 +96,12 @@ fn splice<K: SigningKey>(
         chain.insert(rec);
         Ok::<(), SignError>(())
     };
-    match (chain.get(&h).map(|r| r.fields().map(|f| (f.next.to_vec(), f.bitmap.to_vec()))), want) {
+    match (
+        chain
+            .get(&h)
+            .map(|r| r.fields().map(|f| (f.next.to_vec(), f.bitmap.to_vec()))),
+        want,
+    ) {
         (Some(cur), Some(bm)) => {
             let (next, old_bm) = cur.unwrap_or_default();
             if old_bm == bm {
@@ -108,7 +113,10 @@ fn splice<K: SigningKey>(
         }
         (Some(_), None) => {
             let removed = chain.remove(&h);
-            let Some(pred) = chain.predecessor(&h).map(|r| (r.hash, r.fields().map(|f| f.bitmap.to_vec()))) else {
+            let Some(pred) = chain
+                .predecessor(&h)
+                .map(|r| (r.hash, r.fields().map(|f| f.bitmap.to_vec())))
+            else {
                 return Ok(Vec::new());
             };
             let next: Hash = removed
@@ -118,7 +126,9 @@ fn splice<K: SigningKey>(
             Ok(vec![pred.0])
         }
         (None, Some(bm)) => {
-            let pred = chain.predecessor(&h).map(|r| (r.hash, r.fields().map(|f| f.bitmap.to_vec())));
+            let pred = chain
+                .predecessor(&h)
+                .map(|r| (r.hash, r.fields().map(|f| f.bitmap.to_vec())));
             let succ = chain.successor(&h).map(|r| r.hash).unwrap_or(h);
             resign(chain, h, &succ, &bm)?;
             match pred {

@@ -54,7 +54,11 @@ impl<K: SigningKey + ?Sized> SigningKey for &K {
 pub fn key_tag(rdata: &[u8]) -> u16 {
     let mut ac: u32 = 0;
     for (i, &b) in rdata.iter().enumerate() {
-        ac += if i & 1 == 1 { b as u32 } else { (b as u32) << 8 };
+        ac += if i & 1 == 1 {
+            b as u32
+        } else {
+            (b as u32) << 8
+        };
     }
     ac += (ac >> 16) & 0xffff;
     (ac & 0xffff) as u16
@@ -88,7 +92,11 @@ pub struct TestKey {
 
 impl std::fmt::Debug for TestKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TestKey(alg {} tag {} flags {})", self.algorithm, self.tag, self.flags)
+        write!(
+            f,
+            "TestKey(alg {} tag {} flags {})",
+            self.algorithm, self.tag, self.flags
+        )
     }
 }
 
@@ -110,12 +118,9 @@ impl TestKey {
         let rng = SystemRandom::new();
         let (inner, public) = match algorithm {
             13 => {
-                let k = sg::EcdsaKeyPair::from_pkcs8(
-                    &sg::ECDSA_P256_SHA256_FIXED_SIGNING,
-                    pkcs8,
-                    &rng,
-                )
-                .map_err(|e| e.to_string())?;
+                let k =
+                    sg::EcdsaKeyPair::from_pkcs8(&sg::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &rng)
+                        .map_err(|e| e.to_string())?;
                 let p = k.public_key().as_ref()[1..].to_vec();
                 (Inner::Ecdsa(k), p)
             }
@@ -212,9 +217,38 @@ pub fn verify_signature(algorithm: u8, public_key: &[u8], data: &[u8], sig: &[u8
             } else {
                 &sg::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY
             };
-            sg::RsaPublicKeyComponents { n, e }.verify(params, data, sig).is_ok()
+            sg::RsaPublicKeyComponents { n, e }
+                .verify(params, data, sig)
+                .is_ok()
         }
         _ => false,
+    }
+}
+
+/// The key layer's keys (soft PKCS#8 via ring, or PKCS#11): `sign_many`
+/// hands a whole batch to the backend, which an HSM spreads over its
+/// session pool.
+impl SigningKey for crate::hsm::KeyPair {
+    fn algorithm(&self) -> u8 {
+        crate::hsm::KeyPair::algorithm(self)
+    }
+    fn flags(&self) -> u16 {
+        crate::hsm::KeyPair::flags(self)
+    }
+    fn dnskey_rdata(&self) -> &[u8] {
+        crate::hsm::KeyPair::dnskey_rdata(self)
+    }
+    fn key_tag(&self) -> u16 {
+        crate::hsm::KeyPair::key_tag(self)
+    }
+    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        crate::hsm::KeyPair::sign(self, data).map_err(|e| e.to_string())
+    }
+    fn sign_many(&self, items: &[&[u8]]) -> Vec<Result<Vec<u8>, String>> {
+        crate::hsm::KeyPair::sign_many(self, items)
+            .into_iter()
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect()
     }
 }
 

@@ -58,14 +58,20 @@ pub const CORRUPT_ENV: &str = "TLDD_TEST_CORRUPT_SIGNATURE";
 pub fn corrupt_one_signature(zone: &mut crate::zone::Zone) -> bool {
     fn flip(set: &mut crate::zone::RRset) -> bool {
         let mut sigs: Vec<Vec<u8>> = set.sigs().map(<[u8]>::to_vec).collect();
-        let Some(s) = sigs.first_mut() else { return false };
+        let Some(s) = sigs.first_mut() else {
+            return false;
+        };
         let last = s.len() - 1;
         s[last] ^= 1;
         let refs: Vec<&[u8]> = sigs.iter().map(|v| v.as_slice()).collect();
         set.set_sigs(&refs);
         true
     }
-    let target = zone.cuts.iter().find(|d| d.ds.is_some()).map(|d| d.name.clone());
+    let target = zone
+        .cuts
+        .iter()
+        .find(|d| d.ds.is_some())
+        .map(|d| d.name.clone());
     if let Some(name) = target {
         if let Some(mut d) = zone.cuts.get(&name).cloned() {
             if let Some(ds) = d.ds.as_mut() {
@@ -86,23 +92,31 @@ pub fn corrupt_one_signature(zone: &mut crate::zone::Zone) -> bool {
     zone.apex.rrsets.first_mut().is_some_and(flip)
 }
 
-/// The zone's active keys. Until the key layer lands, ephemeral in-memory
-/// keys (a KSK and a ZSK of the configured algorithm).
-fn zone_keys(_cfg: &Config, origin: &str, algorithm: u8) -> anyhow::Result<Vec<TestKey>> {
-    tracing::warn!(zone = %origin, "key layer not available in this build: signing with ephemeral keys");
-    Ok(vec![
-        TestKey::generate(algorithm, true).map_err(anyhow::Error::msg)?,
-        TestKey::generate(algorithm, false).map_err(anyhow::Error::msg)?,
-    ])
+/// The zone's active keys from the key layer (soft or HSM).
+pub fn zone_keys(cfg: &Config, origin: &str) -> anyhow::Result<Vec<crate::hsm::KeyPair>> {
+    let keys: Vec<_> = crate::keys::active_keys(cfg, origin)?
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    if keys.is_empty() {
+        anyhow::bail!(
+            "zone {origin} has no active keys: run `tldd keys -c CONFIG generate --zone {origin} --role ksk` and `--role zsk`"
+        );
+    }
+    Ok(keys)
 }
 
 /// Entry point of `tldd sign`.
 pub fn run(args: SignArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let cfg = Config::load(&args.config)?;
-    let zc = cfg
-        .zone(&args.zone)
-        .with_context(|| format!("no [[zone]] with origin {} in {}", args.zone, args.config.display()))?;
+    let zc = cfg.zone(&args.zone).with_context(|| {
+        format!(
+            "no [[zone]] with origin {} in {}",
+            args.zone,
+            args.config.display()
+        )
+    })?;
     let origin = zc.origin();
     let dnssec = zc
         .dnssec
@@ -114,21 +128,33 @@ pub fn run(args: SignArgs) -> anyhow::Result<()> {
         .with_context(|| format!("zone {origin} has no `file`"))?;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let loaded = load_file(file, &origin, tty).with_context(|| format!("zone {origin}"))?;
-    let errors = loaded.problems.iter().filter(|p| p.severity == Severity::Error).count();
+    let errors = loaded
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
     for p in loaded.problems.iter().take(20) {
         tracing::warn!(zone = %origin, "{}:{}: {}", file.display(), p.line, p.message);
     }
     let t_load = started.elapsed().as_secs_f64();
     let mut zone = loaded.zone;
-    let keys = zone_keys(&cfg, &origin, dnssec.algorithm)?;
+    let keys = zone_keys(&cfg, &origin)?;
     let opts = SignOptions::from_config(dnssec)?;
 
     let with_ds = zone.cuts.iter().filter(|d| d.ds.is_some()).count() as u64;
     let estimate = zone.apex.rrsets.len() as u64
         + 3
-        + zone.names.values().map(|n| n.rrsets.len() as u64 + 1).sum::<u64>()
+        + zone
+            .names
+            .values()
+            .map(|n| n.rrsets.len() as u64 + 1)
+            .sum::<u64>()
         + 2 * with_ds
-        + if opts.opt_out { 0 } else { zone.cuts.len() as u64 - with_ds };
+        + if opts.opt_out {
+            0
+        } else {
+            zone.cuts.len() as u64 - with_ds
+        };
     let bar = progress_bar(estimate, &format!("signing {origin}"), tty);
     let t = Instant::now();
     let stats = sign_in_place(&mut zone, &opts, &keys, &|n| bar.set_position(n))?;
@@ -141,7 +167,8 @@ pub fn run(args: SignArgs) -> anyhow::Result<()> {
     let spinner = progress_bar(0, &format!("verifying {origin}"), tty);
     let v = verify::verify_sampled(&zone, sign::unix_now() as u32, args.verify_one_in);
     spinner.finish_and_clear();
-    let vstats = v.map_err(|e| anyhow::anyhow!("{e}\nnothing written to {}", args.out.display()))?;
+    let vstats =
+        v.map_err(|e| anyhow::anyhow!("{e}\nnothing written to {}", args.out.display()))?;
     let t_verify = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

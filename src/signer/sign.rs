@@ -64,10 +64,12 @@ impl SignOptions {
             hex::decode(salt).map_err(|_| SignError::Config("nsec3_salt is not hex".into()))?
         };
         if salt.len() > 255 {
-            return Err(SignError::Config("nsec3_salt longer than 255 octets".into()));
+            return Err(SignError::Config(
+                "nsec3_salt longer than 255 octets".into(),
+            ));
         }
         let validity = crate::config::parse_duration(&cfg.signature_validity)
-            .filter(|&v| v >= 3600 && v < (1 << 31))
+            .filter(|v| (3600..(1 << 31)).contains(v))
             .ok_or_else(|| {
                 SignError::Config(format!(
                     "signature_validity {:?} (1h .. 68 years)",
@@ -137,8 +139,16 @@ impl<'k, K: SigningKey> Signer<'k, K> {
             let of_alg: Vec<usize> = (0..keys.len())
                 .filter(|&i| keys[i].algorithm() == alg)
                 .collect();
-            let k: Vec<usize> = of_alg.iter().copied().filter(|&i| keys[i].is_ksk()).collect();
-            let z: Vec<usize> = of_alg.iter().copied().filter(|&i| !keys[i].is_ksk()).collect();
+            let k: Vec<usize> = of_alg
+                .iter()
+                .copied()
+                .filter(|&i| keys[i].is_ksk())
+                .collect();
+            let z: Vec<usize> = of_alg
+                .iter()
+                .copied()
+                .filter(|&i| !keys[i].is_ksk())
+                .collect();
             match (k.is_empty(), z.is_empty()) {
                 (false, false) => {
                     ksk.extend(k);
@@ -178,7 +188,12 @@ impl<'k, K: SigningKey> Signer<'k, K> {
     }
 
     /// Signs one RRset (replacing its RRSIGs). `owner`: lower-case wire.
-    pub fn sign_rrset(&self, owner: &[u8], set: &mut RRset, sc: &mut Scratch) -> Result<(), SignError> {
+    pub fn sign_rrset(
+        &self,
+        owner: &[u8],
+        set: &mut RRset,
+        sc: &mut Scratch,
+    ) -> Result<(), SignError> {
         self.sign_rrsets(&mut [(owner, set)], sc)
     }
 
@@ -193,7 +208,11 @@ impl<'k, K: SigningKey> Signer<'k, K> {
         let buf = &mut sc.input;
         buf.clear();
         for (ii, (owner, set)) in items.iter().enumerate() {
-            let ks = if set.rtype == DNSKEY { &self.ksk } else { &self.zsk };
+            let ks = if set.rtype == DNSKEY {
+                &self.ksk
+            } else {
+                &self.zsk
+            };
             for &ki in ks {
                 let k = &self.keys[ki];
                 let f = RrsigFields {
@@ -329,12 +348,8 @@ pub fn sign_in_place<K: SigningKey>(
     // Apex and the other authoritative names.
     let mut sc = Scratch::default();
     {
-        let mut items: Vec<(&[u8], &mut RRset)> = zone
-            .apex
-            .rrsets
-            .iter_mut()
-            .map(|s| (&*origin, s))
-            .collect();
+        let mut items: Vec<(&[u8], &mut RRset)> =
+            zone.apex.rrsets.iter_mut().map(|s| (&*origin, s)).collect();
         signer.sign_rrsets(&mut items, &mut sc)?;
     }
     {
@@ -400,7 +415,7 @@ pub fn sign_in_place<K: SigningKey>(
     zone.cuts.par_for_each_shard_mut(|it| {
         let mut items: Vec<(&[u8], &mut RRset)> = Vec::new();
         for d in it {
-            if !d.ns.sigs().next().is_none() {
+            if d.ns.sigs().next().is_some() {
                 d.ns.set_sigs(&[]);
             }
             if let Some(ds) = d.ds.as_mut() {
@@ -435,17 +450,21 @@ pub fn sign_in_place<K: SigningKey>(
 fn report<K: SigningKey>(s: &Signer<'_, K>, last: &AtomicU64, progress: &(dyn Fn(u64) + Sync)) {
     let n = s.signed();
     let l = last.load(Ordering::Relaxed);
-    if n >= l + 10_000 && last.compare_exchange(l, n, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+    if n >= l + 10_000
+        && last
+            .compare_exchange(l, n, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
         progress(n);
     }
 }
 
+/// (hash, bitmap index) of each name of the chain, sorted; the bitmaps.
+pub(crate) type ChainEntries = (Vec<(Hash, u32)>, Vec<Vec<u8>>);
+
 /// The names of the chain with their bitmaps: (hash, bitmap index) sorted by
 /// hash, and the bitmaps (0: NS; 1: NS DS RRSIG; then apex and names).
-pub(crate) fn chain_entries(
-    zone: &Zone,
-    params: &Nsec3Params,
-) -> Result<(Vec<(Hash, u32)>, Vec<Vec<u8>>), SignError> {
+pub(crate) fn chain_entries(zone: &Zone, params: &Nsec3Params) -> Result<ChainEntries, SignError> {
     let mut bitmaps = vec![delegation_bitmap(false), delegation_bitmap(true)];
     let mut entries: Vec<(Hash, u32)> = Vec::new();
     bitmaps.push(chain::node_bitmap(&zone.apex));

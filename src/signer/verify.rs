@@ -36,7 +36,11 @@ pub const MAX_REPORTED: usize = 20;
 
 impl std::fmt::Display for VerifyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "signed zone failed verification: {} problem(s)", self.count)?;
+        write!(
+            f,
+            "signed zone failed verification: {} problem(s)",
+            self.count
+        )?;
         for p in &self.problems {
             write!(f, "\n  {p}")?;
         }
@@ -90,10 +94,20 @@ impl Ctx<'_> {
     }
 
     /// `sampled`: a DS/NSEC3 RRset whose signature may be skipped under sampling.
-    fn check_set_sampled(&self, owner: &[u8], set: &RRset, signed: bool, sampled: bool, sc: &mut Scratch) {
+    fn check_set_sampled(
+        &self,
+        owner: &[u8],
+        set: &RRset,
+        signed: bool,
+        sampled: bool,
+        sc: &mut Scratch,
+    ) {
         let crypto = !sampled
             || self.one_in <= 1
-            || self.seen.fetch_add(1, Ordering::Relaxed) % self.one_in as usize == 0;
+            || self
+                .seen
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(self.one_in as usize);
         let show = || format!("{} {}", name::to_text(owner), rdata::type_name(set.rtype));
         if !signed {
             if set.sigs().next().is_some() {
@@ -109,7 +123,9 @@ impl Ctx<'_> {
                 self.problem(|| format!("{}: malformed RRSIG", show()));
                 continue;
             };
-            let bad = |why: &str| self.problem(|| format!("{}: RRSIG (key {}): {why}", show(), f.key_tag));
+            let bad = |why: &str| {
+                self.problem(|| format!("{}: RRSIG (key {}): {why}", show(), f.key_tag))
+            };
             if f.covered != set.rtype {
                 bad("covers another type");
                 continue;
@@ -193,24 +209,28 @@ pub fn verify_sampled(zone: &Zone, now: u32, one_in: u32) -> Result<VerifyStats,
         ctx.check_set(&zone.origin, set, true, &mut sc);
     }
     let names: Vec<_> = zone.names.iter().collect();
-    names.par_iter().for_each_init(Scratch::default, |sc, (n, node)| {
-        for set in &node.rrsets {
-            ctx.check_set(n, set, true, sc);
-        }
-    });
-    zone.cuts.par_shards().for_each_init(Scratch::default, |sc, it| {
-        for d in it {
-            ctx.check_set(&d.name, &d.ns, false, sc);
-            if let Some(ds) = &d.ds {
-                ctx.check_set_sampled(&d.name, ds, true, true, sc);
+    names
+        .par_iter()
+        .for_each_init(Scratch::default, |sc, (n, node)| {
+            for set in &node.rrsets {
+                ctx.check_set(n, set, true, sc);
             }
-            for (g, node) in d.glue.iter() {
-                for set in &node.rrsets {
-                    ctx.check_set(g, set, false, sc);
+        });
+    zone.cuts
+        .par_shards()
+        .for_each_init(Scratch::default, |sc, it| {
+            for d in it {
+                ctx.check_set(&d.name, &d.ns, false, sc);
+                if let Some(ds) = &d.ds {
+                    ctx.check_set_sampled(&d.name, ds, true, true, sc);
+                }
+                for (g, node) in d.glue.iter() {
+                    for set in &node.rrsets {
+                        ctx.check_set(g, set, false, sc);
+                    }
                 }
             }
-        }
-    });
+        });
     let nsec3_records = check_chain(&ctx);
     let count = ctx.count.load(Ordering::Relaxed);
     if count > 0 {
@@ -227,7 +247,9 @@ pub fn verify_sampled(zone: &Zone, now: u32, one_in: u32) -> Result<VerifyStats,
 }
 
 fn hash_text(h: &[u8]) -> String {
-    data_encoding::BASE32HEX_NOPAD.encode(h).to_ascii_lowercase()
+    data_encoding::BASE32HEX_NOPAD
+        .encode(h)
+        .to_ascii_lowercase()
 }
 
 fn check_chain(ctx: &Ctx<'_>) -> usize {
@@ -237,7 +259,11 @@ fn check_chain(ctx: &Ctx<'_>) -> usize {
         return 0;
     };
     // NSEC3PARAM agrees with the chain.
-    match zone.apex.get(NSEC3PARAM).map(|s| s.rdatas().collect::<Vec<_>>()) {
+    match zone
+        .apex
+        .get(NSEC3PARAM)
+        .map(|s| s.rdatas().collect::<Vec<_>>())
+    {
         Some(rds) if rds.len() == 1 => match Nsec3Params::from_param_rdata(rds[0]) {
             Some(p)
                 if p.algorithm == 1
@@ -254,33 +280,45 @@ fn check_chain(ctx: &Ctx<'_>) -> usize {
     let p = &chain.params;
     // Per shard: fields, order, signatures; links across shards below.
     let shards = chain.shards();
-    shards.par_iter().for_each_init(Scratch::default, |sc, recs| {
-        let mut o = [0u8; 256];
-        for (i, r) in recs.iter().enumerate() {
-            let n = nsec3::owner_name(&r.hash, &zone.origin, &mut o);
-            let Some(f) = r.fields() else {
-                ctx.problem(|| format!("{}: malformed NSEC3", name::to_text(&o[..n])));
-                continue;
-            };
-            if f.algorithm != 1
-                || f.iterations != p.iterations
-                || f.salt != &p.salt[..]
-                || f.flags & !nsec3::FLAG_OPT_OUT != 0
-                || f.next.len() != nsec3::HASH_LEN
-            {
-                ctx.problem(|| format!("{}: NSEC3 parameters differ from NSEC3PARAM", name::to_text(&o[..n])));
-            }
-            if let Some(nx) = recs.get(i + 1) {
-                if nx.hash <= r.hash {
-                    ctx.problem(|| format!("{}: chain out of order", name::to_text(&o[..n])));
+    shards
+        .par_iter()
+        .for_each_init(Scratch::default, |sc, recs| {
+            let mut o = [0u8; 256];
+            for (i, r) in recs.iter().enumerate() {
+                let n = nsec3::owner_name(&r.hash, &zone.origin, &mut o);
+                let Some(f) = r.fields() else {
+                    ctx.problem(|| format!("{}: malformed NSEC3", name::to_text(&o[..n])));
+                    continue;
+                };
+                if f.algorithm != 1
+                    || f.iterations != p.iterations
+                    || f.salt != &p.salt[..]
+                    || f.flags & !nsec3::FLAG_OPT_OUT != 0
+                    || f.next.len() != nsec3::HASH_LEN
+                {
+                    ctx.problem(|| {
+                        format!(
+                            "{}: NSEC3 parameters differ from NSEC3PARAM",
+                            name::to_text(&o[..n])
+                        )
+                    });
                 }
-                if f.next != &nx.hash[..] {
-                    ctx.problem(|| format!("{}: next hashed owner is not the following record", name::to_text(&o[..n])));
+                if let Some(nx) = recs.get(i + 1) {
+                    if nx.hash <= r.hash {
+                        ctx.problem(|| format!("{}: chain out of order", name::to_text(&o[..n])));
+                    }
+                    if f.next != &nx.hash[..] {
+                        ctx.problem(|| {
+                            format!(
+                                "{}: next hashed owner is not the following record",
+                                name::to_text(&o[..n])
+                            )
+                        });
+                    }
                 }
+                ctx.check_set_sampled(&o[..n], &r.rrset, true, true, sc);
             }
-            ctx.check_set_sampled(&o[..n], &r.rrset, true, true, sc);
-        }
-    });
+        });
     // Links between shards and the wrap-around.
     let firsts: Vec<(&nsec3::Nsec3Rec, &nsec3::Nsec3Rec)> = shards
         .iter()
@@ -292,8 +330,16 @@ fn check_chain(ctx: &Ctx<'_>) -> usize {
         if i + 1 < firsts.len() && next_first.hash <= last.hash {
             ctx.problem(|| "chain out of order across shards".into());
         }
-        if last.fields().is_some_and(|f| f.next != &next_first.hash[..]) {
-            ctx.problem(|| format!("{}: next hashed owner is not the following record (chain not closed)", hash_text(&last.hash)));
+        if last
+            .fields()
+            .is_some_and(|f| f.next != &next_first.hash[..])
+        {
+            ctx.problem(|| {
+                format!(
+                    "{}: next hashed owner is not the following record (chain not closed)",
+                    hash_text(&last.hash)
+                )
+            });
         }
     }
     // Membership: exactly the names that belong, with the right bitmaps.
@@ -303,7 +349,9 @@ fn check_chain(ctx: &Ctx<'_>) -> usize {
     };
     expected.par_iter().for_each(|(h, bi)| match chain.get(h) {
         Some(r) => {
-            if r.fields().is_none_or(|f| f.bitmap != &bitmaps[*bi as usize][..]) {
+            if r.fields()
+                .is_none_or(|f| f.bitmap != &bitmaps[*bi as usize][..])
+            {
                 ctx.problem(|| format!("{}: wrong type bitmap", hash_text(h)));
             }
         }
@@ -375,7 +423,12 @@ pub fn verify_names(zone: &Zone, names: &[&[u8]], now: u32) -> Result<(), Verify
         ctx.check_set(&o[..n], &r.rrset, true, sc);
         let next = chain.successor(&r.hash).map_or(r.hash, |s| s.hash);
         if r.fields().is_none_or(|f| f.next != &next[..]) {
-            ctx.problem(|| format!("{}: next hashed owner is not the following record", hash_text(&r.hash)));
+            ctx.problem(|| {
+                format!(
+                    "{}: next hashed owner is not the following record",
+                    hash_text(&r.hash)
+                )
+            });
         }
     };
     for &name in names {
@@ -406,7 +459,9 @@ pub fn verify_names(zone: &Zone, names: &[&[u8]], now: u32) -> Result<(), Verify
                 // Only an unsigned cut under opt-out may be there, as NS only.
                 let ns_only = super::chain::delegation_bitmap(false);
                 if zone.cuts.get(name).is_none() {
-                    ctx.problem(|| format!("{}: NSEC3 for a name that is gone", name::to_text(name)));
+                    ctx.problem(|| {
+                        format!("{}: NSEC3 for a name that is gone", name::to_text(name))
+                    });
                 } else if r.fields().is_none_or(|f| f.bitmap != &ns_only[..]) {
                     ctx.problem(|| format!("{}: wrong type bitmap", name::to_text(name)));
                 }

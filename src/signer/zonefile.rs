@@ -7,7 +7,9 @@
 //! reader accepts. Delegations are formatted in parallel (rayon), a batch of
 //! shards at a time, and written in order.
 use crate::zone::nsec3;
-use crate::zone::rdata::{self, A, AAAA, CNAME, DNAME, DNSKEY, DS, MX, NS, NSEC3, NSEC3PARAM, PTR, RRSIG, SOA, SRV, TXT};
+use crate::zone::rdata::{
+    self, A, AAAA, CNAME, DNAME, DNSKEY, DS, MX, NS, NSEC3, NSEC3PARAM, PTR, RRSIG, SOA, SRV, TXT,
+};
 use crate::zone::{name, Node, RRset, Zone};
 use data_encoding::{BASE32HEX_NOPAD, BASE64, HEXUPPER};
 use rayon::prelude::*;
@@ -226,7 +228,12 @@ fn push_rdata_typed(out: &mut Vec<u8>, rtype: u16, rd: &[u8]) -> Option<()> {
                 out.extend_from_slice(HEXUPPER.encode(f.salt).as_bytes());
             }
             out.push(b' ');
-            out.extend_from_slice(BASE32HEX_NOPAD.encode(f.next).to_ascii_lowercase().as_bytes());
+            out.extend_from_slice(
+                BASE32HEX_NOPAD
+                    .encode(f.next)
+                    .to_ascii_lowercase()
+                    .as_bytes(),
+            );
             push_bitmap(out, f.bitmap);
         }
         NSEC3PARAM => {

@@ -282,7 +282,13 @@ fn answer_in(zone: &Zone, q: &Query, w: &mut Writer<'_>, t: Transport) -> (u16, 
                 }
                 (rcode::NOERROR, true, false)
             }
-            None => negative(zone, w, rcode::NOERROR, dnssec, Denial::NoData { name: qname }),
+            None => negative(
+                zone,
+                w,
+                rcode::NOERROR,
+                dnssec,
+                Denial::NoData { name: qname },
+            ),
         },
         Found::Cut { cut, .. } => referral(zone, cut, w, dnssec),
         Found::NxDomain { encloser_len } => negative(
@@ -439,7 +445,13 @@ fn answer_node(
 ) -> (u16, bool, bool) {
     let qname = q.name();
     if node.is_empty() {
-        return negative(zone, w, rcode::NOERROR, dnssec, Denial::NoData { name: qname });
+        return negative(
+            zone,
+            w,
+            rcode::NOERROR,
+            dnssec,
+            Denial::NoData { name: qname },
+        );
     }
     if q.qtype == ANY {
         if t == Transport::Udp {
@@ -469,7 +481,13 @@ fn answer_node(
     if let Some(cname) = node.get(CNAME) {
         return follow_cname(zone, qname, cname, q, w, dnssec);
     }
-    negative(zone, w, rcode::NOERROR, dnssec, Denial::NoData { name: qname })
+    negative(
+        zone,
+        w,
+        rcode::NOERROR,
+        dnssec,
+        Denial::NoData { name: qname },
+    )
 }
 
 /// Answers with the CNAME and, while the chain stays inside this zone's

@@ -26,7 +26,10 @@ const CLASS_IN: u16 = 1;
 pub enum Denial<'a> {
     /// `qname` does not exist; its closest encloser is its suffix of
     /// `encloser_len` octets (an authoritative name or the apex).
-    NxDomain { qname: &'a [u8], encloser_len: usize },
+    NxDomain {
+        qname: &'a [u8],
+        encloser_len: usize,
+    },
     /// `name` exists (or is a cut) but has no data of the query type.
     NoData { name: &'a [u8] },
 }
@@ -46,12 +49,7 @@ impl Written {
     }
 }
 
-fn put(
-    zone: &Zone,
-    rec: &Nsec3Rec,
-    w: &mut Writer<'_>,
-    done: &mut Written,
-) -> Result<(), Full> {
+fn put(zone: &Zone, rec: &Nsec3Rec, w: &mut Writer<'_>, done: &mut Written) -> Result<(), Full> {
     if done.hashes[..done.n].contains(&rec.hash) {
         return Ok(());
     }

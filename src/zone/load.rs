@@ -262,10 +262,7 @@ impl Builder {
             }
             let ttl = run[i].ttl;
             // RRSIGs of one owner cover different RRsets: their TTLs differ.
-            if let Some(e) = run[i..j]
-                .iter()
-                .find(|e| e.ttl != ttl && e.rtype != RRSIG)
-            {
+            if let Some(e) = run[i..j].iter().find(|e| e.ttl != ttl && e.rtype != RRSIG) {
                 self.problem(
                     e.line,
                     Severity::Warning,

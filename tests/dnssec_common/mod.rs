@@ -55,11 +55,18 @@ pub fn write_zone(dir: &Path, extra: usize) -> PathBuf {
     p
 }
 
-/// A config signing `file` with the given settings.
-pub fn write_config(dir: &Path, file: &Path, dnssec: Option<(u8, bool, &str, u16)>, listen: &str) -> PathBuf {
+/// A config signing `file` with the given settings, its own data_dir, and
+/// (with `dnssec`) a soft KSK and ZSK made by `tldd keys generate`.
+pub fn write_config(
+    dir: &Path,
+    file: &Path,
+    dnssec: Option<(u8, bool, &str, u16)>,
+    listen: &str,
+) -> PathBuf {
+    let n = rand_suffix();
     let mut c = format!(
         "[server]\nlisten = [\"{listen}\"]\ndata_dir = \"{}\"\n[[zone]]\norigin = \"shop.\"\nfile = \"{}\"\n",
-        dir.join("data").display(),
+        dir.join(format!("data-{n}")).display(),
         file.display()
     );
     if let Some((alg, opt_out, salt, iter)) = dnssec {
@@ -67,9 +74,31 @@ pub fn write_config(dir: &Path, file: &Path, dnssec: Option<(u8, bool, &str, u16
             "[zone.dnssec]\nkeystore = \"soft\"\nalgorithm = {alg}\nnsec3_opt_out = {opt_out}\nnsec3_salt = \"{salt}\"\nnsec3_iterations = {iter}\n"
         ));
     }
-    let p = dir.join(format!("tldd-{}.toml", rand_suffix()));
+    let p = dir.join(format!("tldd-{n}.toml"));
     std::fs::write(&p, c).unwrap();
+    if dnssec.is_some() {
+        for role in ["ksk", "zsk"] {
+            keys(&p, &["generate", "--zone", "shop.", "--role", role]);
+        }
+    }
     p
+}
+
+/// Runs `tldd keys -c CONFIG ARGS...`; returns stdout, panics on failure.
+pub fn keys(config: &Path, args: &[&str]) -> String {
+    let o = std::process::Command::new(bin())
+        .args(["keys", "-c"])
+        .arg(config)
+        .args(args)
+        .env("TLDD_OPERATOR", "test")
+        .output()
+        .expect("run tldd keys");
+    assert!(
+        o.status.success(),
+        "tldd keys {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn rand_suffix() -> u64 {
@@ -89,7 +118,10 @@ pub fn tldd_sign(config: &Path, out: &Path, env: &[(&str, &str)]) -> (bool, Stri
         cmd.env(k, v);
     }
     let o = cmd.output().expect("run tldd sign");
-    (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 /// Wire name from text (lower-cased).
@@ -105,7 +137,19 @@ pub fn query(name: &str, qtype: u16, dnssec: bool) -> Vec<u8> {
     p.extend(wire(name));
     p.extend(qtype.to_be_bytes());
     p.extend(1u16.to_be_bytes());
-    p.extend([0, 0, 41, 0x04, 0xd0, 0, 0, if dnssec { 0x80 } else { 0 }, 0, 0, 0]);
+    p.extend([
+        0,
+        0,
+        41,
+        0x04,
+        0xd0,
+        0,
+        0,
+        if dnssec { 0x80 } else { 0 },
+        0,
+        0,
+        0,
+    ]);
     p
 }
 
