@@ -17,7 +17,9 @@ fn label(i: usize) -> String {
     let len = 4 + (x % 11) as usize;
     (0..len)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             b"abcdefghijklmnopqrstuvwxyz0123456789"[(x >> 33) as usize % 36] as char
         })
         .collect::<String>()
@@ -27,16 +29,30 @@ fn label(i: usize) -> String {
 fn zone_file(dir: &std::path::Path) -> std::path::PathBuf {
     let p = dir.join("shop.zone");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
-    writeln!(f, "$ORIGIN shop.\n$TTL 3600\n@ 86400 IN SOA a.nic hm.nic 1 1800 900 604800 900").unwrap();
+    writeln!(
+        f,
+        "$ORIGIN shop.\n$TTL 3600\n@ 86400 IN SOA a.nic hm.nic 1 1800 900 604800 900"
+    )
+    .unwrap();
     for ns in ["a", "b"] {
-        writeln!(f, "@ NS {ns}.nic\n{ns}.nic A 192.0.2.1\n{ns}.nic AAAA 2001:db8::1").unwrap();
+        writeln!(
+            f,
+            "@ NS {ns}.nic\n{ns}.nic A 192.0.2.1\n{ns}.nic AAAA 2001:db8::1"
+        )
+        .unwrap();
     }
     for i in 0..N {
         let d = label(i);
         if i % 10 < 3 {
             writeln!(f, "{d} NS ns1.{d}\n{d} NS ns2.{d}\nns1.{d} A 198.51.100.1\nns2.{d} A 203.0.113.1\nns1.{d} AAAA 2001:db8::2").unwrap();
         } else {
-            writeln!(f, "{d} NS ns1.host{}.example.\n{d} NS ns2.host{}.example.", i % 977, i % 977).unwrap();
+            writeln!(
+                f,
+                "{d} NS ns1.host{}.example.\n{d} NS ns2.host{}.example.",
+                i % 977,
+                i % 977
+            )
+            .unwrap();
         }
         if i % 7 == 0 {
             writeln!(f, "{d} DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF").unwrap();
@@ -55,7 +71,19 @@ fn packet(id: u16, name: &str, qtype: u16, dnssec: bool) -> Vec<u8> {
     p.push(0);
     p.extend_from_slice(&qtype.to_be_bytes());
     p.extend_from_slice(&[0, 1]);
-    p.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, if dnssec { 0x80 } else { 0 }, 0, 0, 0]);
+    p.extend_from_slice(&[
+        0,
+        0,
+        41,
+        0x04,
+        0xd0,
+        0,
+        0,
+        if dnssec { 0x80 } else { 0 },
+        0,
+        0,
+        0,
+    ]);
     p
 }
 
@@ -64,7 +92,10 @@ fn bench(c: &mut Criterion) {
     let path = zone_file(dir.path());
     let zone = load_file(&path, "shop.", false).unwrap().zone;
     let zones = ZoneSet::new(vec![std::sync::Arc::new(zone)]);
-    let params = Params { udp_payload: 1232, ..Default::default() };
+    let params = Params {
+        udp_payload: 1232,
+        ..Default::default()
+    };
     // The TLD mix: 60% below delegations, 10% DS, 20% NXDOMAIN, 10% apex.
     let mut queries = Vec::new();
     for i in 0..20_000usize {
@@ -99,7 +130,8 @@ fn bench(c: &mut Criterion) {
             let mut hits = 0;
             for p in &queries {
                 tldd::wire::query::parse(p, &mut q).unwrap();
-                if let tldd::zone::Found::Cut { .. } = z.find(q.name(), &q.labels[..q.label_count]) {
+                if let tldd::zone::Found::Cut { .. } = z.find(q.name(), &q.labels[..q.label_count])
+                {
                     hits += 1;
                 }
             }

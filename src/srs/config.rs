@@ -81,8 +81,10 @@ pub struct SrsConfig {
     pub rdap_listen: Option<SocketAddr>,
     pub rdap_tls_cert: Option<PathBuf>,
     pub rdap_tls_key: Option<PathBuf>,
-    /// `[srs.whois]`: owned and checked by the Whois module (issue 6).
-    pub whois: Option<toml::Table>,
+    /// `[srs.whois]`: Whois/RDAP limits and presentation (issue 6; see
+    /// `crate::srs::whois::config` and docs/whois-rdap.md).
+    #[serde(default)]
+    pub whois: crate::srs::whois::config::WhoisConfig,
     pub dns: DnsConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
@@ -282,6 +284,11 @@ impl Loaded {
                 path.display()
             );
         }
+        // --- whois/rdap (issue 6) ---
+        if let Err(e) = file.srs.whois.check() {
+            anyhow::bail!("{}: {e}", path.display());
+        }
+        // --- end whois/rdap ---
         if file.srs.dns.batch == 0 {
             anyhow::bail!("{}: `srs.dns.batch` must be at least 1", path.display());
         }
