@@ -159,7 +159,23 @@ pub fn values(text: &str, key: &str) -> Vec<String> {
 
 /// A minimal HTTP/1.1 client: (status, headers lower-cased, body).
 pub fn http(port: u16, method: &str, path: &str) -> (u16, Vec<(String, String)>, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    http_from("127.0.0.1", port, method, path)
+}
+
+/// [`http`] from a given loopback source address.
+pub fn http_from(
+    source: &str,
+    port: u16,
+    method: &str,
+    path: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let src: SocketAddr = format!("{source}:0").parse().unwrap();
+    sock.bind(&src.into()).unwrap();
+    let dst: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    sock.connect_timeout(&dst.into(), Duration::from_secs(5))
+        .unwrap();
+    let mut s: TcpStream = sock.into();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         s,

@@ -248,7 +248,7 @@ impl Limiter {
             // still full: drop the least recently seen unblocked keys
             let mut idle: Vec<(Instant, Key)> = map
                 .iter()
-                .filter(|(_, e)| !e.blocked_until.is_some_and(|b| b > now))
+                .filter(|(_, e)| e.blocked_until.is_none_or(|b| b <= now))
                 .map(|(k, e)| (e.last, *k))
                 .collect();
             idle.sort_by_key(|(t, _)| *t);
