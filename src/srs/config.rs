@@ -384,3 +384,14 @@ secret = "c2VjcmV0c2VjcmV0c2VjcmV0"
         assert!(e.contains("srs.tld"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod example {
+    #[test]
+    fn the_shipped_example_config_parses() {
+        let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/zones/srs.toml"));
+        let c = super::Loaded::parse(text, std::path::Path::new("zones/srs.toml")).unwrap();
+        assert_eq!(c.tld, "shop");
+        assert_eq!(c.srs.fees.restore, 4000);
+    }
+}

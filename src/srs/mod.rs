@@ -56,10 +56,13 @@ pub struct SrsArgs {
     /// SRS configuration file (TOML; see zones/srs.toml and docs/srs.md).
     #[arg(short, long, global = true)]
     pub config: Option<PathBuf>,
+    /// (boxed: keeps the top-level command enum small)
     #[command(subcommand)]
-    pub command: Option<SrsCommand>,
+    pub command: Option<Box<SrsCommand>>,
 }
 
+// parsed once per process: the size difference between variants is irrelevant
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum SrsCommand {
     /// Run the SRS: EPP listener, lifecycle timer, DNS publisher (the default).
@@ -192,7 +195,7 @@ pub fn run(args: SrsArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let req = match args.command.unwrap_or(SrsCommand::Serve) {
+    let req = match args.command.map(|c| *c).unwrap_or(SrsCommand::Serve) {
         SrsCommand::Serve => return rt.block_on(serve(cfg)),
         SrsCommand::Registrar(RegistrarCommand::Add(o)) => {
             AdminRequest::RegistrarAdd(spec(o, true))
