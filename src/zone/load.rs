@@ -192,6 +192,7 @@ impl Builder {
         });
         let records = entries.len();
         let mut zone = Zone::new(&origin);
+        zone.cuts.reserve(cut_count);
         let mut i = 0;
         while i < entries.len() {
             let b = entries[i].bucket;
@@ -326,6 +327,7 @@ impl Builder {
         let mut ns = None;
         let mut ds = None;
         let mut glue: Vec<(Box<[u8]>, Node)> = Vec::new();
+        let mut glue_first: Vec<(u32, u16)> = Vec::new();
         let mut sigs: Vec<(u16, Vec<u8>)> = Vec::new();
         for (e, set) in sets {
             let owner = self.owner(e).to_vec();
@@ -340,17 +342,12 @@ impl Builder {
                     }
                 }
                 NSEC if at_cut => {}
-                A | AAAA => match {
-                    self.glue_lines
-                        .push((owner.clone().into(), set.rtype, e.line));
-                    glue.iter_mut()
-                }
-                .find(|(n, _)| **n == *owner)
-                {
+                A | AAAA => match glue.iter_mut().find(|(n, _)| **n == *owner) {
                     Some((_, node)) => node.put(set),
                     None => {
                         let mut node = Node::default();
                         node.put(set);
+                        glue_first.push((e.line, set_rtype_of(&node)));
                         glue.push((owner.into(), node));
                     }
                 },
@@ -390,6 +387,14 @@ impl Builder {
                         name::to_text(&t)
                     ),
                 );
+            }
+        }
+        // Glue that this cut's NS do not name may be sibling glue; checked
+        // against every NS once all cuts are built.
+        for ((host, node), (line, rtype)) in glue.iter_mut().zip(glue_first) {
+            node.rrsets.shrink_to_fit();
+            if !ns.rdatas().any(|t| t.eq_ignore_ascii_case(host)) {
+                self.glue_lines.push((host.clone(), rtype, line));
             }
         }
         zone.add_ancestors(&cut);
@@ -449,10 +454,18 @@ impl Builder {
         for m in missing {
             self.problem(0, Severity::Error, m);
         }
-        // Address records below a cut are glue only if some NS names them.
+        // Address records below a cut that their own cut's NS do not name
+        // are glue only if some other NS names them (sibling glue).
+        if self.glue_lines.is_empty() {
+            return;
+        }
         let mut targets: rustc_hash::FxHashSet<Vec<u8>> = rustc_hash::FxHashSet::default();
         for set in zone.cuts.iter().map(|d| &d.ns).chain(zone.apex.get(NS)) {
-            targets.extend(set.rdatas().map(|t| t.to_ascii_lowercase()));
+            for t in set.rdatas() {
+                if name::is_below_or_at(&t.to_ascii_lowercase(), &zone.origin) {
+                    targets.insert(t.to_ascii_lowercase());
+                }
+            }
         }
         for (owner, rtype, line) in std::mem::take(&mut self.glue_lines) {
             if !targets.contains(&*owner) {
@@ -468,6 +481,10 @@ impl Builder {
             }
         }
     }
+}
+
+fn set_rtype_of(node: &Node) -> u16 {
+    node.rrsets.first().map_or(A, |r| r.rtype)
 }
 
 /// Attaches RRSIG RDATAs to the RRsets they cover.
