@@ -217,7 +217,10 @@ impl Delegations {
     #[inline]
     pub fn get(&self, name: &[u8]) -> Option<&Delegation> {
         let h = hash(name);
-        self.shards[shard_of(h)].table.find(h, |d| &*d.name == name).map(|d| &**d)
+        self.shards[shard_of(h)]
+            .table
+            .find(h, |d| &*d.name == name)
+            .map(|d| &**d)
     }
 
     /// Makes room for `n` more delegations spread over the shards (loads).
@@ -252,7 +255,9 @@ impl Delegations {
 
     /// All delegations, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &Delegation> {
-        self.shards.iter().flat_map(|s| s.table.iter().map(|d| &**d))
+        self.shards
+            .iter()
+            .flat_map(|s| s.table.iter().map(|d| &**d))
     }
 }
 
