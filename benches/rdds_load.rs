@@ -59,6 +59,7 @@ fn populate(dir: &std::path::Path, n: usize) {
                 whois_server: Some("whois.reg-a.example".into()),
                 abuse_email: Some("abuse@reg-a.example".into()),
                 abuse_phone: Some("+1.5555550100".into()),
+                rdap_url: Some("https://rdap.reg-a.example/".into()),
                 created: now,
                 updated: now,
             });

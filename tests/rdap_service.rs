@@ -129,7 +129,8 @@ fn check_registrar(v: &Value) {
         .iter()
         .find(|l| l["rel"] == "about")
         .unwrap();
-    assert_eq!(about["href"], "https://www.reg-a.example");
+    assert_eq!(about["href"], "https://rdap.reg-a.example/");
+    assert_eq!(about["type"], "application/rdap+json");
     let abuse = entities_with_role(r, "abuse");
     assert_eq!(abuse.len(), 1);
     let a = abuse[0];

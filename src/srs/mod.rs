@@ -140,6 +140,9 @@ pub struct RegistrarOpts {
     /// Abuse contact phone; empty string clears.
     #[arg(long)]
     pub abuse_phone: Option<String>,
+    /// Registrar's RDAP base URL (https://...); empty string clears.
+    #[arg(long)]
+    pub rdap_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +186,7 @@ fn spec(o: RegistrarOpts, add: bool) -> registrar::RegistrarSpec {
         whois_server: o.whois_server,
         abuse_email: o.abuse_email,
         abuse_phone: o.abuse_phone,
+        rdap_url: o.rdap_url,
     }
 }
 

@@ -55,6 +55,8 @@ pub fn start(whois_table: &str, extra: &str) -> Fixture {
         "abuse@reg-a.example",
         "--abuse-phone",
         "+1.5555550100",
+        "--rdap-url",
+        "https://rdap.reg-a.example/",
     ]);
     srs.start();
     let mut epp = Perl::connect(&srs, "reg-a", "passA-123", Some(&cert));

@@ -22,8 +22,8 @@
 //!   e-mail (removal) are withheld, each listed in `redacted` with the JSON
 //!   path the profile expects; organisation, state/province and country stay.
 //!
-//! Limits: the registrar's own RDAP base URL is not in the SRS model, so the
-//! registrar entity's `about` link points at its web URL; no `port43`
+//! Limits: a registrar without a recorded RDAP base URL (`registrar update
+//! --rdap-url`) gets its web URL as the `about` link; no `port43`
 //! member unless `whois_listen` is set; contacts are not served as
 //! top-level entities.
 use crate::srs::model::Contact;
@@ -104,8 +104,12 @@ pub fn registrar_entity(r: &Registrar, c: &Ctx, top: bool) -> Value {
         abuse_card.push(json!(["email", {}, "text", e]));
     }
     let mut links = vec![];
-    if let Some(u) = &r.url {
-        links.push(link(&c.request_url, "about", u, "text/html"));
+    // profile 2.4.6: `about` is the registrar's RDAP base URL; without one
+    // recorded, its web site (documented limit)
+    match (&r.rdap_url, &r.url) {
+        (Some(rd), _) => links.push(link(&c.request_url, "about", rd, "application/rdap+json")),
+        (None, Some(u)) => links.push(link(&c.request_url, "about", u, "text/html")),
+        (None, None) => {}
     }
     let self_url = format!("{}entity/{}", c.base, handle);
     links.push(link(

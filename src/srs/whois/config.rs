@@ -106,11 +106,17 @@ impl WhoisConfig {
                 })?;
             nets.push(net);
         }
-        if self.block_initial == 0 || self.block_max < self.block_initial {
-            return Err("`srs.whois`: need 1 <= block_initial <= block_max".into());
+        const YEAR: u64 = 366 * 86_400;
+        if self.block_initial == 0 || self.block_max < self.block_initial || self.block_max > YEAR {
+            return Err(
+                "`srs.whois`: need 1 <= block_initial <= block_max <= 31622400 (a year)".into(),
+            );
         }
-        if self.read_timeout == 0 || self.write_timeout == 0 {
-            return Err("`srs.whois`: read_timeout and write_timeout must be at least 1".into());
+        if self.block_forget > YEAR {
+            return Err("`srs.whois.block_forget` must be at most a year (31622400)".into());
+        }
+        if !(1..=3600).contains(&self.read_timeout) || !(1..=3600).contains(&self.write_timeout) {
+            return Err("`srs.whois`: read_timeout and write_timeout must be 1 to 3600".into());
         }
         if !(16..=4096).contains(&self.max_query_length) {
             return Err("`srs.whois.max_query_length` must be 16 to 4096".into());
@@ -155,6 +161,38 @@ mod tests {
             ..Default::default()
         };
         assert!(c.check().unwrap_err().contains("nope"));
+    }
+
+    #[test]
+    fn out_of_range_values_rejected() {
+        for c in [
+            WhoisConfig {
+                block_max: u64::MAX,
+                ..Default::default()
+            },
+            WhoisConfig {
+                block_initial: 0,
+                ..Default::default()
+            },
+            WhoisConfig {
+                read_timeout: u64::MAX,
+                ..Default::default()
+            },
+            WhoisConfig {
+                max_query_length: 1,
+                ..Default::default()
+            },
+            WhoisConfig {
+                max_connections: 0,
+                ..Default::default()
+            },
+            WhoisConfig {
+                rdap_base_url: Some("ftp://x/".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(c.check().is_err(), "{c:?}");
+        }
     }
 
     #[test]
