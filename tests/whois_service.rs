@@ -86,6 +86,7 @@ fn whois_answers_limits_and_freshness() {
 
     // --- a domain without DS, with the Debian whois client ---
     let t = whois_client(port, "example.shop");
+    eprintln!("----- whois example.shop -----\n{t}");
     assert_order(&t, DOMAIN_ORDER);
     assert_eq!(one(&t, "Domain Name"), "example.shop");
     assert!(one(&t, "Registry Domain ID").ends_with("-SHOP"), "{t}");
