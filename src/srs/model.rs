@@ -70,6 +70,9 @@ pub struct Registrar {
     pub abuse_email: Option<String>,
     #[serde(default)]
     pub abuse_phone: Option<String>,
+    /// The registrar's RDAP base URL (RDAP `about` link; issue 6).
+    #[serde(default)]
+    pub rdap_url: Option<String>,
     #[serde(default)]
     pub created: Ts,
     #[serde(default)]
