@@ -149,6 +149,17 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         let (serial_tx, serial_rx) =
             tokio::sync::watch::channel(zone.as_ref().map_or(0, |z| z.serial()));
         let needs_snapshot = zone.is_some() && !zs.is_complete();
+        // A signed zone with `[zone.dnssec]` gets its updates re-signed.
+        let resigner = match (&z.dnssec, z.primary) {
+            (Some(d), None) => {
+                let keys = crate::signer::zone_keys(&cfg, &origin_text)
+                    .with_context(|| format!("zone {origin_text}: signing keys"))?;
+                let opts = crate::signer::SignOptions::from_config(d)
+                    .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
+                Some(crate::update::resign::Resigner { keys, opts })
+            }
+            _ => None,
+        };
         let writer = crate::update::writer::Writer {
             needs_snapshot,
             origin_text: origin_text.clone(),
@@ -158,6 +169,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             policy: z.serial_policy,
             serial_tx,
             counted: None,
+            resigner,
         }
         .spawn()?;
         let key =

@@ -396,7 +396,11 @@ impl ZoneState {
             return false;
         };
         let nsec3 = sets.iter().find(|s| s.rtype == NSEC3);
-        let in_chain = self.zone.nsec3.as_ref().is_some_and(|c| c.get(&h).is_some());
+        let in_chain = self
+            .zone
+            .nsec3
+            .as_ref()
+            .is_some_and(|c| c.get(&h).is_some());
         if nsec3.is_none() && !in_chain {
             return false;
         }

@@ -16,6 +16,13 @@
 //! batch that would have succeeded gets SERVFAIL: an acknowledgement always
 //! means durable.
 //!
+//! # Signed zones
+//! When the zone is signed (it has an NSEC3 chain) and keys are
+//! configured, the batch's version is re-signed incrementally
+//! ([`super::resign`]) and the touched names are verified before it is
+//! stored or served; a version that fails verification is dropped, the
+//! batch answered SERVFAIL, and the previous version stays in service.
+//!
 //! # Other jobs
 //! Incoming transfers on a secondary ([`Job::Diffs`], [`Job::Replace`]) go
 //! through the same thread, the same `apply` and the same store, so a tldd
@@ -77,6 +84,8 @@ pub struct Writer {
     pub serial_tx: watch::Sender<u32>,
     /// When zone record counts were last published to metrics.
     pub counted: Option<Instant>,
+    /// Keys for re-signing updates to a signed zone (`[zone.dnssec]`).
+    pub resigner: Option<super::resign::Resigner>,
 }
 
 impl Writer {
@@ -168,7 +177,7 @@ impl Writer {
         let diff = overlay.into_diff(self.policy, crate::tsig::now());
         let mut serial = state.serial();
         if let Some(diff) = diff {
-            match self.commit(&diff) {
+            match self.commit(&diff, true) {
                 Ok(s) => serial = s,
                 Err(e) => {
                     tracing::error!(zone = %self.origin_text, "update batch not committed: {e:#}");
@@ -198,13 +207,35 @@ impl Writer {
     }
 
     /// Applies, persists and publishes one diff; returns the new serial.
-    fn commit(&mut self, diff: &Diff) -> anyhow::Result<u32> {
+    /// With `resign` (an update batch), a signed zone's changes are signed
+    /// and verified first; transferred diffs are served as received.
+    fn commit(&mut self, diff: &Diff, resign: bool) -> anyhow::Result<u32> {
         let Some(state) = &self.state else {
             anyhow::bail!("the zone is not loaded");
         };
         let t0 = Instant::now();
         let mut next = state.clone();
         next.apply(diff).map_err(anyhow::Error::msg)?;
+        let mut signed_diff = None;
+        if let (Some(rs), true) = (&self.resigner, resign && next.zone.nsec3.is_some()) {
+            let r = rs
+                .resign(&state.zone, &mut next.zone, &diff.owners())
+                .map_err(|e| anyhow::anyhow!("re-signing: {e}"))?;
+            let names: Vec<&[u8]> = r.names.iter().map(|n| &**n).collect();
+            let now = crate::signer::sign::unix_now() as u32;
+            if let Err(e) = crate::signer::verify_names(&next.zone, &names, now) {
+                crate::metrics::get()
+                    .updates
+                    .with_label_values(&[&self.origin_text, "verify_failed"])
+                    .inc();
+                anyhow::bail!("the re-signed version does not verify (not served): {e}");
+            }
+            let mut d = diff.clone();
+            d.removed.extend(r.removed);
+            d.added.extend(r.added);
+            signed_diff = Some(d);
+        }
+        let diff = signed_diff.as_ref().unwrap_or(diff);
         let t1 = Instant::now();
         self.store.commit(diff, &next.zone)?;
         let t2 = Instant::now();
@@ -226,7 +257,7 @@ impl Writer {
     fn apply_diffs(&mut self, diffs: &[Diff]) -> Result<u32, String> {
         let mut serial = self.state.as_ref().map_or(0, ZoneState::serial);
         for d in diffs {
-            serial = self.commit(d).map_err(|e| format!("{e:#}"))?;
+            serial = self.commit(d, false).map_err(|e| format!("{e:#}"))?;
         }
         Ok(serial)
     }
