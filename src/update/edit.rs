@@ -72,13 +72,20 @@ pub struct Update {
 pub struct Overlay<'z> {
     base: &'z Zone,
     sets: FxHashMap<Box<[u8]>, BTreeMap<u16, RRset>>,
+    /// What the current update replaced, to undo it if it fails (cheaper
+    /// than copying the overlay before each update of a large batch).
+    undo: Vec<Undo>,
 }
+
+/// (owner, type, overlay entry before the change).
+type Undo = (Box<[u8]>, u16, Option<RRset>);
 
 impl<'z> Overlay<'z> {
     pub fn new(base: &'z Zone) -> Overlay<'z> {
         Overlay {
             base,
             sets: FxHashMap::default(),
+            undo: Vec::new(),
         }
     }
 
@@ -107,19 +114,32 @@ impl<'z> Overlay<'z> {
     }
 
     fn put(&mut self, owner: &[u8], set: RRset) {
-        self.sets
-            .entry(owner.into())
-            .or_default()
-            .insert(set.rtype, set);
+        let t = set.rtype;
+        let prev = self.sets.entry(owner.into()).or_default().insert(t, set);
+        self.undo.push((owner.into(), t, prev));
     }
 
     /// Applies one UPDATE, all or nothing. `Ok` means NOERROR.
     pub fn update(&mut self, u: &Update) -> Result<(), Refusal> {
-        let saved = self.sets.clone();
+        self.undo.clear();
         let r = self.update_inner(u);
         if r.is_err() {
-            self.sets = saved;
+            while let Some((owner, t, prev)) = self.undo.pop() {
+                let m = self.sets.entry(owner.clone()).or_default();
+                match prev {
+                    Some(p) => {
+                        m.insert(t, p);
+                    }
+                    None => {
+                        m.remove(&t);
+                        if m.is_empty() {
+                            self.sets.remove(&owner);
+                        }
+                    }
+                }
+            }
         }
+        self.undo.clear();
         r
     }
 
