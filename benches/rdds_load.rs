@@ -146,19 +146,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn load(
+fn load<F: FnMut(usize) -> bool + Send + 'static>(
     name: &str,
     clients: usize,
     secs: u64,
     n: usize,
-    one: impl Fn(usize) -> bool + Send + Sync + 'static,
+    make: impl Fn() -> F,
 ) {
-    let one = Arc::new(one);
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let handles: Vec<_> = (0..clients)
         .map(|c| {
-            let (one, stop) = (one.clone(), stop.clone());
+            let (mut one, stop) = (make(), stop.clone());
             std::thread::spawn(move || {
                 let mut lat = Vec::new();
                 let mut errors = 0usize;
@@ -197,6 +196,39 @@ fn load(
         percentile(&all, 0.99).as_secs_f64() * 1e3,
         all.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
+}
+
+/// One GET on a persistent connection; true on a complete 200 answer.
+fn keep_alive_get(c: &mut std::io::BufReader<TcpStream>, path: &str) -> bool {
+    use std::io::BufRead;
+    // one write: several small ones would meet Nagle and delayed ACKs
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    if c.get_mut().write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut status = String::new();
+    if c.read_line(&mut status).is_err() {
+        return false;
+    }
+    let mut len = None;
+    loop {
+        let mut h = String::new();
+        if c.read_line(&mut h).is_err() || h.is_empty() {
+            return false;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse::<usize>().ok();
+            }
+        }
+    }
+    let Some(len) = len else { return false };
+    let mut body = vec![0u8; len];
+    c.read_exact(&mut body).is_ok() && status.starts_with("HTTP/1.1 200")
 }
 
 fn main() {
@@ -267,24 +299,49 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
         assert!(Instant::now() < end, "tldd srs did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    load("whois domain", clients, secs, n, move |i| {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", whois)) else {
-            return false;
-        };
-        let _ = write!(s, "d{i}.shop\r\n");
-        let mut out = Vec::with_capacity(4096);
-        s.read_to_end(&mut out).is_ok() && out.starts_with(b"Domain Name: d")
+    load("whois domain", clients, secs, n, || {
+        move |i| {
+            let Ok(mut s) = TcpStream::connect(("127.0.0.1", whois)) else {
+                return false;
+            };
+            let _ = s.set_nodelay(true);
+            let _ = s.write_all(format!("d{i}.shop\r\n").as_bytes());
+            let mut out = Vec::with_capacity(4096);
+            s.read_to_end(&mut out).is_ok() && out.starts_with(b"Domain Name: d")
+        }
     });
-    load("rdap domain", clients, secs, n, move |i| {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", rdap)) else {
-            return false;
-        };
-        let _ = write!(
-            s,
-            "GET /domain/d{i}.shop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        );
-        let mut out = Vec::with_capacity(8192);
-        s.read_to_end(&mut out).is_ok() && out.starts_with(b"HTTP/1.1 200")
+    load("rdap domain, new connection each", clients, secs, n, || {
+        move |i| {
+            let Ok(mut s) = TcpStream::connect(("127.0.0.1", rdap)) else {
+                return false;
+            };
+            let _ = s.set_nodelay(true);
+            let _ = s.write_all(
+                format!("GET /domain/d{i}.shop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            let mut out = Vec::with_capacity(8192);
+            s.read_to_end(&mut out).is_ok() && out.starts_with(b"HTTP/1.1 200")
+        }
+    });
+    load("rdap domain, keep-alive", clients, secs, n, || {
+        let mut conn: Option<std::io::BufReader<TcpStream>> = None;
+        move |i| {
+            if conn.is_none() {
+                conn = TcpStream::connect(("127.0.0.1", rdap)).ok().map(|s| {
+                    let _ = s.set_nodelay(true);
+                    std::io::BufReader::new(s)
+                });
+            }
+            let Some(c) = conn.as_mut() else {
+                return false;
+            };
+            let ok = keep_alive_get(c, &format!("/domain/d{i}.shop"));
+            if !ok {
+                conn = None;
+            }
+            ok
+        }
     });
     let _ = child.kill();
     let _ = child.wait();
