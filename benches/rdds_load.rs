@@ -4,8 +4,11 @@
 //!
 //! ```text
 //! cargo bench --bench rdds_load            # release build
-//! RDDS_DOMAINS=10000 RDDS_SECONDS=10 RDDS_CONCURRENCY=32 cargo bench --bench rdds_load
+//! RDDS_DOMAINS=10000 RDDS_SECONDS=10 RDDS_CONCURRENCY=16 cargo bench --bench rdds_load
 //! ```
+//!
+//! Under `cargo test` (no `--bench` argument) it only does a one-second
+//! smoke run on 200 domains and fails if any lookup failed.
 //!
 //! It writes a store with `RDDS_DOMAINS` domains (one registrar, one
 //! contact, two name servers each, every third with a DS) through the SRS
@@ -161,7 +164,7 @@ fn load<F: FnMut(usize) -> bool + Send + 'static>(
             std::thread::spawn(move || {
                 let mut lat = Vec::new();
                 let mut errors = 0usize;
-                let mut x = (c as u64 + 1) * 0x9e37_79b9_7f4a_7c15;
+                let mut x = (c as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
                 while !stop.load(Ordering::Relaxed) {
                     x ^= x << 13;
                     x ^= x >> 7;
@@ -187,6 +190,10 @@ fn load<F: FnMut(usize) -> bool + Send + 'static>(
     }
     let wall = start.elapsed().as_secs_f64();
     all.sort();
+    assert!(
+        errors == 0 || std::env::args().any(|a| a == "--bench"),
+        "{name}: {errors} failed lookups"
+    );
     println!(
         "{name}: {} lookups in {wall:.1} s = {:.0}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors} ({clients} clients)",
         all.len(),
@@ -232,9 +239,24 @@ fn keep_alive_get(c: &mut std::io::BufReader<TcpStream>, path: &str) -> bool {
 }
 
 fn main() {
-    let n = env("RDDS_DOMAINS", 10_000);
-    let secs = env("RDDS_SECONDS", 10) as u64;
-    let clients = env("RDDS_CONCURRENCY", 32);
+    // `cargo test --all-targets` runs benches without `--bench`: then only
+    // a one-second smoke run on a small store (like criterion's test mode)
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let n = if smoke {
+        200
+    } else {
+        env("RDDS_DOMAINS", 10_000)
+    };
+    let secs = if smoke {
+        1
+    } else {
+        env("RDDS_SECONDS", 10) as u64
+    };
+    let clients = if smoke {
+        2
+    } else {
+        env("RDDS_CONCURRENCY", 16)
+    };
     let dir = tempfile::tempdir().unwrap();
     let t = Instant::now();
     populate(dir.path(), n);
@@ -284,7 +306,7 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tldd"))
+    let child = Command::new(env!("CARGO_BIN_EXE_tldd"))
         .args(["srs", "serve", "-c"])
         .arg(&cfg)
         .env("RUST_LOG", "warn")
@@ -292,6 +314,7 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _server = KillOnDrop(child);
     let end = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", rdap)).is_err()
         || TcpStream::connect(("127.0.0.1", whois)).is_err()
@@ -343,6 +366,14 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
             ok
         }
     });
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// Stops the server even when a lookup assertion fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
