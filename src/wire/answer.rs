@@ -10,11 +10,13 @@
 //! TXT `id.server`/`hostname.bind`/`version.bind`/`version.server` when
 //! configured, REFUSED otherwise.
 //!
-//! With DO=1, RRSIGs stored with an RRset are added after it. Denial proofs
-//! (NSEC3) come with the signer.
+//! With DO=1, RRSIGs stored with an RRset are added after it, and a signed
+//! zone's negative answers and referrals to delegations without DS carry
+//! the NSEC3 proofs of [`super::dnssec`].
 //!
 //! Not implemented: wildcard synthesis (TLD zones carry none; a `*` label is
 //! served as a literal name), DNAME substitution.
+use super::dnssec::Denial;
 use super::query::{self, Query, Reject};
 use super::writer::{Full, Section, Writer};
 use crate::zone::rdata::{self, A, AAAA, ANY, AXFR, CNAME, DS, HINFO, IXFR, NS, SOA, TXT};
@@ -150,10 +152,10 @@ pub fn respond(
             return (error_reply(pkt, q, out, rcode::BADVERS, true, p), oc);
         }
     }
-    if q.tsig_at.is_some() && !matches!(q.qtype, AXFR | IXFR) {
-        // A signed plain query: we sign nothing on the fast path.
-        oc.rcode = rcode::NOTAUTH;
-        return (error_reply(pkt, q, out, rcode::NOTAUTH, true, p), oc);
+    if q.tsig_at.is_some() {
+        // Signed queries are verified and signed off the fast path.
+        oc.handoff = true;
+        return (0, oc);
     }
     let limit = match (t, q.edns) {
         (Transport::Tcp, _) => out.len().min(65535),
@@ -178,7 +180,8 @@ pub fn respond(
     let (rc, aa, tc) = match q.qclass {
         CLASS_IN => match q.qtype {
             AXFR | IXFR => {
-                if t == Transport::Tcp {
+                // IXFR over UDP is answered when it fits (RFC 1995 §2).
+                if t == Transport::Tcp || q.qtype == IXFR {
                     oc.handoff = true;
                     return (0, oc);
                 }
@@ -280,10 +283,25 @@ fn answer_in(zone: &Zone, q: &Query, w: &mut Writer<'_>, t: Transport) -> (u16, 
                 }
                 (rcode::NOERROR, true, false)
             }
-            None => negative(zone, w, rcode::NOERROR, dnssec),
+            None => negative(
+                zone,
+                w,
+                rcode::NOERROR,
+                dnssec,
+                Denial::NoData { name: qname },
+            ),
         },
         Found::Cut { cut, .. } => referral(zone, cut, w, dnssec),
-        Found::NxDomain { .. } => negative(zone, w, rcode::NXDOMAIN, dnssec),
+        Found::NxDomain { encloser_len } => negative(
+            zone,
+            w,
+            rcode::NXDOMAIN,
+            dnssec,
+            Denial::NxDomain {
+                qname,
+                encloser_len,
+            },
+        ),
     }
 }
 
@@ -306,8 +324,15 @@ fn put_rrset(
     Ok(())
 }
 
-/// NXDOMAIN or NODATA: the SOA in authority with the negative TTL.
-fn negative(zone: &Zone, w: &mut Writer<'_>, rc: u16, dnssec: bool) -> (u16, bool, bool) {
+/// NXDOMAIN or NODATA: the SOA in authority with the negative TTL; with
+/// DO=1 its RRSIG and the NSEC3 proof of `denial`.
+fn negative(
+    zone: &Zone,
+    w: &mut Writer<'_>,
+    rc: u16,
+    dnssec: bool,
+    denial: Denial<'_>,
+) -> (u16, bool, bool) {
     if let Some(soa) = zone.soa() {
         let ttl = zone.negative_ttl();
         let m = w.mark();
@@ -330,6 +355,13 @@ fn negative(zone: &Zone, w: &mut Writer<'_>, rc: u16, dnssec: bool) -> (u16, boo
                     Ok(())
                 }
             });
+        let r = r.and_then(|_| {
+            if dnssec {
+                super::dnssec::prove(zone, denial, w)
+            } else {
+                Ok(())
+            }
+        });
         if r.is_err() {
             w.rollback(m);
             return (rc, true, true);
@@ -346,9 +378,10 @@ fn referral(zone: &Zone, cut: &Delegation, w: &mut Writer<'_>, dnssec: bool) -> 
         .rdatas()
         .try_for_each(|rd| w.rr(Section::Authority, &cut.name, NS, CLASS_IN, cut.ns.ttl, rd));
     if dnssec {
-        if let Some(ds) = &cut.ds {
-            r = r.and_then(|_| put_rrset(w, Section::Authority, &cut.name, ds, true));
-        }
+        r = r.and_then(|_| match &cut.ds {
+            Some(ds) => put_rrset(w, Section::Authority, &cut.name, ds, true),
+            None => super::dnssec::insecure_delegation(zone, &cut.name, w),
+        });
     }
     if r.is_err() {
         w.rollback(m);
@@ -413,7 +446,13 @@ fn answer_node(
 ) -> (u16, bool, bool) {
     let qname = q.name();
     if node.is_empty() {
-        return negative(zone, w, rcode::NOERROR, dnssec);
+        return negative(
+            zone,
+            w,
+            rcode::NOERROR,
+            dnssec,
+            Denial::NoData { name: qname },
+        );
     }
     if q.qtype == ANY {
         if t == Transport::Udp {
@@ -443,7 +482,13 @@ fn answer_node(
     if let Some(cname) = node.get(CNAME) {
         return follow_cname(zone, qname, cname, q, w, dnssec);
     }
-    negative(zone, w, rcode::NOERROR, dnssec)
+    negative(
+        zone,
+        w,
+        rcode::NOERROR,
+        dnssec,
+        Denial::NoData { name: qname },
+    )
 }
 
 /// Answers with the CNAME and, while the chain stays inside this zone's
@@ -486,7 +531,18 @@ fn follow_cname(
         let node = match zone.find(tname, &labels[..n]) {
             Found::Apex => &zone.apex,
             Found::Name(node) => node,
-            Found::NxDomain { .. } => return negative(zone, w, rcode::NXDOMAIN, dnssec),
+            Found::NxDomain { encloser_len } => {
+                return negative(
+                    zone,
+                    w,
+                    rcode::NXDOMAIN,
+                    dnssec,
+                    Denial::NxDomain {
+                        qname: tname,
+                        encloser_len,
+                    },
+                )
+            }
             Found::Cut { .. } => break,
         };
         if let Some(s) = node.get(q.qtype) {

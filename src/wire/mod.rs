@@ -1,6 +1,7 @@
 //! The query fast path: parse ([`query`]), answer ([`answer`]), encode
 //! ([`writer`]) — straight from the packet buffer to the response buffer.
 pub mod answer;
+pub mod dnssec;
 pub mod query;
 pub mod writer;
 

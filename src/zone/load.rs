@@ -60,6 +60,8 @@ struct Entry {
 const APEX: u32 = u32::MAX;
 const OTHER: u32 = u32::MAX - 1;
 const OUTSIDE: u32 = u32::MAX - 2;
+/// NSEC3 records and their RRSIGs (a pre-signed zone): the chain, not names.
+const NSEC3_CHAIN: u32 = u32::MAX - 3;
 
 /// Collects records, then builds the zone.
 pub struct Builder {
@@ -150,7 +152,9 @@ impl Builder {
     pub fn build(mut self) -> Result<Loaded, String> {
         let origin = self.origin.clone();
         // Cuts: non-apex owners of NS.
-        let mut cut_ids: FxHashMap<&[u8], u32> = FxHashMap::default();
+        let ns_count = self.entries.iter().filter(|e| e.rtype == NS).count();
+        let mut cut_ids: FxHashMap<&[u8], u32> =
+            FxHashMap::with_capacity_and_hasher(ns_count, Default::default());
         for e in &self.entries {
             if e.rtype == NS {
                 let o = &self.arena[e.owner as usize..e.owner as usize + e.owner_len as usize];
@@ -160,23 +164,39 @@ impl Builder {
                 }
             }
         }
-        // Buckets: the topmost cut at or above the owner wins.
-        let mut labels = [0u8; 128];
+        // Buckets: the topmost cut at or above the owner wins (in parallel:
+        // the cut table is only read).
         let origin_labels = name::label_count(&origin);
-        let mut buckets = Vec::with_capacity(self.entries.len());
-        for e in &self.entries {
-            let o = &self.arena[e.owner as usize..e.owner as usize + e.owner_len as usize];
-            let n = super::store::label_offsets(o, &mut labels).unwrap_or(0);
-            let rel = n.saturating_sub(origin_labels);
-            let mut b = if rel == 0 { APEX } else { OTHER };
-            for k in 1..=rel {
-                if let Some(&id) = cut_ids.get(&o[labels[rel - k] as usize..]) {
-                    b = id;
-                    break;
-                }
-            }
-            buckets.push(b);
-        }
+        let arena = &self.arena;
+        let buckets: Vec<u32> = {
+            use rayon::prelude::*;
+            self.entries
+                .par_iter()
+                .map(|e| {
+                    let o = &arena[e.owner as usize..e.owner as usize + e.owner_len as usize];
+                    let mut labels = [0u8; 128];
+                    let n = super::store::label_offsets(o, &mut labels).unwrap_or(0);
+                    let rel = n.saturating_sub(origin_labels);
+                    let mut b = if rel == 0 { APEX } else { OTHER };
+                    // NSEC3 records (and their RRSIGs) of a pre-signed zone
+                    // form the chain, not ordinary names.
+                    let covers_nsec3 = || {
+                        let rd = &arena[e.rd as usize..e.rd as usize + e.rd_len as usize];
+                        rd.len() >= 2 && u16::from_be_bytes([rd[0], rd[1]]) == NSEC3
+                    };
+                    if rel == 1 && (e.rtype == NSEC3 || (e.rtype == RRSIG && covers_nsec3())) {
+                        return NSEC3_CHAIN;
+                    }
+                    for k in 1..=rel {
+                        if let Some(&id) = cut_ids.get(&o[labels[rel - k] as usize..]) {
+                            b = id;
+                            break;
+                        }
+                    }
+                    b
+                })
+                .collect()
+        };
         let cut_count = cut_ids.len();
         drop(cut_ids);
         for (e, b) in self.entries.iter_mut().zip(buckets) {
@@ -184,16 +204,23 @@ impl Builder {
         }
         let mut entries = std::mem::take(&mut self.entries);
         // Group by bucket, then owner, then type; stable keeps file order in an RRset.
-        entries.sort_by(|a, b| {
-            a.bucket
-                .cmp(&b.bucket)
-                .then_with(|| self.owner(a).cmp(self.owner(b)))
-                .then(a.rtype.cmp(&b.rtype))
-        });
+        {
+            use rayon::slice::ParallelSliceMut;
+            let arena = &self.arena;
+            let owner =
+                |e: &Entry| &arena[e.owner as usize..e.owner as usize + e.owner_len as usize];
+            entries.par_sort_by(|a, b| {
+                a.bucket
+                    .cmp(&b.bucket)
+                    .then_with(|| owner(a).cmp(owner(b)))
+                    .then(a.rtype.cmp(&b.rtype))
+            });
+        }
         let records = entries.len();
         let mut zone = Zone::new(&origin);
         zone.cuts.reserve(cut_count);
         let mut i = 0;
+        let mut chain_run = 0..0;
         while i < entries.len() {
             let b = entries[i].bucket;
             let mut j = i;
@@ -202,9 +229,13 @@ impl Builder {
             }
             match b {
                 APEX | OTHER => self.build_names(&mut zone, &entries[i..j]),
+                NSEC3_CHAIN => chain_run = i..j,
                 _ => self.build_cut(&mut zone, &entries[i..j]),
             }
             i = j;
+        }
+        if !chain_run.is_empty() {
+            self.build_nsec3(&mut zone, &entries[chain_run]);
         }
         self.check_apex(&zone, &entries)?;
         self.check_ns_targets(&zone);
@@ -230,7 +261,8 @@ impl Builder {
                 j += 1;
             }
             let ttl = run[i].ttl;
-            if let Some(e) = run[i..j].iter().find(|e| e.ttl != ttl) {
+            // RRSIGs of one owner cover different RRsets: their TTLs differ.
+            if let Some(e) = run[i..j].iter().find(|e| e.ttl != ttl && e.rtype != RRSIG) {
                 self.problem(
                     e.line,
                     Severity::Warning,
@@ -404,6 +436,88 @@ impl Builder {
             ds,
             glue: glue.into(),
         });
+    }
+
+    /// The NSEC3 chain of a pre-signed zone (records sorted by owner, type).
+    /// Records of other parameter sets than the NSEC3PARAM's are dropped.
+    fn build_nsec3(&mut self, zone: &mut Zone, run: &[Entry]) {
+        use super::nsec3::{hash_of_owner, Nsec3Chain, Nsec3Params, Nsec3Rdata, Nsec3Rec};
+        let param = zone
+            .apex
+            .get(super::rdata::NSEC3PARAM)
+            .and_then(|s| s.rdatas().next())
+            .and_then(Nsec3Params::from_param_rdata);
+        let first = run.iter().find(|e| e.rtype == NSEC3);
+        let Some(mut params) = param.or_else(|| {
+            let e = first?;
+            let f = Nsec3Rdata::parse(self.rdata(e))?;
+            Some(Nsec3Params {
+                algorithm: f.algorithm,
+                iterations: f.iterations,
+                salt: f.salt.to_vec(),
+                opt_out: false,
+            })
+        }) else {
+            return;
+        };
+        if zone.apex.get(super::rdata::NSEC3PARAM).is_none() {
+            self.problem(
+                first.map_or(0, |e| e.line),
+                Severity::Error,
+                "NSEC3 records but no NSEC3PARAM at the apex".into(),
+            );
+        }
+        let mut recs: Vec<Nsec3Rec> = Vec::new();
+        let mut ttl = zone.negative_ttl();
+        let mut i = 0;
+        while i < run.len() {
+            let owner = self.owner(&run[i]);
+            let mut j = i;
+            while j < run.len() && self.owner(&run[j]) == owner {
+                j += 1;
+            }
+            let hash = hash_of_owner(owner).filter(|_| owner[33..] == *zone.origin);
+            let nsec3 = run[i..j].iter().find(|e| {
+                e.rtype == NSEC3
+                    && Nsec3Rdata::parse(self.rdata(e)).is_some_and(|f| {
+                        f.algorithm == params.algorithm
+                            && f.iterations == params.iterations
+                            && f.salt == &params.salt[..]
+                    })
+            });
+            match (hash, nsec3) {
+                (Some(h), Some(e)) => {
+                    let mut rec = Nsec3Rec::new(h, e.ttl, self.rdata(e));
+                    let sigs: Vec<&[u8]> = run[i..j]
+                        .iter()
+                        .filter(|s| s.rtype == RRSIG)
+                        .map(|s| self.rdata(s))
+                        .collect();
+                    rec.rrset.set_sigs(&sigs);
+                    params.opt_out |= rec.opt_out();
+                    ttl = e.ttl;
+                    recs.push(rec);
+                }
+                (None, _) => {
+                    let line = run[i].line;
+                    self.problem(
+                        line,
+                        Severity::Error,
+                        format!(
+                            "{}: NSEC3 owner is not <hash>.<origin> (ignored)",
+                            name::to_text(owner)
+                        ),
+                    );
+                }
+                (Some(_), None) => {}
+            }
+            i = j;
+        }
+        recs.sort_by(|a, b| a.hash.cmp(&b.hash));
+        recs.dedup_by(|a, b| a.hash == b.hash);
+        let mut chain = Nsec3Chain::new(params, &zone.origin, ttl);
+        chain.fill_sorted(recs);
+        zone.nsec3 = Some(chain);
     }
 
     fn check_apex(&mut self, zone: &Zone, entries: &[Entry]) -> Result<(), String> {

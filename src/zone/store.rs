@@ -259,6 +259,27 @@ impl Delegations {
             .iter()
             .flat_map(|s| s.table.iter().map(|d| &**d))
     }
+
+    /// All delegations, in parallel (rayon), shard by shard.
+    pub fn par_shards(
+        &self,
+    ) -> impl rayon::iter::IndexedParallelIterator<Item = impl Iterator<Item = &Delegation>> {
+        use rayon::prelude::*;
+        self.shards.par_iter().map(|s| s.table.iter().map(|d| &**d))
+    }
+
+    /// Calls `f` on every delegation, shard by shard in parallel (rayon),
+    /// copying shards another version shares. `f` must not change `name`.
+    pub fn par_for_each_shard_mut<F>(&mut self, f: F)
+    where
+        F: Fn(&mut dyn Iterator<Item = &mut Delegation>) + Sync + Send,
+    {
+        use rayon::prelude::*;
+        self.shards.par_iter_mut().for_each(|s| {
+            let shard = Arc::make_mut(s);
+            f(&mut shard.table.iter_mut().map(|d| &mut **d));
+        });
+    }
 }
 
 /// One immutable version of a zone.
@@ -271,6 +292,8 @@ pub struct Zone {
     /// Authoritative names other than the apex, and empty non-terminals.
     pub names: FxHashMap<Box<[u8]>, Node>,
     pub cuts: Delegations,
+    /// The NSEC3 chain of a signed version (`None`: unsigned, or NSEC).
+    pub nsec3: Option<super::nsec3::Nsec3Chain>,
 }
 
 /// Where a query name falls in a zone.
@@ -294,6 +317,7 @@ impl Zone {
             apex: Node::default(),
             names: FxHashMap::default(),
             cuts: Delegations::default(),
+            nsec3: None,
         }
     }
 
