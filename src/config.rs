@@ -113,6 +113,78 @@ pub struct ZoneConfig {
     pub notify: Vec<SocketAddr>,
     pub primary: Option<SocketAddr>,
     pub dnssec: Option<DnssecConfig>,
+    /// How an update moves the SOA serial: "increment" (default) or
+    /// "unixtime" (the current time, or old + 1 if that is not larger).
+    #[serde(default)]
+    pub serial_policy: SerialPolicy,
+    /// Journal entries (versions) kept for IXFR; older ones are compacted away.
+    #[serde(default = "default_journal_max")]
+    pub journal_max: u64,
+    /// Addresses/prefixes allowed to transfer (AXFR/IXFR) the zone, e.g.
+    /// ["192.0.2.0/24", "::1"]. Absent: any address if `transfer_key` is
+    /// set, none otherwise. Both set: both must match.
+    #[serde(default)]
+    pub allow_transfer: Vec<Spanned<String>>,
+    /// Secondary zones: addresses besides `primary` allowed to send NOTIFY.
+    #[serde(default)]
+    pub allow_notify: Vec<Spanned<String>>,
+}
+
+fn default_journal_max() -> u64 {
+    1000
+}
+
+/// `[[zone]] serial_policy`.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SerialPolicy {
+    #[default]
+    Increment,
+    Unixtime,
+}
+
+impl SerialPolicy {
+    /// The serial after `old` (RFC 1982 arithmetic: always "greater").
+    pub fn next(self, old: u32, now: u64) -> u32 {
+        match self {
+            SerialPolicy::Increment => old.wrapping_add(1),
+            SerialPolicy::Unixtime => {
+                let t = now as u32;
+                let d = t.wrapping_sub(old);
+                if d != 0 && d < 0x8000_0000 {
+                    t
+                } else {
+                    old.wrapping_add(1)
+                }
+            }
+        }
+    }
+}
+
+/// Parses "192.0.2.0/24", "2001:db8::/32" or a bare address.
+pub fn parse_prefix(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+impl ZoneConfig {
+    /// `allow_transfer` parsed (validated at load).
+    pub fn transfer_acl(&self) -> Vec<ipnet::IpNet> {
+        self.allow_transfer
+            .iter()
+            .filter_map(|s| parse_prefix(s.get_ref()))
+            .collect()
+    }
+
+    /// `allow_notify` parsed (validated at load).
+    pub fn notify_acl(&self) -> Vec<ipnet::IpNet> {
+        self.allow_notify
+            .iter()
+            .filter_map(|s| parse_prefix(s.get_ref()))
+            .collect()
+    }
 }
 
 impl ZoneConfig {
@@ -305,6 +377,28 @@ impl Config {
                     }
                 }
             }
+            for (k, list) in [
+                ("zone.allow_transfer", &zone.allow_transfer),
+                ("zone.allow_notify", &zone.allow_notify),
+            ] {
+                for p in list {
+                    if parse_prefix(p.get_ref()).is_none() {
+                        return Err(invalid(
+                            p.span(),
+                            k,
+                            format!("{:?} is not an address or prefix", p.get_ref()),
+                        ));
+                    }
+                }
+            }
+            if zone.journal_max == 0 {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    line: first_line_of("journal_max"),
+                    key: "zone.journal_max".into(),
+                    message: "must be at least 1".into(),
+                });
+            }
             if let Some(d) = &zone.dnssec {
                 if !matches!(d.algorithm, 8 | 13 | 15) {
                     return Err(ConfigError::Invalid {
@@ -409,6 +503,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn transfer_acl_and_serial_policy() {
+        let base = "[server]\nlisten=[\"127.0.0.1:53\"]\ndata_dir=\"/tmp\"\n[[zone]]\norigin=\"shop.\"\nfile=\"x\"\n";
+        let e = parse(&format!(
+            "{base}allow_transfer=[\"10.0.0.0/8\", \"nope\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(":7:") && e.contains("zone.allow_transfer"),
+            "{e}"
+        );
+        let e = parse(&format!("{base}serial_policy=\"date\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 7") && e.contains("serial_policy"), "{e}");
+        let c = parse(&format!(
+            "{base}serial_policy=\"unixtime\"\nallow_transfer=[\"::1\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.zone[0].serial_policy, SerialPolicy::Unixtime);
+        assert_eq!(c.zone[0].transfer_acl().len(), 1);
+        assert_eq!(SerialPolicy::Unixtime.next(5, 1000), 1000);
+        assert_eq!(SerialPolicy::Unixtime.next(2000, 1000), 2001);
+        assert_eq!(SerialPolicy::Increment.next(u32::MAX, 0), 0);
     }
 
     #[test]

@@ -12,6 +12,10 @@
 //! - [`signer`]: NSEC3 chain, RRSIGs, `tldd sign`.
 //! - [`keys`]: `tldd keys` — key generation, listing, DS export, audit log.
 //! - [`srs`]: the lightweight registry (EPP, lifecycle, publisher).
+//! - [`tsig`]: TSIG (RFC 8945) signing and verification on wire bytes.
+//! - [`update`]: RFC 2136 updates, zone diffs, the per-zone writer.
+//! - [`store`]: the durable zone store and IXFR journal (sled).
+//! - [`xfr`]: AXFR/IXFR out, NOTIFY, secondary mode.
 pub mod config;
 pub mod hsm;
 pub mod keys;
@@ -19,5 +23,9 @@ pub mod metrics;
 pub mod server;
 pub mod signer;
 pub mod srs;
+pub mod store;
+pub mod tsig;
+pub mod update;
 pub mod wire;
+pub mod xfr;
 pub mod zone;

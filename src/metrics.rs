@@ -3,7 +3,10 @@
 //! The query path never touches a Prometheus counter directly (a labelled
 //! counter lookup takes a lock and hashes strings): each worker counts into a
 //! plain array ([`LocalCounts`]) and flushes it about once a second.
-use prometheus::{Encoder, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
@@ -19,6 +22,35 @@ pub struct Metrics {
     pub zone_load_seconds: GaugeVec,
     pub tcp_connections: IntGaugeVec,
     pub tcp_refused: IntCounterVec,
+    /// UPDATE outcomes: `result` is "accepted" or the refusal reason.
+    pub updates: IntCounterVec,
+    /// Seconds from an UPDATE's arrival to its version being served.
+    pub update_publish_seconds: HistogramVec,
+    /// Updates per committed version (group commit).
+    pub update_batch: HistogramVec,
+    pub journal_entries: IntGaugeVec,
+    pub store_bytes: IntGaugeVec,
+    /// Transfers served: kind axfr/ixfr/ixfr_udp/soa, result ok/refused/error.
+    pub transfers: IntCounterVec,
+    pub notify: IntCounterVec,
+    /// Secondary: serials the primary is ahead of the served copy.
+    pub secondary_lag: IntGaugeVec,
+    pub secondary_transfers: IntCounterVec,
+    pub tsig_failures: IntCounterVec,
+}
+
+fn histogram(
+    reg: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: Vec<f64>,
+) -> HistogramVec {
+    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+        .expect("static metric definition");
+    reg.register(Box::new(h.clone()))
+        .expect("metric registered once");
+    h
 }
 
 static METRICS: OnceLock<Arc<Metrics>> = OnceLock::new();
@@ -101,6 +133,70 @@ impl Metrics {
                 "tldd_tcp_refused_total",
                 "TCP connections closed at accept (limit)",
                 &["listen"],
+            ),
+            updates: counter(
+                &registry,
+                "tldd_updates_total",
+                "RFC 2136 updates by outcome (accepted or the refusal reason)",
+                &["zone", "result"],
+            ),
+            update_publish_seconds: histogram(
+                &registry,
+                "tldd_update_publish_seconds",
+                "From receipt of an update to its version being served (durable first)",
+                &["zone"],
+                vec![
+                    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+                ],
+            ),
+            update_batch: histogram(
+                &registry,
+                "tldd_update_batch_size",
+                "Updates committed together in one version",
+                &["zone"],
+                vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
+            ),
+            journal_entries: gauge(
+                &registry,
+                "tldd_journal_entries",
+                "Versions kept in the IXFR journal",
+                &["zone"],
+            ),
+            store_bytes: gauge(
+                &registry,
+                "tldd_store_bytes",
+                "Size of the zone store on disk",
+                &["zone"],
+            ),
+            transfers: counter(
+                &registry,
+                "tldd_transfers_total",
+                "Zone transfers served",
+                &["zone", "kind", "result"],
+            ),
+            notify: counter(
+                &registry,
+                "tldd_notify_total",
+                "NOTIFY messages sent (result: sent, acked, failed)",
+                &["zone", "result"],
+            ),
+            secondary_lag: gauge(
+                &registry,
+                "tldd_secondary_lag_serials",
+                "Serials the primary is ahead of the copy served here",
+                &["zone"],
+            ),
+            secondary_transfers: counter(
+                &registry,
+                "tldd_secondary_transfers_total",
+                "Incoming transfers (kind axfr/ixfr/uptodate, result ok/error)",
+                &["zone", "kind", "result"],
+            ),
+            tsig_failures: counter(
+                &registry,
+                "tldd_tsig_failures_total",
+                "Requests whose TSIG failed (BADKEY, BADSIG, BADTIME, FORMERR)",
+                &["error"],
             ),
             zone_load_seconds: load,
             registry,

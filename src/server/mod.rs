@@ -8,9 +8,15 @@
 //! zone version is published by a single pointer swap and readers that still
 //! hold the old one finish with it undisturbed.
 //!
+//! Requests the fast path does not answer (UPDATE, NOTIFY, transfers,
+//! TSIG-signed queries) go to [`handoff`] on the runtime. Each zone has a
+//! writer thread ([`crate::update::writer`]) that owns its current version,
+//! makes new ones durable in the store, and swaps them in.
+//!
 //! Listen addresses with port 0 get an ephemeral port, the same for UDP and
 //! TCP and for every worker; the actual addresses are logged
 //! (`listening udp=... tcp=...`).
+pub mod handoff;
 pub mod tcp;
 pub mod udp;
 
@@ -31,58 +37,150 @@ pub fn run_from_file(path: &Path) -> anyhow::Result<()> {
     run(cfg)
 }
 
-/// Loads every configured zone from its file.
-pub fn load_zones(cfg: &Config) -> anyhow::Result<ZoneSet> {
+/// Loads one zone from its file (with the checks logged).
+pub fn load_zone_file(origin: &str, file: &Path) -> anyhow::Result<crate::zone::Zone> {
     let m = crate::metrics::get();
-    let mut zones = Vec::new();
+    let started = Instant::now();
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let loaded = load_file(file, origin, progress).with_context(|| format!("zone {origin}"))?;
+    let errors = loaded
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    for p in loaded.problems.iter().take(20) {
+        tracing::warn!(zone = %origin, "{}:{}: {}", file.display(), p.line, p.message);
+    }
+    if loaded.problems.len() > 20 {
+        tracing::warn!(zone = %origin, "... and {} more problems (see `tldd zone check`)", loaded.problems.len() - 20);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    tracing::info!(
+        zone = %origin,
+        serial = loaded.zone.serial(),
+        records = loaded.records,
+        delegations = loaded.zone.cuts.len(),
+        errors,
+        seconds = format!("{secs:.2}"),
+        "zone loaded"
+    );
+    m.zone_load_seconds.with_label_values(&[origin]).set(secs);
+    Ok(loaded.zone)
+}
+
+/// The zones at start: from the store when it holds a complete copy,
+/// else from the zone file (then written to the store). A secondary zone
+/// with nothing stored starts unserved and waits for its first transfer.
+pub fn load_zones(
+    cfg: &Config,
+    store: &crate::store::Store,
+) -> anyhow::Result<Vec<(crate::store::ZoneStore, Option<crate::zone::Zone>)>> {
+    let m = crate::metrics::get();
+    let mut out = Vec::new();
     for z in &cfg.zone {
         let origin = z.origin();
-        let Some(file) = &z.file else {
-            anyhow::bail!("zone {origin}: secondary zones (`primary`) are not supported by this build; set `file`");
-        };
+        let mut zs = store.zone(&origin, z.journal_max)?;
+        let mut wire = Vec::new();
+        crate::zone::name::from_text(origin.as_bytes(), &[0], true, &mut wire)
+            .map_err(|e| anyhow::anyhow!("zone {origin}: {e}"))?;
         let started = Instant::now();
-        let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let loaded =
-            load_file(file, &origin, progress).with_context(|| format!("zone {origin}"))?;
-        let errors = loaded
-            .problems
-            .iter()
-            .filter(|p| p.severity == Severity::Error)
-            .count();
-        for p in loaded.problems.iter().take(20) {
-            tracing::warn!(zone = %origin, "{}:{}: {}", file.display(), p.line, p.message);
+        let zone = match zs
+            .load(&wire)
+            .with_context(|| format!("zone {origin}: store"))?
+        {
+            Some(zone) => {
+                let secs = started.elapsed().as_secs_f64();
+                tracing::info!(zone = %origin, serial = zone.serial(), delegations = zone.cuts.len(), seconds = format!("{secs:.2}"), "zone loaded from the store");
+                m.zone_load_seconds.with_label_values(&[&origin]).set(secs);
+                Some(zone)
+            }
+            None => match &z.file {
+                Some(file) => {
+                    let zone = load_zone_file(&origin, file)?;
+                    zs.replace(&zone)
+                        .with_context(|| format!("zone {origin}: writing the store"))?;
+                    Some(zone)
+                }
+                None => {
+                    tracing::info!(zone = %origin, "secondary zone not in the store yet; waiting for the first transfer");
+                    None
+                }
+            },
+        };
+        if let Some(zone) = &zone {
+            m.zone(zone);
         }
-        if loaded.problems.len() > 20 {
-            tracing::warn!(zone = %origin, "... and {} more problems (see `tldd zone check`)", loaded.problems.len() - 20);
-        }
-        let secs = started.elapsed().as_secs_f64();
-        tracing::info!(
-            zone = %origin,
-            serial = loaded.zone.serial(),
-            records = loaded.records,
-            delegations = loaded.zone.cuts.len(),
-            errors,
-            seconds = format!("{secs:.2}"),
-            "zone loaded"
-        );
-        m.zone_load_seconds.with_label_values(&[&origin]).set(secs);
-        m.zone(&loaded.zone);
-        zones.push(Arc::new(loaded.zone));
+        out.push((zs, zone));
     }
-    Ok(ZoneSet::new(zones))
+    Ok(out)
 }
 
 /// Runs the server with a parsed configuration.
 pub fn run(cfg: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("server.data_dir {}", cfg.server.data_dir.display()))?;
-    let zones = Arc::new(ArcSwap::from_pointee(load_zones(&cfg)?));
+    let store = crate::store::Store::open(&cfg.server.data_dir)?;
+    let keys = crate::tsig::KeyRing::from_config(&cfg.tsig).map_err(anyhow::Error::msg)?;
+    let loaded = load_zones(&cfg, &store)?;
+    let zones = Arc::new(ArcSwap::from_pointee(ZoneSet::new(
+        loaded
+            .iter()
+            .filter_map(|(_, z)| z.clone().map(Arc::new))
+            .collect(),
+    )));
     let params = Arc::new(Params {
         udp_payload: cfg.server.udp_payload,
         nsid: cfg.server.nsid.clone().map(String::into_bytes),
         identity: cfg.server.identity.clone().map(String::into_bytes),
         version: cfg.server.version.clone().map(String::into_bytes),
     });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("tldd-rt")
+        .build()?;
+
+    let mut zone_rt = Vec::new();
+    for (z, (zs, zone)) in cfg.zone.iter().zip(loaded) {
+        let origin_text = z.origin();
+        let mut origin = Vec::new();
+        crate::zone::name::from_text(origin_text.as_bytes(), &[0], true, &mut origin)
+            .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
+        let (serial_tx, serial_rx) =
+            tokio::sync::watch::channel(zone.as_ref().map_or(0, |z| z.serial()));
+        let writer = crate::update::writer::Writer {
+            origin_text: origin_text.clone(),
+            state: zone.map(crate::update::ZoneState::new),
+            store: zs.clone(),
+            zones: zones.clone(),
+            policy: z.serial_policy,
+            serial_tx,
+        }
+        .spawn()?;
+        let key =
+            |k: &Option<toml::Spanned<String>>| k.as_ref().and_then(|k| keys.by_label(k.get_ref()));
+        zone_rt.push(Arc::new(handoff::ZoneRuntime {
+            origin: origin.into(),
+            origin_text,
+            update_key: z.update_key.as_ref().map(|k| k.get_ref().clone()),
+            transfer_key: key(&z.transfer_key),
+            allow_transfer: z.transfer_acl(),
+            allow_notify: z.notify_acl(),
+            primary: z.primary,
+            writer,
+            store: zs,
+            refresh: Arc::new(tokio::sync::Notify::new()),
+            serial: serial_rx,
+        }));
+    }
+    let svc = Arc::new(handoff::Services {
+        zones: zones.clone(),
+        params: params.clone(),
+        keys,
+        zone_rt,
+        replay: Default::default(),
+    });
+
     let stop = Arc::new(AtomicBool::new(false));
     let workers = cfg
         .server
@@ -104,21 +202,20 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         }
         for (i, s) in socks.into_iter().enumerate() {
             let (z, p, st) = (zones.clone(), params.clone(), stop.clone());
+            let h = udp::Handoff {
+                svc: svc.clone(),
+                rt: rt.handle().clone(),
+            };
             let coalesce = Duration::from_micros(cfg.server.udp_coalesce_us);
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("udp-{i}"))
-                    .spawn(move || udp::worker(s, z, p, st, coalesce))?,
+                    .spawn(move || udp::worker(s, z, p, st, coalesce, h))?,
             );
         }
         bound.push(actual);
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .thread_name("tldd-rt")
-        .build()?;
     let result = rt.block_on(async {
         for &addr in &bound {
             let l = tokio::net::TcpListener::bind(addr)
@@ -127,11 +224,24 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             tracing::info!(udp = %addr, tcp = %l.local_addr()?, workers, "listening");
             tokio::spawn(tcp::serve(
                 l,
-                zones.clone(),
-                params.clone(),
+                svc.clone(),
                 cfg.server.tcp_max_connections,
                 Duration::from_secs(cfg.server.tcp_idle_timeout),
             ));
+        }
+        for (z, zrt) in cfg.zone.iter().zip(&svc.zone_rt) {
+            for &target in &z.notify {
+                tokio::spawn(crate::xfr::notify::sender(
+                    svc.clone(),
+                    zrt.origin.clone(),
+                    target,
+                    zrt.transfer_key.clone(),
+                    zrt.serial.clone(),
+                ));
+            }
+            if zrt.primary.is_some() {
+                tokio::spawn(crate::xfr::secondary::run(svc.clone(), zrt.clone()));
+            }
         }
         if let Some(maddr) = cfg.server.metrics {
             let l = tokio::net::TcpListener::bind(maddr)

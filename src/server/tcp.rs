@@ -1,9 +1,9 @@
 //! DNS over TCP (RFC 7766): two-byte length framing, several queries per
 //! connection (answered in order), an idle timeout, and a cap on concurrent
 //! connections (excess connections are closed at accept and counted).
+use super::handoff::{self, Reply, Services};
 use crate::metrics::{self, LocalCounts};
-use crate::wire::{self, answer::rcode, Params, Query, Transport, ZoneSet};
-use arc_swap::ArcSwap;
+use crate::wire::{self, Query, Transport};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,13 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 /// Accepts connections on `listener` forever.
-pub async fn serve(
-    listener: TcpListener,
-    zones: Arc<ArcSwap<ZoneSet>>,
-    params: Arc<Params>,
-    max: usize,
-    idle: Duration,
-) {
+pub async fn serve(listener: TcpListener, svc: Arc<Services>, max: usize, idle: Duration) {
     let limit = Arc::new(Semaphore::new(max));
     let label = listener
         .local_addr()
@@ -39,12 +33,11 @@ pub async fn serve(
             drop(stream);
             continue;
         };
-        let zones = zones.clone();
-        let params = params.clone();
+        let svc = svc.clone();
         let gauge = m.tcp_connections.with_label_values(&[&label]);
         gauge.inc();
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, peer, zones, params, idle).await {
+            if let Err(e) = connection(stream, peer, svc, idle).await {
                 tracing::debug!(%peer, "tcp: {e}");
             }
             gauge.dec();
@@ -56,10 +49,10 @@ pub async fn serve(
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    zones: Arc<ArcSwap<ZoneSet>>,
-    params: Arc<Params>,
+    svc: Arc<Services>,
     idle: Duration,
 ) -> std::io::Result<()> {
+    let (zones, params) = (svc.zones.clone(), svc.params.clone());
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
     let mut wr = BufWriter::new(wr);
@@ -78,7 +71,7 @@ async fn connection(
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "slow query"))??;
         let snapshot = zones.load();
         let pkt = &inbuf[..len];
-        let (mut rlen, oc) = wire::respond(
+        let (rlen, oc) = wire::respond(
             &snapshot,
             &params,
             pkt,
@@ -86,18 +79,21 @@ async fn connection(
             &mut out[2..],
             Transport::Tcp,
         );
-        if oc.handoff {
-            // Transfers, UPDATE and NOTIFY are not served by this build.
-            let rc = if q.opcode == 0 {
-                rcode::REFUSED
-            } else {
-                rcode::NOTIMP
-            };
-            rlen = wire::answer::reply_rcode(pkt, &q, &mut out[2..], rc, &params);
-            tracing::debug!(%peer, qtype = q.qtype, opcode = q.opcode, "refused transfer/update");
-        }
         drop(snapshot);
         counts.record(&oc);
+        if oc.handoff {
+            match handoff::dispatch(&svc, pkt, peer, Transport::Tcp).await {
+                Reply::None => break,
+                Reply::One(r) => write_msg(&mut wr, &r).await?,
+                Reply::Stream(mut rx) => {
+                    while let Some(r) = rx.recv().await {
+                        write_msg(&mut wr, &r).await?;
+                    }
+                }
+            }
+            wr.flush().await?;
+            continue;
+        }
         if rlen == 0 {
             break;
         }
@@ -108,4 +104,12 @@ async fn connection(
     }
     counts.flush();
     Ok(())
+}
+
+async fn write_msg<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, msg: &[u8]) -> std::io::Result<()> {
+    if msg.len() > 65535 {
+        return Err(std::io::Error::other("message too large"));
+    }
+    w.write_all(&(msg.len() as u16).to_be_bytes()).await?;
+    w.write_all(msg).await
 }

@@ -34,6 +34,12 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<Socket> {
     Ok(s)
 }
 
+/// Where handed-off requests (UPDATE, NOTIFY, IXFR, signed queries) go.
+pub struct Handoff {
+    pub svc: Arc<super::handoff::Services>,
+    pub rt: tokio::runtime::Handle,
+}
+
 /// Runs a worker until `stop`.
 pub fn worker(
     sock: Socket,
@@ -41,8 +47,14 @@ pub fn worker(
     params: Arc<Params>,
     stop: Arc<AtomicBool>,
     coalesce: Duration,
+    handoff: Handoff,
 ) {
     let fd = sock.as_raw_fd();
+    // Replies to handed-off requests are sent from a clone of the socket.
+    let reply_sock = sock
+        .try_clone()
+        .ok()
+        .map(|s| Arc::new(std::net::UdpSocket::from(s)));
     let tx_size = (params.udp_payload as usize).max(512);
     let mut rx = vec![[0u8; RX_SIZE]; BATCH];
     let mut tx = vec![0u8; tx_size * BATCH];
@@ -104,8 +116,27 @@ pub fn worker(
             let (mut rlen, oc) =
                 wire::respond(&snapshot, &params, pkt, &mut q, buf, Transport::Udp);
             if oc.handoff {
-                // UPDATE and NOTIFY over UDP are not handled by this build.
-                rlen = wire::answer::reply_rcode(pkt, &q, buf, rcode::NOTIMP, &params);
+                // Answered asynchronously on the runtime, from a socket clone.
+                counts.record(&oc);
+                let Some(peer) = sockaddr(&addrs[i]) else {
+                    continue;
+                };
+                match &reply_sock {
+                    Some(rs) => {
+                        let (svc, rs, pkt) = (handoff.svc.clone(), rs.clone(), pkt.to_vec());
+                        handoff.rt.spawn(async move {
+                            if let super::handoff::Reply::One(r) =
+                                super::handoff::dispatch(&svc, &pkt, peer, Transport::Udp).await
+                            {
+                                let _ = rs.send_to(&r, peer);
+                            }
+                        });
+                        continue;
+                    }
+                    None => {
+                        rlen = wire::answer::reply_rcode(pkt, &q, buf, rcode::SERVFAIL, &params)
+                    }
+                }
             }
             counts.record(&oc);
             if rlen == 0 {
@@ -146,4 +177,29 @@ pub fn worker(
         }
     }
     counts.flush();
+}
+
+/// The peer address of a received datagram.
+fn sockaddr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    // SAFETY: the kernel filled `ss` for this datagram; the family tells
+    // which of the two layouts it holds, and both fit in sockaddr_storage.
+    unsafe {
+        match ss.ss_family as i32 {
+            libc::AF_INET => {
+                let a = &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>();
+                Some(SocketAddr::from((
+                    u32::from_be(a.sin_addr.s_addr).to_be_bytes(),
+                    u16::from_be(a.sin_port),
+                )))
+            }
+            libc::AF_INET6 => {
+                let a = &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
+                Some(SocketAddr::from((
+                    a.sin6_addr.s6_addr,
+                    u16::from_be(a.sin6_port),
+                )))
+            }
+            _ => None,
+        }
+    }
 }

@@ -81,8 +81,10 @@ pub struct SrsConfig {
     pub rdap_listen: Option<SocketAddr>,
     pub rdap_tls_cert: Option<PathBuf>,
     pub rdap_tls_key: Option<PathBuf>,
-    /// `[srs.whois]`: owned and checked by the Whois module (issue 6).
-    pub whois: Option<toml::Table>,
+    /// `[srs.whois]`: Whois/RDAP limits and presentation (issue 6; see
+    /// `crate::srs::whois::config` and docs/whois-rdap.md).
+    #[serde(default)]
+    pub whois: crate::srs::whois::config::WhoisConfig,
     pub dns: DnsConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
@@ -282,6 +284,11 @@ impl Loaded {
                 path.display()
             );
         }
+        // --- whois/rdap (issue 6) ---
+        if let Err(e) = file.srs.whois.check() {
+            anyhow::bail!("{}: {e}", path.display());
+        }
+        // --- end whois/rdap ---
         if file.srs.dns.batch == 0 {
             anyhow::bail!("{}: `srs.dns.batch` must be at least 1", path.display());
         }
@@ -375,5 +382,46 @@ secret = "c2VjcmV0c2VjcmV0c2VjcmV0"
             .unwrap_err()
             .to_string();
         assert!(e.contains("srs.tld"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod example {
+    #[test]
+    fn the_shipped_example_config_parses() {
+        let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/zones/srs.toml"));
+        let c = super::Loaded::parse(text, std::path::Path::new("zones/srs.toml")).unwrap();
+        assert_eq!(c.tld, "shop");
+        assert_eq!(c.srs.fees.restore, 4000);
+    }
+}
+
+#[cfg(test)]
+mod whois_section_tests {
+    //! `[srs.whois]` (issue 6): typed, checked, errors name the key.
+    use super::*;
+
+    const BASE: &str =
+        "[srs]\ntld = \"shop.\"\ndata_dir = \"/tmp/x\"\ntls_cert = \"c\"\ntls_key = \"k\"\n\
+[srs.dns]\nserver = \"127.0.0.1:53\"\ntsig_key = \"k\"\n\
+[[tsig]]\nname = \"k\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0c2VjcmV0c2VjcmV0\"\n";
+
+    #[test]
+    fn whois_table_typed_and_checked() {
+        let c = Loaded::parse(BASE, Path::new("srs.toml")).unwrap();
+        assert_eq!(c.srs.whois.rate_limit, 60);
+        let t = format!("{BASE}[srs.whois]\nrate_limit = 10\nallow = [\"192.0.2.0/24\"]\n");
+        let c = Loaded::parse(&t, Path::new("srs.toml")).unwrap();
+        assert_eq!(c.srs.whois.rate_limit, 10);
+        let t = format!("{BASE}[srs.whois]\nrate_limt = 10\n");
+        let e = Loaded::parse(&t, Path::new("srs.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rate_limt") && e.contains("line 14"), "{e}");
+        let t = format!("{BASE}[srs.whois]\nallow = [\"nonsense\"]\n");
+        let e = Loaded::parse(&t, Path::new("srs.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("srs.whois.allow"), "{e}");
     }
 }

@@ -314,14 +314,18 @@ mod tests {
         let s = &sets["example.shop"];
         assert_eq!(s.ns, vec!["ns1.example.shop"]);
         assert_eq!(s.ds[0].key_tag, 12345);
-        assert!(update_message(
+        let skipped = update_message(
             "shop",
             &[OwnerSet {
                 name: "x.com".into(),
                 ..Default::default()
             }],
-            1
+            1,
         )
-        .is_err());
+        .unwrap();
+        assert!(
+            skipped.updates().is_empty(),
+            "names outside the zone are skipped"
+        );
     }
 }

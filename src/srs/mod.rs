@@ -24,9 +24,9 @@
 //! Guarantees: an EPP command is answered only after its change (and the
 //! DNS change it implies) is durable; DNS publication never delays the
 //! answer; the publisher retries until the zone's server acknowledges.
-//! Limits: one TLD per process; one process per data directory; Whois and
-//! RDAP (`whois_listen`, `rdap_listen`) are parsed but served by modules
-//! still to come (issue 6).
+//! Whois and RDAP (`whois_listen`, `rdap_listen`) are served by [`whois`]
+//! and [`rdap`] from the same store.
+//! Limits: one TLD per process; one process per data directory.
 pub mod admin;
 pub mod clock;
 pub mod config;
@@ -37,9 +37,11 @@ pub mod metrics;
 pub mod model;
 pub mod names;
 pub mod publisher;
+pub mod rdap;
 pub mod reconcile;
 pub mod registrar;
 pub mod store;
+pub mod whois;
 
 use admin::{AdminRequest, App};
 use clap::{Args, Subcommand};
@@ -54,10 +56,13 @@ pub struct SrsArgs {
     /// SRS configuration file (TOML; see zones/srs.toml and docs/srs.md).
     #[arg(short, long, global = true)]
     pub config: Option<PathBuf>,
+    /// (boxed: keeps the top-level command enum small)
     #[command(subcommand)]
-    pub command: Option<SrsCommand>,
+    pub command: Option<Box<SrsCommand>>,
 }
 
+// parsed once per process: the size difference between variants is irrelevant
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum SrsCommand {
     /// Run the SRS: EPP listener, lifecycle timer, DNS publisher (the default).
@@ -135,6 +140,9 @@ pub struct RegistrarOpts {
     /// Abuse contact phone; empty string clears.
     #[arg(long)]
     pub abuse_phone: Option<String>,
+    /// Registrar's RDAP base URL (https://...); empty string clears.
+    #[arg(long)]
+    pub rdap_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +186,7 @@ fn spec(o: RegistrarOpts, add: bool) -> registrar::RegistrarSpec {
         whois_server: o.whois_server,
         abuse_email: o.abuse_email,
         abuse_phone: o.abuse_phone,
+        rdap_url: o.rdap_url,
     }
 }
 
@@ -190,7 +199,7 @@ pub fn run(args: SrsArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let req = match args.command.unwrap_or(SrsCommand::Serve) {
+    let req = match args.command.map(|c| *c).unwrap_or(SrsCommand::Serve) {
         SrsCommand::Serve => return rt.block_on(serve(cfg)),
         SrsCommand::Registrar(RegistrarCommand::Add(o)) => {
             AdminRequest::RegistrarAdd(spec(o, true))
@@ -235,11 +244,6 @@ async fn serve(cfg: config::Loaded) -> anyhow::Result<()> {
     let control_path = App::control_path(&cfg);
     let app = Arc::new(App::open(cfg)?);
     let c = &app.cfg.srs;
-    if c.whois_listen.is_some() || c.rdap_listen.is_some() {
-        tracing::warn!(
-            "whois_listen/rdap_listen are set but this build does not serve Whois/RDAP yet"
-        );
-    }
     let listener = tokio::net::TcpListener::bind(c.epp_listen)
         .await
         .map_err(|e| anyhow::anyhow!("epp_listen {}: {e}", c.epp_listen))?;
@@ -267,6 +271,9 @@ async fn serve(cfg: config::Loaded) -> anyhow::Result<()> {
     tasks.spawn(epp::session::serve(epp, listener, tls));
     tasks.spawn(app.publisher().run());
     tasks.spawn(app.clone().serve_control(control));
+    // --- whois/rdap (issue 6) ---
+    whois::start(&app, &mut tasks).await?;
+    // --- end whois/rdap ---
     if let Some(addr) = c.metrics_listen {
         let m = app.metrics.clone();
         tasks.spawn(async move {

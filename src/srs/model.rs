@@ -70,6 +70,9 @@ pub struct Registrar {
     pub abuse_email: Option<String>,
     #[serde(default)]
     pub abuse_phone: Option<String>,
+    /// The registrar's RDAP base URL (RDAP `about` link; issue 6).
+    #[serde(default)]
+    pub rdap_url: Option<String>,
     #[serde(default)]
     pub created: Ts,
     #[serde(default)]
@@ -453,6 +456,26 @@ pub struct PubOp {
     pub owners: Vec<OwnerSet>,
 }
 
+impl Domain {
+    /// The earliest time-driven transition this domain is waiting for: a
+    /// grace period ending, a pending transfer's auto-approval, the end of
+    /// redemption or pending delete, or expiry (auto-renew).
+    pub fn next_due(&self) -> Option<Ts> {
+        match self.rgp {
+            Rgp::Redemption { until, .. } | Rgp::PendingDelete { until } => return Some(until),
+            Rgp::Active => {}
+        }
+        let mut due = self.ex_date;
+        for g in &self.grace {
+            due = due.min(g.until);
+        }
+        if let Some(t) = self.pending_transfer() {
+            due = due.min(t.ac_date);
+        }
+        Some(due)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,25 +496,5 @@ mod tests {
         let err = decode::<PollMsg>("poll", &bad).unwrap_err();
         assert!(err.contains("unknown format version 9"), "{err}");
         assert!(decode::<PollMsg>("poll", &bytes[..5]).is_err());
-    }
-}
-
-impl Domain {
-    /// The earliest time-driven transition this domain is waiting for: a
-    /// grace period ending, a pending transfer's auto-approval, the end of
-    /// redemption or pending delete, or expiry (auto-renew).
-    pub fn next_due(&self) -> Option<Ts> {
-        match self.rgp {
-            Rgp::Redemption { until, .. } | Rgp::PendingDelete { until } => return Some(until),
-            Rgp::Active => {}
-        }
-        let mut due = self.ex_date;
-        for g in &self.grace {
-            due = due.min(g.until);
-        }
-        if let Some(t) = self.pending_transfer() {
-            due = due.min(t.ac_date);
-        }
-        Some(due)
     }
 }

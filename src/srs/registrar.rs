@@ -91,6 +91,8 @@ pub struct RegistrarSpec {
     pub whois_server: Option<String>,
     pub abuse_email: Option<String>,
     pub abuse_phone: Option<String>,
+    #[serde(default)]
+    pub rdap_url: Option<String>,
 }
 
 fn apply(r: &mut Registrar, s: &RegistrarSpec, now: Ts) -> anyhow::Result<()> {
@@ -133,6 +135,7 @@ fn apply(r: &mut Registrar, s: &RegistrarSpec, now: Ts) -> anyhow::Result<()> {
         (&mut r.whois_server, &s.whois_server),
         (&mut r.abuse_email, &s.abuse_email),
         (&mut r.abuse_phone, &s.abuse_phone),
+        (&mut r.rdap_url, &s.rdap_url),
     ] {
         if let Some(v) = src {
             *dst = if v.is_empty() { None } else { Some(v.clone()) };
@@ -174,6 +177,7 @@ pub fn add(store: &Store, s: &RegistrarSpec) -> anyhow::Result<Registrar> {
         whois_server: None,
         abuse_email: None,
         abuse_phone: None,
+        rdap_url: None,
         created: now,
         updated: now,
     };
@@ -281,6 +285,7 @@ mod tests {
             whois_server: None,
             abuse_email: None,
             abuse_phone: None,
+            rdap_url: None,
             created: 0,
             updated: 0,
         };

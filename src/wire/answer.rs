@@ -152,10 +152,10 @@ pub fn respond(
             return (error_reply(pkt, q, out, rcode::BADVERS, true, p), oc);
         }
     }
-    if q.tsig_at.is_some() && !matches!(q.qtype, AXFR | IXFR) {
-        // A signed plain query: we sign nothing on the fast path.
-        oc.rcode = rcode::NOTAUTH;
-        return (error_reply(pkt, q, out, rcode::NOTAUTH, true, p), oc);
+    if q.tsig_at.is_some() {
+        // Signed queries are verified and signed off the fast path.
+        oc.handoff = true;
+        return (0, oc);
     }
     let limit = match (t, q.edns) {
         (Transport::Tcp, _) => out.len().min(65535),
@@ -180,7 +180,8 @@ pub fn respond(
     let (rc, aa, tc) = match q.qclass {
         CLASS_IN => match q.qtype {
             AXFR | IXFR => {
-                if t == Transport::Tcp {
+                // IXFR over UDP is answered when it fits (RFC 1995 §2).
+                if t == Transport::Tcp || q.qtype == IXFR {
                     oc.handoff = true;
                     return (0, oc);
                 }

@@ -152,7 +152,9 @@ impl Builder {
     pub fn build(mut self) -> Result<Loaded, String> {
         let origin = self.origin.clone();
         // Cuts: non-apex owners of NS.
-        let mut cut_ids: FxHashMap<&[u8], u32> = FxHashMap::default();
+        let ns_count = self.entries.iter().filter(|e| e.rtype == NS).count();
+        let mut cut_ids: FxHashMap<&[u8], u32> =
+            FxHashMap::with_capacity_and_hasher(ns_count, Default::default());
         for e in &self.entries {
             if e.rtype == NS {
                 let o = &self.arena[e.owner as usize..e.owner as usize + e.owner_len as usize];
@@ -162,31 +164,39 @@ impl Builder {
                 }
             }
         }
-        // Buckets: the topmost cut at or above the owner wins.
-        let mut labels = [0u8; 128];
+        // Buckets: the topmost cut at or above the owner wins (in parallel:
+        // the cut table is only read).
         let origin_labels = name::label_count(&origin);
-        let mut buckets = Vec::with_capacity(self.entries.len());
-        for e in &self.entries {
-            let o = &self.arena[e.owner as usize..e.owner as usize + e.owner_len as usize];
-            let n = super::store::label_offsets(o, &mut labels).unwrap_or(0);
-            let rel = n.saturating_sub(origin_labels);
-            let mut b = if rel == 0 { APEX } else { OTHER };
-            let covered = |e: &Entry| {
-                let rd = &self.arena[e.rd as usize..e.rd as usize + e.rd_len as usize];
-                rd.len() >= 2 && u16::from_be_bytes([rd[0], rd[1]]) == NSEC3
-            };
-            if rel == 1 && (e.rtype == NSEC3 || (e.rtype == RRSIG && covered(e))) {
-                buckets.push(NSEC3_CHAIN);
-                continue;
-            }
-            for k in 1..=rel {
-                if let Some(&id) = cut_ids.get(&o[labels[rel - k] as usize..]) {
-                    b = id;
-                    break;
-                }
-            }
-            buckets.push(b);
-        }
+        let arena = &self.arena;
+        let buckets: Vec<u32> = {
+            use rayon::prelude::*;
+            self.entries
+                .par_iter()
+                .map(|e| {
+                    let o = &arena[e.owner as usize..e.owner as usize + e.owner_len as usize];
+                    let mut labels = [0u8; 128];
+                    let n = super::store::label_offsets(o, &mut labels).unwrap_or(0);
+                    let rel = n.saturating_sub(origin_labels);
+                    let mut b = if rel == 0 { APEX } else { OTHER };
+                    // NSEC3 records (and their RRSIGs) of a pre-signed zone
+                    // form the chain, not ordinary names.
+                    let covers_nsec3 = || {
+                        let rd = &arena[e.rd as usize..e.rd as usize + e.rd_len as usize];
+                        rd.len() >= 2 && u16::from_be_bytes([rd[0], rd[1]]) == NSEC3
+                    };
+                    if rel == 1 && (e.rtype == NSEC3 || (e.rtype == RRSIG && covers_nsec3())) {
+                        return NSEC3_CHAIN;
+                    }
+                    for k in 1..=rel {
+                        if let Some(&id) = cut_ids.get(&o[labels[rel - k] as usize..]) {
+                            b = id;
+                            break;
+                        }
+                    }
+                    b
+                })
+                .collect()
+        };
         let cut_count = cut_ids.len();
         drop(cut_ids);
         for (e, b) in self.entries.iter_mut().zip(buckets) {
@@ -194,14 +204,21 @@ impl Builder {
         }
         let mut entries = std::mem::take(&mut self.entries);
         // Group by bucket, then owner, then type; stable keeps file order in an RRset.
-        entries.sort_by(|a, b| {
-            a.bucket
-                .cmp(&b.bucket)
-                .then_with(|| self.owner(a).cmp(self.owner(b)))
-                .then(a.rtype.cmp(&b.rtype))
-        });
+        {
+            use rayon::slice::ParallelSliceMut;
+            let arena = &self.arena;
+            let owner =
+                |e: &Entry| &arena[e.owner as usize..e.owner as usize + e.owner_len as usize];
+            entries.par_sort_by(|a, b| {
+                a.bucket
+                    .cmp(&b.bucket)
+                    .then_with(|| owner(a).cmp(owner(b)))
+                    .then(a.rtype.cmp(&b.rtype))
+            });
+        }
         let records = entries.len();
         let mut zone = Zone::new(&origin);
+        zone.cuts.reserve(cut_count);
         let mut i = 0;
         let mut chain_run = 0..0;
         while i < entries.len() {
@@ -342,6 +359,7 @@ impl Builder {
         let mut ns = None;
         let mut ds = None;
         let mut glue: Vec<(Box<[u8]>, Node)> = Vec::new();
+        let mut glue_first: Vec<(u32, u16)> = Vec::new();
         let mut sigs: Vec<(u16, Vec<u8>)> = Vec::new();
         for (e, set) in sets {
             let owner = self.owner(e).to_vec();
@@ -356,17 +374,12 @@ impl Builder {
                     }
                 }
                 NSEC if at_cut => {}
-                A | AAAA => match {
-                    self.glue_lines
-                        .push((owner.clone().into(), set.rtype, e.line));
-                    glue.iter_mut()
-                }
-                .find(|(n, _)| **n == *owner)
-                {
+                A | AAAA => match glue.iter_mut().find(|(n, _)| **n == *owner) {
                     Some((_, node)) => node.put(set),
                     None => {
                         let mut node = Node::default();
                         node.put(set);
+                        glue_first.push((e.line, set_rtype_of(&node)));
                         glue.push((owner.into(), node));
                     }
                 },
@@ -406,6 +419,14 @@ impl Builder {
                         name::to_text(&t)
                     ),
                 );
+            }
+        }
+        // Glue that this cut's NS do not name may be sibling glue; checked
+        // against every NS once all cuts are built.
+        for ((host, node), (line, rtype)) in glue.iter_mut().zip(glue_first) {
+            node.rrsets.shrink_to_fit();
+            if !ns.rdatas().any(|t| t.eq_ignore_ascii_case(host)) {
+                self.glue_lines.push((host.clone(), rtype, line));
             }
         }
         zone.add_ancestors(&cut);
@@ -547,10 +568,18 @@ impl Builder {
         for m in missing {
             self.problem(0, Severity::Error, m);
         }
-        // Address records below a cut are glue only if some NS names them.
+        // Address records below a cut that their own cut's NS do not name
+        // are glue only if some other NS names them (sibling glue).
+        if self.glue_lines.is_empty() {
+            return;
+        }
         let mut targets: rustc_hash::FxHashSet<Vec<u8>> = rustc_hash::FxHashSet::default();
         for set in zone.cuts.iter().map(|d| &d.ns).chain(zone.apex.get(NS)) {
-            targets.extend(set.rdatas().map(|t| t.to_ascii_lowercase()));
+            for t in set.rdatas() {
+                if name::is_below_or_at(&t.to_ascii_lowercase(), &zone.origin) {
+                    targets.insert(t.to_ascii_lowercase());
+                }
+            }
         }
         for (owner, rtype, line) in std::mem::take(&mut self.glue_lines) {
             if !targets.contains(&*owner) {
@@ -566,6 +595,10 @@ impl Builder {
             }
         }
     }
+}
+
+fn set_rtype_of(node: &Node) -> u16 {
+    node.rrsets.first().map_or(A, |r| r.rtype)
 }
 
 /// Attaches RRSIG RDATAs to the RRsets they cover.

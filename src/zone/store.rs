@@ -171,7 +171,9 @@ impl Delegation {
 /// One shard of the delegation table.
 #[derive(Clone, Default)]
 pub struct Shard {
-    table: HashTable<Delegation>,
+    /// Boxed: a hash table keeps up to twice its length in slots, and a
+    /// slot of 8 bytes wastes far less than one of `size_of::<Delegation>()`.
+    table: HashTable<Box<Delegation>>,
 }
 
 /// The delegations of one version.
@@ -215,7 +217,18 @@ impl Delegations {
     #[inline]
     pub fn get(&self, name: &[u8]) -> Option<&Delegation> {
         let h = hash(name);
-        self.shards[shard_of(h)].table.find(h, |d| &*d.name == name)
+        self.shards[shard_of(h)]
+            .table
+            .find(h, |d| &*d.name == name)
+            .map(|d| &**d)
+    }
+
+    /// Makes room for `n` more delegations spread over the shards (loads).
+    pub fn reserve(&mut self, n: usize) {
+        let per = n / SHARDS + n / SHARDS / 8 + 1;
+        for s in self.shards.iter_mut() {
+            Arc::make_mut(s).table.reserve(per, |x| hash(&x.name));
+        }
     }
 
     /// Inserts or replaces; copies the shard if another version shares it.
@@ -223,9 +236,9 @@ impl Delegations {
         let h = hash(&d.name);
         let shard = Arc::make_mut(&mut self.shards[shard_of(h)]);
         match shard.table.find_mut(h, |x| x.name == d.name) {
-            Some(slot) => *slot = d,
+            Some(slot) => **slot = d,
             None => {
-                shard.table.insert_unique(h, d, |x| hash(&x.name));
+                shard.table.insert_unique(h, Box::new(d), |x| hash(&x.name));
                 self.count += 1;
             }
         }
@@ -237,12 +250,14 @@ impl Delegations {
         let shard = Arc::make_mut(&mut self.shards[shard_of(h)]);
         let entry = shard.table.find_entry(h, |x| &*x.name == name).ok()?;
         self.count -= 1;
-        Some(entry.remove().0)
+        Some(*entry.remove().0)
     }
 
     /// All delegations, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &Delegation> {
-        self.shards.iter().flat_map(|s| s.table.iter())
+        self.shards
+            .iter()
+            .flat_map(|s| s.table.iter().map(|d| &**d))
     }
 
     /// All delegations, in parallel (rayon), shard by shard.
@@ -250,7 +265,7 @@ impl Delegations {
         &self,
     ) -> impl rayon::iter::IndexedParallelIterator<Item = impl Iterator<Item = &Delegation>> {
         use rayon::prelude::*;
-        self.shards.par_iter().map(|s| s.table.iter())
+        self.shards.par_iter().map(|s| s.table.iter().map(|d| &**d))
     }
 
     /// Calls `f` on every delegation, shard by shard in parallel (rayon),
@@ -262,7 +277,7 @@ impl Delegations {
         use rayon::prelude::*;
         self.shards.par_iter_mut().for_each(|s| {
             let shard = Arc::make_mut(s);
-            f(&mut shard.table.iter_mut());
+            f(&mut shard.table.iter_mut().map(|d| &mut **d));
         });
     }
 }

@@ -116,11 +116,14 @@ pub struct Knot {
 
 impl Knot {
     pub fn start(dir: &Path) -> Knot {
+        Self::start_on(dir, free_port())
+    }
+
+    pub fn start_on(dir: &Path, port: u16) -> Knot {
         let knotd = need("knotd", "knot");
         need("kdig", "knot-dnsutils");
         let dir = dir.join("knot");
         std::fs::create_dir_all(dir.join("db")).unwrap();
-        let port = free_port();
         std::fs::write(
             dir.join("shop.zone"),
             "$ORIGIN shop.\n$TTL 3600\n@ SOA a.nic.shop. hostmaster.nic.shop. 1 3600 900 604800 300\n\
@@ -156,7 +159,7 @@ log:\n  - target: stderr\n    any: info\n",
 
     pub fn kdig(&self, args: &[&str]) -> String {
         let out = run(Command::new("kdig")
-            .arg(format!("@127.0.0.1"))
+            .arg("@127.0.0.1")
             .args(["-p", &self.port.to_string(), "+time=2", "+retry=0"])
             .args(args));
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -302,7 +305,11 @@ clock_control = true\nlifecycle_interval = 3600\n{extra_srs}\n\
     }
 
     pub fn start(&mut self) {
-        let log = std::fs::File::create(self.dir.join("srs.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("srs.log"))
+            .unwrap();
         let child = Command::new(TLDD)
             .args(["srs", "serve", "-c"])
             .arg(&self.config)
@@ -326,6 +333,14 @@ clock_control = true\nlifecycle_interval = 3600\n{extra_srs}\n\
             unsafe {
                 libc::kill(c.id() as i32, libc::SIGTERM);
             }
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
             let _ = c.wait();
         }
     }
@@ -477,4 +492,131 @@ pub fn contact(id: &str) -> Value {
         "email": "test@example.net",
         "authInfo": "c0ntact-pw",
     })
+}
+
+/// A raw EPP-over-TLS client (rustls, blocking) for byte-level tests.
+pub struct RawEpp {
+    s: rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>,
+    pub greeting: String,
+}
+
+#[derive(Debug)]
+struct AnyServer(rustls::crypto::WebPkiSupportedAlgorithms);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &rustls::pki_types::CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.0)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &rustls::pki_types::CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.0)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+impl RawEpp {
+    pub fn connect(port: u16, cert: Option<&Cert>) -> RawEpp {
+        use rustls::pki_types::pem::PemObject;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let b = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(AnyServer(
+                provider.signature_verification_algorithms,
+            )));
+        let cfg = match cert {
+            Some(c) => b
+                .with_client_auth_cert(
+                    vec![rustls::pki_types::CertificateDer::from_pem_file(&c.crt).unwrap()],
+                    rustls::pki_types::PrivateKeyDer::from_pem_file(&c.key).unwrap(),
+                )
+                .unwrap(),
+            None => b.with_no_client_auth(),
+        };
+        let conn =
+            rustls::ClientConnection::new(std::sync::Arc::new(cfg), "epp.test".try_into().unwrap())
+                .unwrap();
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let mut r = RawEpp {
+            s: rustls::StreamOwned::new(conn, tcp),
+            greeting: String::new(),
+        };
+        r.greeting = r.recv().expect("greeting");
+        r
+    }
+
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).unwrap();
+        self.s.flush().unwrap();
+    }
+
+    pub fn send(&mut self, body: &[u8]) {
+        let mut f = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(body);
+        self.send_bytes(&f);
+    }
+
+    /// The next frame, or None when the server closed the connection.
+    pub fn recv(&mut self) -> Option<String> {
+        use std::io::Read;
+        let mut h = [0u8; 4];
+        self.s.read_exact(&mut h).ok()?;
+        let n = u32::from_be_bytes(h) as usize;
+        let mut b = vec![0u8; n.checked_sub(4)?];
+        self.s.read_exact(&mut b).ok()?;
+        Some(String::from_utf8(b).unwrap())
+    }
+
+    pub fn req(&mut self, xml: &str) -> String {
+        self.send(xml.as_bytes());
+        self.recv().expect("an answer")
+    }
+
+    /// Sends and returns the result code.
+    pub fn code(&mut self, xml: &str) -> u16 {
+        result_code(&self.req(xml))
+    }
+
+    pub fn login(&mut self, clid: &str, pw: &str) -> u16 {
+        self.code(&login_xml(clid, pw))
+    }
+}
+
+pub fn login_xml(clid: &str, pw: &str) -> String {
+    cmd(&format!(
+        "<login><clID>{clid}</clID><pw>{pw}</pw><options><version>1.0</version><lang>en</lang></options>\
+         <svcs><objURI>urn:ietf:params:xml:ns:domain-1.0</objURI><objURI>urn:ietf:params:xml:ns:host-1.0</objURI>\
+         <objURI>urn:ietf:params:xml:ns:contact-1.0</objURI></svcs></login>"
+    ))
+}
+
+pub fn result_code(xml: &str) -> u16 {
+    xml.split("<result code=\"")
+        .nth(1)
+        .and_then(|s| s.get(..4))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no result code in {xml}"))
 }

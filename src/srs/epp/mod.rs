@@ -22,6 +22,8 @@ pub mod poll;
 pub mod response;
 pub mod result;
 pub mod session;
+#[cfg(test)]
+mod tests;
 pub mod transfer;
 pub mod xml;
 

@@ -35,7 +35,7 @@ pub fn period(el: &Elem, ns: &str, default: u32) -> EppResult<u32> {
     }
     match p.attr("unit") {
         Some("y") => Ok(n),
-        Some("m") if n % 12 == 0 => Ok(n / 12),
+        Some("m") if n.is_multiple_of(12) => Ok(n / 12),
         Some("m") => Err(err(2306, "periods must be whole years")),
         Some(u) => Err(err(2005, format!("period unit {u:?} is not y or m"))),
         None => Err(err(2003, "period needs a unit attribute")),

@@ -1,0 +1,291 @@
+//! Load benchmark of Whois and RDAP domain lookups (issue 6 bar: 5000
+//! lookups/s with p99 under 10 ms on the 2-core machine, loopback,
+//! allow-listed client). Not a test: run it by hand or in a bench job.
+//!
+//! ```text
+//! cargo bench --bench rdds_load            # release build
+//! RDDS_DOMAINS=10000 RDDS_SECONDS=10 RDDS_CONCURRENCY=32 cargo bench --bench rdds_load
+//! ```
+//!
+//! It writes a store with `RDDS_DOMAINS` domains (one registrar, one
+//! contact, two name servers each, every third with a DS) through the SRS
+//! store API, starts the real `tldd srs serve` on it with Whois and RDAP on
+//! loopback ports (client 127.0.0.1 allow-listed), then for each service
+//! runs `RDDS_CONCURRENCY` closed-loop clients for `RDDS_SECONDS` seconds,
+//! each asking for a random existing domain on a new connection (Whois: one
+//! query per connection, as RFC 3912 works; RDAP: one request per
+//! connection, `Connection: close`, the pessimistic case). It prints
+//! lookups/s and latency percentiles; every answer is checked to be a hit.
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tldd::srs::model::*;
+use tldd::srs::store::{SResult, Store};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn populate(dir: &std::path::Path, n: usize) {
+    let store = Store::open(&dir.join("data"), "shop", "SHOP").unwrap();
+    let now = store.clock.now();
+    store
+        .write(|t| -> SResult<()> {
+            t.put_registrar(&Registrar {
+                id: "reg-a".into(),
+                name: "Registrar A, Inc.".into(),
+                iana_id: 9999,
+                password_hash: "x".into(),
+                cert_sha256: vec!["00".repeat(32)],
+                networks: vec![],
+                credit_limit: None,
+                balance: 0,
+                max_connections: None,
+                url: Some("https://www.reg-a.example".into()),
+                whois_server: Some("whois.reg-a.example".into()),
+                abuse_email: Some("abuse@reg-a.example".into()),
+                abuse_phone: Some("+1.5555550100".into()),
+                rdap_url: Some("https://rdap.reg-a.example/".into()),
+                created: now,
+                updated: now,
+            });
+            t.put_contact(&Contact {
+                id: "ca-1".into(),
+                roid: "C1-SHOP".into(),
+                postal: vec![PostalInfo {
+                    kind: "int".into(),
+                    name: "Test Person".into(),
+                    org: Some("Test Org".into()),
+                    street: vec!["1 Main St".into()],
+                    city: "Tokyo".into(),
+                    sp: Some("13".into()),
+                    pc: Some("100-0001".into()),
+                    cc: "JP".into(),
+                }],
+                voice: Some(Phone {
+                    number: "+81.312345678".into(),
+                    ext: None,
+                }),
+                fax: None,
+                email: "test@example.net".into(),
+                auth_pw: "x".into(),
+                disclose: None,
+                statuses: Default::default(),
+                cl_id: "reg-a".into(),
+                cr_id: "reg-a".into(),
+                cr_date: now,
+                up_id: None,
+                up_date: None,
+                tr_date: None,
+            });
+            Ok(())
+        })
+        .unwrap();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        store
+            .write(|t| -> SResult<()> {
+                for &i in chunk {
+                    let d = Domain {
+                        name: format!("d{i}.shop"),
+                        roid: format!("D{i:X}-SHOP"),
+                        registrant: Some("ca-1".into()),
+                        contacts: vec![
+                            (ContactType::Admin, "ca-1".into()),
+                            (ContactType::Tech, "ca-1".into()),
+                        ],
+                        ns: vec!["ns1.example.net".into(), "ns2.example.net".into()],
+                        ds: if i % 3 == 0 {
+                            vec![DsData {
+                                key_tag: 12345,
+                                alg: 13,
+                                digest_type: 2,
+                                digest: "AB".repeat(32),
+                            }]
+                        } else {
+                            vec![]
+                        },
+                        statuses: Default::default(),
+                        cl_id: "reg-a".into(),
+                        cr_id: "reg-a".into(),
+                        cr_date: now,
+                        up_id: None,
+                        up_date: None,
+                        ex_date: now + 365 * 86400,
+                        tr_date: None,
+                        auth_pw: "x".into(),
+                        grace: vec![],
+                        rgp: Rgp::Active,
+                        transfer: None,
+                    };
+                    t.put_domain(None, &d);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn load(
+    name: &str,
+    clients: usize,
+    secs: u64,
+    n: usize,
+    one: impl Fn(usize) -> bool + Send + Sync + 'static,
+) {
+    let one = Arc::new(one);
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let (one, stop) = (one.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut lat = Vec::new();
+                let mut errors = 0usize;
+                let mut x = (c as u64 + 1) * 0x9e37_79b9_7f4a_7c15;
+                while !stop.load(Ordering::Relaxed) {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let t = Instant::now();
+                    if !one((x as usize) % n) {
+                        errors += 1;
+                    }
+                    lat.push(t.elapsed());
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for h in handles {
+        let (l, e) = h.join().unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    all.sort();
+    println!(
+        "{name}: {} lookups in {wall:.1} s = {:.0}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors} ({clients} clients)",
+        all.len(),
+        all.len() as f64 / wall,
+        percentile(&all, 0.5).as_secs_f64() * 1e3,
+        percentile(&all, 0.9).as_secs_f64() * 1e3,
+        percentile(&all, 0.99).as_secs_f64() * 1e3,
+        all.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+}
+
+fn main() {
+    let n = env("RDDS_DOMAINS", 10_000);
+    let secs = env("RDDS_SECONDS", 10) as u64;
+    let clients = env("RDDS_CONCURRENCY", 32);
+    let dir = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    populate(dir.path(), n);
+    println!(
+        "store: {n} domains written in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let (whois, rdap, epp) = (free_port(), free_port(), free_port());
+    // a throwaway certificate for the EPP listener the SRS always opens
+    let crt = dir.path().join("s.crt");
+    let key = dir.path().join("s.key");
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=bench",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "openssl is needed to make the EPP certificate");
+    let cfg = dir.path().join("srs.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[srs]\ntld = \"shop.\"\ndata_dir = \"{d}/data\"\nepp_listen = \"127.0.0.1:{epp}\"\ntls_cert = \"{c}\"\ntls_key = \"{k}\"\n\
+whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
+[srs.whois]\nallow = [\"127.0.0.1/32\"]\nmax_connections_per_ip = 4096\n\
+[srs.dns]\nserver = \"127.0.0.1:9\"\ntsig_key = \"k\"\n\
+[[tsig]]\nname = \"k\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0c2VjcmV0c2VjcmV0\"\n",
+            d = dir.path().display(),
+            c = crt.display(),
+            k = key.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tldd"))
+        .args(["srs", "serve", "-c"])
+        .arg(&cfg)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", rdap)).is_err()
+        || TcpStream::connect(("127.0.0.1", whois)).is_err()
+    {
+        assert!(Instant::now() < end, "tldd srs did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    load("whois domain", clients, secs, n, move |i| {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", whois)) else {
+            return false;
+        };
+        let _ = write!(s, "d{i}.shop\r\n");
+        let mut out = Vec::with_capacity(4096);
+        s.read_to_end(&mut out).is_ok() && out.starts_with(b"Domain Name: d")
+    });
+    load("rdap domain", clients, secs, n, move |i| {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", rdap)) else {
+            return false;
+        };
+        let _ = write!(
+            s,
+            "GET /domain/d{i}.shop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        );
+        let mut out = Vec::with_capacity(8192);
+        s.read_to_end(&mut out).is_ok() && out.starts_with(b"HTTP/1.1 200")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}

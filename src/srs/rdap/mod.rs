@@ -1,0 +1,392 @@
+//! RDAP over HTTP (RFC 7480, queries RFC 9082, responses RFC 9083) with
+//! the ICANN gTLD profile, served by the SRS on `[srs] rdap_listen`.
+//!
+//! Paths: `/domain/{name}` (A-label or U-label, percent-encoded UTF-8),
+//! `/nameserver/{name}`, `/entity/{handle}` (a registrar by IANA ID or SRS
+//! registrar ID), `/help`. Every answer is `application/rdap+json` with
+//! `Access-Control-Allow-Origin: *`; HEAD answers like GET without a body;
+//! an unknown object is 404 and a malformed name 400, each with an RDAP
+//! error body; searches and IP/ASN queries are 501. With
+//! `[srs.whois] limit_rdap` (default) the Whois limiter's rules apply: an
+//! over-limit client gets 429 with `Retry-After`.
+//!
+//! TLS: with `[srs] rdap_tls_cert` and `rdap_tls_key` the listener speaks
+//! HTTPS (rustls, TLS 1.2/1.3, HTTP/1.1); handshakes run in their own tasks
+//! with a 10 s timeout so a slow client cannot stall the accept loop.
+//! Without them it is plain HTTP, meant for a TLS-terminating reverse proxy
+//! (the ICANN TIG requires HTTPS to the public). Links use
+//! `[srs.whois] rdap_base_url` (the public URL), else the listener address.
+//!
+//! Limits: HTTP/1.1 only; no search (`/domains?name=`); no contact entities.
+pub mod json;
+
+use crate::srs::whois::limit::Verdict;
+use crate::srs::whois::view::{find_registrar, normalize_name, DomainView, HostView};
+use crate::srs::whois::Rdds;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+/// Per-service settings.
+pub struct RdapState {
+    pub rdds: Arc<Rdds>,
+    /// Public base URL ending in '/'.
+    pub base: String,
+    /// Whois host name for `port43`.
+    pub port43: Option<String>,
+}
+
+/// The client's address, for the limiter.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>>
+    for ClientAddr
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+        ClientAddr(*s.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
+    for ClientAddr
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        ClientAddr(*s.remote_addr())
+    }
+}
+
+/// Loads the RDAP TLS certificate chain and key.
+pub fn tls_acceptor(cert: &FsPath, key: &FsPath) -> anyhow::Result<TlsAcceptor> {
+    let f = std::fs::File::open(cert)
+        .map_err(|e| anyhow::anyhow!("rdap_tls_cert {}: {e}", cert.display()))?;
+    let certs: Vec<_> = rustls_pemfile::certs(&mut std::io::BufReader::new(f))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("rdap_tls_cert {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!("rdap_tls_cert {}: no PEM certificate found", cert.display());
+    }
+    let f = std::fs::File::open(key)
+        .map_err(|e| anyhow::anyhow!("rdap_tls_key {}: {e}", key.display()))?;
+    let key_der = rustls_pemfile::private_key(&mut std::io::BufReader::new(f))
+        .map_err(|e| anyhow::anyhow!("rdap_tls_key {}: {e}", key.display()))?
+        .ok_or_else(|| {
+            anyhow::anyhow!("rdap_tls_key {}: no PEM private key found", key.display())
+        })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .map_err(|e| anyhow::anyhow!("RDAP TLS certificate/key: {e}"))?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(cfg)))
+}
+
+/// A listener yielding completed TLS sessions.
+pub struct TlsListener {
+    rx: tokio::sync::mpsc::Receiver<(
+        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+        SocketAddr,
+    )>,
+    local: SocketAddr,
+}
+
+impl TlsListener {
+    pub fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<TlsListener> {
+        let local = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            loop {
+                let (sock, peer) = match listener.accept().await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "rdap accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let (acc, txc) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(10), acc.accept(sock)).await {
+                        Ok(Ok(s)) => {
+                            let _ = txc.send((s, peer)).await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(client = %peer, error = %e, "rdap TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!(client = %peer, "rdap TLS handshake timed out"),
+                    }
+                });
+                if tx.is_closed() {
+                    return;
+                }
+            }
+        });
+        Ok(TlsListener { rx, local })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(x) => x,
+            // the accept task never ends while the receiver lives
+            None => std::future::pending().await,
+        }
+    }
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
+
+/// The router (also used directly by tests).
+pub fn router(state: Arc<RdapState>) -> Router {
+    Router::new()
+        .route("/domain/{name}", get(domain))
+        .route("/nameserver/{name}", get(nameserver))
+        .route("/entity/{handle}", get(entity))
+        .route("/help", get(help))
+        .fallback(fallback)
+        .layer(axum::middleware::map_response(cors))
+        .with_state(state)
+}
+
+/// Serves RDAP until the task is dropped.
+pub async fn serve(
+    state: Arc<RdapState>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+) -> anyhow::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<ClientAddr>();
+    match tls {
+        Some(acc) => axum::serve(TlsListener::new(listener, acc)?, app).await?,
+        None => axum::serve(listener, app).await?,
+    }
+    Ok(())
+}
+
+async fn cors(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    r
+}
+
+fn rdap(status: StatusCode, v: &Value) -> Response {
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/rdap+json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+impl RdapState {
+    fn ctx(&self, uri: &Uri) -> json::Ctx<'_> {
+        json::Ctx {
+            base: &self.base,
+            request_url: format!("{}{}", self.base, uri.path().trim_start_matches('/')),
+            terms: &self.rdds.terms,
+            terms_url: &self.rdds.terms_url,
+            redact: self.rdds.cfg.redact,
+            port43: self.port43.as_deref(),
+        }
+    }
+
+    /// Counts the request; `Some(429)` when the client is over its limit.
+    fn limit(&self, ip: std::net::IpAddr, c: &json::Ctx) -> Option<Response> {
+        if !self.rdds.cfg.limit_rdap {
+            return None;
+        }
+        let Verdict::Limited {
+            retry_after,
+            scope,
+            new_block,
+        } = self.rdds.rdap_limiter.check(ip, Instant::now())
+        else {
+            return None;
+        };
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        let m = &self.rdds.metrics;
+        m.limited.with_label_values(&["rdap", scope.as_str()]).inc();
+        if new_block {
+            m.blocks.with_label_values(&["rdap", scope.as_str()]).inc();
+            tracing::warn!(client = %ip, scope = scope.as_str(), block_seconds = secs, "rdap: rate limit exceeded, client blocked");
+        }
+        let mut r = rdap(
+            StatusCode::TOO_MANY_REQUESTS,
+            &json::error(
+                429,
+                "Too Many Requests",
+                &format!("Query rate limit exceeded. Try again in {secs} seconds."),
+                c,
+            ),
+        );
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        Some(r)
+    }
+
+    fn done(&self, kind: &str, started: Instant, r: Response) -> Response {
+        let m = &self.rdds.metrics;
+        m.rdap_requests
+            .with_label_values(&[kind, r.status().as_str()])
+            .inc();
+        m.rdap_latency.observe(started.elapsed().as_secs_f64());
+        r
+    }
+}
+
+fn not_found(what: &str, c: &json::Ctx) -> Response {
+    rdap(
+        StatusCode::NOT_FOUND,
+        &json::error(404, "Not Found", &format!("{what} not found."), c),
+    )
+}
+
+fn bad_request(why: &str, c: &json::Ctx) -> Response {
+    rdap(
+        StatusCode::BAD_REQUEST,
+        &json::error(400, "Bad Request", why, c),
+    )
+}
+
+fn internal(e: impl std::fmt::Display, c: &json::Ctx) -> Response {
+    tracing::error!(error = %e, "rdap: store read failed");
+    rdap(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &json::error(500, "Internal Server Error", "Please try again later.", c),
+    )
+}
+
+type NameArg = Result<Path<String>, axum::extract::rejection::PathRejection>;
+
+async fn domain(
+    State(st): State<Arc<RdapState>>,
+    ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
+    uri: Uri,
+    name: NameArg,
+) -> Response {
+    let t = Instant::now();
+    let c = st.ctx(&uri);
+    if let Some(r) = st.limit(peer.ip(), &c) {
+        return st.done("domain", t, r);
+    }
+    let r = match name
+        .map_err(|e| e.body_text())
+        .and_then(|Path(n)| normalize_name(&n))
+    {
+        Err(why) => bad_request(&why, &c),
+        Ok(n) => match DomainView::load(&st.rdds.store, &n) {
+            Ok(Some(v)) => rdap(StatusCode::OK, &json::domain(&v, &c)),
+            Ok(None) => not_found("Domain", &c),
+            Err(e) => internal(e, &c),
+        },
+    };
+    tracing::debug!(client = %peer, path = %uri.path(), status = r.status().as_u16(), "rdap request");
+    st.done("domain", t, r)
+}
+
+async fn nameserver(
+    State(st): State<Arc<RdapState>>,
+    ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
+    uri: Uri,
+    name: NameArg,
+) -> Response {
+    let t = Instant::now();
+    let c = st.ctx(&uri);
+    if let Some(r) = st.limit(peer.ip(), &c) {
+        return st.done("nameserver", t, r);
+    }
+    let r = match name
+        .map_err(|e| e.body_text())
+        .and_then(|Path(n)| normalize_name(&n))
+    {
+        Err(why) => bad_request(&why, &c),
+        Ok(n) => match HostView::load(&st.rdds.store, &n) {
+            Ok(Some(v)) => rdap(StatusCode::OK, &json::nameserver(&v, &c)),
+            Ok(None) => not_found("Nameserver", &c),
+            Err(e) => internal(e, &c),
+        },
+    };
+    tracing::debug!(client = %peer, path = %uri.path(), status = r.status().as_u16(), "rdap request");
+    st.done("nameserver", t, r)
+}
+
+async fn entity(
+    State(st): State<Arc<RdapState>>,
+    ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
+    uri: Uri,
+    handle: NameArg,
+) -> Response {
+    let t = Instant::now();
+    let c = st.ctx(&uri);
+    if let Some(r) = st.limit(peer.ip(), &c) {
+        return st.done("entity", t, r);
+    }
+    let r = match handle {
+        Err(e) => bad_request(&e.body_text(), &c),
+        Ok(Path(h)) if h.is_empty() || h.len() > 255 || h.chars().any(char::is_control) => {
+            bad_request("invalid entity handle", &c)
+        }
+        Ok(Path(h)) => match find_registrar(&st.rdds.store, &h) {
+            Ok(Some(r)) => rdap(StatusCode::OK, &json::entity(&r, &c)),
+            Ok(None) => not_found("Entity", &c),
+            Err(e) => internal(e, &c),
+        },
+    };
+    tracing::debug!(client = %peer, path = %uri.path(), status = r.status().as_u16(), "rdap request");
+    st.done("entity", t, r)
+}
+
+async fn help(State(st): State<Arc<RdapState>>, uri: Uri) -> Response {
+    let t = Instant::now();
+    let c = st.ctx(&uri);
+    st.done(
+        "help",
+        t,
+        rdap(StatusCode::OK, &json::help(&c, &st.rdds.tld)),
+    )
+}
+
+async fn fallback(State(st): State<Arc<RdapState>>, uri: Uri) -> Response {
+    let t = Instant::now();
+    let c = st.ctx(&uri);
+    let first = uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let r = match first {
+        "domains" | "nameservers" | "entities" | "ip" | "autnum" => rdap(
+            StatusCode::NOT_IMPLEMENTED,
+            &json::error(
+                501,
+                "Not Implemented",
+                "This server answers domain, nameserver, entity and help queries only.",
+                &c,
+            ),
+        ),
+        _ => not_found("Object", &c),
+    };
+    st.done("other", t, r)
+}

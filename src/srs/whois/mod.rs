@@ -1,0 +1,172 @@
+//! Registration data services of the SRS: Whois (RFC 3912, TCP port 43)
+//! here and RDAP ([`crate::srs::rdap`]), both reading the live SRS store.
+//!
+//! ```text
+//! client --TCP--> server (accept, connection limits, read one line with a
+//!                 timeout and a length limit)
+//!                   -> limit (allow-list, per address and per subnet
+//!                      token buckets, growing blocks)
+//!                   -> query (syntax, IDN) -> view (store read) -> text
+//!                      (Spec 4 format, CRLF) -> write, close
+//! ```
+//!
+//! Modules: [`config`] (`[srs.whois]`), [`limit`] (rate limiting),
+//! [`query`] (query syntax), [`view`] (data shared with RDAP: names,
+//! lookups, redaction, texts), [`text`] (the Whois output format),
+//! [`server`] (the listener), [`metrics`].
+//!
+//! [`Rdds`] holds what both services share: store, TLD, settings, one
+//! limiter each and the metrics. Limits: one query per connection (RFC 3912
+//! practice); no contact lookups (policy redacts them); no searches or
+//! wildcards.
+pub mod config;
+pub mod limit;
+pub mod metrics;
+pub mod query;
+pub mod server;
+pub mod text;
+pub mod view;
+
+use crate::srs::store::Store;
+use config::WhoisConfig;
+use limit::{LimitConfig, Limiter};
+use metrics::RddsMetrics;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Shared state of Whois and RDAP.
+pub struct Rdds {
+    pub store: Arc<Store>,
+    /// TLD without the dot, lower case.
+    pub tld: String,
+    pub cfg: WhoisConfig,
+    pub terms: String,
+    pub terms_url: String,
+    pub whois_limiter: Limiter,
+    pub rdap_limiter: Limiter,
+    pub metrics: RddsMetrics,
+}
+
+impl Rdds {
+    /// Builds the shared state; `registry` receives the metrics.
+    pub fn new(
+        store: Arc<Store>,
+        tld: &str,
+        cfg: WhoisConfig,
+        registry: &prometheus::Registry,
+    ) -> Result<Rdds, String> {
+        let allow = cfg.check()?;
+        let lc = LimitConfig {
+            per_address: cfg.rate_limit,
+            per_subnet_v4: cfg.subnet_rate_limit_v4,
+            per_subnet_v6: cfg.subnet_rate_limit_v6,
+            allow,
+            block_initial: Duration::from_secs(cfg.block_initial),
+            block_max: Duration::from_secs(cfg.block_max),
+            block_forget: Duration::from_secs(cfg.block_forget),
+            max_tracked: cfg.max_tracked,
+        };
+        let metrics = RddsMetrics::new(registry);
+        for (name, v) in [
+            ("rate_limit", cfg.rate_limit as i64),
+            ("subnet_rate_limit_v4", cfg.subnet_rate_limit_v4 as i64),
+            ("subnet_rate_limit_v6", cfg.subnet_rate_limit_v6 as i64),
+            ("block_initial_seconds", cfg.block_initial as i64),
+            ("block_max_seconds", cfg.block_max as i64),
+            ("block_forget_seconds", cfg.block_forget as i64),
+            ("read_timeout_seconds", cfg.read_timeout as i64),
+            ("write_timeout_seconds", cfg.write_timeout as i64),
+            ("max_query_length", cfg.max_query_length as i64),
+            ("max_connections", cfg.max_connections as i64),
+            ("max_connections_per_ip", cfg.max_connections_per_ip as i64),
+            ("allow_networks", lc.allow.len() as i64),
+            ("limit_rdap", cfg.limit_rdap as i64),
+        ] {
+            metrics.limits.with_label_values(&[name]).set(v);
+        }
+        Ok(Rdds {
+            store,
+            tld: tld.to_string(),
+            terms: cfg
+                .terms
+                .clone()
+                .unwrap_or_else(|| view::default_terms(tld)),
+            terms_url: cfg
+                .terms_url
+                .clone()
+                .unwrap_or_else(|| format!("https://nic.{tld}/rdds-terms")),
+            whois_limiter: Limiter::new(lc.clone()),
+            rdap_limiter: Limiter::new(lc),
+            metrics,
+            cfg,
+        })
+    }
+}
+
+/// Binds `[srs] whois_listen` and `rdap_listen` (when set) and spawns
+/// their servers into `tasks`. Bind errors name the key.
+pub async fn start(
+    app: &Arc<crate::srs::admin::App>,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<()> {
+    let c = &app.cfg.srs;
+    if c.whois_listen.is_none() && c.rdap_listen.is_none() {
+        return Ok(());
+    }
+    let rdds = Arc::new(
+        Rdds::new(
+            app.store.clone(),
+            &app.cfg.tld,
+            c.whois.clone(),
+            &app.metrics.registry,
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", app.cfg.path.display()))?,
+    );
+    if let Some(addr) = c.whois_listen {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("whois_listen {addr}: {e}"))?;
+        tracing::info!(whois = %addr, rate_limit = c.whois.rate_limit, allow = c.whois.allow.len(), "Whois serving");
+        tasks.spawn(server::serve(rdds.clone(), l));
+    }
+    if let Some(addr) = c.rdap_listen {
+        let tls = match (&c.rdap_tls_cert, &c.rdap_tls_key) {
+            (Some(cert), Some(key)) => Some(crate::srs::rdap::tls_acceptor(
+                &app.cfg.resolve(cert),
+                &app.cfg.resolve(key),
+            )?),
+            (None, None) => None,
+            _ => anyhow::bail!("rdap_tls_cert and rdap_tls_key must be set together"),
+        };
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("rdap_listen {addr}: {e}"))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut base = c
+            .whois
+            .rdap_base_url
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{addr}/"));
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        let port43 = c.whois_listen.map(|_| {
+            c.whois
+                .port43_host
+                .clone()
+                .unwrap_or_else(|| format!("whois.nic.{}", app.cfg.tld))
+        });
+        tracing::info!(rdap = %addr, %base, tls = tls.is_some(), "RDAP serving");
+        let st = Arc::new(crate::srs::rdap::RdapState {
+            rdds: rdds.clone(),
+            base,
+            port43,
+        });
+        tasks.spawn(async move {
+            if let Err(e) = crate::srs::rdap::serve(st, l, tls).await {
+                tracing::error!(error = %e, "RDAP listener stopped");
+            }
+        });
+    }
+    Ok(())
+}

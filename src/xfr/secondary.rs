@@ -1,0 +1,122 @@
+//! Secondary mode (`[[zone]] primary = "addr:port"`).
+//!
+//! One task per secondary zone:
+//! - at start, the copy in the store (if any) is served at once;
+//! - then, and whenever a NOTIFY arrives or the SOA refresh timer fires,
+//!   it asks the primary for the SOA serial; if the primary is ahead it
+//!   transfers (IXFR from our serial, AXFR when we have nothing or the
+//!   primary answers in AXFR form) and hands the result to the zone's
+//!   writer, which applies, persists (so the copy survives a restart and
+//!   is journalled for our own IXFR clients) and publishes it;
+//! - after a failure it retries on the SOA retry timer;
+//! - if the primary stays unreachable past SOA expire, the zone is
+//!   withdrawn from service (answers become REFUSED) until a refresh
+//!   succeeds again (RFC 1035 §4.3.5).
+//!
+//! The data is served exactly as received (a signed primary's RRSIGs and
+//! NSEC3 included); nothing is re-signed here.
+//!
+//! Timer values are clamped to [5 s, 1 day] for refresh/retry so a bad SOA
+//! cannot make the loop spin or sleep forever.
+use super::client::{fetch, soa_field, soa_serial, Fetched};
+use super::out::serial_lt;
+use crate::server::handoff::{Services, ZoneRuntime};
+use crate::update::diff::soa_rec;
+use crate::update::writer::Job;
+use crate::wire::ZoneSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Runs the refresh loop of one secondary zone forever.
+pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
+    let Some(primary) = zrt.primary else { return };
+    let m = crate::metrics::get();
+    let zone = zrt.origin_text.clone();
+    let mut last_ok = Instant::now();
+    let mut withdrawn = false;
+    loop {
+        let served = svc.served(&zrt.origin);
+        let have = served.as_deref().and_then(soa_rec);
+        let timers = have
+            .as_ref()
+            .map(|s| {
+                (
+                    soa_field(&s.rdata, 1).unwrap_or(3600),
+                    soa_field(&s.rdata, 2).unwrap_or(600),
+                    soa_field(&s.rdata, 3).unwrap_or(604800),
+                )
+            })
+            .unwrap_or((60, 10, u32::MAX));
+        let clamp = |s: u32| Duration::from_secs(u64::from(s).clamp(5, 86400));
+        let result = refresh(&zrt, primary, have.clone()).await;
+        let wait = match result {
+            Ok(kind) => {
+                last_ok = Instant::now();
+                withdrawn = false;
+                m.secondary_transfers
+                    .with_label_values(&[&zone, kind, "ok"])
+                    .inc();
+                m.secondary_lag.with_label_values(&[&zone]).set(0);
+                clamp(timers.0)
+            }
+            Err(e) => {
+                tracing::warn!(zone = %zone, %primary, "refresh failed: {e}");
+                m.secondary_transfers
+                    .with_label_values(&[&zone, "refresh", "error"])
+                    .inc();
+                if !withdrawn
+                    && served.is_some()
+                    && last_ok.elapsed() > Duration::from_secs(u64::from(timers.2))
+                {
+                    tracing::error!(zone = %zone, "SOA expire reached without contact to the primary; zone withdrawn");
+                    let origin = zrt.origin.clone();
+                    svc.zones.rcu(|zs| {
+                        ZoneSet::new(
+                            zs.zones()
+                                .iter()
+                                .filter(|z| z.origin != origin)
+                                .cloned()
+                                .collect(),
+                        )
+                    });
+                    withdrawn = true;
+                }
+                clamp(timers.1)
+            }
+        };
+        let _ = tokio::time::timeout(wait, zrt.refresh.notified()).await;
+    }
+}
+
+/// One refresh: SOA check, transfer if needed. Returns what happened.
+async fn refresh(
+    zrt: &ZoneRuntime,
+    primary: std::net::SocketAddr,
+    have: Option<crate::update::Rec>,
+) -> Result<&'static str, String> {
+    let ours = have.as_ref().and_then(|h| soa_field(&h.rdata, 0));
+    let theirs = soa_serial(primary, &zrt.origin, &zrt.transfer_key).await?;
+    if let Some(o) = ours {
+        crate::metrics::get()
+            .secondary_lag
+            .with_label_values(&[&zrt.origin_text])
+            .set(i64::from(theirs.wrapping_sub(o) as i32).max(0));
+        if !serial_lt(o, theirs) {
+            return Ok("uptodate");
+        }
+    }
+    let fetched = fetch(primary, &zrt.origin, &zrt.transfer_key, have).await?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (job, kind) = match fetched {
+        Fetched::UpToDate => return Ok("uptodate"),
+        Fetched::Full(zone) => (Job::Replace { zone, reply: tx }, "axfr"),
+        Fetched::Incremental(diffs) => (Job::Diffs { diffs, reply: tx }, "ixfr"),
+    };
+    zrt.writer
+        .send(job)
+        .await
+        .map_err(|_| "writer gone".to_string())?;
+    let serial = rx.await.map_err(|_| "writer gone".to_string())??;
+    tracing::info!(zone = %zrt.origin_text, serial, kind, "transferred from the primary");
+    Ok(kind)
+}

@@ -1,0 +1,115 @@
+//! A tldd secondary following a tldd primary: first load by AXFR, then
+//! NOTIFY + IXFR through a stream of updates; with the primary stopped it
+//! keeps answering; restarted alone it serves its stored copy; NOTIFY from
+//! strangers is refused; updates sent to it are refused.
+mod common;
+mod update_kit;
+use common::*;
+use update_kit::*;
+
+fn secondary(primary: std::net::SocketAddr, port: u16, data: &std::path::Path) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tldd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:{port}\"]\ndata_dir = \"{}\"\nudp_workers = 1\nmetrics = \"127.0.0.1:0\"\n{}[[zone]]\norigin = \"shop.\"\nprimary = \"{primary}\"\ntransfer_key = \"xfr-key\"\nupdate_key = \"srs-key\"\n",
+            data.display(),
+            keys_toml()
+        ),
+    )
+    .unwrap();
+    Server::start_with_config(&cfg, dir)
+}
+
+#[test]
+fn tldd_secondary_follows_and_survives_the_primary() {
+    let sport = free_port();
+    let p = primary("srs-key", &format!("notify = [\"127.0.0.1:{sport}\"]"), "");
+    let data = tempfile::tempdir().unwrap();
+    let s = secondary(p.addr, sport, data.path());
+    let first = serial_at(p.addr).unwrap();
+    assert!(
+        wait_for(30, || serial_at(s.addr) == Some(first)),
+        "{:?}",
+        s.log.lock().unwrap()
+    );
+    let key = Some(("hmac-sha256", "srs-key", SECRET));
+    for i in 0..20 {
+        let (ok, out) = nsupdate(
+            &p,
+            key,
+            &format!(
+                "update add sec{i}.shop. 3600 NS ns1.sec{i}.shop.\nupdate add ns1.sec{i}.shop. 3600 A 198.51.100.{i}"
+            ),
+        );
+        assert!(ok, "{out}");
+        if i % 5 == 4 {
+            let (ok, out) = nsupdate(
+                &p,
+                key,
+                &format!(
+                    "update delete sec{}.shop.\nupdate delete ns1.sec{}.shop.",
+                    i - 2,
+                    i - 2
+                ),
+            );
+            assert!(ok, "{out}");
+        }
+    }
+    let last = serial_at(p.addr).unwrap();
+    assert!(
+        wait_for(30, || serial_at(s.addr) == Some(last)),
+        "secondary at {:?}, primary {last}",
+        serial_at(s.addr)
+    );
+    assert_eq!(axfr(s.addr), axfr(p.addr));
+    let log = s.log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("kind=\"ixfr\"") || log.contains("kind=ixfr"),
+        "{log}"
+    );
+
+    // Updates go to the primary, not here.
+    let (ok, out) = nsupdate(&s, key, "update add nope.shop. 3600 NS ns.example.");
+    assert!(!ok && out.contains("REFUSED"), "{out}");
+
+    // Primary gone: the secondary keeps answering.
+    assert!(p.stop());
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let r = s.kdig(&["www.sec19.shop.", "A", "+norec"]);
+    assert!(r.contains("198.51.100.19"), "{r}");
+    assert_eq!(serial_at(s.addr), Some(last));
+
+    // Restarted with the primary still down: serves the stored copy.
+    assert!(s.stop());
+    let s = secondary("127.0.0.1:9".parse().unwrap(), free_port(), data.path());
+    assert_eq!(serial_at(s.addr), Some(last));
+    assert!(s
+        .kdig(&["www.sec19.shop.", "A", "+norec"])
+        .contains("198.51.100.19"));
+}
+
+#[test]
+fn notify_from_a_stranger_is_refused() {
+    let p = primary("srs-key", "", "");
+    let data = tempfile::tempdir().unwrap();
+    // The secondary believes its primary is at 127.0.0.2: our NOTIFY from
+    // 127.0.0.1 must be refused.
+    let s = secondary("127.0.0.2:53".parse().unwrap(), free_port(), data.path());
+    let (ok, out) = python(
+        "import dns.message,dns.query,dns.opcode,sys\n\
+         m=dns.message.make_query('shop.','SOA')\nm.set_opcode(dns.opcode.NOTIFY)\n\
+         r=dns.query.udp(m,'127.0.0.1',port=int(sys.argv[1]),timeout=3)\nprint(dns.rcode.to_text(r.rcode()))",
+        &[&s.port().to_string()],
+    );
+    assert!(ok && out.contains("REFUSED"), "{out}");
+    // And a primary zone does not take NOTIFY at all.
+    let (ok, out) = python(
+        "import dns.message,dns.query,dns.opcode,sys\n\
+         m=dns.message.make_query('shop.','SOA')\nm.set_opcode(dns.opcode.NOTIFY)\n\
+         r=dns.query.udp(m,'127.0.0.1',port=int(sys.argv[1]),timeout=3)\nprint(dns.rcode.to_text(r.rcode()))",
+        &[&p.port().to_string()],
+    );
+    assert!(ok && out.contains("REFUSED"), "{out}");
+}
