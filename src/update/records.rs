@@ -21,6 +21,14 @@ pub fn rrsets_at(zone: &Zone, owner: &[u8]) -> Vec<RRset> {
     if n <= zone.origin_labels || !crate::zone::name::is_below_or_at(owner, &zone.origin) {
         return Vec::new();
     }
+    // An NSEC3 owner (one label below the apex) lives in the chain.
+    if n == zone.origin_labels + 1 {
+        if let (Some(h), Some(chain)) = (crate::zone::nsec3::hash_of_owner(owner), &zone.nsec3) {
+            if let Some(rec) = chain.get(&h) {
+                return vec![rec.rrset.clone()];
+            }
+        }
+    }
     match zone.find(owner, &labels[..n]) {
         Found::Apex => zone.apex.rrsets.clone(),
         Found::Name(node) => node.rrsets.clone(),
@@ -44,7 +52,8 @@ pub fn rrsets_at(zone: &Zone, owner: &[u8]) -> Vec<RRset> {
 
 /// Calls `f(owner, rrset)` for every RRset of the zone: the apex first
 /// with its SOA first, then the other authoritative names, then each
-/// delegation (NS, DS, glue). Empty non-terminals produce nothing.
+/// delegation (NS, DS, glue), then the NSEC3 chain of a signed zone.
+/// Empty non-terminals produce nothing.
 pub fn for_each_rrset(zone: &Zone, mut f: impl FnMut(&[u8], &RRset)) {
     if let Some(soa) = zone.apex.get(SOA) {
         f(&zone.origin, soa);
@@ -66,6 +75,13 @@ pub fn for_each_rrset(zone: &Zone, mut f: impl FnMut(&[u8], &RRset)) {
             for set in &node.rrsets {
                 f(owner, set);
             }
+        }
+    }
+    if let Some(chain) = &zone.nsec3 {
+        let mut owner = [0u8; 256];
+        for rec in chain.iter() {
+            let n = crate::zone::nsec3::owner_name(&rec.hash, &zone.origin, &mut owner);
+            f(&owner[..n], &rec.rrset);
         }
     }
 }

@@ -151,7 +151,10 @@ pub async fn transfer(
         };
         let ok = match &diffs {
             Some(d) => sink.pack(ixfr_records(&zone, d), MSG_LIMIT),
-            None => sink.pack(axfr_records(&zone), MSG_LIMIT),
+            None => {
+                let owners = nsec3_owners(&zone);
+                sink.pack(axfr_records(&zone, &owners), MSG_LIMIT)
+            }
         };
         let result = if ok { "ok" } else { "error" };
         crate::metrics::get()
@@ -180,8 +183,23 @@ fn client_serial(pkt: &[u8]) -> Option<u32> {
 /// One record to send.
 type RecRef<'a> = (&'a [u8], u16, u32, &'a [u8]);
 
-/// Records of the whole zone in AXFR order, the SOA again at the end.
-fn axfr_records(zone: &Zone) -> impl Iterator<Item = RecRef<'_>> {
+/// Owner names of the NSEC3 chain, in chain order (they are computed from
+/// the hashes, not stored).
+fn nsec3_owners(zone: &Zone) -> Vec<Box<[u8]>> {
+    let mut buf = [0u8; 256];
+    zone.nsec3
+        .iter()
+        .flat_map(|c| c.iter())
+        .map(|r| {
+            let n = crate::zone::nsec3::owner_name(&r.hash, &zone.origin, &mut buf);
+            Box::from(&buf[..n])
+        })
+        .collect()
+}
+
+/// Records of the whole zone in AXFR order (the NSEC3 chain after the
+/// delegations, `nsec3_owners` its owner names), the SOA again at the end.
+fn axfr_records<'a>(zone: &'a Zone, nsec3_owners: &'a [Box<[u8]>]) -> impl Iterator<Item = RecRef<'a>> {
     let soa = zone.soa();
     let head = soa.into_iter().map(move |s| (&*zone.origin, s));
     let apex = zone
@@ -206,9 +224,16 @@ fn axfr_records(zone: &Zone) -> impl Iterator<Item = RecRef<'_>> {
     let tail = soa
         .into_iter()
         .flat_map(move |s| s.rdatas().next().map(|rd| (&*zone.origin, SOA, s.ttl, rd)));
+    let chain = zone
+        .nsec3
+        .iter()
+        .flat_map(|c| c.iter())
+        .zip(nsec3_owners)
+        .map(|(r, o)| (&**o, &r.rrset));
     head.chain(apex)
         .chain(names)
         .chain(cuts)
+        .chain(chain)
         .flat_map(|(o, s)| set_records(o, s))
         .chain(tail)
 }
