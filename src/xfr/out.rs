@@ -199,7 +199,10 @@ fn nsec3_owners(zone: &Zone) -> Vec<Box<[u8]>> {
 
 /// Records of the whole zone in AXFR order (the NSEC3 chain after the
 /// delegations, `nsec3_owners` its owner names), the SOA again at the end.
-fn axfr_records<'a>(zone: &'a Zone, nsec3_owners: &'a [Box<[u8]>]) -> impl Iterator<Item = RecRef<'a>> {
+fn axfr_records<'a>(
+    zone: &'a Zone,
+    nsec3_owners: &'a [Box<[u8]>],
+) -> impl Iterator<Item = RecRef<'a>> {
     let soa = zone.soa();
     let head = soa.into_iter().map(move |s| (&*zone.origin, s));
     let apex = zone
