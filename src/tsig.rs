@@ -490,32 +490,42 @@ pub fn now() -> u64 {
 
 /// Remembers answers to signed requests by their MAC for twice the fudge,
 /// so a retransmitted (or replayed) UPDATE gets the same answer and is not
-/// applied twice.
+/// applied twice. A hash map for lookups, a queue in arrival order for
+/// expiry; bounded at [`ReplayCache::MAX`] entries (oldest dropped first).
 #[derive(Default)]
 pub struct ReplayCache {
-    entries: std::sync::Mutex<Vec<Cached>>,
+    inner: std::sync::Mutex<ReplayInner>,
 }
 
-/// (time cached, request MAC, response).
-type Cached = (u64, Vec<u8>, Vec<u8>);
+#[derive(Default)]
+struct ReplayInner {
+    by_mac: std::collections::HashMap<Vec<u8>, Vec<u8>>,
+    order: std::collections::VecDeque<(u64, Vec<u8>)>,
+}
 
 impl ReplayCache {
+    pub const MAX: usize = 1 << 20;
+
     /// The cached answer for this request MAC.
     pub fn get(&self, mac: &[u8]) -> Option<Vec<u8>> {
-        let e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        e.iter()
-            .find(|(_, m, _)| m == mac)
-            .map(|(_, _, r)| r.clone())
+        let c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        c.by_mac.get(mac).cloned()
     }
 
     /// Caches `response` for `mac`, dropping entries older than 2 x fudge.
     pub fn put(&self, mac: &[u8], response: &[u8], now: u64) {
-        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        e.retain(|(t, _, _)| now.saturating_sub(*t) <= 2 * FUDGE as u64);
-        if e.len() > 100_000 {
-            e.remove(0);
+        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some((t, m)) = c.order.front() {
+            if now.saturating_sub(*t) <= 2 * FUDGE as u64 && c.order.len() < Self::MAX {
+                break;
+            }
+            let m = m.clone();
+            c.by_mac.remove(&m);
+            c.order.pop_front();
         }
-        e.push((now, mac.to_vec(), response.to_vec()));
+        if c.by_mac.insert(mac.to_vec(), response.to_vec()).is_none() {
+            c.order.push_back((now, mac.to_vec()));
+        }
     }
 }
 
@@ -785,6 +795,17 @@ mod tests {
             check.check(&m, 78).unwrap();
         }
         assert!(check.settled());
+    }
+
+    #[test]
+    fn replay_cache_expires_after_twice_the_fudge() {
+        let c = ReplayCache::default();
+        c.put(b"mac1", b"answer1", 1000);
+        c.put(b"mac2", b"answer2", 1500);
+        assert_eq!(c.get(b"mac1").as_deref(), Some(&b"answer1"[..]));
+        c.put(b"mac3", b"answer3", 1000 + 2 * FUDGE as u64 + 1);
+        assert_eq!(c.get(b"mac1"), None);
+        assert_eq!(c.get(b"mac2").as_deref(), Some(&b"answer2"[..]));
     }
 
     #[test]

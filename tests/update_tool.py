@@ -247,6 +247,8 @@ def load(addr, port, spec, seconds, rate, inflight):
             if p is None:
                 return
             t0, kind, n, msg = p
+            if kind == 'check':
+                return
             if data[3] & 0xf == 0:
                 lat.append(time.perf_counter() - t0)
                 counts[kind] += 1

@@ -69,7 +69,8 @@ pub fn load_zone_file(origin: &str, file: &Path) -> anyhow::Result<crate::zone::
 }
 
 /// The zones at start: from the store when it holds a complete copy,
-/// else from the zone file (then written to the store). A secondary zone
+/// else from the zone file (the writer thread then writes it to the
+/// store, see [`crate::update::writer`]). A secondary zone
 /// with nothing stored starts unserved and waits for its first transfer.
 pub fn load_zones(
     cfg: &Config,
@@ -79,7 +80,7 @@ pub fn load_zones(
     let mut out = Vec::new();
     for z in &cfg.zone {
         let origin = z.origin();
-        let mut zs = store.zone(&origin, z.journal_max)?;
+        let zs = store.zone(&origin, z.journal_max)?;
         let mut wire = Vec::new();
         crate::zone::name::from_text(origin.as_bytes(), &[0], true, &mut wire)
             .map_err(|e| anyhow::anyhow!("zone {origin}: {e}"))?;
@@ -100,8 +101,8 @@ pub fn load_zones(
                     if let Some(dnssec) = &z.dnssec {
                         zone = sign_for_serving(cfg, &origin, &zone, dnssec)?;
                     }
-                    zs.replace(&zone)
-                        .with_context(|| format!("zone {origin}: writing the store"))?;
+                    // Written to the store by the zone's writer thread
+                    // while the zone is already being served.
                     Some(zone)
                 }
                 None => {
@@ -180,13 +181,28 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
         let (serial_tx, serial_rx) =
             tokio::sync::watch::channel(zone.as_ref().map_or(0, |z| z.serial()));
+        let needs_snapshot = zone.is_some() && !zs.is_complete();
+        // A signed zone with `[zone.dnssec]` gets its updates re-signed.
+        let resigner = match (&z.dnssec, z.primary) {
+            (Some(d), None) => {
+                let keys = crate::signer::zone_keys(&cfg, &origin_text)
+                    .with_context(|| format!("zone {origin_text}: signing keys"))?;
+                let opts = crate::signer::SignOptions::from_config(d)
+                    .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
+                Some(crate::update::resign::Resigner { keys, opts })
+            }
+            _ => None,
+        };
         let writer = crate::update::writer::Writer {
+            needs_snapshot,
             origin_text: origin_text.clone(),
             state: zone.map(crate::update::ZoneState::new),
             store: zs.clone(),
             zones: zones.clone(),
             policy: z.serial_policy,
             serial_tx,
+            counted: None,
+            resigner,
         }
         .spawn()?;
         let key =

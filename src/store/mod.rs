@@ -289,6 +289,11 @@ impl ZoneStore {
         Ok(None)
     }
 
+    /// True when the store holds a complete zone.
+    pub fn is_complete(&self) -> bool {
+        self.meta.complete
+    }
+
     /// Journal entries kept (for metrics).
     pub fn journal_len(&self) -> u64 {
         if self.meta.first == 0 {

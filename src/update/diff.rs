@@ -34,7 +34,7 @@
 use super::records::rrsets_at;
 use super::{rdata_eq, Rec};
 use crate::zone::name;
-use crate::zone::rdata::{DS, NS, RRSIG, SOA};
+use crate::zone::rdata::{DS, NS, NSEC3, RRSIG, SOA};
 use crate::zone::{Delegation, Node, RRset, Zone};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -309,6 +309,9 @@ impl ZoneState {
             self.zone.apex.rrsets = sets;
             return;
         }
+        if self.place_nsec3(owner, &sets) {
+            return;
+        }
         if let Some(cut) = self.enclosing_cut(owner) {
             self.set_glue(&cut, owner, sets);
             return;
@@ -382,6 +385,60 @@ impl ZoneState {
         } else {
             self.insert_name(owner, Node { rrsets: sets });
         }
+    }
+
+    /// NSEC3 records go to the chain (created from the apex NSEC3PARAM
+    /// when the first one arrives). Returns false if `owner` is not an
+    /// NSEC3 owner.
+    fn place_nsec3(&mut self, owner: &[u8], sets: &[RRset]) -> bool {
+        use crate::zone::nsec3::{Nsec3Chain, Nsec3Params, Nsec3Rec};
+        let Some(h) = super::records::nsec3_hash(&self.zone, owner) else {
+            return false;
+        };
+        let nsec3 = sets.iter().find(|s| s.rtype == NSEC3);
+        let in_chain = self
+            .zone
+            .nsec3
+            .as_ref()
+            .is_some_and(|c| c.get(&h).is_some());
+        if nsec3.is_none() && !in_chain {
+            return false;
+        }
+        match nsec3 {
+            Some(set) => {
+                if self.zone.nsec3.is_none() {
+                    let params = self
+                        .zone
+                        .apex
+                        .get(crate::zone::rdata::NSEC3PARAM)
+                        .and_then(|p| p.rdatas().next())
+                        .and_then(Nsec3Params::from_param_rdata);
+                    let Some(mut params) = params else {
+                        // NSEC3 without NSEC3PARAM: kept as a plain name.
+                        return false;
+                    };
+                    params.opt_out = set
+                        .rdatas()
+                        .next()
+                        .and_then(|rd| rd.get(1))
+                        .is_some_and(|f| f & 1 == 1);
+                    self.zone.nsec3 = Some(Nsec3Chain::new(params, &self.zone.origin, set.ttl));
+                }
+                let rd = set.rdatas().next().unwrap_or(&[]);
+                let mut rec = Nsec3Rec::new(h, set.ttl, rd);
+                let sigs: Vec<&[u8]> = set.sigs().collect();
+                rec.rrset.set_sigs(&sigs);
+                if let Some(c) = self.zone.nsec3.as_mut() {
+                    c.insert(rec);
+                }
+            }
+            None => {
+                if let Some(c) = self.zone.nsec3.as_mut() {
+                    c.remove(&h);
+                }
+            }
+        }
+        true
     }
 
     /// Replaces the glue node `owner` under `cut`.

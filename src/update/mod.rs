@@ -19,6 +19,8 @@
 //!   then the overlay becomes a diff.
 //! - [`writer`]: one writer thread per zone owns version N, group-commits
 //!   queued updates into one version, makes it durable, publishes it.
+//! - [`resign`]: for a signed zone, signs what a batch changed (DS, SOA)
+//!   and splices the NSEC3 chain, before the version is verified.
 //! - [`handler`]: the UPDATE request on UDP or TCP: TSIG, zone, permission,
 //!   decode, hand to the writer, signed answer.
 //!
@@ -32,6 +34,7 @@ pub mod diff;
 pub mod edit;
 pub mod handler;
 pub mod records;
+pub mod resign;
 pub mod writer;
 
 pub use diff::{Diff, ZoneState};

@@ -4,6 +4,10 @@
 //!
 //! Signatures ride with their RRset in the store (`RRset::sigs`); here they
 //! come out as RRSIG records after the RRset they cover, with its TTL.
+//!
+//! NSEC3 records of a signed version live in `zone.nsec3` (keyed by hash,
+//! not in the names map); [`nsec3_at`] finds the one an owner name spells,
+//! and the whole-zone walk emits them last.
 use crate::zone::rdata::{DS, NS, RRSIG, SOA};
 use crate::zone::store::label_offsets;
 use crate::zone::{Found, RRset, Zone};
@@ -11,6 +15,9 @@ use crate::zone::{Found, RRset, Zone};
 /// The RRsets at `owner` (lower-case wire), sorted by type, whatever part
 /// of the store holds them (apex, authoritative name, cut, glue).
 pub fn rrsets_at(zone: &Zone, owner: &[u8]) -> Vec<RRset> {
+    if let Some(set) = nsec3_at(zone, owner) {
+        return vec![set.clone()];
+    }
     if *owner == *zone.origin {
         return zone.apex.rrsets.clone();
     }
@@ -20,14 +27,6 @@ pub fn rrsets_at(zone: &Zone, owner: &[u8]) -> Vec<RRset> {
     };
     if n <= zone.origin_labels || !crate::zone::name::is_below_or_at(owner, &zone.origin) {
         return Vec::new();
-    }
-    // An NSEC3 owner (one label below the apex) lives in the chain.
-    if n == zone.origin_labels + 1 {
-        if let (Some(h), Some(chain)) = (crate::zone::nsec3::hash_of_owner(owner), &zone.nsec3) {
-            if let Some(rec) = chain.get(&h) {
-                return vec![rec.rrset.clone()];
-            }
-        }
     }
     match zone.find(owner, &labels[..n]) {
         Found::Apex => zone.apex.rrsets.clone(),
@@ -50,10 +49,30 @@ pub fn rrsets_at(zone: &Zone, owner: &[u8]) -> Vec<RRset> {
     }
 }
 
+/// The NSEC3 RRset (with its RRSIGs) owned by `owner`, if the zone has a
+/// chain and `owner` is one of its hashed owner names.
+pub fn nsec3_at<'z>(zone: &'z Zone, owner: &[u8]) -> Option<&'z RRset> {
+    let chain = zone.nsec3.as_ref()?;
+    if owner.len() != 33 + zone.origin.len() || owner[33..] != *zone.origin {
+        return None;
+    }
+    let h = crate::zone::nsec3::hash_of_owner(owner)?;
+    chain.get(&h).map(|r| &r.rrset)
+}
+
+/// The hash an owner spells if it is shaped like an NSEC3 owner of this
+/// zone (one base32hex label of 32 characters right below the apex).
+pub fn nsec3_hash(zone: &Zone, owner: &[u8]) -> Option<crate::zone::nsec3::Hash> {
+    if owner.len() != 33 + zone.origin.len() || owner[33..] != *zone.origin {
+        return None;
+    }
+    crate::zone::nsec3::hash_of_owner(owner)
+}
+
 /// Calls `f(owner, rrset)` for every RRset of the zone: the apex first
 /// with its SOA first, then the other authoritative names, then each
-/// delegation (NS, DS, glue), then the NSEC3 chain of a signed zone.
-/// Empty non-terminals produce nothing.
+/// delegation (NS, DS, glue), then the NSEC3 chain. Empty non-terminals
+/// produce nothing.
 pub fn for_each_rrset(zone: &Zone, mut f: impl FnMut(&[u8], &RRset)) {
     if let Some(soa) = zone.apex.get(SOA) {
         f(&zone.origin, soa);
@@ -78,10 +97,10 @@ pub fn for_each_rrset(zone: &Zone, mut f: impl FnMut(&[u8], &RRset)) {
         }
     }
     if let Some(chain) = &zone.nsec3 {
-        let mut owner = [0u8; 256];
-        for rec in chain.iter() {
-            let n = crate::zone::nsec3::owner_name(&rec.hash, &zone.origin, &mut owner);
-            f(&owner[..n], &rec.rrset);
+        let mut o = [0u8; 256];
+        for r in chain.iter() {
+            let n = crate::zone::nsec3::owner_name(&r.hash, &zone.origin, &mut o);
+            f(&o[..n], &r.rrset);
         }
     }
 }

@@ -16,10 +16,22 @@
 //! batch that would have succeeded gets SERVFAIL: an acknowledgement always
 //! means durable.
 //!
+//! # Signed zones
+//! When the zone is signed (it has an NSEC3 chain) and keys are
+//! configured, the batch's version is re-signed incrementally
+//! ([`super::resign`]) and the touched names are verified before it is
+//! stored or served; a version that fails verification is dropped, the
+//! batch answered SERVFAIL, and the previous version stays in service.
+//!
 //! # Other jobs
 //! Incoming transfers on a secondary ([`Job::Diffs`], [`Job::Replace`]) go
 //! through the same thread, the same `apply` and the same store, so a tldd
 //! secondary journals what it receives and can serve IXFR in turn.
+//!
+//! # Start
+//! A zone loaded from its file is first written to the store by this
+//! thread (a 1M-delegation zone takes tens of seconds); it is served
+//! meanwhile, and updates queue until the store holds it.
 //!
 //! # Publishing
 //! After a swap the new serial is sent on a `watch` channel (NOTIFY senders
@@ -61,12 +73,19 @@ pub enum Job {
 
 /// What the writer needs.
 pub struct Writer {
+    /// The zone came from its file: write it to the store before anything
+    /// else (queries are already served meanwhile; updates wait).
+    pub needs_snapshot: bool,
     pub origin_text: String,
     pub state: Option<ZoneState>,
     pub store: ZoneStore,
     pub zones: Arc<ArcSwap<ZoneSet>>,
     pub policy: SerialPolicy,
     pub serial_tx: watch::Sender<u32>,
+    /// When zone record counts were last published to metrics.
+    pub counted: Option<Instant>,
+    /// Keys for re-signing updates to a signed zone (`[zone.dnssec]`).
+    pub resigner: Option<super::resign::Resigner>,
 }
 
 impl Writer {
@@ -81,6 +100,23 @@ impl Writer {
 
     fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         let m = crate::metrics::get();
+        if self.needs_snapshot {
+            if let Some(state) = &self.state {
+                let t = Instant::now();
+                match self.store.replace(&state.zone) {
+                    Ok(()) => tracing::info!(
+                        zone = %self.origin_text,
+                        seconds = format!("{:.2}", t.elapsed().as_secs_f64()),
+                        "zone written to the store"
+                    ),
+                    Err(e) => {
+                        // Without a durable base no update can be acknowledged.
+                        tracing::error!(zone = %self.origin_text, "cannot write the zone to the store: {e:#}; updates will fail");
+                        self.state = None;
+                    }
+                }
+            }
+        }
         m.journal_entries
             .with_label_values(&[&self.origin_text])
             .set(self.store.journal_len() as i64);
@@ -141,7 +177,7 @@ impl Writer {
         let diff = overlay.into_diff(self.policy, crate::tsig::now());
         let mut serial = state.serial();
         if let Some(diff) = diff {
-            match self.commit(&diff) {
+            match self.commit(&diff, true) {
                 Ok(s) => serial = s,
                 Err(e) => {
                     tracing::error!(zone = %self.origin_text, "update batch not committed: {e:#}");
@@ -171,23 +207,57 @@ impl Writer {
     }
 
     /// Applies, persists and publishes one diff; returns the new serial.
-    fn commit(&mut self, diff: &Diff) -> anyhow::Result<u32> {
+    /// With `resign` (an update batch), a signed zone's changes are signed
+    /// and verified first; transferred diffs are served as received.
+    fn commit(&mut self, diff: &Diff, resign: bool) -> anyhow::Result<u32> {
         let Some(state) = &self.state else {
             anyhow::bail!("the zone is not loaded");
         };
+        let t0 = Instant::now();
         let mut next = state.clone();
         next.apply(diff).map_err(anyhow::Error::msg)?;
+        let mut signed_diff = None;
+        if let (Some(rs), true) = (&self.resigner, resign && next.zone.nsec3.is_some()) {
+            let r = rs
+                .resign(&state.zone, &mut next.zone, &diff.owners())
+                .map_err(|e| anyhow::anyhow!("re-signing: {e}"))?;
+            let names: Vec<&[u8]> = r.names.iter().map(|n| &**n).collect();
+            let now = crate::signer::sign::unix_now() as u32;
+            if let Err(e) = crate::signer::verify_names(&next.zone, &names, now) {
+                crate::metrics::get()
+                    .updates
+                    .with_label_values(&[&self.origin_text, "verify_failed"])
+                    .inc();
+                anyhow::bail!("the re-signed version does not verify (not served): {e}");
+            }
+            let mut d = diff.clone();
+            d.removed.extend(r.removed);
+            d.added.extend(r.added);
+            signed_diff = Some(d);
+        }
+        let diff = signed_diff.as_ref().unwrap_or(diff);
+        let t1 = Instant::now();
         self.store.commit(diff, &next.zone)?;
+        let t2 = Instant::now();
         let serial = next.serial();
         self.state = Some(next);
         self.publish();
+        tracing::debug!(
+            zone = %self.origin_text,
+            serial,
+            records = diff.removed.len() + diff.added.len(),
+            apply_us = (t1 - t0).as_micros() as u64,
+            store_us = (t2 - t1).as_micros() as u64,
+            publish_us = t2.elapsed().as_micros() as u64,
+            "version committed"
+        );
         Ok(serial)
     }
 
     fn apply_diffs(&mut self, diffs: &[Diff]) -> Result<u32, String> {
         let mut serial = self.state.as_ref().map_or(0, ZoneState::serial);
         for d in diffs {
-            serial = self.commit(d).map_err(|e| format!("{e:#}"))?;
+            serial = self.commit(d, false).map_err(|e| format!("{e:#}"))?;
         }
         Ok(serial)
     }
@@ -206,7 +276,19 @@ impl Writer {
         let zone = Arc::new(state.zone.clone());
         let m = crate::metrics::get();
         self.zones.rcu(|zs| zs.with(zone.clone()));
-        m.zone(&zone);
+        // Counting records walks the zone: at most every 10 s.
+        if self.counted.is_none_or(|t| t.elapsed().as_secs() >= 10) {
+            m.zone(&zone);
+            self.counted = Some(Instant::now());
+        } else {
+            let origin = &self.origin_text;
+            m.zone_serial
+                .with_label_values(&[origin])
+                .set(i64::from(zone.serial()));
+            m.zone_delegations
+                .with_label_values(&[origin])
+                .set(zone.cuts.len() as i64);
+        }
         m.journal_entries
             .with_label_values(&[&self.origin_text])
             .set(self.store.journal_len() as i64);

@@ -32,6 +32,7 @@ use crate::wire::writer::{Section, Writer};
 use crate::wire::{Query, Transport};
 use crate::zone::rdata::{AXFR, SOA};
 use crate::zone::{name, RRset, Zone};
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -151,10 +152,7 @@ pub async fn transfer(
         };
         let ok = match &diffs {
             Some(d) => sink.pack(ixfr_records(&zone, d), MSG_LIMIT),
-            None => {
-                let owners = nsec3_owners(&zone);
-                sink.pack(axfr_records(&zone, &owners), MSG_LIMIT)
-            }
+            None => sink.pack(axfr_records(&zone), MSG_LIMIT),
         };
         let result = if ok { "ok" } else { "error" };
         crate::metrics::get()
@@ -180,29 +178,12 @@ fn client_serial(pkt: &[u8]) -> Option<u32> {
     }
 }
 
-/// One record to send.
-type RecRef<'a> = (&'a [u8], u16, u32, &'a [u8]);
+/// One record to send: owner, type, TTL, RDATA.
+type RecRef<'a> = (Cow<'a, [u8]>, u16, u32, &'a [u8]);
 
-/// Owner names of the NSEC3 chain, in chain order (they are computed from
-/// the hashes, not stored).
-fn nsec3_owners(zone: &Zone) -> Vec<Box<[u8]>> {
-    let mut buf = [0u8; 256];
-    zone.nsec3
-        .iter()
-        .flat_map(|c| c.iter())
-        .map(|r| {
-            let n = crate::zone::nsec3::owner_name(&r.hash, &zone.origin, &mut buf);
-            Box::from(&buf[..n])
-        })
-        .collect()
-}
-
-/// Records of the whole zone in AXFR order (the NSEC3 chain after the
-/// delegations, `nsec3_owners` its owner names), the SOA again at the end.
-fn axfr_records<'a>(
-    zone: &'a Zone,
-    nsec3_owners: &'a [Box<[u8]>],
-) -> impl Iterator<Item = RecRef<'a>> {
+/// Records of the whole zone in AXFR order (SOA, apex, names, delegations,
+/// NSEC3 chain), the SOA again at the end.
+fn axfr_records(zone: &Zone) -> impl Iterator<Item = RecRef<'_>> {
     let soa = zone.soa();
     let head = soa.into_iter().map(move |s| (&*zone.origin, s));
     let apex = zone
@@ -224,42 +205,52 @@ fn axfr_records<'a>(
                     .flat_map(|(o, n)| n.rrsets.iter().map(move |s| (&**o, s))),
             )
     });
-    let tail = soa
-        .into_iter()
-        .flat_map(move |s| s.rdatas().next().map(|rd| (&*zone.origin, SOA, s.ttl, rd)));
-    let chain = zone
-        .nsec3
-        .iter()
-        .flat_map(|c| c.iter())
-        .zip(nsec3_owners)
-        .map(|(r, o)| (&**o, &r.rrset));
+    let chain = zone.nsec3.iter().flat_map(move |c| {
+        c.iter().flat_map(move |r| {
+            let mut o = [0u8; 256];
+            let n = crate::zone::nsec3::owner_name(&r.hash, &zone.origin, &mut o);
+            let owner: Cow<'_, [u8]> = Cow::Owned(o[..n].to_vec());
+            set_records(owner, &r.rrset)
+        })
+    });
+    let tail = soa.into_iter().flat_map(move |s| {
+        s.rdatas()
+            .next()
+            .map(|rd| (Cow::Borrowed(&*zone.origin), SOA, s.ttl, rd))
+    });
     head.chain(apex)
         .chain(names)
         .chain(cuts)
+        .flat_map(|(o, s)| set_records(Cow::Borrowed(o), s))
         .chain(chain)
-        .flat_map(|(o, s)| set_records(o, s))
         .chain(tail)
 }
 
-fn set_records<'a>(owner: &'a [u8], s: &'a RRset) -> impl Iterator<Item = RecRef<'a>> {
-    s.rdatas().map(move |rd| (owner, s.rtype, s.ttl, rd)).chain(
-        s.sigs()
-            .map(move |sig| (owner, crate::zone::rdata::RRSIG, s.ttl, sig)),
-    )
+fn set_records<'a>(owner: Cow<'a, [u8]>, s: &'a RRset) -> impl Iterator<Item = RecRef<'a>> {
+    let o2 = owner.clone();
+    s.rdatas()
+        .map(move |rd| (owner.clone(), s.rtype, s.ttl, rd))
+        .chain(
+            s.sigs()
+                .map(move |sig| (o2.clone(), crate::zone::rdata::RRSIG, s.ttl, sig)),
+        )
 }
 
 /// The RFC 1995 condensed sequence for `diffs`.
 fn ixfr_records<'a>(zone: &'a Zone, diffs: &'a [Diff]) -> impl Iterator<Item = RecRef<'a>> {
     let soa = zone.soa();
     let current = move || {
-        soa.into_iter()
-            .flat_map(move |s| s.rdatas().next().map(|rd| (&*zone.origin, SOA, s.ttl, rd)))
+        soa.into_iter().flat_map(move |s| {
+            s.rdatas()
+                .next()
+                .map(|rd| (Cow::Borrowed(&*zone.origin), SOA, s.ttl, rd))
+        })
     };
     let body = diffs.iter().flat_map(|d| {
         d.removed
             .iter()
             .chain(&d.added)
-            .map(|r| (&*r.owner, r.rtype, r.ttl, &*r.rdata))
+            .map(|r| (Cow::Borrowed(&*r.owner), r.rtype, r.ttl, &*r.rdata))
     });
     current().chain(body).chain(current())
 }
@@ -287,9 +278,9 @@ impl Sink {
             };
             let mut w = Writer::new(&mut buf, q, labels, limit);
             let mut n = 0;
-            while let Some(&(o, t, ttl, rd)) = recs.peek() {
+            while let Some((o, t, ttl, rd)) = recs.peek() {
                 let m = w.mark();
-                if w.rr(Section::Answer, o, t, 1, ttl, rd).is_err() {
+                if w.rr(Section::Answer, o, *t, 1, *ttl, rd).is_err() {
                     // A failed write leaves partial bytes: undo them.
                     w.rollback(m);
                     break;
@@ -328,7 +319,7 @@ fn pack_all<'a>(
     let room = limit.saturating_sub(signer.as_ref().map_or(0, |s| 100 + s.key().alg.mac_len()));
     let mut w = Writer::new(&mut buf, question, labels, room);
     for (o, t, ttl, rd) in recs {
-        if w.rr(Section::Answer, o, t, 1, ttl, rd).is_err() {
+        if w.rr(Section::Answer, &o, t, 1, ttl, rd).is_err() {
             return Some(vec![Vec::new(), Vec::new()]); // more than one message
         }
     }
