@@ -4,8 +4,11 @@
 //!
 //! ```text
 //! cargo bench --bench rdds_load            # release build
-//! RDDS_DOMAINS=10000 RDDS_SECONDS=10 RDDS_CONCURRENCY=32 cargo bench --bench rdds_load
+//! RDDS_DOMAINS=10000 RDDS_SECONDS=10 RDDS_CONCURRENCY=16 cargo bench --bench rdds_load
 //! ```
+//!
+//! Under `cargo test` (no `--bench` argument) it only does a one-second
+//! smoke run on 200 domains and fails if any lookup failed.
 //!
 //! It writes a store with `RDDS_DOMAINS` domains (one registrar, one
 //! contact, two name servers each, every third with a DS) through the SRS
@@ -146,23 +149,22 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn load(
+fn load<F: FnMut(usize) -> bool + Send + 'static>(
     name: &str,
     clients: usize,
     secs: u64,
     n: usize,
-    one: impl Fn(usize) -> bool + Send + Sync + 'static,
+    make: impl Fn() -> F,
 ) {
-    let one = Arc::new(one);
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let handles: Vec<_> = (0..clients)
         .map(|c| {
-            let (one, stop) = (one.clone(), stop.clone());
+            let (mut one, stop) = (make(), stop.clone());
             std::thread::spawn(move || {
                 let mut lat = Vec::new();
                 let mut errors = 0usize;
-                let mut x = (c as u64 + 1) * 0x9e37_79b9_7f4a_7c15;
+                let mut x = (c as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
                 while !stop.load(Ordering::Relaxed) {
                     x ^= x << 13;
                     x ^= x >> 7;
@@ -188,6 +190,10 @@ fn load(
     }
     let wall = start.elapsed().as_secs_f64();
     all.sort();
+    assert!(
+        errors == 0 || std::env::args().any(|a| a == "--bench"),
+        "{name}: {errors} failed lookups"
+    );
     println!(
         "{name}: {} lookups in {wall:.1} s = {:.0}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors} ({clients} clients)",
         all.len(),
@@ -199,10 +205,58 @@ fn load(
     );
 }
 
+/// One GET on a persistent connection; true on a complete 200 answer.
+fn keep_alive_get(c: &mut std::io::BufReader<TcpStream>, path: &str) -> bool {
+    use std::io::BufRead;
+    // one write: several small ones would meet Nagle and delayed ACKs
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    if c.get_mut().write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut status = String::new();
+    if c.read_line(&mut status).is_err() {
+        return false;
+    }
+    let mut len = None;
+    loop {
+        let mut h = String::new();
+        if c.read_line(&mut h).is_err() || h.is_empty() {
+            return false;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse::<usize>().ok();
+            }
+        }
+    }
+    let Some(len) = len else { return false };
+    let mut body = vec![0u8; len];
+    c.read_exact(&mut body).is_ok() && status.starts_with("HTTP/1.1 200")
+}
+
 fn main() {
-    let n = env("RDDS_DOMAINS", 10_000);
-    let secs = env("RDDS_SECONDS", 10) as u64;
-    let clients = env("RDDS_CONCURRENCY", 32);
+    // `cargo test --all-targets` runs benches without `--bench`: then only
+    // a one-second smoke run on a small store (like criterion's test mode)
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let n = if smoke {
+        200
+    } else {
+        env("RDDS_DOMAINS", 10_000)
+    };
+    let secs = if smoke {
+        1
+    } else {
+        env("RDDS_SECONDS", 10) as u64
+    };
+    let clients = if smoke {
+        2
+    } else {
+        env("RDDS_CONCURRENCY", 16)
+    };
     let dir = tempfile::tempdir().unwrap();
     let t = Instant::now();
     populate(dir.path(), n);
@@ -252,7 +306,7 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tldd"))
+    let child = Command::new(env!("CARGO_BIN_EXE_tldd"))
         .args(["srs", "serve", "-c"])
         .arg(&cfg)
         .env("RUST_LOG", "warn")
@@ -260,6 +314,7 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _server = KillOnDrop(child);
     let end = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", rdap)).is_err()
         || TcpStream::connect(("127.0.0.1", whois)).is_err()
@@ -267,25 +322,58 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
         assert!(Instant::now() < end, "tldd srs did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    load("whois domain", clients, secs, n, move |i| {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", whois)) else {
-            return false;
-        };
-        let _ = write!(s, "d{i}.shop\r\n");
-        let mut out = Vec::with_capacity(4096);
-        s.read_to_end(&mut out).is_ok() && out.starts_with(b"Domain Name: d")
+    load("whois domain", clients, secs, n, || {
+        move |i| {
+            let Ok(mut s) = TcpStream::connect(("127.0.0.1", whois)) else {
+                return false;
+            };
+            let _ = s.set_nodelay(true);
+            let _ = s.write_all(format!("d{i}.shop\r\n").as_bytes());
+            let mut out = Vec::with_capacity(4096);
+            s.read_to_end(&mut out).is_ok() && out.starts_with(b"Domain Name: d")
+        }
     });
-    load("rdap domain", clients, secs, n, move |i| {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", rdap)) else {
-            return false;
-        };
-        let _ = write!(
-            s,
-            "GET /domain/d{i}.shop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        );
-        let mut out = Vec::with_capacity(8192);
-        s.read_to_end(&mut out).is_ok() && out.starts_with(b"HTTP/1.1 200")
+    load("rdap domain, new connection each", clients, secs, n, || {
+        move |i| {
+            let Ok(mut s) = TcpStream::connect(("127.0.0.1", rdap)) else {
+                return false;
+            };
+            let _ = s.set_nodelay(true);
+            let _ = s.write_all(
+                format!("GET /domain/d{i}.shop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            let mut out = Vec::with_capacity(8192);
+            s.read_to_end(&mut out).is_ok() && out.starts_with(b"HTTP/1.1 200")
+        }
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    load("rdap domain, keep-alive", clients, secs, n, || {
+        let mut conn: Option<std::io::BufReader<TcpStream>> = None;
+        move |i| {
+            if conn.is_none() {
+                conn = TcpStream::connect(("127.0.0.1", rdap)).ok().map(|s| {
+                    let _ = s.set_nodelay(true);
+                    std::io::BufReader::new(s)
+                });
+            }
+            let Some(c) = conn.as_mut() else {
+                return false;
+            };
+            let ok = keep_alive_get(c, &format!("/domain/d{i}.shop"));
+            if !ok {
+                conn = None;
+            }
+            ok
+        }
+    });
+}
+
+/// Stops the server even when a lookup assertion fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

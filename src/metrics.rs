@@ -22,6 +22,7 @@ pub struct Metrics {
     pub zone_load_seconds: GaugeVec,
     pub tcp_connections: IntGaugeVec,
     pub tcp_refused: IntCounterVec,
+    pub verify_failures: IntCounterVec,
     /// UPDATE outcomes: `result` is "accepted" or the refusal reason.
     pub updates: IntCounterVec,
     /// Seconds from an UPDATE's arrival to its version being served.
@@ -197,6 +198,12 @@ impl Metrics {
                 "tldd_tsig_failures_total",
                 "Requests whose TSIG failed (BADKEY, BADSIG, BADTIME, FORMERR)",
                 &["error"],
+            ),
+            verify_failures: counter(
+                &registry,
+                "tldd_signed_version_verify_failures_total",
+                "Signed zone versions that failed verification and were not served",
+                &["zone"],
             ),
             zone_load_seconds: load,
             registry,

@@ -97,9 +97,13 @@ pub fn load_zones(
             }
             None => match &z.file {
                 Some(file) => {
+                    let mut zone = load_zone_file(&origin, file)?;
+                    if let Some(dnssec) = &z.dnssec {
+                        zone = sign_for_serving(cfg, &origin, &zone, dnssec)?;
+                    }
                     // Written to the store by the zone's writer thread
                     // while the zone is already being served.
-                    Some(load_zone_file(&origin, file)?)
+                    Some(zone)
                 }
                 None => {
                     tracing::info!(zone = %origin, "secondary zone not in the store yet; waiting for the first transfer");
@@ -113,6 +117,35 @@ pub fn load_zones(
         out.push((zs, zone));
     }
     Ok(out)
+}
+
+/// Signs a freshly loaded zone with its active keys and verifies the result
+/// (bump-in-the-wire: a version that fails verification is never served).
+fn sign_for_serving(
+    cfg: &Config,
+    origin: &str,
+    zone: &crate::zone::Zone,
+    dnssec: &crate::config::DnssecConfig,
+) -> anyhow::Result<crate::zone::Zone> {
+    let started = Instant::now();
+    let keys = crate::signer::zone_keys(cfg, origin)?;
+    let signed = crate::signer::sign_zone(zone, dnssec, &keys)
+        .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
+    if let Err(e) = crate::signer::verify(&signed) {
+        crate::metrics::get()
+            .verify_failures
+            .with_label_values(&[origin])
+            .inc();
+        anyhow::bail!("zone {origin}: the signed version failed verification, not serving it: {e}");
+    }
+    tracing::info!(
+        zone = %origin,
+        keys = keys.len(),
+        nsec3 = signed.nsec3.as_ref().map_or(0, |c| c.len()),
+        seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+        "zone signed and verified"
+    );
+    Ok(signed)
 }
 
 /// Runs the server with a parsed configuration.

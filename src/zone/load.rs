@@ -513,7 +513,7 @@ impl Builder {
             }
             i = j;
         }
-        recs.sort_by(|a, b| a.hash.cmp(&b.hash));
+        recs.sort_by_key(|r| r.hash);
         recs.dedup_by(|a, b| a.hash == b.hash);
         let mut chain = Nsec3Chain::new(params, &zone.origin, ttl);
         chain.fill_sorted(recs);

@@ -112,7 +112,7 @@ fn read_into(
             break;
         };
         entries += 1;
-        if entries % 65536 == 0 {
+        if entries.is_multiple_of(65536) {
             progress(lexer.pos as u64, total);
         }
         if toks.is_empty() {
@@ -411,7 +411,9 @@ impl Lexer<'_> {
 mod tests {
     use super::*;
 
-    fn read(text: &str) -> Result<Vec<(u32, String, u16, u32, Vec<u8>)>, String> {
+    type Rec = (u32, String, u16, u32, Vec<u8>);
+
+    fn read(text: &str) -> Result<Vec<Rec>, String> {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("z");
         std::fs::write(&p, text).unwrap();
