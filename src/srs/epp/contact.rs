@@ -9,7 +9,7 @@
 //! not offered (2101); contacts stay with their registrar.
 use super::parse::{auth_pw, check_new_pw, opt, req, statuses};
 use super::response::Response;
-use super::result::{err, EppResult};
+use super::result::{err, refuse_if_prohibited, EppResult};
 use super::xml::{esc, Elem, NS_CONTACT};
 use super::Ctx;
 use crate::srs::clock::fmt;
@@ -439,11 +439,7 @@ pub fn delete(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     let id = id_of(el)?;
     ctx.store.write(|t| -> EppResult<()> {
         let c = sponsored(t, ctx, &id)?;
-        for s in ["clientDeleteProhibited", "serverDeleteProhibited"] {
-            if c.statuses.contains(s) {
-                return Err(err(2304, format!("contact {id} has status {s}")));
-            }
-        }
+        refuse_if_prohibited(&c.statuses, "Delete", &format!("contact {id}"))?;
         let links = t.contact_links(&id)?;
         if !links.is_empty() {
             return Err(err(

@@ -9,7 +9,7 @@
 //! Policy violations are 2306 with a reason naming the rule.
 use super::parse::{auth_pw, check_new_pw, ds_list, opt, period, render_ds, req, statuses};
 use super::response::Response;
-use super::result::{err, EppResult};
+use super::result::{err, refuse_if_prohibited, EppResult};
 use super::xml::{esc, Elem, NS_DOMAIN, NS_RGP, NS_SECDNS};
 use super::Ctx;
 use crate::srs::clock::{add_years, date_of, fmt, fmt_date, parse_date};
@@ -573,11 +573,7 @@ pub fn delete(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
         if d.pending_transfer().is_some() {
             return Err(err(2304, format!("{name} has a pending transfer")));
         }
-        for s in ["clientDeleteProhibited", "serverDeleteProhibited"] {
-            if d.has(s) {
-                return Err(err(2304, format!("{name} has status {s}")));
-            }
-        }
+        refuse_if_prohibited(&d.statuses, "Delete", name.as_str())?;
         let subs = t.subordinates(&name)?;
         if !subs.is_empty() {
             return Err(err(
@@ -605,11 +601,7 @@ pub fn renew(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
         if old.pending_transfer().is_some() {
             return Err(err(2304, format!("{name} has a pending transfer")));
         }
-        for s in ["clientRenewProhibited", "serverRenewProhibited"] {
-            if old.has(s) {
-                return Err(err(2304, format!("{name} has status {s}")));
-            }
-        }
+        refuse_if_prohibited(&old.statuses, "Renew", name.as_str())?;
         if date_of(old.ex_date) != Some(cur_date) {
             return Err(err(
                 2306,

@@ -10,7 +10,7 @@
 //! renamed (2305; limit of this build: rename only unlinked hosts).
 use super::parse::{opt, req, statuses};
 use super::response::Response;
-use super::result::{err, EppResult};
+use super::result::{err, refuse_if_prohibited, EppResult};
 use super::xml::{esc, Elem, NS_HOST};
 use super::Ctx;
 use crate::srs::clock::fmt;
@@ -346,11 +346,7 @@ pub fn delete(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     let name = name_of(el)?;
     ctx.store.write(|t| -> EppResult<()> {
         let h = sponsored(t, ctx, &name)?;
-        for s in ["clientDeleteProhibited", "serverDeleteProhibited"] {
-            if h.statuses.contains(s) {
-                return Err(err(2304, format!("host {name} has status {s}")));
-            }
-        }
+        refuse_if_prohibited(&h.statuses, "Delete", &format!("host {name}"))?;
         let links = t.host_links(&name)?;
         if !links.is_empty() {
             return Err(err(

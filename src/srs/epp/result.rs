@@ -85,3 +85,19 @@ pub fn err(code: u16, reason: impl Into<String>) -> EppError {
 }
 
 pub type EppResult<T> = Result<T, EppError>;
+
+/// 2304 when `statuses` holds `client<Action>Prohibited` or
+/// `server<Action>Prohibited` (RFC 5731-5733 §2.3); `what` names the object.
+pub fn refuse_if_prohibited(
+    statuses: &std::collections::BTreeSet<String>,
+    action: &str,
+    what: &str,
+) -> EppResult<()> {
+    for side in ["client", "server"] {
+        let s = format!("{side}{action}Prohibited");
+        if statuses.contains(&s) {
+            return Err(err(2304, format!("{what} has status {s}")));
+        }
+    }
+    Ok(())
+}

@@ -12,7 +12,7 @@
 use super::domain::name_of;
 use super::parse::{auth_pw, period};
 use super::response::Response;
-use super::result::{err, EppResult};
+use super::result::{err, refuse_if_prohibited, EppResult};
 use super::xml::{esc, Elem, NS_DOMAIN};
 use super::Ctx;
 use crate::srs::clock::{fmt, DAY};
@@ -95,11 +95,7 @@ fn request(ctx: &Ctx, name: &str, pw: Option<String>, years: u32) -> EppResult<R
         if old.rgp != Rgp::Active {
             return Err(err(2304, format!("{name} is pending delete")));
         }
-        for s in ["clientTransferProhibited", "serverTransferProhibited"] {
-            if old.has(s) {
-                return Err(err(2304, format!("{name} has status {s}")));
-            }
-        }
+        refuse_if_prohibited(&old.statuses, "Transfer", name)?;
         let lock = ctx.policy.transfer_lock_until(&old);
         if now < lock {
             return Err(err(
