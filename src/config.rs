@@ -228,6 +228,24 @@ pub struct DnssecConfig {
     /// Signature validity, e.g. "14d", "336h", or seconds.
     #[serde(default = "default_validity")]
     pub signature_validity: String,
+    /// Re-sign an RRset when its signatures expire within this long
+    /// (duration); default a quarter of `signature_validity`.
+    pub signature_refresh: Option<String>,
+}
+
+impl DnssecConfig {
+    /// Signature validity in seconds (checked by [`Config::load`]).
+    pub fn validity(&self) -> u32 {
+        parse_duration(&self.signature_validity).unwrap_or(14 * 86400) as u32
+    }
+
+    /// The refresh window in seconds (checked by [`Config::load`]).
+    pub fn refresh_window(&self) -> u32 {
+        self.signature_refresh
+            .as_deref()
+            .and_then(parse_duration)
+            .map_or(self.validity() / 4, |r| r as u32)
+    }
 }
 
 fn default_algorithm() -> u8 {
@@ -415,6 +433,19 @@ impl Config {
                         key: "zone.dnssec.signature_validity".into(),
                         message: format!("{:?} is not a duration", d.signature_validity),
                     });
+                }
+                if let Some(r) = &d.signature_refresh {
+                    let validity = parse_duration(&d.signature_validity).unwrap_or(0);
+                    if !parse_duration(r).is_some_and(|r| r > 0 && r < validity) {
+                        return Err(ConfigError::Invalid {
+                            path: path.to_owned(),
+                            line: first_line_of("signature_refresh"),
+                            key: "zone.dnssec.signature_refresh".into(),
+                            message: format!(
+                                "{r:?}: must be a duration shorter than signature_validity"
+                            ),
+                        });
+                    }
                 }
                 let salt = d.nsec3_salt.trim();
                 if !(salt.is_empty() || salt == "-") && hex::decode(salt).is_err() {

@@ -23,6 +23,10 @@ pub struct Metrics {
     pub tcp_connections: IntGaugeVec,
     pub tcp_refused: IntCounterVec,
     pub verify_failures: IntCounterVec,
+    /// RRsets re-signed by the signature refresh.
+    pub signatures_refreshed: IntCounterVec,
+    /// RRsets whose signatures are due for refresh after the last pass.
+    pub signature_refresh_pending: IntGaugeVec,
     /// UPDATE outcomes: `result` is "accepted" or the refusal reason.
     pub updates: IntCounterVec,
     /// Seconds from an UPDATE's arrival to its version being served.
@@ -203,6 +207,18 @@ impl Metrics {
                 &registry,
                 "tldd_signed_version_verify_failures_total",
                 "Signed zone versions that failed verification and were not served",
+                &["zone"],
+            ),
+            signatures_refreshed: counter(
+                &registry,
+                "tldd_signatures_refreshed_total",
+                "RRsets re-signed because their signatures neared expiry",
+                &["zone"],
+            ),
+            signature_refresh_pending: gauge(
+                &registry,
+                "tldd_signature_refresh_pending",
+                "RRsets with signatures inside the refresh window after the last refresh pass",
                 &["zone"],
             ),
             zone_load_seconds: load,

@@ -229,6 +229,7 @@ fn sign_zone_leaves_input_unsigned() {
         nsec3_iterations: 0,
         nsec3_salt: String::new(),
         signature_validity: "14d".into(),
+        signature_refresh: None,
     };
     let signed = signer::sign_zone(&z, &cfg, &keys(13)).unwrap();
     assert!(z.nsec3.is_none());

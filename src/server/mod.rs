@@ -189,7 +189,11 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
                     .with_context(|| format!("zone {origin_text}: signing keys"))?;
                 let opts = crate::signer::SignOptions::from_config(d)
                     .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
-                Some(crate::update::resign::Resigner { keys, opts })
+                Some(crate::update::resign::Resigner {
+                    keys,
+                    opts,
+                    refresh_window: d.refresh_window(),
+                })
             }
             _ => None,
         };
@@ -290,6 +294,13 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
             if zrt.primary.is_some() {
                 tokio::spawn(crate::xfr::secondary::run(svc.clone(), zrt.clone()));
             }
+            if let (Some(d), None) = (&z.dnssec, z.primary) {
+                tokio::spawn(refresh_timer(
+                    zrt.writer.clone(),
+                    d.validity(),
+                    d.refresh_window(),
+                ));
+            }
         }
         if let Some(maddr) = cfg.server.metrics {
             let l = tokio::net::TcpListener::bind(maddr)
@@ -311,6 +322,29 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     }
     rt.shutdown_timeout(Duration::from_secs(2));
     result
+}
+
+/// Asks a signed zone's writer for a signature refresh pass at a steady
+/// pace ([`crate::update::refresh::check_interval`]); the first right away,
+/// so a zone restored from the store with old signatures is fixed first.
+async fn refresh_timer(
+    writer: tokio::sync::mpsc::Sender<crate::update::writer::Job>,
+    validity: u32,
+    window: u32,
+) {
+    let every = crate::update::refresh::check_interval(validity, window);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if writer
+            .send(crate::update::writer::Job::RefreshSignatures)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
 }
 
 async fn wait_for_signal() {

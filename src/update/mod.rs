@@ -34,6 +34,7 @@ pub mod diff;
 pub mod edit;
 pub mod handler;
 pub mod records;
+pub mod refresh;
 pub mod resign;
 pub mod writer;
 

@@ -33,6 +33,9 @@ use crate::zone::{name, Zone};
 pub struct Resigner {
     pub keys: Vec<KeyPair>,
     pub opts: SignOptions,
+    /// Re-sign RRsets whose signatures expire within this many seconds
+    /// ([`super::refresh`]).
+    pub refresh_window: u32,
 }
 
 /// Records a re-signing pass removed and added.

@@ -69,6 +69,8 @@ pub enum Job {
         zone: Box<Zone>,
         reply: oneshot::Sender<Result<u32, String>>,
     },
+    /// Timer tick: re-sign what nears expiry ([`super::refresh`]).
+    RefreshSignatures,
 }
 
 /// What the writer needs.
@@ -143,6 +145,10 @@ impl Writer {
                     Job::Replace { zone, reply } => {
                         self.commit_updates(std::mem::take(&mut updates));
                         let _ = reply.send(self.replace(*zone));
+                    }
+                    Job::RefreshSignatures => {
+                        self.commit_updates(std::mem::take(&mut updates));
+                        self.refresh_signatures();
                     }
                 }
             }
@@ -252,6 +258,92 @@ impl Writer {
             "version committed"
         );
         Ok(serial)
+    }
+
+    /// One signature refresh pass: the due RRsets re-signed, the new
+    /// signatures verified as they will be served, then committed like any
+    /// version (journal, IXFR, NOTIFY). A failure leaves the zone as it is
+    /// and is retried at the next tick.
+    fn refresh_signatures(&mut self) {
+        let (Some(rs), Some(state)) = (&self.resigner, &self.state) else {
+            return;
+        };
+        if state.zone.nsec3.is_none() {
+            return;
+        }
+        let m = crate::metrics::get();
+        let origin = self.origin_text.clone();
+        let zone_label = [origin.as_str()];
+        let now = crate::signer::sign::unix_now();
+        let t = Instant::now();
+        let result = super::refresh::refresh(
+            &state.zone,
+            &rs.keys,
+            &rs.opts,
+            self.policy,
+            rs.refresh_window,
+            now,
+        )
+        .and_then(|r| {
+            let Some(r) = r else { return Ok(None) };
+            let mut next = state.clone();
+            next.apply(&r.diff)?;
+            let served: Vec<(Box<[u8]>, crate::zone::RRset)> = r
+                .sets
+                .iter()
+                .filter_map(|(o, s)| {
+                    super::records::rrsets_at(&next.zone, o)
+                        .into_iter()
+                        .find(|x| x.rtype == s.rtype)
+                        .map(|x| (o.clone(), x))
+                })
+                .collect();
+            if served.len() != r.sets.len() {
+                return Err("a re-signed RRset is missing from the new version".into());
+            }
+            let sets: Vec<(&[u8], &crate::zone::RRset)> =
+                served.iter().map(|(o, s)| (&**o, s)).collect();
+            crate::signer::verify_rrsets(&next.zone, &sets, now as u32).map_err(|e| {
+                m.verify_failures.with_label_values(&zone_label).inc();
+                format!("the refreshed version does not verify (not served): {e}")
+            })?;
+            Ok(Some(r))
+        });
+        let r = match result {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                m.signature_refresh_pending
+                    .with_label_values(&zone_label)
+                    .set(0);
+                return;
+            }
+            Err(e) => {
+                tracing::error!(zone = %self.origin_text, "signature refresh failed: {e}");
+                return;
+            }
+        };
+        let resigned = r.sets.len() - 1; // the SOA is always in
+        match self.commit(&r.diff, false) {
+            Ok(serial) => {
+                m.signatures_refreshed
+                    .with_label_values(&zone_label)
+                    .inc_by(resigned as u64);
+                m.signature_refresh_pending
+                    .with_label_values(&zone_label)
+                    .set((r.due - resigned) as i64);
+                tracing::info!(
+                    zone = %self.origin_text,
+                    serial,
+                    rrsets = resigned,
+                    still_due = r.due - resigned,
+                    ms = t.elapsed().as_millis() as u64,
+                    "signatures refreshed"
+                );
+            }
+            Err(e) => {
+                tracing::error!(zone = %self.origin_text, "signature refresh not committed: {e:#}")
+            }
+        }
     }
 
     fn apply_diffs(&mut self, diffs: &[Diff]) -> Result<u32, String> {
