@@ -116,6 +116,8 @@ pub fn load_zones(
         }
         out.push((zs, zone));
     }
+    // Parsing, signing and verifying freed far more than the zone keeps.
+    crate::store::release_freed_memory();
     Ok(out)
 }
 
@@ -155,6 +157,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     let store = crate::store::Store::open(&cfg.server.data_dir)?;
     let keys = crate::tsig::KeyRing::from_config(&cfg.tsig).map_err(anyhow::Error::msg)?;
     let loaded = load_zones(&cfg, &store)?;
+    crate::store::trim_periodically(Duration::from_secs(30));
     let zones = Arc::new(ArcSwap::from_pointee(ZoneSet::new(
         loaded
             .iter()

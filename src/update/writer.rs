@@ -106,11 +106,13 @@ impl Writer {
             if let Some(state) = &self.state {
                 let t = Instant::now();
                 match self.store.replace(&state.zone) {
-                    Ok(()) => tracing::info!(
-                        zone = %self.origin_text,
-                        seconds = format!("{:.2}", t.elapsed().as_secs_f64()),
-                        "zone written to the store"
-                    ),
+                    Ok(()) => {
+                        tracing::info!(
+                            zone = %self.origin_text,
+                            seconds = format!("{:.2}", t.elapsed().as_secs_f64()),
+                            "zone written to the store"
+                        );
+                    }
                     Err(e) => {
                         // Without a durable base no update can be acknowledged.
                         tracing::error!(zone = %self.origin_text, "cannot write the zone to the store: {e:#}; updates will fail");
