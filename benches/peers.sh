@@ -21,7 +21,7 @@ cat > "$WORK/tldd.toml" <<TOML
 listen = ["127.0.0.1:$PORT"]
 data_dir = "$WORK/data"
 udp_workers = 1          # like the peers: NSD server-count 1, Knot udp-workers 1
-udp_coalesce_us = ${COALESCE:-200}
+udp_coalesce_us = ${COALESCE:-200}   # the default
 [[zone]]
 origin = "shop."
 file = "$WORK/shop.zone"

@@ -81,8 +81,11 @@ pub struct ServerConfig {
 fn default_udp_payload() -> u16 {
     1232
 }
+/// 200 µs: measured to bring CPU per query from 0.86x to 0.77x NSD's at
+/// 20k qps; invisible next to Internet round trips. Lone queries are
+/// answered at once (the wait follows a batch, it never delays a reply).
 fn default_coalesce() -> u64 {
-    0
+    200
 }
 fn default_tcp_max() -> usize {
     1000
