@@ -1,45 +1,66 @@
-//! Durable zone state in sled: the current zone and its journal.
+//! Durable zone state in sled: a snapshot of the zone and its journal.
 //!
 //! # Layout
 //! One sled database at `data_dir/zones.sled`, one tree per zone (named by
 //! its origin). Inside a tree, by key prefix:
-//! - `m` — meta: state (0 = being written, 1 = complete), the serial, the
-//!   sequence number of the newest journal entry, the oldest kept;
-//! - `n` + owner (lower-case wire) — every record at that owner
-//!   (`[type][ttl][rdlen][rdata]`…, RRSIGs as records), i.e. the current
-//!   zone, owner by owner;
-//! - `j` + sequence (u64 big-endian) — one [`Diff`] per version, in order.
+//! - `m` — meta: the serial of the newest version, the sequence numbers
+//!   of the newest and of the oldest kept journal entry;
+//! - `p` — the snapshot pointer: generation, serial, the journal sequence
+//!   it includes, chunk count;
+//! - `s` + generation (u64 BE) + chunk (u32 BE) — the snapshot: the zone's
+//!   records (`[owner len][owner][type][ttl][rdlen][rdata]`…, RRSIGs as
+//!   records) cut into chunks of about [`CHUNK_BYTES`];
+//! - `j` + sequence (u64 BE) — one [`Diff`] per version, in order.
+//!
+//! Why chunks and not one key per owner: sled keeps per-page state in
+//! memory for every small object it ever wrote (sled issues #986, #1093);
+//! a 1M-delegation zone stored owner by owner cost 1 GiB of resident
+//! memory (4 GiB while being written) on top of the zone itself. A few
+//! hundred large values cost almost nothing, write in a second or two, and
+//! read back at disk speed.
 //!
 //! # Durability
-//! A version is committed by one `apply_batch` on the zone's tree (sled
-//! makes a batch atomic: the changed owners, the journal entry and the meta
-//! land together or not at all) followed by `flush()` (fsync). The writer
-//! acknowledges updates only after `commit` returns. After kill -9 the tree
-//! holds exactly the last flushed version.
+//! A version is committed by one `apply_batch` (journal entry + meta,
+//! atomic in sled) followed by `flush()` (fsync); the writer acknowledges
+//! updates only after [`ZoneStore::commit`] returns. After kill -9 the tree
+//! holds the snapshot plus every flushed journal entry, so [`ZoneStore::load`]
+//! rebuilds exactly the last acknowledged version: snapshot, then the
+//! journal entries after it, each through [`ZoneState::apply`].
 //!
-//! A full snapshot (first load from the zone file, or an AXFR on a
-//! secondary) is written in chunks with the meta marked "being written"
-//! first and "complete" last; a snapshot interrupted by a crash is ignored
-//! at the next start (the zone file is loaded, or the secondary transfers
-//! again).
+//! # Snapshots
+//! Written by [`ZoneStore::replace`] (first load from the zone file, an
+//! AXFR on a secondary; the journal restarts empty) and, in the
+//! background from an immutable version, once [`SNAPSHOT_AFTER`] versions
+//! have been journalled since the last one, so a restart replays at most
+//! that many diffs. A new generation's chunks are written and flushed
+//! before the pointer moves to it; the old generation is deleted after. A
+//! crash at any point leaves the previous pointer and its chunks intact
+//! (chunks of an unfinished generation are removed at the next start).
 //!
 //! # Compaction
-//! At most `journal_max` journal entries are kept; older ones are removed
-//! in the same batch that adds a new one. IXFR from a serial older than the
-//! journal falls back to AXFR.
+//! At most `journal_max` journal entries are kept for IXFR, but never one
+//! the snapshot does not include yet (restart needs it). IXFR from a
+//! serial older than the journal falls back to AXFR.
 //!
-//! # Restart
-//! [`ZoneStore::load`] feeds the stored records through the zone-file
-//! loader's `Builder`, so a stored zone and a loaded one are built by the
-//! same code. Known limit: non-address data stored as occluded glue (only
-//! possible via IXFR from a primary) is dropped on reload, as the zone-file
-//! loader drops it.
-use crate::update::records::{for_each_record, rrsets_at};
-use crate::update::Diff;
+//! # Limits
+//! Stores written by earlier tldd versions (one key per owner) are not
+//! read: the zone file is loaded again. Non-address data stored as
+//! occluded glue (only possible via IXFR from a primary) is dropped on
+//! reload, as the zone-file loader drops it.
+use crate::update::records::{for_each_record, for_each_rrset};
+use crate::update::{Diff, ZoneState};
 use crate::zone::load::Builder;
 use crate::zone::Zone;
 use anyhow::Context;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Target size of one snapshot chunk.
+pub const CHUNK_BYTES: usize = 1 << 20;
+
+/// Versions journalled after the snapshot before a new one is written.
+pub const SNAPSHOT_AFTER: u64 = 1000;
 
 /// The process's store.
 #[derive(Clone)]
@@ -72,29 +93,38 @@ impl Store {
             .get(b"m")?
             .and_then(|v| Meta::decode(&v))
             .unwrap_or_default();
+        let snap = tree.get(b"p")?.and_then(|v| Snap::decode(&v));
         Ok(ZoneStore {
             db: self.db.clone(),
             tree,
             journal_max: journal_max.max(1),
+            snapshot_after: SNAPSHOT_AFTER,
             meta,
+            snap: Arc::new(SnapState {
+                seq: AtomicU64::new(snap.map_or(0, |s| s.seq)),
+                exists: AtomicBool::new(snap.is_some()),
+                running: AtomicBool::new(false),
+            }),
         })
     }
 }
 
 #[derive(Clone, Copy, Default, Debug)]
 struct Meta {
-    complete: bool,
     serial: u32,
     /// Sequence of the newest journal entry (0: none yet).
     last: u64,
-    /// Sequence of the oldest journal entry kept.
+    /// Sequence of the oldest journal entry kept (last + 1: none).
     first: u64,
 }
+
+/// Meta format tag (1 was the per-owner layout).
+const META_V2: u8 = 2;
 
 impl Meta {
     fn encode(&self) -> [u8; 21] {
         let mut b = [0u8; 21];
-        b[0] = self.complete as u8;
+        b[0] = META_V2;
         b[1..5].copy_from_slice(&self.serial.to_be_bytes());
         b[5..13].copy_from_slice(&self.last.to_be_bytes());
         b[13..21].copy_from_slice(&self.first.to_be_bytes());
@@ -102,11 +132,10 @@ impl Meta {
     }
 
     fn decode(b: &[u8]) -> Option<Meta> {
-        if b.len() != 21 {
+        if b.len() != 21 || b[0] != META_V2 {
             return None;
         }
         Some(Meta {
-            complete: b[0] == 1,
             serial: u32::from_be_bytes(b[1..5].try_into().ok()?),
             last: u64::from_be_bytes(b[5..13].try_into().ok()?),
             first: u64::from_be_bytes(b[13..21].try_into().ok()?),
@@ -114,10 +143,53 @@ impl Meta {
     }
 }
 
-fn owner_key(owner: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(owner.len() + 1);
-    k.push(b'n');
-    k.extend_from_slice(owner);
+/// The snapshot pointer (`p`).
+#[derive(Clone, Copy, Debug)]
+struct Snap {
+    generation: u64,
+    serial: u32,
+    /// Journal entries up to this sequence are in the snapshot.
+    seq: u64,
+    chunks: u32,
+}
+
+impl Snap {
+    fn encode(&self) -> [u8; 24] {
+        let mut b = [0u8; 24];
+        b[0..8].copy_from_slice(&self.generation.to_be_bytes());
+        b[8..12].copy_from_slice(&self.serial.to_be_bytes());
+        b[12..20].copy_from_slice(&self.seq.to_be_bytes());
+        b[20..24].copy_from_slice(&self.chunks.to_be_bytes());
+        b
+    }
+
+    fn decode(b: &[u8]) -> Option<Snap> {
+        if b.len() != 24 {
+            return None;
+        }
+        Some(Snap {
+            generation: u64::from_be_bytes(b[0..8].try_into().ok()?),
+            serial: u32::from_be_bytes(b[8..12].try_into().ok()?),
+            seq: u64::from_be_bytes(b[12..20].try_into().ok()?),
+            chunks: u32::from_be_bytes(b[20..24].try_into().ok()?),
+        })
+    }
+}
+
+/// Snapshot state shared by the writer and a background snapshot.
+struct SnapState {
+    /// The journal sequence the current snapshot includes.
+    seq: AtomicU64,
+    exists: AtomicBool,
+    /// A background snapshot is being written.
+    running: AtomicBool,
+}
+
+fn chunk_key(generation: u64, chunk: u32) -> [u8; 13] {
+    let mut k = [0u8; 13];
+    k[0] = b's';
+    k[1..9].copy_from_slice(&generation.to_be_bytes());
+    k[9..].copy_from_slice(&chunk.to_be_bytes());
     k
 }
 
@@ -128,125 +200,201 @@ fn journal_key(seq: u64) -> [u8; 9] {
     k
 }
 
-/// Every record at `owner` in `zone`, encoded for the `n` keys.
-fn owner_value(zone: &Zone, owner: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for set in rrsets_at(zone, owner) {
-        for_each_record(&set, |t, ttl, rd| {
-            v.extend_from_slice(&t.to_be_bytes());
-            v.extend_from_slice(&ttl.to_be_bytes());
-            v.extend_from_slice(&(rd.len() as u16).to_be_bytes());
-            v.extend_from_slice(rd);
+/// The zone's records cut into chunks of about [`CHUNK_BYTES`].
+fn encode_chunks(zone: &Zone) -> Vec<Vec<u8>> {
+    let mut chunks = Vec::new();
+    let mut cur: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + 4096);
+    for_each_rrset(zone, |owner, set| {
+        for_each_record(set, |t, ttl, rd| {
+            cur.push(owner.len() as u8);
+            cur.extend_from_slice(owner);
+            cur.extend_from_slice(&t.to_be_bytes());
+            cur.extend_from_slice(&ttl.to_be_bytes());
+            cur.extend_from_slice(&(rd.len() as u16).to_be_bytes());
+            cur.extend_from_slice(rd);
         });
+        if cur.len() >= CHUNK_BYTES {
+            chunks.push(std::mem::replace(
+                &mut cur,
+                Vec::with_capacity(CHUNK_BYTES + 4096),
+            ));
+        }
+    });
+    if !cur.is_empty() {
+        chunks.push(cur);
     }
-    v
+    chunks
 }
 
-/// One zone's durable state. Written only by the zone's writer thread;
-/// read (journal) by transfer sessions through clones.
+/// Feeds one chunk's records to the builder.
+fn decode_chunk(b: &mut Builder, v: &[u8]) -> anyhow::Result<()> {
+    let mut p = 0;
+    while p < v.len() {
+        let ol = v[p] as usize;
+        let owner = v
+            .get(p + 1..p + 1 + ol)
+            .context("truncated snapshot record")?;
+        p += 1 + ol;
+        let f = v.get(p..p + 8).context("truncated snapshot record")?;
+        let t = u16::from_be_bytes([f[0], f[1]]);
+        let ttl = u32::from_be_bytes([f[2], f[3], f[4], f[5]]);
+        let l = u16::from_be_bytes([f[6], f[7]]) as usize;
+        let rd = v
+            .get(p + 8..p + 8 + l)
+            .context("truncated snapshot record")?;
+        b.add(0, owner, t, 1, ttl, rd);
+        p += 8 + l;
+    }
+    Ok(())
+}
+
+/// One zone's durable state. Written by the zone's writer thread (and its
+/// background snapshot); read (journal) by transfer sessions through clones.
 #[derive(Clone)]
 pub struct ZoneStore {
     db: sled::Db,
     tree: sled::Tree,
     journal_max: u64,
+    /// Versions after the snapshot before a new one ([`SNAPSHOT_AFTER`]).
+    snapshot_after: u64,
     meta: Meta,
+    snap: Arc<SnapState>,
 }
 
 impl ZoneStore {
-    /// The stored zone, if a complete one is there.
+    /// Changes the snapshot interval (tests use a small one).
+    pub fn set_snapshot_after(&mut self, versions: u64) {
+        self.snapshot_after = versions.max(1);
+    }
+
+    /// The stored zone (snapshot + journal replayed), if there is one.
     pub fn load(&self, origin: &[u8]) -> anyhow::Result<Option<Zone>> {
         let Some(meta) = self.tree.get(b"m")?.and_then(|v| Meta::decode(&v)) else {
+            if self.tree.get(b"m")?.is_some() {
+                tracing::warn!("the store was written by an older tldd (per-owner layout); loading the zone file instead");
+            }
             return Ok(None);
         };
-        if !meta.complete {
-            tracing::warn!("the stored zone snapshot is incomplete (interrupted); ignoring it");
+        let Some(snap) = self.tree.get(b"p")?.and_then(|v| Snap::decode(&v)) else {
+            tracing::warn!(
+                "the store has no complete snapshot (interrupted first write); ignoring it"
+            );
             return Ok(None);
-        }
+        };
         let mut b = Builder::new(origin);
-        for kv in self.tree.scan_prefix(b"n") {
-            let (k, v) = kv?;
-            let owner = &k[1..];
-            let mut p = 0;
-            while p < v.len() {
-                let f = v.get(p..p + 8).context("truncated stored record")?;
-                let t = u16::from_be_bytes([f[0], f[1]]);
-                let ttl = u32::from_be_bytes([f[2], f[3], f[4], f[5]]);
-                let l = u16::from_be_bytes([f[6], f[7]]) as usize;
-                let rd = v.get(p + 8..p + 8 + l).context("truncated stored record")?;
-                b.add(0, owner, t, 1, ttl, rd);
-                p += 8 + l;
+        for c in 0..snap.chunks {
+            let v = self
+                .tree
+                .get(chunk_key(snap.generation, c))?
+                .with_context(|| format!("snapshot chunk {c} missing"))?;
+            decode_chunk(&mut b, &v)?;
+        }
+        let zone = b
+            .build()
+            .map_err(|e| anyhow::anyhow!("stored zone: {e}"))?
+            .zone;
+        anyhow::ensure!(
+            zone.serial() == snap.serial,
+            "stored snapshot serial {} does not match its pointer {}",
+            zone.serial(),
+            snap.serial
+        );
+        // Chunks of a generation that never became current.
+        for k in self.tree.scan_prefix(b"s").keys() {
+            let k = k?;
+            if k.get(1..9) != Some(&snap.generation.to_be_bytes()[..]) {
+                self.tree.remove(k)?;
             }
         }
-        let loaded = b.build().map_err(|e| anyhow::anyhow!("stored zone: {e}"))?;
-        let zone = loaded.zone;
+        let mut state = ZoneState::new(zone);
+        for seq in snap.seq + 1..=meta.last {
+            let v = self
+                .tree
+                .get(journal_key(seq))?
+                .with_context(|| format!("journal entry {seq} after the snapshot missing"))?;
+            let d = Diff::decode(&v).context("corrupt journal entry")?;
+            state
+                .apply(&d)
+                .map_err(|e| anyhow::anyhow!("replaying journal entry {seq}: {e}"))?;
+        }
         anyhow::ensure!(
-            zone.serial() == meta.serial,
+            state.serial() == meta.serial,
             "stored zone serial {} does not match its meta {}",
-            zone.serial(),
+            state.serial(),
             meta.serial
         );
-        Ok(Some(zone))
+        Ok(Some(state.zone))
+    }
+
+    /// Writes `zone` as a new snapshot generation, then points to it in
+    /// one atomic batch with `with` (more changes that must land together
+    /// with the pointer); `seq`: the journal sequence it includes.
+    fn write_snapshot(&self, zone: &Zone, seq: u64, mut with: sled::Batch) -> anyhow::Result<()> {
+        let old = self.tree.get(b"p")?.and_then(|v| Snap::decode(&v));
+        let generation = old.map_or(1, |s| s.generation + 1);
+        let chunks = encode_chunks(zone);
+        for (group, part) in chunks.chunks(16).enumerate() {
+            let mut batch = sled::Batch::default();
+            for (i, c) in part.iter().enumerate() {
+                batch.insert(&chunk_key(generation, (group * 16 + i) as u32), &c[..]);
+            }
+            self.tree.apply_batch(batch)?;
+        }
+        self.db.flush()?;
+        let snap = Snap {
+            generation,
+            serial: zone.serial(),
+            seq,
+            chunks: chunks.len() as u32,
+        };
+        with.insert(b"p", &snap.encode());
+        self.tree.apply_batch(with)?;
+        self.db.flush()?;
+        self.snap.seq.store(seq, Ordering::Release);
+        self.snap.exists.store(true, Ordering::Release);
+        if let Some(old) = old {
+            let mut batch = sled::Batch::default();
+            for c in 0..old.chunks {
+                batch.remove(&chunk_key(old.generation, c));
+            }
+            self.tree.apply_batch(batch)?;
+        }
+        Ok(())
     }
 
     /// Replaces the stored zone with `zone` and empties the journal.
     pub fn replace(&mut self, zone: &Zone) -> anyhow::Result<()> {
-        let mut meta = Meta {
-            complete: false,
-            serial: zone.serial(),
-            last: self.meta.last,
-            first: self.meta.last + 1,
-        };
-        self.tree.insert(b"m", &meta.encode())?;
-        self.db.flush()?;
-        let old: Vec<sled::IVec> = self
-            .tree
-            .iter()
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| k.first() != Some(&b'm'))
-            .collect();
-        for chunk in old.chunks(50_000) {
-            let mut batch = sled::Batch::default();
-            for k in chunk {
-                batch.remove(k);
-            }
-            self.tree.apply_batch(batch)?;
+        // One snapshot writer at a time (a background one may be running).
+        while self.snap.running.swap(true, Ordering::AcqRel) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        let mut owners: Vec<Box<[u8]>> = Vec::new();
-        crate::update::records::for_each_rrset(zone, |o, _| {
-            if owners.last().is_none_or(|l| **l != *o) {
-                owners.push(o.into());
+        let result = self.replace_inner(zone);
+        self.snap.running.store(false, Ordering::Release);
+        result
+    }
+
+    fn replace_inner(&mut self, zone: &Zone) -> anyhow::Result<()> {
+        let mut meta = self.meta;
+        meta.serial = zone.serial();
+        meta.first = meta.last + 1;
+        let mut batch = sled::Batch::default();
+        // The journal, and any per-owner records of the old layout.
+        for prefix in [&b"j"[..], b"n"] {
+            for k in self.tree.scan_prefix(prefix).keys() {
+                batch.remove(k?);
             }
-        });
-        owners.sort();
-        owners.dedup();
-        for chunk in owners.chunks(50_000) {
-            let mut batch = sled::Batch::default();
-            for o in chunk {
-                batch.insert(owner_key(o), owner_value(zone, o));
-            }
-            self.tree.apply_batch(batch)?;
         }
-        meta.complete = true;
-        self.tree.insert(b"m", &meta.encode())?;
-        self.db.flush()?;
+        batch.insert(b"m", &meta.encode());
+        self.write_snapshot(zone, meta.last, batch)?;
         self.meta = meta;
         Ok(())
     }
 
-    /// Makes the version `zone` (= previous + `diff`) durable: changed
-    /// owners, the journal entry and the meta in one atomic batch, then
-    /// fsync. Returns the bytes flushed.
+    /// Makes the version `zone` (= previous + `diff`) durable: the journal
+    /// entry and the meta in one atomic batch, then fsync. Starts a
+    /// background snapshot when [`SNAPSHOT_AFTER`] versions have piled up.
     pub fn commit(&mut self, diff: &Diff, zone: &Zone) -> anyhow::Result<()> {
         let mut batch = sled::Batch::default();
-        for o in diff.owners() {
-            let v = owner_value(zone, &o);
-            if v.is_empty() {
-                batch.remove(owner_key(&o));
-            } else {
-                batch.insert(owner_key(&o), v);
-            }
-        }
         let mut meta = self.meta;
         meta.last += 1;
         if meta.first == 0 {
@@ -254,7 +402,9 @@ impl ZoneStore {
         }
         meta.serial = diff.to;
         batch.insert(&journal_key(meta.last), diff.encode());
-        while meta.last - meta.first + 1 > self.journal_max {
+        // Keep journal_max entries for IXFR, and all the snapshot lacks.
+        let snap_seq = self.snap.seq.load(Ordering::Acquire);
+        while meta.last - meta.first + 1 > self.journal_max && meta.first <= snap_seq {
             batch.remove(&journal_key(meta.first));
             meta.first += 1;
         }
@@ -262,15 +412,47 @@ impl ZoneStore {
         self.tree.apply_batch(batch)?;
         self.db.flush()?;
         self.meta = meta;
+        if meta.last - snap_seq >= self.snapshot_after
+            && !self.snap.running.swap(true, Ordering::AcqRel)
+        {
+            let (store, zone, seq) = (self.clone(), zone.clone(), meta.last);
+            let spawned = std::thread::Builder::new()
+                .name("snapshot".into())
+                .spawn(move || {
+                    let t = std::time::Instant::now();
+                    match store.write_snapshot(&zone, seq, sled::Batch::default()) {
+                        Ok(()) => tracing::info!(
+                            serial = zone.serial(),
+                            seconds = format!("{:.2}", t.elapsed().as_secs_f64()),
+                            "zone snapshot written"
+                        ),
+                        Err(e) => tracing::error!(
+                            "zone snapshot failed (the journal keeps everything): {e:#}"
+                        ),
+                    }
+                    store.snap.running.store(false, Ordering::Release);
+                });
+            if spawned.is_err() {
+                self.snap.running.store(false, Ordering::Release);
+            }
+        }
         Ok(())
     }
 
-    /// The diffs leading from serial `from` to serial `to`, if the journal
-    /// holds an unbroken chain.
+    /// The diffs leading from serial `from` to serial `to`, if the newest
+    /// `journal_max` journal entries hold an unbroken chain (older entries
+    /// kept only for restart are not offered: IXFR falls back to AXFR as
+    /// `journal_max` promises).
     pub fn journal(&self, from: u32, to: u32) -> anyhow::Result<Option<Vec<Diff>>> {
+        let mut newest = Vec::new();
+        for kv in self.tree.scan_prefix(b"j").rev() {
+            newest.push(kv?.1);
+            if newest.len() as u64 >= self.journal_max {
+                break;
+            }
+        }
         let mut chain: Vec<Diff> = Vec::new();
-        for kv in self.tree.scan_prefix(b"j") {
-            let (_, v) = kv?;
+        for v in newest.into_iter().rev() {
             let Some((f, t)) = Diff::peek_serials(&v) else {
                 continue;
             };
@@ -291,7 +473,7 @@ impl ZoneStore {
 
     /// True when the store holds a complete zone.
     pub fn is_complete(&self) -> bool {
-        self.meta.complete
+        self.snap.exists.load(Ordering::Acquire)
     }
 
     /// Journal entries kept (for metrics).
@@ -299,7 +481,7 @@ impl ZoneStore {
         if self.meta.first == 0 {
             0
         } else {
-            self.meta.last + 1 - self.meta.first
+            (self.meta.last + 1).saturating_sub(self.meta.first)
         }
     }
 
@@ -331,4 +513,138 @@ pub fn trim_periodically(every: std::time::Duration) {
             std::thread::sleep(every);
             release_freed_memory();
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::update::Rec;
+    use crate::zone::rdata::{NS, SOA};
+
+    fn w(s: &str) -> Box<[u8]> {
+        let mut v = Vec::new();
+        crate::zone::name::from_text(s.as_bytes(), &[0], true, &mut v).unwrap();
+        v.into()
+    }
+
+    fn soa(serial: u32) -> Vec<u8> {
+        let mut v = w("ns.shop.").to_vec();
+        v.extend_from_slice(&w("h.shop."));
+        for x in [serial, 1, 2, 3, 4] {
+            v.extend_from_slice(&x.to_be_bytes());
+        }
+        v
+    }
+
+    fn rec(owner: &str, rtype: u16, rd: &[u8]) -> Rec {
+        Rec {
+            owner: w(owner),
+            rtype,
+            class: 1,
+            ttl: 3600,
+            rdata: rd.into(),
+        }
+    }
+
+    fn zone(delegations: usize) -> Zone {
+        let mut b = Builder::new(&w("shop."));
+        b.add(1, &w("shop."), SOA, 1, 3600, &soa(1));
+        b.add(2, &w("shop."), NS, 1, 3600, &w("ns.shop."));
+        b.add(3, &w("ns.shop."), 1, 1, 3600, &[1, 2, 3, 4]);
+        for i in 0..delegations {
+            b.add(
+                4,
+                &w(&format!("d{i}.shop.")),
+                NS,
+                1,
+                3600,
+                &w("ns.example."),
+            );
+        }
+        b.build().unwrap().zone
+    }
+
+    /// Version `from + 1`: delegation `n{from}` added.
+    fn add_one(from: u32) -> Diff {
+        Diff {
+            from,
+            to: from + 1,
+            removed: vec![rec("shop.", SOA, &soa(from))],
+            added: vec![
+                rec("shop.", SOA, &soa(from + 1)),
+                rec(&format!("n{from}.shop."), NS, &w("ns.example.")),
+            ],
+        }
+    }
+
+    fn wait_for_snapshot(zs: &ZoneStore) {
+        while zs.snap.running.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn snapshot_plus_journal_rebuilds_every_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = w("shop.");
+        let store = Store::open(dir.path()).unwrap();
+        let mut zs = store.zone("shop.", 5).unwrap();
+        zs.set_snapshot_after(7);
+        assert!(zs.load(&origin).unwrap().is_none(), "empty store");
+        // Big enough for several chunks.
+        let mut state = ZoneState::new(zone(40_000));
+        zs.replace(&state.zone).unwrap();
+        assert!(zs.is_complete());
+        for v in 1..=30u32 {
+            let d = add_one(v);
+            state.apply(&d).unwrap();
+            zs.commit(&d, &state.zone).unwrap();
+            wait_for_snapshot(&zs);
+            // What a restart would serve is exactly the last version.
+            let again = store
+                .zone("shop.", 5)
+                .unwrap()
+                .load(&origin)
+                .unwrap()
+                .unwrap();
+            assert_eq!(again.serial(), v + 1);
+            assert_eq!(again.cuts.len(), 40_000 + v as usize);
+            assert!(again.cuts.get(&w(&format!("n{v}.shop."))).is_some());
+        }
+        // The journal is trimmed to journal_max (plus what the snapshot
+        // lacks) and still chains for IXFR.
+        assert!(zs.journal_len() <= 5 + 7, "{}", zs.journal_len());
+        let chain = zs.journal(29, 31).unwrap().unwrap();
+        assert_eq!(chain.len(), 2);
+        // One snapshot generation's chunks only.
+        let gens: std::collections::BTreeSet<Vec<u8>> = zs
+            .tree
+            .scan_prefix(b"s")
+            .keys()
+            .map(|k| k.unwrap()[1..9].to_vec())
+            .collect();
+        assert_eq!(gens.len(), 1);
+    }
+
+    #[test]
+    fn a_half_written_generation_is_ignored_and_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = w("shop.");
+        let store = Store::open(dir.path()).unwrap();
+        let mut zs = store.zone("shop.", 10).unwrap();
+        let z = zone(100);
+        zs.replace(&z).unwrap();
+        // A crash while the next generation was being written.
+        zs.tree.insert(chunk_key(99, 0), &b"garbage"[..]).unwrap();
+        let again = zs.load(&origin).unwrap().unwrap();
+        assert_eq!(again.cuts.len(), 100);
+        assert!(zs.tree.get(chunk_key(99, 0)).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_truncated_chunk_is_an_error_not_a_panic() {
+        let mut b = Builder::new(&w("shop."));
+        assert!(decode_chunk(&mut b, &[5, 1, 2]).is_err());
+        assert!(decode_chunk(&mut b, &[0, 0, 1, 0, 0, 0, 0, 0, 9]).is_err());
+    }
 }

@@ -30,7 +30,7 @@
 //!
 //! # Start
 //! A zone loaded from its file is first written to the store by this
-//! thread (a 1M-delegation zone takes tens of seconds); it is served
+//! thread (a snapshot: 1.5 s for 1M delegations); it is served
 //! meanwhile, and updates queue until the store holds it.
 //!
 //! # Publishing
