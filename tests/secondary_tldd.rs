@@ -122,7 +122,7 @@ fn status(s: &Server, args: &[&str]) -> String {
     let out = s.kdig(args);
     out.split("status: ")
         .nth(1)
-        .and_then(|r| r.split(',').next())
+        .and_then(|r| r.split([',', ';']).next())
         .unwrap_or("no answer")
         .to_string()
 }

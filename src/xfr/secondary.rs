@@ -43,16 +43,7 @@ pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
     loop {
         let served = svc.served(&zrt.origin);
         let have = served.as_deref().and_then(soa_rec);
-        let timers = have
-            .as_ref()
-            .map(|s| {
-                (
-                    soa_field(&s.rdata, 1).unwrap_or(3600),
-                    soa_field(&s.rdata, 2).unwrap_or(600),
-                    soa_field(&s.rdata, 3).unwrap_or(604800),
-                )
-            })
-            .unwrap_or((60, 10, u32::MAX));
+        let timers = soa_timers(have.as_ref());
         let clamp = |s: u32| Duration::from_secs(u64::from(s).clamp(5, 86400));
         let result = refresh(&zrt, primary, have.clone()).await;
         let wait = match result {
@@ -64,7 +55,9 @@ pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
                     .with_label_values(&[&zone, kind, "ok"])
                     .inc();
                 m.secondary_lag.with_label_values(&[&zone]).set(0);
-                clamp(timers.0)
+                // the SOA of what we serve now (the first transfer brings one)
+                let now_served = svc.served(&zrt.origin);
+                clamp(soa_timers(now_served.as_deref().and_then(soa_rec).as_ref()).0)
             }
             Err(e) => {
                 tracing::warn!(zone = %zone, %primary, "refresh failed: {e}");
@@ -90,6 +83,18 @@ pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
         };
         let _ = tokio::time::timeout(wait, zrt.refresh.notified()).await;
     }
+}
+
+/// (refresh, retry, expire) of a served SOA; without one: retry soon.
+fn soa_timers(soa: Option<&crate::update::Rec>) -> (u32, u32, u32) {
+    soa.map(|s| {
+        (
+            soa_field(&s.rdata, 1).unwrap_or(3600),
+            soa_field(&s.rdata, 2).unwrap_or(600),
+            soa_field(&s.rdata, 3).unwrap_or(604800),
+        )
+    })
+    .unwrap_or((60, 10, u32::MAX))
 }
 
 /// One refresh: SOA check, transfer if needed. Returns what happened.
