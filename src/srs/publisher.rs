@@ -88,6 +88,13 @@ impl Publisher {
         // after a refused merged message: one operation per message until
         // the refused one has been found (and is no longer at the head)
         let mut isolate_until: Option<u64> = None;
+        // a head refused before is tried alone first
+        let mut isolate_head = self
+            .store
+            .publish_blocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
         loop {
             let n = self.batch;
             let ops = self
@@ -102,7 +109,8 @@ impl Publisher {
             let mut take = 0;
             let mut names = 0;
             for op in &ops {
-                if take > 0 && (names + op.owners.len() > self.batch || isolate_until.is_some()) {
+                let alone = isolate_until.is_some() || isolate_head;
+                if take > 0 && (names + op.owners.len() > self.batch || alone) {
                     break;
                 }
                 names += op.owners.len();
@@ -128,6 +136,7 @@ impl Publisher {
                         .await
                         .map_err(|e| SendError::Transient(e.to_string()))?;
                     self.set_blocked(None);
+                    isolate_head = false;
                     done += chunk.len();
                 }
                 Err(SendError::Refused(rc)) if chunk.len() > 1 => {
