@@ -635,3 +635,43 @@ fn additional_for(zone: &Zone, set: &RRset, w: &mut Writer<'_>) {
 pub fn reply_rcode(pkt: &[u8], q: &Query, out: &mut [u8], rc: u16, p: &Params) -> usize {
     error_reply(pkt, q, out, rc, true, p)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(zs: &ZoneSet, qname: &[u8]) -> u16 {
+        let mut pkt = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        pkt.extend_from_slice(qname);
+        pkt.extend_from_slice(&[0, 1, 0, 1]);
+        let mut q = Query::default();
+        let mut out = vec![0u8; 4096];
+        let (n, oc) = respond(
+            zs,
+            &Params::default(),
+            &pkt,
+            &mut q,
+            &mut out,
+            Transport::Udp,
+        );
+        assert!(n >= 12);
+        assert_eq!(u16::from(out[3] & 0xf), oc.rcode);
+        oc.rcode
+    }
+
+    #[test]
+    fn expired_zone_answers_servfail_until_served_again() {
+        let shop = b"\x04shop\x00";
+        let zs = ZoneSet::new(vec![Arc::new(Zone::new(shop))]);
+        assert_ne!(ask(&zs, b"\x03foo\x04shop\x00"), rcode::SERVFAIL);
+        let expired = zs.expire(shop);
+        assert!(expired.find(b"\x03foo\x04shop\x00").is_none());
+        assert_eq!(ask(&expired, b"\x03foo\x04shop\x00"), rcode::SERVFAIL);
+        assert_eq!(ask(&expired, shop), rcode::SERVFAIL);
+        // not ours at all: still REFUSED
+        assert_eq!(ask(&expired, b"\x03foo\x03net\x00"), rcode::REFUSED);
+        // a new version is served again
+        let back = expired.with(Arc::new(Zone::new(shop)));
+        assert_ne!(ask(&back, b"\x03foo\x04shop\x00"), rcode::SERVFAIL);
+    }
+}
