@@ -320,7 +320,10 @@ fn flow(signed: bool) {
 
     // Nothing refused on either side, nothing left to publish.
     let status = f.srs.ok(&["status"]);
-    assert!(status.contains("queue"), "{status}");
+    assert!(
+        status.contains("publisher_queue 0") && status.contains("publisher_blocked no"),
+        "{status}"
+    );
     let srs_metrics = f.srs.metrics();
     let pubs = metric_lines(&srs_metrics, "tldd_srs_publisher_updates_total");
     assert!(pubs.iter().any(|l| l.contains("result=\"ok\"")), "{pubs:?}");
