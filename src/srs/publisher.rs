@@ -119,7 +119,18 @@ impl Publisher {
             let chunk = &ops[..take];
             let owners = merge(chunk);
             let zone = self.store.tld().to_string();
-            let msg = update_message(&zone, &owners, self.ttl).map_err(SendError::Transient)?;
+            let msg = match update_message(&zone, &owners, self.ttl) {
+                Ok(m) => m,
+                Err(e) => {
+                    // bad data in the queue (the store validates, so a bug):
+                    // as loud as a refusal
+                    let what = format!("operation {} cannot be encoded: {e}", chunk[0].id);
+                    if self.set_blocked(Some(what.clone())) {
+                        tracing::error!("{what}; the publisher queue is blocked behind it");
+                    }
+                    return Err(SendError::Transient(e));
+                }
+            };
             match send_update(self.server, &self.key, msg, self.timeout).await {
                 Ok(()) => {
                     self.metrics.updates.with_label_values(&["ok"]).inc();
@@ -135,7 +146,7 @@ impl Publisher {
                     self.blocking(move |s| s.queue_remove(&ids))
                         .await
                         .map_err(|e| SendError::Transient(e.to_string()))?;
-                    self.set_blocked(None);
+                    let _ = self.set_blocked(None);
                     isolate_head = false;
                     done += chunk.len();
                 }
@@ -158,15 +169,18 @@ impl Publisher {
                         names.join(" "),
                         self.server
                     );
-                    tracing::error!(
-                        op = op.id,
-                        names = %names.join(" "),
-                        server = %self.server,
-                        rcode = %rc,
-                        "DNS server refused a queued change; the publisher queue is blocked behind it \
-                         (the server's log says why; it is retried)"
-                    );
-                    self.set_blocked(Some(what));
+                    if self.set_blocked(Some(what.clone())) {
+                        tracing::error!(
+                            op = op.id,
+                            names = %names.join(" "),
+                            server = %self.server,
+                            rcode = %rc,
+                            "DNS server refused a queued change; the publisher queue is blocked behind it \
+                             (the server's log says why; it is retried)"
+                        );
+                    } else {
+                        tracing::warn!("still blocked: {what}");
+                    }
                     return Err(SendError::Refused(rc));
                 }
                 Err(e) => {
@@ -177,7 +191,8 @@ impl Publisher {
         }
     }
 
-    fn set_blocked(&self, what: Option<String>) {
+    /// Records (or clears) the blocked state; true when newly blocked.
+    fn set_blocked(&self, what: Option<String>) -> bool {
         self.metrics.blocked.set(i64::from(what.is_some()));
         let mut b = self
             .store
@@ -185,12 +200,16 @@ impl Publisher {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         match (what, b.as_ref()) {
-            (None, _) => *b = None,
+            (None, _) => {
+                *b = None;
+                false
+            }
             // keep the first time it was seen
-            (Some(w), Some(old)) if old.starts_with(&w) => {}
+            (Some(w), Some(old)) if old.starts_with(&w) => false,
             (Some(w), _) => {
                 let since = crate::srs::clock::fmt(self.store.clock.now());
                 *b = Some(format!("{w} (since {since})"));
+                true
             }
         }
     }
