@@ -40,6 +40,8 @@ pub struct Metrics {
     pub notify: IntCounterVec,
     /// Secondary: serials the primary is ahead of the served copy.
     pub secondary_lag: IntGaugeVec,
+    /// Secondary: 1 while the zone is past SOA expire (answering SERVFAIL).
+    pub secondary_expired: IntGaugeVec,
     pub secondary_transfers: IntCounterVec,
     pub tsig_failures: IntCounterVec,
 }
@@ -189,6 +191,12 @@ impl Metrics {
                 &registry,
                 "tldd_secondary_lag_serials",
                 "Serials the primary is ahead of the copy served here",
+                &["zone"],
+            ),
+            secondary_expired: gauge(
+                &registry,
+                "tldd_secondary_expired",
+                "1 while a secondary zone is past SOA expire and answers SERVFAIL",
                 &["zone"],
             ),
             secondary_transfers: counter(

@@ -1,7 +1,9 @@
 //! A tldd secondary following a tldd primary: first load by AXFR, then
 //! NOTIFY + IXFR through a stream of updates; with the primary stopped it
 //! keeps answering; restarted alone it serves its stored copy; NOTIFY from
-//! strangers is refused; updates sent to it are refused.
+//! strangers is refused; updates sent to it are refused. Past SOA expire
+//! without its primary it answers SERVFAIL (not REFUSED) and serves no
+//! transfer, and it comes back once the primary does.
 mod common;
 mod update_kit;
 use common::*;
@@ -88,6 +90,95 @@ fn tldd_secondary_follows_and_survives_the_primary() {
     assert!(s
         .kdig(&["www.sec19.shop.", "A", "+norec"])
         .contains("198.51.100.19"));
+}
+
+/// A primary on a fixed port serving a small zone whose SOA expire is
+/// `expire` seconds (refresh/retry at the 5 s floor).
+fn small_primary(port: u16, expire: u32, dir: &std::path::Path) -> Server {
+    let zone = dir.join("small.zone");
+    std::fs::write(
+        &zone,
+        format!(
+            "$ORIGIN shop.\n$TTL 300\n@ SOA a.nic.shop. hostmaster.nic.shop. 7 5 5 {expire} 300\n\
+             @ NS a.nic.shop.\na.nic A 192.0.2.53\nexp NS ns1.exp.shop.\nns1.exp A 198.51.100.7\n"
+        ),
+    )
+    .unwrap();
+    let cfg = dir.join("primary.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:{port}\"]\ndata_dir = \"{}\"\nudp_workers = 1\n{}[[zone]]\norigin = \"shop.\"\nfile = \"{}\"\ntransfer_key = \"xfr-key\"\n",
+            dir.join("pdata").display(),
+            keys_toml(),
+            zone.display()
+        ),
+    )
+    .unwrap();
+    Server::start_with_config(&cfg, tempfile::tempdir().unwrap())
+}
+
+fn status(s: &Server, args: &[&str]) -> String {
+    let out = s.kdig(args);
+    out.split("status: ")
+        .nth(1)
+        .and_then(|r| r.split([',', ';']).next())
+        .unwrap_or("no answer")
+        .to_string()
+}
+
+#[test]
+fn expired_secondary_answers_servfail_until_the_primary_returns() {
+    let pdir = tempfile::tempdir().unwrap();
+    let pport = free_port();
+    let p = small_primary(pport, 3, pdir.path());
+    let data = tempfile::tempdir().unwrap();
+    let s = secondary(p.addr, free_port(), data.path());
+    assert!(
+        wait_for(30, || serial_at(s.addr) == Some(7)),
+        "{:?}",
+        s.log.lock().unwrap()
+    );
+    assert_eq!(status(&s, &["exp.shop.", "A", "+norec"]), "NOERROR");
+
+    // Primary gone: once SOA expire (3 s) has passed without a refresh,
+    // queries get SERVFAIL and transfers stop.
+    assert!(p.stop());
+    let expired = wait_for(60, || {
+        status(&s, &["exp.shop.", "A", "+norec"]) == "SERVFAIL"
+            && status(&s, &["shop.", "SOA", "+norec"]) == "SERVFAIL"
+    });
+    assert!(expired, "{:?}", s.log.lock().unwrap());
+    assert_eq!(status(&s, &["nope.example.", "A", "+norec"]), "REFUSED");
+    let key = format!("hmac-sha256:xfr-key:{SECRET}");
+    let x = kdig_at(s.addr, &["shop.", "AXFR", "-y", &key]);
+    assert!(x.contains("SERVFAIL") && !x.contains("198.51.100.7"), "{x}");
+    let m = metrics_text(&s);
+    assert!(
+        m.contains("tldd_secondary_expired{zone=\"shop.\"} 1"),
+        "{m}"
+    );
+
+    // The primary returns: the secondary transfers again and answers.
+    let p = small_primary(pport, 3, pdir.path());
+    assert!(
+        wait_for(60, || status(&s, &["exp.shop.", "A", "+norec"])
+            == "NOERROR"),
+        "{:?}",
+        s.log.lock().unwrap()
+    );
+    assert_eq!(serial_at(s.addr), serial_at(p.addr));
+    assert!(metrics_text(&s).contains("tldd_secondary_expired{zone=\"shop.\"} 0"));
+}
+
+fn metrics_text(s: &Server) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(s.metrics.expect("metrics address")).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out
 }
 
 #[test]

@@ -157,12 +157,21 @@ impl App {
                 })
                 .collect::<Vec<_>>()
                 .join("\n")),
-            AdminRequest::Status => Ok(format!(
-                "clock {}\nclock_offset_seconds {}\npublisher_queue {}",
-                fmt(self.store.clock.now()),
-                self.store.clock.offset(),
-                self.store.queue_len()
-            )),
+            AdminRequest::Status => {
+                let blocked = self
+                    .store
+                    .publish_blocked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                Ok(format!(
+                    "clock {}\nclock_offset_seconds {}\npublisher_queue {}\npublisher_blocked {}",
+                    fmt(self.store.clock.now()),
+                    self.store.clock.offset(),
+                    self.store.queue_len(),
+                    blocked.as_deref().unwrap_or("no")
+                ))
+            }
             AdminRequest::Lifecycle { at } => {
                 let now = self.store.clock.now();
                 let at = at.unwrap_or(now);

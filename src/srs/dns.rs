@@ -137,18 +137,42 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// Why an update was not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// No (trustworthy) answer: connection, timeout, bad TSIG, SERVFAIL.
+    /// Worth retrying as is.
+    Transient(String),
+    /// The server answered, signed with our key, and said no to this
+    /// message (REFUSED, FORMERR, NOTZONE, YXDOMAIN, ...): sending the
+    /// same message again gets the same answer until someone acts.
+    Refused(ResponseCode),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Transient(e) => f.write_str(e),
+            SendError::Refused(rc) => write!(f, "server answered {rc}"),
+        }
+    }
+}
+
 /// Sends one signed UPDATE over TCP; Ok once the server said NOERROR.
 pub async fn send_update(
     server: SocketAddr,
     key: &TSigner,
     mut msg: Message,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), SendError> {
+    let t = SendError::Transient;
     let mut verifier = msg
         .finalize(key, now_secs())
-        .map_err(|e| format!("TSIG signing: {e}"))?
-        .ok_or("TSIG signing gave no verifier")?;
-    let bytes = msg.to_vec().map_err(|e| format!("encoding update: {e}"))?;
+        .map_err(|e| t(format!("TSIG signing: {e}")))?
+        .ok_or(t("TSIG signing gave no verifier".into()))?;
+    let bytes = msg
+        .to_vec()
+        .map_err(|e| t(format!("encoding update: {e}")))?;
     let id = msg.id;
     let work = async {
         let mut s = TcpStream::connect(server)
@@ -171,14 +195,17 @@ pub async fn send_update(
         let checked = verifier
             .verify(&resp)
             .map_err(|e| format!("answer TSIG does not verify: {e}"))?;
-        match checked.response_code {
-            ResponseCode::NoError => Ok(()),
-            rc => Err(format!("server answered {rc}")),
-        }
+        Ok(checked.response_code)
     };
-    tokio::time::timeout(timeout, work)
+    let rc = tokio::time::timeout(timeout, work)
         .await
-        .map_err(|_| format!("no answer from {server} within {timeout:?}"))?
+        .map_err(|_| t(format!("no answer from {server} within {timeout:?}")))?
+        .map_err(t)?;
+    match rc {
+        ResponseCode::NoError => Ok(()),
+        ResponseCode::ServFail => Err(t(format!("server answered {rc}"))),
+        rc => Err(SendError::Refused(rc)),
+    }
 }
 
 /// Transfers the zone (AXFR over TCP, TSIG-signed and verified).

@@ -7,7 +7,9 @@
 //! - `tldd_srs_epp_sessions`: open EPP connections;
 //! - `tldd_srs_publisher_queue_depth`, `tldd_srs_publisher_lag_seconds`
 //!   (age of the oldest unacknowledged DNS change), and
-//!   `tldd_srs_publisher_updates_total{result}` (`ok`, `error`);
+//!   `tldd_srs_publisher_updates_total{result}` (`ok`, `error`: no usable
+//!   answer, `refused`: the server said no), `tldd_srs_publisher_blocked`
+//!   (1 while the oldest queued change is refused by the server);
 //! - `tldd_srs_lifecycle_transitions_total`.
 use prometheus::{
     Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
@@ -24,6 +26,7 @@ pub struct Metrics {
     pub queue_depth: IntGauge,
     pub queue_lag: Gauge,
     pub updates: IntCounterVec,
+    pub blocked: IntGauge,
     pub lifecycle_transitions: IntCounter,
 }
 
@@ -67,6 +70,11 @@ impl Metrics {
             &["result"],
         )
         .expect("metric");
+        let blocked = IntGauge::new(
+            "tldd_srs_publisher_blocked",
+            "1 while the DNS server refuses the oldest queued change",
+        )
+        .expect("metric");
         let lifecycle_transitions = IntCounter::new(
             "tldd_srs_lifecycle_transitions_total",
             "time-driven lifecycle transitions applied",
@@ -79,6 +87,7 @@ impl Metrics {
             Box::new(queue_depth.clone()),
             Box::new(queue_lag.clone()),
             Box::new(updates.clone()),
+            Box::new(blocked.clone()),
             Box::new(lifecycle_transitions.clone()),
         ] {
             registry.register(c).expect("unique metric names");
@@ -91,6 +100,7 @@ impl Metrics {
             queue_depth,
             queue_lag,
             updates,
+            blocked,
             lifecycle_transitions,
         }
     }

@@ -11,10 +11,24 @@
 //! `[srs.dns] batch` owner names; when two merged operations touch the same
 //! name the later one wins, which is exactly what applying them in order
 //! would give, because each operation carries the complete wanted state of
-//! its names. On failure (connection refused, timeout, bad TSIG, REFUSED,
-//! ...) it retries with exponential backoff (0.2 s doubling to 10 s) for as
-//! long as it takes, logging each failure and counting it in the metrics.
-use crate::srs::dns::{send_update, update_message};
+//! its names. On failure (connection refused, timeout, bad TSIG, SERVFAIL)
+//! it retries with exponential backoff (0.2 s doubling to 10 s) for as long
+//! as it takes, logging each failure and counting it in the metrics
+//! (`result="error"`).
+//!
+//! A *refusal* (a signed answer REFUSED, FORMERR, NOTZONE, ...) is
+//! different: the same message will be refused again. A merged message
+//! that is refused is split: operations are then sent one at a time, so
+//! every change queued before the culprit is published. An operation
+//! refused on its own blocks the queue (order matters: later operations may
+//! depend on it), and that is made loud: an ERROR log naming the operation
+//! and its names, `result="refused"` in the metrics, the gauge
+//! `tldd_srs_publisher_blocked` at 1, and `tldd srs status` shows it. It is
+//! retried every 10 s at most, so fixing the cause on the server (its log
+//! names the reason) unblocks it without restarting the SRS. The SRS only
+//! queues changes a TLD zone accepts (see `Txn::owner_set`), so a refusal
+//! means a bug or a server configured differently from the SRS.
+use crate::srs::dns::{send_update, update_message, SendError};
 use crate::srs::metrics::Metrics;
 use crate::srs::model::{OwnerSet, PubOp};
 use crate::srs::store::Store;
@@ -66,13 +80,27 @@ impl Publisher {
 
     /// Sends everything queued; returns how many operations were acknowledged.
     pub async fn drain(&self) -> Result<usize, String> {
+        self.drain_ops().await.map_err(|e| e.to_string())
+    }
+
+    async fn drain_ops(&self) -> Result<usize, SendError> {
         let mut done = 0;
+        // after a refused merged message: one operation per message until
+        // the refused one has been found (and is no longer at the head)
+        let mut isolate_until: Option<u64> = None;
+        // a head refused before is tried alone first
+        let mut isolate_head = self
+            .store
+            .publish_blocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
         loop {
             let n = self.batch;
             let ops = self
                 .blocking(move |s| s.queue_peek(n))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| SendError::Transient(e.to_string()))?;
             self.update_gauges(&ops);
             if ops.is_empty() {
                 return Ok(done);
@@ -81,7 +109,8 @@ impl Publisher {
             let mut take = 0;
             let mut names = 0;
             for op in &ops {
-                if take > 0 && names + op.owners.len() > self.batch {
+                let alone = isolate_until.is_some() || isolate_head;
+                if take > 0 && (names + op.owners.len() > self.batch || alone) {
                     break;
                 }
                 names += op.owners.len();
@@ -90,7 +119,18 @@ impl Publisher {
             let chunk = &ops[..take];
             let owners = merge(chunk);
             let zone = self.store.tld().to_string();
-            let msg = update_message(&zone, &owners, self.ttl)?;
+            let msg = match update_message(&zone, &owners, self.ttl) {
+                Ok(m) => m,
+                Err(e) => {
+                    // bad data in the queue (the store validates, so a bug):
+                    // as loud as a refusal
+                    let what = format!("operation {} cannot be encoded: {e}", chunk[0].id);
+                    if self.set_blocked(Some(what.clone())) {
+                        tracing::error!("{what}; the publisher queue is blocked behind it");
+                    }
+                    return Err(SendError::Transient(e));
+                }
+            };
             match send_update(self.server, &self.key, msg, self.timeout).await {
                 Ok(()) => {
                     self.metrics.updates.with_label_values(&["ok"]).inc();
@@ -100,15 +140,76 @@ impl Publisher {
                         names = owners.len(),
                         "DNS update acknowledged"
                     );
+                    if isolate_until.is_some_and(|last| ids.contains(&last)) {
+                        isolate_until = None;
+                    }
                     self.blocking(move |s| s.queue_remove(&ids))
                         .await
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| SendError::Transient(e.to_string()))?;
+                    let _ = self.set_blocked(None);
+                    isolate_head = false;
                     done += chunk.len();
+                }
+                Err(SendError::Refused(rc)) if chunk.len() > 1 => {
+                    self.metrics.updates.with_label_values(&["refused"]).inc();
+                    tracing::warn!(
+                        ops = chunk.len(),
+                        rcode = %rc,
+                        "merged DNS update refused; sending its operations one at a time"
+                    );
+                    isolate_until = chunk.last().map(|o| o.id);
+                }
+                Err(SendError::Refused(rc)) => {
+                    self.metrics.updates.with_label_values(&["refused"]).inc();
+                    let op = &chunk[0];
+                    let names: Vec<&str> = op.owners.iter().map(|o| o.name.as_str()).collect();
+                    let what = format!(
+                        "operation {} ({}) refused by {}: {rc}",
+                        op.id,
+                        names.join(" "),
+                        self.server
+                    );
+                    if self.set_blocked(Some(what.clone())) {
+                        tracing::error!(
+                            op = op.id,
+                            names = %names.join(" "),
+                            server = %self.server,
+                            rcode = %rc,
+                            "DNS server refused a queued change; the publisher queue is blocked behind it \
+                             (the server's log says why; it is retried)"
+                        );
+                    } else {
+                        tracing::warn!("still blocked: {what}");
+                    }
+                    return Err(SendError::Refused(rc));
                 }
                 Err(e) => {
                     self.metrics.updates.with_label_values(&["error"]).inc();
                     return Err(e);
                 }
+            }
+        }
+    }
+
+    /// Records (or clears) the blocked state; true when newly blocked.
+    fn set_blocked(&self, what: Option<String>) -> bool {
+        self.metrics.blocked.set(i64::from(what.is_some()));
+        let mut b = self
+            .store
+            .publish_blocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match (what, b.as_ref()) {
+            (None, _) => {
+                *b = None;
+                false
+            }
+            // keep the first time it was seen
+            (Some(w), Some(old)) if old.starts_with(&w) => false,
+            (Some(w), _) => {
+                let since = crate::srs::clock::fmt(self.store.clock.now());
+                *b = Some(format!("{w} (since {since})"));
+                true
             }
         }
     }
@@ -119,7 +220,7 @@ impl Publisher {
         let mut backoff = Duration::from_millis(200);
         loop {
             let woken = notify.notified();
-            match self.drain().await {
+            match self.drain_ops().await {
                 Ok(_) => {
                     backoff = Duration::from_millis(200);
                     tokio::select! {
@@ -128,7 +229,9 @@ impl Publisher {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(server = %self.server, error = %e, retry_in = ?backoff, "DNS update failed");
+                    if matches!(e, SendError::Transient(_)) {
+                        tracing::warn!(server = %self.server, error = %e, retry_in = ?backoff, "DNS update failed");
+                    }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }

@@ -51,6 +51,9 @@ pub struct Store {
     pub clock: Clock,
     /// Woken after every commit that queued a DNS change.
     pub publish_notify: Arc<tokio::sync::Notify>,
+    /// Set by the publisher while the DNS server refuses the oldest queued
+    /// change (what, since when); shown by `status`. Not persisted.
+    pub publish_blocked: Mutex<Option<String>>,
 }
 
 const META_CLOCK: &[u8] = b"meta/clock_offset";
@@ -99,6 +102,7 @@ impl Store {
             roid_suffix: roid_suffix.to_string(),
             clock: Clock::new(offset),
             publish_notify: Arc::new(tokio::sync::Notify::new()),
+            publish_blocked: Mutex::new(None),
         })
     }
 
@@ -237,6 +241,9 @@ pub struct Txn<'s> {
     store: &'s Store,
     overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     touched: BTreeSet<String>,
+    /// Domains whose delegation changed: their subordinate hosts are
+    /// republished with them (glue follows its delegation).
+    touched_domains: BTreeSet<String>,
     /// Explicit owner sets to publish (reconcile repairs).
     extra_owners: Vec<OwnerSet>,
 }
@@ -247,6 +254,7 @@ impl<'s> Txn<'s> {
             store,
             overlay: BTreeMap::new(),
             touched: BTreeSet::new(),
+            touched_domains: BTreeSet::new(),
             extra_owners: Vec::new(),
         }
     }
@@ -438,6 +446,7 @@ impl<'s> Txn<'s> {
         let tld = self.store.tld.clone();
         for d in old.into_iter().chain(new) {
             self.touched.insert(d.name.clone());
+            self.touched_domains.insert(d.name.clone());
             for h in &d.ns {
                 if crate::srs::names::in_tld(h, &tld) {
                     self.touched.insert(h.clone());
@@ -508,6 +517,13 @@ impl<'s> Txn<'s> {
     }
 
     /// What the zone should hold at `name` given the (uncommitted) state.
+    ///
+    /// A host's addresses are published (as glue) only while a delegated
+    /// domain uses it *and* its own registry domain is delegated: an
+    /// address record outside every delegation would be authoritative data
+    /// of the TLD, which the server refuses (and should). So a host under a
+    /// domain without NS, on hold or in redemption is no glue, and the glue
+    /// leaves in the same update as its delegation.
     pub fn owner_set(&self, name: &str) -> SResult<OwnerSet> {
         let mut set = OwnerSet {
             name: name.to_string(),
@@ -520,7 +536,11 @@ impl<'s> Txn<'s> {
             }
         }
         if crate::srs::names::in_tld(name, &self.store.tld) {
-            if let Some(h) = self.host(name)? {
+            let sup_in_zone = match self.superordinate(name) {
+                Some(sup) => self.domain(&sup)?.is_some_and(|d| d.in_zone()),
+                None => false,
+            };
+            if let Some(h) = self.host(name)?.filter(|_| sup_in_zone) {
                 if !h.addrs.is_empty() {
                     let mut needed = false;
                     for dn in self.host_links(name)? {
@@ -540,6 +560,11 @@ impl<'s> Txn<'s> {
 
     fn commit(mut self) -> SResult<bool> {
         let mut owners = std::mem::take(&mut self.extra_owners);
+        for d in std::mem::take(&mut self.touched_domains) {
+            for h in self.subordinates(&d)? {
+                self.touched.insert(h);
+            }
+        }
         for name in std::mem::take(&mut self.touched) {
             owners.push(self.owner_set(&name)?);
         }

@@ -54,12 +54,45 @@ pub struct ZoneSet {
     /// Sorted by origin length, longest first, so the first match is the
     /// closest enclosing zone.
     zones: Vec<Arc<Zone>>,
+    /// Origins of secondary zones past SOA expire: still ours, but with no
+    /// data we may serve, so their names get SERVFAIL (RFC 1034 §4.3.5
+    /// practice, as NSD and Knot do), not REFUSED. Usually empty.
+    expired: Vec<Box<[u8]>>,
 }
 
 impl ZoneSet {
     pub fn new(mut zones: Vec<Arc<Zone>>) -> ZoneSet {
         zones.sort_by_key(|z| std::cmp::Reverse(z.origin.len()));
-        ZoneSet { zones }
+        ZoneSet {
+            zones,
+            expired: Vec::new(),
+        }
+    }
+
+    /// A copy without the zone `origin`, which answers SERVFAIL from now on.
+    pub fn expire(&self, origin: &[u8]) -> ZoneSet {
+        let mut out = ZoneSet::new(
+            self.zones
+                .iter()
+                .filter(|z| *z.origin != *origin)
+                .cloned()
+                .collect(),
+        );
+        out.expired = self.expired.clone();
+        if !out.expired.iter().any(|e| **e == *origin) {
+            out.expired.push(origin.into());
+        }
+        out
+    }
+
+    /// Whether `qname` belongs to an expired zone rather than to `found`
+    /// (the served zone [`find`](Self::find) gave, if any).
+    #[inline]
+    pub fn is_expired(&self, qname: &[u8], found: Option<&Zone>) -> bool {
+        let depth = found.map_or(0, |z| z.origin.len());
+        self.expired
+            .iter()
+            .any(|e| e.len() > depth && name::is_below_or_at(qname, e))
     }
 
     /// The zone that holds `qname` (lower-case wire).
@@ -76,6 +109,7 @@ impl ZoneSet {
     }
 
     /// A copy with `zone` replacing the zone of the same origin.
+    /// (An expired zone that gets a version is served again.)
     pub fn with(&self, zone: Arc<Zone>) -> ZoneSet {
         let mut zones: Vec<Arc<Zone>> = self
             .zones
@@ -83,8 +117,12 @@ impl ZoneSet {
             .filter(|z| z.origin != zone.origin)
             .cloned()
             .collect();
+        let mut expired = self.expired.clone();
+        expired.retain(|e| *e != zone.origin);
         zones.push(zone);
-        ZoneSet::new(zones)
+        let mut out = ZoneSet::new(zones);
+        out.expired = expired;
+        out
     }
 }
 
@@ -189,10 +227,17 @@ pub fn respond(
             }
             // Meta types that cannot be asked for (RFC 6891 §6.1.1, RFC 8945).
             rdata::OPT | 249 | rdata::TSIG => (rcode::FORMERR, false, false),
-            _ => match zones.find(q.name()) {
-                Some(zone) => answer_in(zone, q, &mut w, t),
-                None => (rcode::REFUSED, false, false),
-            },
+            _ => {
+                let found = zones.find(q.name());
+                if !zones.expired.is_empty() && zones.is_expired(q.name(), found) {
+                    (rcode::SERVFAIL, false, false)
+                } else {
+                    match found {
+                        Some(zone) => answer_in(zone, q, &mut w, t),
+                        None => (rcode::REFUSED, false, false),
+                    }
+                }
+            }
         },
         CLASS_CH => chaos(q, p, &mut w),
         _ => (rcode::REFUSED, false, false),
@@ -589,4 +634,44 @@ fn additional_for(zone: &Zone, set: &RRset, w: &mut Writer<'_>) {
 /// handler that is not there, e.g. UPDATE on a zone without `update_key`).
 pub fn reply_rcode(pkt: &[u8], q: &Query, out: &mut [u8], rc: u16, p: &Params) -> usize {
     error_reply(pkt, q, out, rc, true, p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(zs: &ZoneSet, qname: &[u8]) -> u16 {
+        let mut pkt = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        pkt.extend_from_slice(qname);
+        pkt.extend_from_slice(&[0, 1, 0, 1]);
+        let mut q = Query::default();
+        let mut out = vec![0u8; 4096];
+        let (n, oc) = respond(
+            zs,
+            &Params::default(),
+            &pkt,
+            &mut q,
+            &mut out,
+            Transport::Udp,
+        );
+        assert!(n >= 12);
+        assert_eq!(u16::from(out[3] & 0xf), oc.rcode);
+        oc.rcode
+    }
+
+    #[test]
+    fn expired_zone_answers_servfail_until_served_again() {
+        let shop = b"\x04shop\x00";
+        let zs = ZoneSet::new(vec![Arc::new(Zone::new(shop))]);
+        assert_ne!(ask(&zs, b"\x03foo\x04shop\x00"), rcode::SERVFAIL);
+        let expired = zs.expire(shop);
+        assert!(expired.find(b"\x03foo\x04shop\x00").is_none());
+        assert_eq!(ask(&expired, b"\x03foo\x04shop\x00"), rcode::SERVFAIL);
+        assert_eq!(ask(&expired, shop), rcode::SERVFAIL);
+        // not ours at all: still REFUSED
+        assert_eq!(ask(&expired, b"\x03foo\x03net\x00"), rcode::REFUSED);
+        // a new version is served again
+        let back = expired.with(Arc::new(Zone::new(shop)));
+        assert_ne!(ask(&back, b"\x03foo\x04shop\x00"), rcode::SERVFAIL);
+    }
 }

@@ -9,21 +9,27 @@
 //!   writer, which applies, persists (so the copy survives a restart and
 //!   is journalled for our own IXFR clients) and publishes it;
 //! - after a failure it retries on the SOA retry timer;
-//! - if the primary stays unreachable past SOA expire, the zone is
-//!   withdrawn from service (answers become REFUSED) until a refresh
-//!   succeeds again (RFC 1035 §4.3.5).
+//! - if the primary stays unreachable past SOA expire (counted from the
+//!   last successful refresh, or from start-up), the zone expires: its
+//!   names are answered SERVFAIL (what NSD and Knot do; REFUSED would tell
+//!   resolvers the server is not authoritative at all) and transfers out
+//!   stop, until a refresh succeeds again and brings a full copy
+//!   (RFC 1034 §4.3.5). The retry timer is cut short so expiry happens
+//!   on time even when SOA retry is longer than what is left.
 //!
 //! The data is served exactly as received (a signed primary's RRSIGs and
 //! NSEC3 included); nothing is re-signed here.
 //!
 //! Timer values are clamped to [5 s, 1 day] for refresh/retry so a bad SOA
 //! cannot make the loop spin or sleep forever.
+//!
+//! Limit: the expire clock is not persisted, so a restart with the primary
+//! unreachable serves the stored copy for another full expire period.
 use super::client::{fetch, soa_field, soa_serial, Fetched};
 use super::out::serial_lt;
 use crate::server::handoff::{Services, ZoneRuntime};
 use crate::update::diff::soa_rec;
 use crate::update::writer::Job;
-use crate::wire::ZoneSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,55 +43,58 @@ pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
     loop {
         let served = svc.served(&zrt.origin);
         let have = served.as_deref().and_then(soa_rec);
-        let timers = have
-            .as_ref()
-            .map(|s| {
-                (
-                    soa_field(&s.rdata, 1).unwrap_or(3600),
-                    soa_field(&s.rdata, 2).unwrap_or(600),
-                    soa_field(&s.rdata, 3).unwrap_or(604800),
-                )
-            })
-            .unwrap_or((60, 10, u32::MAX));
+        let timers = soa_timers(have.as_ref());
         let clamp = |s: u32| Duration::from_secs(u64::from(s).clamp(5, 86400));
         let result = refresh(&zrt, primary, have.clone()).await;
         let wait = match result {
             Ok(kind) => {
                 last_ok = Instant::now();
                 withdrawn = false;
+                m.secondary_expired.with_label_values(&[&zone]).set(0);
                 m.secondary_transfers
                     .with_label_values(&[&zone, kind, "ok"])
                     .inc();
                 m.secondary_lag.with_label_values(&[&zone]).set(0);
-                clamp(timers.0)
+                // the SOA of what we serve now (the first transfer brings one)
+                let now_served = svc.served(&zrt.origin);
+                clamp(soa_timers(now_served.as_deref().and_then(soa_rec).as_ref()).0)
             }
             Err(e) => {
                 tracing::warn!(zone = %zone, %primary, "refresh failed: {e}");
                 m.secondary_transfers
                     .with_label_values(&[&zone, "refresh", "error"])
                     .inc();
-                if !withdrawn
-                    && served.is_some()
-                    && last_ok.elapsed() > Duration::from_secs(u64::from(timers.2))
-                {
-                    tracing::error!(zone = %zone, "SOA expire reached without contact to the primary; zone withdrawn");
+                let expire = Duration::from_secs(u64::from(timers.2));
+                let left = expire.saturating_sub(last_ok.elapsed());
+                if !withdrawn && served.is_some() && left.is_zero() {
+                    tracing::error!(zone = %zone, "SOA expire reached without contact to the primary; zone expired, answering SERVFAIL");
                     let origin = zrt.origin.clone();
-                    svc.zones.rcu(|zs| {
-                        ZoneSet::new(
-                            zs.zones()
-                                .iter()
-                                .filter(|z| z.origin != origin)
-                                .cloned()
-                                .collect(),
-                        )
-                    });
+                    svc.zones.rcu(|zs| zs.expire(&origin));
+                    m.secondary_expired.with_label_values(&[&zone]).set(1);
                     withdrawn = true;
                 }
-                clamp(timers.1)
+                if withdrawn || served.is_none() {
+                    clamp(timers.1)
+                } else {
+                    // wake up in time to expire the zone
+                    clamp(timers.1).min(left.max(Duration::from_millis(200)))
+                }
             }
         };
         let _ = tokio::time::timeout(wait, zrt.refresh.notified()).await;
     }
+}
+
+/// (refresh, retry, expire) of a served SOA; without one: retry soon.
+fn soa_timers(soa: Option<&crate::update::Rec>) -> (u32, u32, u32) {
+    soa.map(|s| {
+        (
+            soa_field(&s.rdata, 1).unwrap_or(3600),
+            soa_field(&s.rdata, 2).unwrap_or(600),
+            soa_field(&s.rdata, 3).unwrap_or(604800),
+        )
+    })
+    .unwrap_or((60, 10, u32::MAX))
 }
 
 /// One refresh: SOA check, transfer if needed. Returns what happened.
