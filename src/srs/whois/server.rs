@@ -18,8 +18,11 @@
 //! histogram are in [`super::metrics`].
 use super::query::{self, Query};
 use super::text::{self, Footer};
-use super::view::{find_registrar, DomainView, HostView};
+use super::view::{find_registrar, DomainView, HostView, QName};
 use super::Rdds;
+use crate::srs::clock::Ts;
+use crate::srs::store::SResult;
+use axum::body::Bytes;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -211,7 +214,7 @@ async fn handle(rdds: &Rdds, mut sock: TcpStream, peer: SocketAddr) {
         .inc();
     let query = String::from_utf8_lossy(&line);
     tracing::debug!(client = %peer, query = %query.escape_debug(), kind, result, "whois query");
-    finish(sock, text.as_bytes(), rdds).await;
+    finish(sock, &text, rdds).await;
     rdds.metrics
         .whois_latency
         .observe(started.elapsed().as_secs_f64());
@@ -241,40 +244,33 @@ async fn finish(mut sock: TcpStream, data: &[u8], rdds: &Rdds) {
 }
 
 /// Answers one query line: (type, result, text) for metrics and the client.
-pub fn answer(rdds: &Rdds, line: &[u8]) -> (&'static str, &'static str, String) {
+pub fn answer(rdds: &Rdds, line: &[u8]) -> (&'static str, &'static str, Bytes) {
     let footer = Footer { terms: &rdds.terms };
     let now = rdds.store.clock.now();
     let q = match query::parse(line, &rdds.tld) {
         Ok(q) => q,
-        Err(e) => return ("invalid", "error", format!("{}\r\n", e.message())),
+        Err(e) => return ("invalid", "error", format!("{}\r\n", e.message()).into()),
     };
     let res = match &q {
-        Query::Domain(n) => DomainView::load(&rdds.store, n).map(|v| match v {
-            Some(v) => (
-                "domain",
-                "found",
-                text::domain(&v, rdds.cfg.redact, &footer),
-            ),
-            None => (
-                "domain",
-                "not_found",
-                text::not_found("Domain", now, &footer),
-            ),
-        }),
+        Query::Domain(n) => domain(rdds, n, now, &footer),
         Query::Nameserver(n) => HostView::load(&rdds.store, n).map(|v| match v {
-            Some(v) => ("nameserver", "found", text::host(&v, &footer)),
+            Some(v) => ("nameserver", "found", text::host(&v, &footer).into()),
             None => (
                 "nameserver",
                 "not_found",
-                text::not_found("Nameserver", now, &footer),
+                text::not_found("Nameserver", now, &footer).into(),
             ),
         }),
         Query::Registrar(r) => find_registrar(&rdds.store, r).map(|v| match v {
-            Some(r) => ("registrar", "found", text::registrar(&r, now, &footer)),
+            Some(r) => (
+                "registrar",
+                "found",
+                text::registrar(&r, now, &footer).into(),
+            ),
             None => (
                 "registrar",
                 "not_found",
-                text::not_found("Registrar", now, &footer),
+                text::not_found("Registrar", now, &footer).into(),
             ),
         }),
     };
@@ -283,7 +279,32 @@ pub fn answer(rdds: &Rdds, line: &[u8]) -> (&'static str, &'static str, String) 
         (
             "invalid",
             "error",
-            "Internal error; please try again later.\r\n".into(),
+            Bytes::from_static(b"Internal error; please try again later.\r\n"),
         )
+    })
+}
+
+/// A domain answer, from the cache while it is current.
+fn domain(
+    rdds: &Rdds,
+    n: &QName,
+    now: Ts,
+    footer: &Footer,
+) -> SResult<(&'static str, &'static str, Bytes)> {
+    if let Some(b) = rdds.whois_cache.get(&rdds.store, &n.ascii, "", now)? {
+        return Ok(("domain", "found", b));
+    }
+    Ok(match DomainView::load_with_deps(&rdds.store, n)? {
+        Some((v, deps)) => {
+            let b = Bytes::from(text::domain(&v, rdds.cfg.redact, footer));
+            rdds.whois_cache
+                .put(&n.ascii, "", b.clone(), v.now, v.stable_until(), deps);
+            ("domain", "found", b)
+        }
+        None => (
+            "domain",
+            "not_found",
+            text::not_found("Domain", now, footer).into(),
+        ),
     })
 }
