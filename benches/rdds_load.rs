@@ -8,7 +8,10 @@
 //! ```
 //!
 //! `RDDS_CACHE` is `[srs.whois] cache_entries` (0: every lookup renders
-//! its answer from the store, the cache-miss cost).
+//! its answer from the store, the cache-miss cost). `RDDS_RATE=5000` makes
+//! the clients open-loop at that total offered rate (latency counted from
+//! each lookup's planned send time) instead of closed-loop as fast as
+//! answers come.
 //!
 //! Under `cargo test` (no `--bench` argument) it only does a one-second
 //! smoke run on 200 domains and fails if any lookup failed.
@@ -183,9 +186,13 @@ fn loadavg() -> String {
         .join(" ")
 }
 
+/// How a phase runs: clients, seconds, domains, server pid, and the fixed
+/// offered rate (lookups/s over all clients) or None for closed loop.
+type Run = (usize, u64, usize, u32, Option<f64>);
+
 fn load<F: FnMut(usize) -> bool + Send + 'static>(
     name: &str,
-    (clients, secs, n, server): (usize, u64, usize, u32),
+    (clients, secs, n, server, rate): Run,
     make: impl Fn() -> F,
 ) {
     let stop = Arc::new(AtomicBool::new(false));
@@ -199,11 +206,29 @@ fn load<F: FnMut(usize) -> bool + Send + 'static>(
                 let mut lat = Vec::new();
                 let mut errors = 0usize;
                 let mut x = (c as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                // open loop: client c sends at start + (k + c/clients) *
+                // interval; latency counts from that planned time, so a
+                // server falling behind shows as latency (no coordinated
+                // omission)
+                let interval = rate.map(|r| Duration::from_secs_f64(clients as f64 / r));
+                let mut planned = start
+                    + interval.map_or(Duration::ZERO, |i| i.mul_f64(c as f64 / clients as f64));
                 while !stop.load(Ordering::Relaxed) {
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;
-                    let t = Instant::now();
+                    let t = match interval {
+                        Some(i) => {
+                            let now = Instant::now();
+                            if planned > now {
+                                std::thread::sleep(planned - now);
+                            }
+                            let t = planned;
+                            planned += i;
+                            t
+                        }
+                        None => Instant::now(),
+                    };
                     if !one((x as usize) % n) {
                         errors += 1;
                     }
@@ -230,13 +255,14 @@ fn load<F: FnMut(usize) -> bool + Send + 'static>(
         "{name}: {errors} failed lookups"
     );
     println!(
-        "{name}: {} lookups in {wall:.1} s = {:.0}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors} ({clients} clients)",
+        "{name}: {} lookups in {wall:.1} s = {:.0}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors} ({clients} clients, {})",
         all.len(),
         all.len() as f64 / wall,
         percentile(&all, 0.5).as_secs_f64() * 1e3,
         percentile(&all, 0.9).as_secs_f64() * 1e3,
         percentile(&all, 0.99).as_secs_f64() * 1e3,
         all.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        rate.map_or("closed loop".to_string(), |r| format!("offered {r:.0}/s")),
     );
     // the generator shares the machine: show what each side used
     println!(
@@ -366,7 +392,11 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
         assert!(Instant::now() < end, "tldd srs did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let run = (clients, secs, n, server.0.id());
+    let rate = std::env::var("RDDS_RATE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|r| *r > 0.0 && !smoke);
+    let run = (clients, secs, n, server.0.id(), rate);
     load("whois domain", run, || {
         move |i| {
             let Ok(mut s) = TcpStream::connect(("127.0.0.1", whois)) else {

@@ -189,4 +189,123 @@ mod tests {
         assert!(c.len() <= 64, "{}", c.len());
         assert!(AnswerCache::new(0, b"x").is_empty());
     }
+
+    /// Through the Whois answer path: a cached answer follows changes of
+    /// the domain's registrar and contact at once, and a grace period
+    /// ending drops its status without any write.
+    #[test]
+    fn answers_follow_store_changes() {
+        use crate::srs::model::*;
+        use crate::srs::whois::{config::WhoisConfig, server::answer, Rdds};
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(dir.path(), "shop", "SHOP").unwrap());
+        let now = store.clock.now();
+        let mut reg = Registrar {
+            id: "reg-a".into(),
+            name: "Registrar A".into(),
+            iana_id: 9999,
+            password_hash: "x".into(),
+            cert_sha256: vec![],
+            networks: vec![],
+            credit_limit: None,
+            balance: 0,
+            max_connections: None,
+            url: None,
+            whois_server: None,
+            abuse_email: None,
+            abuse_phone: None,
+            rdap_url: None,
+            created: now,
+            updated: now,
+        };
+        let mut con = Contact {
+            id: "c1".into(),
+            roid: "C1-SHOP".into(),
+            postal: vec![PostalInfo {
+                kind: "int".into(),
+                name: "P".into(),
+                org: Some("Org One".into()),
+                street: vec![],
+                city: "X".into(),
+                sp: None,
+                pc: None,
+                cc: "JP".into(),
+            }],
+            voice: None,
+            fax: None,
+            email: "p@example.net".into(),
+            auth_pw: "x".into(),
+            disclose: None,
+            statuses: Default::default(),
+            cl_id: "reg-a".into(),
+            cr_id: "reg-a".into(),
+            cr_date: now,
+            up_id: None,
+            up_date: None,
+            tr_date: None,
+        };
+        let dom = Domain {
+            name: "a.shop".into(),
+            roid: "D1-SHOP".into(),
+            registrant: Some("c1".into()),
+            contacts: vec![],
+            ns: vec!["ns1.example.net".into()],
+            ds: vec![],
+            statuses: Default::default(),
+            cl_id: "reg-a".into(),
+            cr_id: "reg-a".into(),
+            cr_date: now,
+            up_id: None,
+            up_date: None,
+            ex_date: now + 365 * 86400,
+            tr_date: None,
+            auth_pw: "x".into(),
+            grace: vec![Grace {
+                kind: GraceKind::Add,
+                start: now,
+                until: now + 100,
+                registrar: "reg-a".into(),
+                amount: 0,
+                years: 1,
+            }],
+            rgp: Rgp::Active,
+            transfer: None,
+        };
+        let put = |r: &Registrar, c: &Contact, d: Option<&Domain>| {
+            store
+                .write(|t| -> SResult<()> {
+                    t.put_registrar(r);
+                    t.put_contact(c);
+                    if let Some(d) = d {
+                        t.put_domain(None, d);
+                    }
+                    Ok(())
+                })
+                .unwrap()
+        };
+        put(&reg, &con, Some(&dom));
+        let rdds = Rdds::new(
+            store.clone(),
+            "shop",
+            WhoisConfig::default(),
+            &prometheus::Registry::new(),
+        )
+        .unwrap();
+        let ask = || String::from_utf8(answer(&rdds, b"a.shop").2.to_vec()).unwrap();
+        let t = ask();
+        assert!(t.contains("\r\nRegistrar: Registrar A\r\n"), "{t}");
+        assert!(t.contains("Domain Status: addPeriod "), "{t}");
+        assert_eq!(rdds.whois_cache.len(), 1);
+        assert_eq!(ask(), t, "same answer from the cache");
+        reg.name = "Registrar B".into();
+        put(&reg, &con, None);
+        assert!(ask().contains("\r\nRegistrar: Registrar B\r\n"));
+        con.postal[0].org = Some("Org Two".into());
+        put(&reg, &con, None);
+        assert!(ask().contains("\r\nRegistrant Organization: Org Two\r\n"));
+        store.advance_clock(now + 101).unwrap();
+        let t = ask();
+        assert!(!t.contains("addPeriod"), "{t}");
+        assert!(t.contains("Domain Status: ok "), "{t}");
+    }
 }
