@@ -109,10 +109,12 @@ enum ReadError {
     Io,
 }
 
-/// Reads up to the first LF; the line without CR/LF.
-async fn read_line(sock: &mut TcpStream, max: usize) -> Result<Vec<u8>, ReadError> {
+/// Reads up to the first LF; the line without CR/LF, and whether more
+/// bytes came after it.
+async fn read_line(sock: &mut TcpStream, max: usize) -> Result<(Vec<u8>, bool), ReadError> {
     let mut buf = Vec::with_capacity(128);
     let mut chunk = [0u8; 512];
+    let mut more = false;
     loop {
         let n = sock.read(&mut chunk).await.map_err(|_| ReadError::Io)?;
         if n == 0 {
@@ -124,6 +126,7 @@ async fn read_line(sock: &mut TcpStream, max: usize) -> Result<Vec<u8>, ReadErro
         }
         if let Some(pos) = chunk[..n].iter().position(|&b| b == b'\n') {
             buf.extend_from_slice(&chunk[..pos]);
+            more = pos + 1 < n;
             break;
         }
         buf.extend_from_slice(&chunk[..n]);
@@ -137,7 +140,7 @@ async fn read_line(sock: &mut TcpStream, max: usize) -> Result<Vec<u8>, ReadErro
     if buf.len() > max {
         return Err(ReadError::TooLong);
     }
-    Ok(buf)
+    Ok((buf, more))
 }
 
 async fn handle(rdds: &Rdds, mut sock: TcpStream, peer: SocketAddr) {
@@ -148,7 +151,7 @@ async fn handle(rdds: &Rdds, mut sock: TcpStream, peer: SocketAddr) {
         read_line(&mut sock, cfg.max_query_length),
     )
     .await;
-    let line = match read {
+    let (line, more) = match read {
         Err(_) => {
             rdds.metrics
                 .whois_queries
@@ -176,7 +179,7 @@ async fn handle(rdds: &Rdds, mut sock: TcpStream, peer: SocketAddr) {
             finish(sock, msg.as_bytes(), rdds).await;
             return;
         }
-        Ok(Ok(line)) => line,
+        Ok(Ok(x)) => x,
     };
     let started = Instant::now();
     if let super::limit::Verdict::Limited {
@@ -214,14 +217,22 @@ async fn handle(rdds: &Rdds, mut sock: TcpStream, peer: SocketAddr) {
         .inc();
     let query = String::from_utf8_lossy(&line);
     tracing::debug!(client = %peer, query = %query.escape_debug(), kind, result, "whois query");
-    finish(sock, &text, rdds).await;
+    // a client that sent just its line gets the answer and the close at
+    // once; one that sent more is drained first (see `finish`)
+    finish_with(sock, &text, rdds, more).await;
     rdds.metrics
         .whois_latency
         .observe(started.elapsed().as_secs_f64());
 }
 
 /// Writes `data` (within `write_timeout`), half-closes, drains briefly.
-async fn finish(mut sock: TcpStream, data: &[u8], rdds: &Rdds) {
+async fn finish(sock: TcpStream, data: &[u8], rdds: &Rdds) {
+    finish_with(sock, data, rdds, true).await
+}
+
+/// [`finish`]; without `drain` the socket closes right after the answer
+/// (only when nothing unread is left, else the close would be a reset).
+async fn finish_with(mut sock: TcpStream, data: &[u8], rdds: &Rdds, drain: bool) {
     let wt = Duration::from_secs(rdds.cfg.write_timeout);
     if tokio::time::timeout(wt, sock.write_all(data))
         .await
@@ -230,6 +241,9 @@ async fn finish(mut sock: TcpStream, data: &[u8], rdds: &Rdds) {
         return;
     }
     let _ = sock.shutdown().await;
+    if !drain {
+        return;
+    }
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         let mut sink = [0u8; 4096];
         let mut total = 0usize;
