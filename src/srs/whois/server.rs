@@ -8,10 +8,12 @@
 //! `max_query_length` bytes; then the rate limiter ([`super::limit`]) runs
 //! — a refused query gets exactly one line saying the limit is exceeded and
 //! when to retry, nothing else; the answer must be taken within
-//! `write_timeout` seconds. After the answer the server half-closes and
-//! drains what the client may still send (bounded), so an over-long or
+//! `write_timeout` seconds. After the answer the server half-closes; if
+//! the client sent more than its query line (or the query was refused) it
+//! then drains what the client may still send (bounded), so an over-long or
 //! pipelined query does not turn the close into a reset that would destroy
-//! the answer in flight.
+//! the answer in flight. A client that sent just its line is closed at once
+//! (one wake-up less per query).
 //!
 //! Every query is logged at debug level (client, query, result, time), each
 //! refusal at info, each new block at warn; counters and the latency
