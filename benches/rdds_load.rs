@@ -4,8 +4,14 @@
 //!
 //! ```text
 //! cargo bench --bench rdds_load            # release build
-//! RDDS_DOMAINS=10000 RDDS_SECONDS=10 RDDS_CONCURRENCY=16 cargo bench --bench rdds_load
+//! RDDS_DOMAINS=10000 RDDS_SECONDS=10 RDDS_CONCURRENCY=16 RDDS_CACHE=10000 cargo bench --bench rdds_load
 //! ```
+//!
+//! `RDDS_CACHE` is `[srs.whois] cache_entries` (0: every lookup renders
+//! its answer from the store, the cache-miss cost). `RDDS_RATE=5000` makes
+//! the clients open-loop at that total offered rate (latency counted from
+//! each lookup's planned send time) instead of closed-loop as fast as
+//! answers come.
 //!
 //! Under `cargo test` (no `--bench` argument) it only does a one-second
 //! smoke run on 200 domains and fails if any lookup failed.
@@ -19,6 +25,8 @@
 //! query per connection, as RFC 3912 works; RDAP: one request per
 //! connection, `Connection: close`, the pessimistic case). It prints
 //! lookups/s and latency percentiles; every answer is checked to be a hit.
+//! The load generator runs on the same machine: each phase also prints the
+//! CPU the server and the generator used, and the load average.
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -149,14 +157,47 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// CPU seconds (user + system) this process has used.
+fn own_cpu() -> f64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct it is given
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// CPU seconds (user + system) process `pid` has used, from /proc.
+fn proc_cpu(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // fields after the ")" of the command name: state is field 3, utime 14
+    let rest = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// How a phase runs: clients, seconds, domains, server pid, and the fixed
+/// offered rate (lookups/s over all clients) or None for closed loop.
+type Run = (usize, u64, usize, u32, Option<f64>);
+
 fn load<F: FnMut(usize) -> bool + Send + 'static>(
     name: &str,
-    clients: usize,
-    secs: u64,
-    n: usize,
+    (clients, secs, n, server, rate): Run,
     make: impl Fn() -> F,
 ) {
     let stop = Arc::new(AtomicBool::new(false));
+    let load_before = loadavg();
+    let (gen0, srv0) = (own_cpu(), proc_cpu(server));
     let start = Instant::now();
     let handles: Vec<_> = (0..clients)
         .map(|c| {
@@ -165,11 +206,29 @@ fn load<F: FnMut(usize) -> bool + Send + 'static>(
                 let mut lat = Vec::new();
                 let mut errors = 0usize;
                 let mut x = (c as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                // open loop: client c sends at start + (k + c/clients) *
+                // interval; latency counts from that planned time, so a
+                // server falling behind shows as latency (no coordinated
+                // omission)
+                let interval = rate.map(|r| Duration::from_secs_f64(clients as f64 / r));
+                let mut planned = start
+                    + interval.map_or(Duration::ZERO, |i| i.mul_f64(c as f64 / clients as f64));
                 while !stop.load(Ordering::Relaxed) {
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;
-                    let t = Instant::now();
+                    let t = match interval {
+                        Some(i) => {
+                            let now = Instant::now();
+                            if planned > now {
+                                std::thread::sleep(planned - now);
+                            }
+                            let t = planned;
+                            planned += i;
+                            t
+                        }
+                        None => Instant::now(),
+                    };
                     if !one((x as usize) % n) {
                         errors += 1;
                     }
@@ -189,19 +248,29 @@ fn load<F: FnMut(usize) -> bool + Send + 'static>(
         errors += e;
     }
     let wall = start.elapsed().as_secs_f64();
+    let (gen, srv) = (own_cpu() - gen0, proc_cpu(server) - srv0);
     all.sort();
     assert!(
         errors == 0 || std::env::args().any(|a| a == "--bench"),
         "{name}: {errors} failed lookups"
     );
     println!(
-        "{name}: {} lookups in {wall:.1} s = {:.0}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors} ({clients} clients)",
+        "{name}: {} lookups in {wall:.1} s = {:.0}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors} ({clients} clients, {})",
         all.len(),
         all.len() as f64 / wall,
         percentile(&all, 0.5).as_secs_f64() * 1e3,
         percentile(&all, 0.9).as_secs_f64() * 1e3,
         percentile(&all, 0.99).as_secs_f64() * 1e3,
         all.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        rate.map_or("closed loop".to_string(), |r| format!("offered {r:.0}/s")),
+    );
+    // the generator shares the machine: show what each side used
+    println!(
+        "    CPU: server {:.0}% ({:.0} us/lookup), load generator {:.0}% (of one core); load average before {load_before}, after {}",
+        srv / wall * 100.0,
+        srv / all.len().max(1) as f64 * 1e6,
+        gen / wall * 100.0,
+        loadavg(),
     );
 }
 
@@ -297,10 +366,14 @@ fn main() {
         format!(
             "[srs]\ntld = \"shop.\"\ndata_dir = \"{d}/data\"\nepp_listen = \"127.0.0.1:{epp}\"\ntls_cert = \"{c}\"\ntls_key = \"{k}\"\n\
 whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
-[srs.whois]\nallow = [\"127.0.0.1/32\"]\nmax_connections_per_ip = 4096\n\
+[srs.whois]\nallow = [\"127.0.0.1/32\"]\nmax_connections_per_ip = 4096\n{cache}\n\
 [srs.dns]\nserver = \"127.0.0.1:9\"\ntsig_key = \"k\"\n\
 [[tsig]]\nname = \"k\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0c2VjcmV0c2VjcmV0\"\n",
             d = dir.path().display(),
+            // only when asked: a server from before the cache has no such key
+            cache = std::env::var("RDDS_CACHE")
+                .map(|c| format!("cache_entries = {c}"))
+                .unwrap_or_default(),
             c = crt.display(),
             k = key.display()
         ),
@@ -314,7 +387,7 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _server = KillOnDrop(child);
+    let server = KillOnDrop(child);
     let end = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", rdap)).is_err()
         || TcpStream::connect(("127.0.0.1", whois)).is_err()
@@ -322,7 +395,12 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
         assert!(Instant::now() < end, "tldd srs did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    load("whois domain", clients, secs, n, || {
+    let rate = std::env::var("RDDS_RATE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|r| *r > 0.0 && !smoke);
+    let run = (clients, secs, n, server.0.id(), rate);
+    load("whois domain", run, || {
         move |i| {
             let Ok(mut s) = TcpStream::connect(("127.0.0.1", whois)) else {
                 return false;
@@ -333,7 +411,7 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
             s.read_to_end(&mut out).is_ok() && out.starts_with(b"Domain Name: d")
         }
     });
-    load("rdap domain, new connection each", clients, secs, n, || {
+    load("rdap domain, new connection each", run, || {
         move |i| {
             let Ok(mut s) = TcpStream::connect(("127.0.0.1", rdap)) else {
                 return false;
@@ -347,7 +425,7 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
             s.read_to_end(&mut out).is_ok() && out.starts_with(b"HTTP/1.1 200")
         }
     });
-    load("rdap domain, keep-alive", clients, secs, n, || {
+    load("rdap domain, keep-alive", run, || {
         let mut conn: Option<std::io::BufReader<TcpStream>> = None;
         move |i| {
             if conn.is_none() {

@@ -154,6 +154,11 @@ impl Store {
     pub fn get_registrar(&self, id: &str) -> SResult<Option<Registrar>> {
         self.read().registrar(id)
     }
+    /// The committed bytes of one record, neither copied nor decoded: what
+    /// the Whois/RDAP answer cache compares to know an answer is current.
+    pub fn raw(&self, key: &[u8]) -> SResult<Option<sled::IVec>> {
+        Ok(self.tree.get(key)?)
+    }
     pub fn registrars(&self) -> SResult<Vec<Registrar>> {
         self.read().scan("reg/", "registrar")
     }

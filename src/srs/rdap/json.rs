@@ -22,16 +22,24 @@
 //!   e-mail (removal) are withheld, each listed in `redacted` with the JSON
 //!   path the profile expects; organisation, state/province and country stay.
 //!
+//! Design: every answer is a tree of typed `#[derive(Serialize)]` structs
+//! borrowing from the view, serialised straight into the response buffer
+//! (no `serde_json::Value` tree: building and dropping one was about 40% of
+//! the RDAP time). Member order is the struct order; the `last update of
+//! RDAP database` event is written `eventAction` first so the response
+//! cache ([`crate::srs::whois::cache`]) can find and refresh its date.
+//!
 //! Limits: a registrar without a recorded RDAP base URL (`registrar update
 //! --rdap-url`) gets its web URL as the `about` link; no `port43`
 //! member unless `whois_listen` is set; contacts are not served as
 //! top-level entities.
-use crate::srs::model::Contact;
-use crate::srs::model::Registrar;
+use super::parts::*;
+use crate::srs::model::{Contact, Registrar};
 use crate::srs::whois::view::{
-    postal, rdap_status, shown, time, DomainView, Field, HostView, EPP_STATUS_URL, WICF_URL,
+    postal, rdap_status, shown, DomainView, Field, HostView, EPP_STATUS_URL, WICF_URL,
 };
-use serde_json::{json, Value};
+use serde::Serialize;
+use std::borrow::Cow;
 
 /// Per-request context: where links point.
 pub struct Ctx<'a> {
@@ -46,164 +54,220 @@ pub struct Ctx<'a> {
     pub port43: Option<&'a str>,
 }
 
-pub fn conformance(redacted: bool) -> Value {
-    let mut v = vec![
-        "rdap_level_0",
-        "icann_rdap_response_profile_1",
-        "icann_rdap_technical_implementation_guide_1",
-    ];
+/// Marker before the date of the `last update of RDAP database` event.
+pub const LAST_UPDATE_MARK: &[u8] =
+    b"\"eventAction\":\"last update of RDAP database\",\"eventDate\":\"";
+
+const BASE_CONFORMANCE: [&str; 3] = [
+    "rdap_level_0",
+    "icann_rdap_response_profile_1",
+    "icann_rdap_technical_implementation_guide_1",
+];
+const REDACTED_CONFORMANCE: [&str; 4] = [
+    "rdap_level_0",
+    "icann_rdap_response_profile_1",
+    "icann_rdap_technical_implementation_guide_1",
+    "redacted",
+];
+
+fn conformance(redacted: bool) -> &'static [&'static str] {
     if redacted {
-        v.push("redacted");
+        &REDACTED_CONFORMANCE
+    } else {
+        &BASE_CONFORMANCE
     }
-    json!(v)
 }
 
-fn link(value: &str, rel: &str, href: &str, typ: &str) -> Value {
-    json!({ "value": value, "rel": rel, "href": href, "type": typ })
+/// `{}` (vCard parameters without any).
+fn link<'a>(c: &'a Ctx, rel: &'a str, href: impl Into<Cow<'a, str>>, typ: &'a str) -> Link<'a> {
+    Link {
+        value: &c.request_url,
+        rel,
+        href: href.into(),
+        typ,
+    }
+}
+fn tos_notice<'a>(c: &'a Ctx) -> Notice<'a> {
+    Notice {
+        title: "Terms of Service",
+        description: Description::Lines(Lines(c.terms)),
+        links: [link(c, "terms-of-service", c.terms_url, "text/html")],
+    }
 }
 
-pub fn tos_notice(c: &Ctx) -> Value {
-    json!({
-        "title": "Terms of Service",
-        "description": c.terms.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>(),
-        "links": [link(&c.request_url, "terms-of-service", c.terms_url, "text/html")],
-    })
-}
-
-fn domain_notices(c: &Ctx) -> Value {
-    json!([
+fn domain_notices<'a>(c: &'a Ctx) -> [Notice<'a>; 3] {
+    [
         tos_notice(c),
-        {
-            "title": "Status Codes",
-            "description": ["For more information on domain status codes, please visit https://icann.org/epp"],
-            "links": [link(&c.request_url, "glossary", EPP_STATUS_URL, "text/html")],
+        Notice {
+            title: "Status Codes",
+            description: Description::Fixed(&[
+                "For more information on domain status codes, please visit https://icann.org/epp",
+            ]),
+            links: [link(c, "glossary", EPP_STATUS_URL, "text/html")],
         },
-        {
-            "title": "RDDS Inaccuracy Complaint Form",
-            "description": ["URL of the ICANN RDDS Inaccuracy Complaint Form: https://icann.org/wicf"],
-            "links": [link(&c.request_url, "help", WICF_URL, "text/html")],
+        Notice {
+            title: "RDDS Inaccuracy Complaint Form",
+            description: Description::Fixed(&[
+                "URL of the ICANN RDDS Inaccuracy Complaint Form: https://icann.org/wicf",
+            ]),
+            links: [link(c, "help", WICF_URL, "text/html")],
         },
-    ])
+    ]
 }
 
-fn event(action: &str, ts: i64) -> Value {
-    json!({ "eventAction": action, "eventDate": time(ts) })
+#[derive(Serialize)]
+struct PublicId {
+    #[serde(rename = "type")]
+    typ: &'static str,
+    identifier: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AbuseEntity<'a> {
+    object_class_name: &'static str,
+    roles: [&'static str; 1],
+    vcard_array: VCard<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RegistrarEntity<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rdap_conformance: Option<&'static [&'static str]>,
+    object_class_name: &'static str,
+    handle: String,
+    roles: [&'static str; 1],
+    public_ids: [PublicId; 1],
+    vcard_array: VCard<'a>,
+    entities: [AbuseEntity<'a>; 1],
+    links: Vec<Link<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<[&'static str; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: Option<[Event; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notices: Option<[Notice<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port43: Option<&'a str>,
 }
 
 /// The registrar entity (profile 2.4): IANA ID, name, abuse contact.
-pub fn registrar_entity(r: &Registrar, c: &Ctx, top: bool) -> Value {
+fn registrar_entity<'a>(r: &'a Registrar, c: &'a Ctx, top: bool) -> RegistrarEntity<'a> {
     let handle = r.iana_id.to_string();
     let mut abuse_card = vec![
-        json!(["version", {}, "text", "4.0"]),
-        json!(["fn", {}, "text", format!("{} abuse contact", r.name)]),
+        text("version", "4.0"),
+        text("fn", format!("{} abuse contact", r.name)),
     ];
     if let Some(p) = &r.abuse_phone {
-        abuse_card.push(json!(["tel", {"type": "voice"}, "uri", format!("tel:{p}")]));
+        abuse_card.push(VProp::Typed(
+            "tel",
+            TypeParam { typ: "voice" },
+            "uri",
+            format!("tel:{p}"),
+        ));
     }
     if let Some(e) = &r.abuse_email {
-        abuse_card.push(json!(["email", {}, "text", e]));
+        abuse_card.push(text("email", e.as_str()));
     }
-    let mut links = vec![];
+    let mut links = Vec::with_capacity(2);
     // profile 2.4.6: `about` is the registrar's RDAP base URL; without one
     // recorded, its web site (documented limit)
     match (&r.rdap_url, &r.url) {
-        (Some(rd), _) => links.push(link(&c.request_url, "about", rd, "application/rdap+json")),
-        (None, Some(u)) => links.push(link(&c.request_url, "about", u, "text/html")),
+        (Some(rd), _) => links.push(link(c, "about", rd.as_str(), "application/rdap+json")),
+        (None, Some(u)) => links.push(link(c, "about", u.as_str(), "text/html")),
         (None, None) => {}
     }
-    let self_url = format!("{}entity/{}", c.base, handle);
     links.push(link(
-        &c.request_url,
+        c,
         if top { "self" } else { "related" },
-        &self_url,
+        format!("{}entity/{}", c.base, handle),
         "application/rdap+json",
     ));
-    let mut e = json!({
-        "objectClassName": "entity",
-        "handle": handle,
-        "roles": ["registrar"],
-        "publicIds": [{ "type": "IANA Registrar ID", "identifier": r.iana_id.to_string() }],
-        "vcardArray": ["vcard", [
-            ["version", {}, "text", "4.0"],
-            ["fn", {}, "text", r.name],
-        ]],
-        "entities": [{
-            "objectClassName": "entity",
-            "roles": ["abuse"],
-            "vcardArray": ["vcard", abuse_card],
+    RegistrarEntity {
+        rdap_conformance: None,
+        object_class_name: "entity",
+        public_ids: [PublicId {
+            typ: "IANA Registrar ID",
+            identifier: handle.clone(),
         }],
-        "links": links,
-    });
-    if top {
-        e["status"] = json!(["active"]);
-        e["events"] = json!([
-            event("registration", r.created),
-            event("last changed", r.updated)
-        ]);
+        handle,
+        roles: ["registrar"],
+        vcard_array: vcard(vec![text("version", "4.0"), text("fn", r.name.as_str())]),
+        entities: [AbuseEntity {
+            object_class_name: "entity",
+            roles: ["abuse"],
+            vcard_array: vcard(abuse_card),
+        }],
+        links,
+        status: top.then_some(["active"]),
+        events: top.then(|| {
+            [
+                event("registration", r.created),
+                event("last changed", r.updated),
+            ]
+        }),
+        notices: None,
+        port43: None,
     }
-    e
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ContactEntity<'a> {
+    object_class_name: &'static str,
+    roles: [&'a str; 1],
+    vcard_array: VCard<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handle: Option<&'a str>,
 }
 
 /// A contact entity with `role`; pushes its redactions onto `redacted`.
-fn contact_entity(
-    ct: &Contact,
-    role: &str,
+fn contact_entity<'a>(
+    ct: &'a Contact,
+    role: &'a str,
     label: &str,
     c: &Ctx,
-    redacted: &mut Vec<Value>,
-) -> Value {
+    redacted: &mut Vec<Redaction>,
+) -> ContactEntity<'a> {
     let sel = format!("$.entities[?(@.roles[0]=='{role}')]");
-    let red = |name: String, method: &str, path_key: &str, path: String| {
-        json!({
-            "name": { "type": name },
-            path_key: path,
-            "pathLang": "jsonpath",
-            "method": method,
-            "reason": { "type": "Server policy" },
-        })
-    };
     let p = postal(ct);
-    let mut card = vec![json!(["version", {}, "text", "4.0"])];
-    let name = p.map(|p| p.name.clone()).unwrap_or_default();
+    let mut card = vec![text("version", "4.0")];
     if shown(c.redact, ct, Field::Name) {
-        card.push(json!(["fn", {}, "text", name]));
+        card.push(text("fn", p.map(|p| p.name.as_str()).unwrap_or("")));
     } else {
-        card.push(json!(["fn", {}, "text", ""]));
-        redacted.push(red(
+        card.push(text("fn", ""));
+        redacted.push(redaction(
             format!("{label} Name"),
             "emptyValue",
-            "postPath",
             format!("{sel}.vcardArray[1][?(@[0]=='fn')][3]"),
         ));
     }
-    if let Some(org) = p.and_then(|p| p.org.clone()) {
-        card.push(json!(["org", {}, "text", org]));
+    if let Some(org) = p.and_then(|p| p.org.as_deref()) {
+        card.push(text("org", org));
     }
     if let Some(p) = p {
         let addr_shown = shown(c.redact, ct, Field::Street);
-        let street: Value = if addr_shown {
-            json!(p.street)
+        let (street, city, pc) = if addr_shown {
+            (
+                Street::Lines(&p.street),
+                p.city.as_str(),
+                p.pc.as_deref().unwrap_or(""),
+            )
         } else {
-            json!("")
+            (Street::Empty(""), "", "")
         };
-        let city = if addr_shown {
-            p.city.clone()
-        } else {
-            String::new()
-        };
-        let pc = if addr_shown {
-            p.pc.clone().unwrap_or_default()
-        } else {
-            String::new()
-        };
-        card.push(json!(["adr", {"cc": p.cc}, "text",
-            ["", "", street, city, p.sp.clone().unwrap_or_default(), pc, ""]]));
+        card.push(VProp::Adr(
+            "adr",
+            CcParam { cc: &p.cc },
+            "text",
+            Adr("", "", street, city, p.sp.as_deref().unwrap_or(""), pc, ""),
+        ));
         if !addr_shown {
             for (what, idx) in [("Street", 2), ("City", 3), ("Postal Code", 5)] {
-                redacted.push(red(
+                redacted.push(redaction(
                     format!("{label} {what}"),
                     "emptyValue",
-                    "postPath",
                     format!("{sel}.vcardArray[1][?(@[0]=='adr')][3][{idx}]"),
                 ));
             }
@@ -219,84 +283,154 @@ fn contact_entity(
                     Some(x) => format!("tel:{};ext={x}", ph.number),
                     None => format!("tel:{}", ph.number),
                 };
-                card.push(json!(["tel", {"type": typ}, "uri", uri]));
+                card.push(VProp::Typed("tel", TypeParam { typ }, "uri", uri));
             }
         } else {
-            redacted.push(red(
+            redacted.push(redaction(
                 format!("{label} {what}"),
                 "removal",
-                "prePath",
                 format!("{sel}.vcardArray[1][?(@[1].type=='{typ}')]"),
             ));
         }
     }
     if shown(c.redact, ct, Field::Email) {
-        card.push(json!(["email", {}, "text", ct.email]));
+        card.push(text("email", ct.email.as_str()));
     } else {
-        redacted.push(red(
+        redacted.push(redaction(
             format!("{label} Email"),
             "removal",
-            "prePath",
             format!("{sel}.vcardArray[1][?(@[0]=='email')]"),
         ));
     }
-    let mut e = json!({
-        "objectClassName": "entity",
-        "roles": [role],
-        "vcardArray": ["vcard", card],
-    });
-    if shown(c.redact, ct, Field::Handle) {
-        e["handle"] = json!(ct.id);
+    let handle = if shown(c.redact, ct, Field::Handle) {
+        Some(ct.id.as_str())
     } else {
-        let id_label = if label == "Registrant" {
-            "Registry Registrant ID".to_string()
-        } else {
-            format!("Registry {label} ID")
-        };
-        redacted.push(red(id_label, "removal", "prePath", format!("{sel}.handle")));
+        let id_label = format!("Registry {label} ID");
+        redacted.push(redaction(id_label, "removal", format!("{sel}.handle")));
+        None
+    };
+    ContactEntity {
+        object_class_name: "entity",
+        roles: [role],
+        vcard_array: vcard(card),
+        handle,
     }
-    e
 }
 
-fn nameserver_brief(name: &str, c: &Ctx) -> Value {
-    let mut v = json!({
-        "objectClassName": "nameserver",
-        "ldhName": name,
-        "links": [link(&c.request_url, "related", &format!("{}nameserver/{name}", c.base), "application/rdap+json")],
-    });
-    if name.split('.').any(|l| l.starts_with("xn--")) {
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Entity<'a> {
+    Registrar(Box<RegistrarEntity<'a>>),
+    Contact(ContactEntity<'a>),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NameserverBrief<'a> {
+    object_class_name: &'static str,
+    ldh_name: &'a str,
+    links: [Link<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unicode_name: Option<String>,
+}
+
+fn nameserver_brief<'a>(name: &'a str, c: &'a Ctx) -> NameserverBrief<'a> {
+    let unicode_name = if name.split('.').any(|l| l.starts_with("xn--")) {
         let (u, r) = idna::domain_to_unicode(name);
-        if r.is_ok() {
-            v["unicodeName"] = json!(u);
-        }
+        r.ok().map(|_| u)
+    } else {
+        None
+    };
+    NameserverBrief {
+        object_class_name: "nameserver",
+        ldh_name: name,
+        links: [link(
+            c,
+            "related",
+            format!("{}nameserver/{name}", c.base),
+            "application/rdap+json",
+        )],
+        unicode_name,
     }
-    v
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Ds<'a> {
+    key_tag: u16,
+    algorithm: u8,
+    digest_type: u8,
+    digest: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SecureDns<'a> {
+    delegation_signed: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ds_data: Vec<Ds<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DomainObject<'a> {
+    rdap_conformance: &'static [&'static str],
+    object_class_name: &'static str,
+    handle: &'a str,
+    ldh_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unicode_name: Option<&'a str>,
+    status: Vec<String>,
+    events: Vec<Event>,
+    entities: Vec<Entity<'a>>,
+    nameservers: Vec<NameserverBrief<'a>>,
+    #[serde(rename = "secureDNS")]
+    secure_dns: SecureDns<'a>,
+    links: [Link<'a>; 1],
+    notices: [Notice<'a>; 3],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port43: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    redacted: Vec<Redaction>,
+}
+
+fn to_vec<T: Serialize>(v: &T, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
+    // serialising these types into a Vec cannot fail (no maps with
+    // non-string keys, no I/O)
+    let _ = serde_json::to_writer(&mut out, v);
+    out
 }
 
 /// A domain answer.
-pub fn domain(v: &DomainView, c: &Ctx) -> Value {
+pub fn domain(v: &DomainView, c: &Ctx) -> Vec<u8> {
     let d = &v.domain;
     let mut redacted = vec![];
-    let mut entities = vec![];
+    let mut entities = Vec::with_capacity(3);
     if let Some(r) = &v.registrar {
-        entities.push(registrar_entity(r, c, false));
+        entities.push(Entity::Registrar(Box::new(registrar_entity(r, c, false))));
     }
     if let Some(ct) = &v.registrant {
-        entities.push(contact_entity(
+        entities.push(Entity::Contact(contact_entity(
             ct,
             "registrant",
             "Registrant",
             c,
             &mut redacted,
-        ));
+        )));
     }
     if let Some(ct) = &v.tech {
-        entities.push(contact_entity(ct, "technical", "Tech", c, &mut redacted));
+        entities.push(Entity::Contact(contact_entity(
+            ct,
+            "technical",
+            "Tech",
+            c,
+            &mut redacted,
+        )));
     }
-    let mut events = vec![
-        event("registration", d.cr_date),
-        event("expiration", d.ex_date),
-    ];
+    let mut events = Vec::with_capacity(5);
+    events.push(event("registration", d.cr_date));
+    events.push(event("expiration", d.ex_date));
     if let Some(u) = d.up_date {
         events.push(event("last changed", u));
     }
@@ -304,49 +438,71 @@ pub fn domain(v: &DomainView, c: &Ctx) -> Value {
         events.push(event("transfer", t));
     }
     events.push(event("last update of RDAP database", v.now));
-    let mut out = json!({
-        "rdapConformance": conformance(!redacted.is_empty()),
-        "objectClassName": "domain",
-        "handle": d.roid,
-        "ldhName": d.name,
-        "status": v.statuses.iter().map(|s| rdap_status(s)).collect::<Vec<_>>(),
-        "events": events,
-        "entities": entities,
-        "nameservers": d.ns.iter().map(|n| nameserver_brief(n, c)).collect::<Vec<_>>(),
-        "secureDNS": {
-            "delegationSigned": !d.ds.is_empty(),
-            "dsData": d.ds.iter().map(|ds| json!({
-                "keyTag": ds.key_tag,
-                "algorithm": ds.alg,
-                "digestType": ds.digest_type,
-                "digest": ds.digest,
-            })).collect::<Vec<_>>(),
+    let out = DomainObject {
+        rdap_conformance: conformance(!redacted.is_empty()),
+        object_class_name: "domain",
+        handle: &d.roid,
+        ldh_name: &d.name,
+        unicode_name: v.unicode.as_deref(),
+        status: v.statuses.iter().map(|s| rdap_status(s)).collect(),
+        events,
+        entities,
+        nameservers: d.ns.iter().map(|n| nameserver_brief(n, c)).collect(),
+        secure_dns: SecureDns {
+            delegation_signed: !d.ds.is_empty(),
+            ds_data: d
+                .ds
+                .iter()
+                .map(|ds| Ds {
+                    key_tag: ds.key_tag,
+                    algorithm: ds.alg,
+                    digest_type: ds.digest_type,
+                    digest: &ds.digest,
+                })
+                .collect(),
         },
-        "links": [link(&c.request_url, "self", &format!("{}domain/{}", c.base, d.name), "application/rdap+json")],
-        "notices": domain_notices(c),
-    });
-    if d.ds.is_empty() {
-        if let Some(s) = out["secureDNS"].as_object_mut() {
-            s.remove("dsData");
-        }
-    }
-    if let Some(u) = &v.unicode {
-        out["unicodeName"] = json!(u);
-    }
-    if let Some(p) = c.port43 {
-        out["port43"] = json!(p);
-    }
-    if !redacted.is_empty() {
-        out["redacted"] = json!(redacted);
-    }
-    out
+        links: [link(
+            c,
+            "self",
+            format!("{}domain/{}", c.base, d.name),
+            "application/rdap+json",
+        )],
+        notices: domain_notices(c),
+        port43: c.port43,
+        redacted,
+    };
+    to_vec(&out, 6144)
+}
+
+#[derive(Serialize)]
+struct IpAddresses {
+    v4: Vec<String>,
+    v6: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NameserverObject<'a> {
+    rdap_conformance: &'static [&'static str],
+    object_class_name: &'static str,
+    handle: &'a str,
+    ldh_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unicode_name: Option<&'a str>,
+    status: Vec<String>,
+    events: Vec<Event>,
+    entities: Vec<RegistrarEntity<'a>>,
+    links: [Link<'a>; 1],
+    notices: [Notice<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip_addresses: Option<IpAddresses>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port43: Option<&'a str>,
 }
 
 /// A nameserver answer.
-pub fn nameserver(v: &HostView, c: &Ctx) -> Value {
+pub fn nameserver(v: &HostView, c: &Ctx) -> Vec<u8> {
     let h = &v.host;
-    let (v4, v6): (Vec<&std::net::IpAddr>, Vec<&std::net::IpAddr>) =
-        h.addrs.iter().partition(|a| a.is_ipv4());
     let mut statuses: Vec<String> = crate::srs::model::object_statuses(&h.statuses, v.linked)
         .iter()
         .map(|s| rdap_status(s))
@@ -357,69 +513,102 @@ pub fn nameserver(v: &HostView, c: &Ctx) -> Value {
         events.push(event("last changed", u));
     }
     events.push(event("last update of RDAP database", v.now));
-    let mut out = json!({
-        "rdapConformance": conformance(false),
-        "objectClassName": "nameserver",
-        "handle": h.roid,
-        "ldhName": h.name,
-        "status": statuses,
-        "events": events,
-        "entities": v.registrar.iter().map(|r| registrar_entity(r, c, false)).collect::<Vec<_>>(),
-        "links": [link(&c.request_url, "self", &format!("{}nameserver/{}", c.base, h.name), "application/rdap+json")],
-        "notices": [tos_notice(c)],
+    let ip_addresses = (!h.addrs.is_empty()).then(|| {
+        let (v4, v6): (Vec<&std::net::IpAddr>, Vec<_>) = h.addrs.iter().partition(|a| a.is_ipv4());
+        IpAddresses {
+            v4: v4.iter().map(|a| a.to_string()).collect(),
+            v6: v6.iter().map(|a| a.to_string()).collect(),
+        }
     });
-    if !h.addrs.is_empty() {
-        out["ipAddresses"] = json!({
-            "v4": v4.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-            "v6": v6.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        });
-    }
-    if let Some(u) = &v.unicode {
-        out["unicodeName"] = json!(u);
-    }
-    if let Some(p) = c.port43 {
-        out["port43"] = json!(p);
-    }
-    out
+    let out = NameserverObject {
+        rdap_conformance: conformance(false),
+        object_class_name: "nameserver",
+        handle: &h.roid,
+        ldh_name: &h.name,
+        unicode_name: v.unicode.as_deref(),
+        status: statuses,
+        events,
+        entities: v
+            .registrar
+            .iter()
+            .map(|r| registrar_entity(r, c, false))
+            .collect(),
+        links: [link(
+            c,
+            "self",
+            format!("{}nameserver/{}", c.base, h.name),
+            "application/rdap+json",
+        )],
+        notices: [tos_notice(c)],
+        ip_addresses,
+        port43: c.port43,
+    };
+    to_vec(&out, 4096)
 }
 
 /// A registrar answer (`/entity/{IANA ID or registrar ID}`).
-pub fn entity(r: &Registrar, c: &Ctx) -> Value {
+pub fn entity(r: &Registrar, c: &Ctx) -> Vec<u8> {
     let mut e = registrar_entity(r, c, true);
-    e["rdapConformance"] = conformance(false);
-    e["notices"] = json!([tos_notice(c)]);
-    if let Some(p) = c.port43 {
-        e["port43"] = json!(p);
-    }
-    e
+    e.rdap_conformance = Some(conformance(false));
+    e.notices = Some([tos_notice(c)]);
+    e.port43 = c.port43;
+    to_vec(&e, 4096)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Help<'a> {
+    rdap_conformance: &'static [&'static str],
+    notices: [Notice<'a>; 2],
 }
 
 /// `/help`.
-pub fn help(c: &Ctx, tld: &str) -> Value {
-    json!({
-        "rdapConformance": conformance(false),
-        "notices": [
+pub fn help(c: &Ctx, tld: &str) -> Vec<u8> {
+    let out = Help {
+        rdap_conformance: conformance(false),
+        notices: [
             tos_notice(c),
-            {
-                "title": "Help",
-                "description": [
-                    format!("RDAP service of the .{tld} registry (RFC 9082/9083, ICANN gTLD profile)."),
-                    "Queries: /domain/NAME (A-label or U-label), /nameserver/NAME, /entity/IANA-ID, /help.",
-                    "Queries are rate-limited per client address.",
-                ],
-                "links": [link(&c.request_url, "self", &format!("{}help", c.base), "application/rdap+json")],
-            }
+            Notice {
+                title: "Help",
+                description: Description::Owned(vec![
+                    format!(
+                        "RDAP service of the .{tld} registry (RFC 9082/9083, ICANN gTLD profile)."
+                    ),
+                    "Queries: /domain/NAME (A-label or U-label), /nameserver/NAME, /entity/IANA-ID, /help.".into(),
+                    "Queries are rate-limited per client address.".into(),
+                ]),
+                links: [link(
+                    c,
+                    "self",
+                    format!("{}help", c.base),
+                    "application/rdap+json",
+                )],
+            },
         ],
-    })
+    };
+    to_vec(&out, 2048)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorBody<'a> {
+    rdap_conformance: &'static [&'static str],
+    error_code: u16,
+    title: &'a str,
+    description: [&'a str; 1],
+    notices: [Notice<'a>; 1],
 }
 
 /// An RDAP error body (RFC 9083 section 6).
-pub fn error(code: u16, title: &str, description: &str, c: &Ctx) -> Value {
-    json!({
-        "rdapConformance": conformance(false),
-        "errorCode": code,
-        "title": title,
-        "description": [description],
-        "notices": [tos_notice(c)],
-    })
+pub fn error(code: u16, title: &str, description: &str, c: &Ctx) -> Vec<u8> {
+    to_vec(
+        &ErrorBody {
+            rdap_conformance: conformance(false),
+            error_code: code,
+            title,
+            description: [description],
+            notices: [tos_notice(c)],
+        },
+        2048,
+    )
 }

@@ -19,16 +19,18 @@
 //!
 //! Limits: HTTP/1.1 only; no search (`/domains?name=`); no contact entities.
 pub mod json;
+mod parts;
 
+use crate::srs::store::SResult;
 use crate::srs::whois::limit::Verdict;
-use crate::srs::whois::view::{find_registrar, normalize_name, DomainView, HostView};
+use crate::srs::whois::view::{find_registrar, normalize_name, DomainView, HostView, QName};
 use crate::srs::whois::Rdds;
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::Path as FsPath;
 use std::sync::Arc;
@@ -213,8 +215,8 @@ async fn cors(mut r: Response) -> Response {
     r
 }
 
-fn rdap(status: StatusCode, v: &Value) -> Response {
-    let body = serde_json::to_vec(v).unwrap_or_default();
+fn rdap(status: StatusCode, body: impl Into<Bytes>) -> Response {
+    let body: Bytes = body.into();
     (
         status,
         [(
@@ -260,7 +262,7 @@ impl RdapState {
         }
         let mut r = rdap(
             StatusCode::TOO_MANY_REQUESTS,
-            &json::error(
+            json::error(
                 429,
                 "Too Many Requests",
                 &format!("Query rate limit exceeded. Try again in {secs} seconds."),
@@ -271,6 +273,28 @@ impl RdapState {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
         Some(r)
+    }
+
+    /// A domain answer, from the cache while it is current.
+    fn domain(&self, n: &QName, c: &json::Ctx) -> SResult<Option<Bytes>> {
+        let (store, cache) = (&self.rdds.store, &self.rdds.rdap_cache);
+        let now = store.clock.now();
+        if let Some(b) = cache.get(store, &n.ascii, &c.request_url, now)? {
+            return Ok(Some(b));
+        }
+        let Some((v, deps)) = DomainView::load_with_deps(store, n)? else {
+            return Ok(None);
+        };
+        let b = Bytes::from(json::domain(&v, c));
+        cache.put(
+            &n.ascii,
+            &c.request_url,
+            b.clone(),
+            v.now,
+            v.stable_until(),
+            deps,
+        );
+        Ok(Some(b))
     }
 
     fn done(&self, kind: &str, started: Instant, r: Response) -> Response {
@@ -286,14 +310,14 @@ impl RdapState {
 fn not_found(what: &str, c: &json::Ctx) -> Response {
     rdap(
         StatusCode::NOT_FOUND,
-        &json::error(404, "Not Found", &format!("{what} not found."), c),
+        json::error(404, "Not Found", &format!("{what} not found."), c),
     )
 }
 
 fn bad_request(why: &str, c: &json::Ctx) -> Response {
     rdap(
         StatusCode::BAD_REQUEST,
-        &json::error(400, "Bad Request", why, c),
+        json::error(400, "Bad Request", why, c),
     )
 }
 
@@ -301,7 +325,7 @@ fn internal(e: impl std::fmt::Display, c: &json::Ctx) -> Response {
     tracing::error!(error = %e, "rdap: store read failed");
     rdap(
         StatusCode::INTERNAL_SERVER_ERROR,
-        &json::error(500, "Internal Server Error", "Please try again later.", c),
+        json::error(500, "Internal Server Error", "Please try again later.", c),
     )
 }
 
@@ -323,8 +347,8 @@ async fn domain(
         .and_then(|Path(n)| normalize_name(&n))
     {
         Err(why) => bad_request(&why, &c),
-        Ok(n) => match DomainView::load(&st.rdds.store, &n) {
-            Ok(Some(v)) => rdap(StatusCode::OK, &json::domain(&v, &c)),
+        Ok(n) => match st.domain(&n, &c) {
+            Ok(Some(b)) => rdap(StatusCode::OK, b),
             Ok(None) => not_found("Domain", &c),
             Err(e) => internal(e, &c),
         },
@@ -350,7 +374,7 @@ async fn nameserver(
     {
         Err(why) => bad_request(&why, &c),
         Ok(n) => match HostView::load(&st.rdds.store, &n) {
-            Ok(Some(v)) => rdap(StatusCode::OK, &json::nameserver(&v, &c)),
+            Ok(Some(v)) => rdap(StatusCode::OK, json::nameserver(&v, &c)),
             Ok(None) => not_found("Nameserver", &c),
             Err(e) => internal(e, &c),
         },
@@ -376,7 +400,7 @@ async fn entity(
             bad_request("invalid entity handle", &c)
         }
         Ok(Path(h)) => match find_registrar(&st.rdds.store, &h) {
-            Ok(Some(r)) => rdap(StatusCode::OK, &json::entity(&r, &c)),
+            Ok(Some(r)) => rdap(StatusCode::OK, json::entity(&r, &c)),
             Ok(None) => not_found("Entity", &c),
             Err(e) => internal(e, &c),
         },
@@ -391,7 +415,7 @@ async fn help(State(st): State<Arc<RdapState>>, uri: Uri) -> Response {
     st.done(
         "help",
         t,
-        rdap(StatusCode::OK, &json::help(&c, &st.rdds.tld)),
+        rdap(StatusCode::OK, json::help(&c, &st.rdds.tld)),
     )
 }
 
@@ -407,7 +431,7 @@ async fn fallback(State(st): State<Arc<RdapState>>, uri: Uri) -> Response {
     let r = match first {
         "domains" | "nameservers" | "entities" | "ip" | "autnum" => rdap(
             StatusCode::NOT_IMPLEMENTED,
-            &json::error(
+            json::error(
                 501,
                 "Not Implemented",
                 "This server answers domain, nameserver, entity and help queries only.",

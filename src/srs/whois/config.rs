@@ -54,6 +54,9 @@ pub struct WhoisConfig {
     pub limit_rdap: bool,
     /// Clients (addresses and subnets) tracked by each limiter at most.
     pub max_tracked: usize,
+    /// Rendered domain answers kept per service (0: no cache); see
+    /// [`crate::srs::whois::cache`].
+    pub cache_entries: usize,
     /// Redact personal data of contacts ("REDACTED FOR PRIVACY", RFC 9537).
     pub redact: bool,
     /// Legal terms printed after every Whois answer (default: built in).
@@ -84,6 +87,7 @@ impl Default for WhoisConfig {
             max_connections_per_ip: 16,
             limit_rdap: true,
             max_tracked: 200_000,
+            cache_entries: 10_000,
             redact: true,
             terms: None,
             terms_url: None,
@@ -125,6 +129,9 @@ impl WhoisConfig {
             return Err(
                 "`srs.whois`: max_connections and max_connections_per_ip must be at least 1".into(),
             );
+        }
+        if self.cache_entries > 10_000_000 {
+            return Err("`srs.whois.cache_entries` must be at most 10000000".into());
         }
         if self.max_tracked < 16 {
             return Err("`srs.whois.max_tracked` must be at least 16".into());

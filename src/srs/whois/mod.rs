@@ -6,11 +6,13 @@
 //!                 timeout and a length limit)
 //!                   -> limit (allow-list, per address and per subnet
 //!                      token buckets, growing blocks)
-//!                   -> query (syntax, IDN) -> view (store read) -> text
-//!                      (Spec 4 format, CRLF) -> write, close
+//!                   -> query (syntax, IDN) -> cache (domain answers still
+//!                      current) or view (store read) -> text (Spec 4
+//!                      format, CRLF) -> write, close
 //! ```
 //!
 //! Modules: [`config`] (`[srs.whois]`), [`limit`] (rate limiting),
+//! [`cache`] (rendered domain answers, exact freshness),
 //! [`query`] (query syntax), [`view`] (data shared with RDAP: names,
 //! lookups, redaction, texts), [`text`] (the Whois output format),
 //! [`server`] (the listener), [`metrics`].
@@ -19,6 +21,7 @@
 //! limiter each and the metrics. Limits: one query per connection (RFC 3912
 //! practice); no contact lookups (policy redacts them); no searches or
 //! wildcards.
+pub mod cache;
 pub mod config;
 pub mod limit;
 pub mod metrics;
@@ -28,6 +31,7 @@ pub mod text;
 pub mod view;
 
 use crate::srs::store::Store;
+use cache::AnswerCache;
 use config::WhoisConfig;
 use limit::{LimitConfig, Limiter};
 use metrics::RddsMetrics;
@@ -44,6 +48,9 @@ pub struct Rdds {
     pub terms_url: String,
     pub whois_limiter: Limiter,
     pub rdap_limiter: Limiter,
+    /// Rendered domain answers (see [`cache`]).
+    pub whois_cache: AnswerCache,
+    pub rdap_cache: AnswerCache,
     pub metrics: RddsMetrics,
 }
 
@@ -81,6 +88,7 @@ impl Rdds {
             ("max_connections_per_ip", cfg.max_connections_per_ip as i64),
             ("allow_networks", lc.allow.len() as i64),
             ("limit_rdap", cfg.limit_rdap as i64),
+            ("cache_entries", cfg.cache_entries as i64),
         ] {
             metrics.limits.with_label_values(&[name]).set(v);
         }
@@ -97,6 +105,11 @@ impl Rdds {
                 .unwrap_or_else(|| format!("https://nic.{tld}/rdds-terms")),
             whois_limiter: Limiter::new(lc.clone()),
             rdap_limiter: Limiter::new(lc),
+            whois_cache: AnswerCache::new(cfg.cache_entries, text::LAST_UPDATE_MARK),
+            rdap_cache: AnswerCache::new(
+                cfg.cache_entries,
+                crate::srs::rdap::json::LAST_UPDATE_MARK,
+            ),
             metrics,
             cfg,
         })

@@ -8,18 +8,23 @@
 //! `max_query_length` bytes; then the rate limiter ([`super::limit`]) runs
 //! — a refused query gets exactly one line saying the limit is exceeded and
 //! when to retry, nothing else; the answer must be taken within
-//! `write_timeout` seconds. After the answer the server half-closes and
-//! drains what the client may still send (bounded), so an over-long or
+//! `write_timeout` seconds. After the answer the server half-closes; if
+//! the client sent more than its query line (or the query was refused) it
+//! then drains what the client may still send (bounded), so an over-long or
 //! pipelined query does not turn the close into a reset that would destroy
-//! the answer in flight.
+//! the answer in flight. A client that sent just its line is closed at once
+//! (one wake-up less per query).
 //!
 //! Every query is logged at debug level (client, query, result, time), each
 //! refusal at info, each new block at warn; counters and the latency
 //! histogram are in [`super::metrics`].
 use super::query::{self, Query};
 use super::text::{self, Footer};
-use super::view::{find_registrar, DomainView, HostView};
+use super::view::{find_registrar, DomainView, HostView, QName};
 use super::Rdds;
+use crate::srs::clock::Ts;
+use crate::srs::store::SResult;
+use axum::body::Bytes;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -106,10 +111,12 @@ enum ReadError {
     Io,
 }
 
-/// Reads up to the first LF; the line without CR/LF.
-async fn read_line(sock: &mut TcpStream, max: usize) -> Result<Vec<u8>, ReadError> {
+/// Reads up to the first LF; the line without CR/LF, and whether more
+/// bytes came after it.
+async fn read_line(sock: &mut TcpStream, max: usize) -> Result<(Vec<u8>, bool), ReadError> {
     let mut buf = Vec::with_capacity(128);
     let mut chunk = [0u8; 512];
+    let mut more = false;
     loop {
         let n = sock.read(&mut chunk).await.map_err(|_| ReadError::Io)?;
         if n == 0 {
@@ -121,6 +128,7 @@ async fn read_line(sock: &mut TcpStream, max: usize) -> Result<Vec<u8>, ReadErro
         }
         if let Some(pos) = chunk[..n].iter().position(|&b| b == b'\n') {
             buf.extend_from_slice(&chunk[..pos]);
+            more = pos + 1 < n;
             break;
         }
         buf.extend_from_slice(&chunk[..n]);
@@ -134,7 +142,7 @@ async fn read_line(sock: &mut TcpStream, max: usize) -> Result<Vec<u8>, ReadErro
     if buf.len() > max {
         return Err(ReadError::TooLong);
     }
-    Ok(buf)
+    Ok((buf, more))
 }
 
 async fn handle(rdds: &Rdds, mut sock: TcpStream, peer: SocketAddr) {
@@ -145,7 +153,7 @@ async fn handle(rdds: &Rdds, mut sock: TcpStream, peer: SocketAddr) {
         read_line(&mut sock, cfg.max_query_length),
     )
     .await;
-    let line = match read {
+    let (line, more) = match read {
         Err(_) => {
             rdds.metrics
                 .whois_queries
@@ -173,7 +181,7 @@ async fn handle(rdds: &Rdds, mut sock: TcpStream, peer: SocketAddr) {
             finish(sock, msg.as_bytes(), rdds).await;
             return;
         }
-        Ok(Ok(line)) => line,
+        Ok(Ok(x)) => x,
     };
     let started = Instant::now();
     if let super::limit::Verdict::Limited {
@@ -211,14 +219,22 @@ async fn handle(rdds: &Rdds, mut sock: TcpStream, peer: SocketAddr) {
         .inc();
     let query = String::from_utf8_lossy(&line);
     tracing::debug!(client = %peer, query = %query.escape_debug(), kind, result, "whois query");
-    finish(sock, text.as_bytes(), rdds).await;
+    // a client that sent just its line gets the answer and the close at
+    // once; one that sent more is drained first (see `finish`)
+    finish_with(sock, &text, rdds, more).await;
     rdds.metrics
         .whois_latency
         .observe(started.elapsed().as_secs_f64());
 }
 
 /// Writes `data` (within `write_timeout`), half-closes, drains briefly.
-async fn finish(mut sock: TcpStream, data: &[u8], rdds: &Rdds) {
+async fn finish(sock: TcpStream, data: &[u8], rdds: &Rdds) {
+    finish_with(sock, data, rdds, true).await
+}
+
+/// [`finish`]; without `drain` the socket closes right after the answer
+/// (only when nothing unread is left, else the close would be a reset).
+async fn finish_with(mut sock: TcpStream, data: &[u8], rdds: &Rdds, drain: bool) {
     let wt = Duration::from_secs(rdds.cfg.write_timeout);
     if tokio::time::timeout(wt, sock.write_all(data))
         .await
@@ -227,6 +243,9 @@ async fn finish(mut sock: TcpStream, data: &[u8], rdds: &Rdds) {
         return;
     }
     let _ = sock.shutdown().await;
+    if !drain {
+        return;
+    }
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         let mut sink = [0u8; 4096];
         let mut total = 0usize;
@@ -241,40 +260,33 @@ async fn finish(mut sock: TcpStream, data: &[u8], rdds: &Rdds) {
 }
 
 /// Answers one query line: (type, result, text) for metrics and the client.
-pub fn answer(rdds: &Rdds, line: &[u8]) -> (&'static str, &'static str, String) {
+pub fn answer(rdds: &Rdds, line: &[u8]) -> (&'static str, &'static str, Bytes) {
     let footer = Footer { terms: &rdds.terms };
     let now = rdds.store.clock.now();
     let q = match query::parse(line, &rdds.tld) {
         Ok(q) => q,
-        Err(e) => return ("invalid", "error", format!("{}\r\n", e.message())),
+        Err(e) => return ("invalid", "error", format!("{}\r\n", e.message()).into()),
     };
     let res = match &q {
-        Query::Domain(n) => DomainView::load(&rdds.store, n).map(|v| match v {
-            Some(v) => (
-                "domain",
-                "found",
-                text::domain(&v, rdds.cfg.redact, &footer),
-            ),
-            None => (
-                "domain",
-                "not_found",
-                text::not_found("Domain", now, &footer),
-            ),
-        }),
+        Query::Domain(n) => domain(rdds, n, now, &footer),
         Query::Nameserver(n) => HostView::load(&rdds.store, n).map(|v| match v {
-            Some(v) => ("nameserver", "found", text::host(&v, &footer)),
+            Some(v) => ("nameserver", "found", text::host(&v, &footer).into()),
             None => (
                 "nameserver",
                 "not_found",
-                text::not_found("Nameserver", now, &footer),
+                text::not_found("Nameserver", now, &footer).into(),
             ),
         }),
         Query::Registrar(r) => find_registrar(&rdds.store, r).map(|v| match v {
-            Some(r) => ("registrar", "found", text::registrar(&r, now, &footer)),
+            Some(r) => (
+                "registrar",
+                "found",
+                text::registrar(&r, now, &footer).into(),
+            ),
             None => (
                 "registrar",
                 "not_found",
-                text::not_found("Registrar", now, &footer),
+                text::not_found("Registrar", now, &footer).into(),
             ),
         }),
     };
@@ -283,7 +295,32 @@ pub fn answer(rdds: &Rdds, line: &[u8]) -> (&'static str, &'static str, String) 
         (
             "invalid",
             "error",
-            "Internal error; please try again later.\r\n".into(),
+            Bytes::from_static(b"Internal error; please try again later.\r\n"),
         )
+    })
+}
+
+/// A domain answer, from the cache while it is current.
+fn domain(
+    rdds: &Rdds,
+    n: &QName,
+    now: Ts,
+    footer: &Footer,
+) -> SResult<(&'static str, &'static str, Bytes)> {
+    if let Some(b) = rdds.whois_cache.get(&rdds.store, &n.ascii, "", now)? {
+        return Ok(("domain", "found", b));
+    }
+    Ok(match DomainView::load_with_deps(&rdds.store, n)? {
+        Some((v, deps)) => {
+            let b = Bytes::from(text::domain(&v, rdds.cfg.redact, footer));
+            rdds.whois_cache
+                .put(&n.ascii, "", b.clone(), v.now, v.stable_until(), deps);
+            ("domain", "found", b)
+        }
+        None => (
+            "domain",
+            "not_found",
+            text::not_found("Domain", now, footer).into(),
+        ),
     })
 }

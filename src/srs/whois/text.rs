@@ -23,18 +23,31 @@ pub struct Out(pub String);
 
 impl Out {
     pub fn kv(&mut self, k: &str, v: &str) {
+        self.kv2(k, "", v);
+    }
+    /// `k1k2: v` (a key made of two parts, without a temporary string).
+    pub fn kv2(&mut self, k1: &str, k2: &str, v: &str) {
+        self.0.push_str(k1);
+        self.0.push_str(k2);
+        self.0.push_str(": ");
         // values come from the store; keep them on one line
-        let v: String = v
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        let _ = write!(self.0, "{k}: {v}\r\n");
+        if v.chars().any(char::is_control) {
+            self.0
+                .extend(v.chars().map(|c| if c.is_control() { ' ' } else { c }));
+        } else {
+            self.0.push_str(v);
+        }
+        self.0.push_str("\r\n");
     }
     pub fn line(&mut self, l: &str) {
         self.0.push_str(l);
         self.0.push_str("\r\n");
     }
 }
+
+/// What precedes the time in the `>>> Last update ... <<<` line (the
+/// answer cache refreshes the time after it).
+pub const LAST_UPDATE_MARK: &[u8] = b">>> Last update of WHOIS database: ";
 
 /// Texts every answer ends with.
 pub struct Footer<'a> {
@@ -43,10 +56,11 @@ pub struct Footer<'a> {
 
 impl Footer<'_> {
     fn last_update(&self, out: &mut Out, now: i64) {
-        out.line(&format!(
-            ">>> Last update of WHOIS database: {} <<<",
+        let _ = write!(
+            out.0,
+            ">>> Last update of WHOIS database: {} <<<\r\n",
             time(now)
-        ));
+        );
     }
     fn terms(&self, out: &mut Out) {
         out.line("");
@@ -65,89 +79,100 @@ fn registrar_lines(out: &mut Out, r: Option<&Registrar>) {
 fn contact_block(out: &mut Out, role: &str, id_key: &str, c: Option<&Contact>, redact: bool) {
     let Some(c) = c else {
         for k in [
-            "Name",
-            "Organization",
-            "Street",
-            "City",
-            "State/Province",
-            "Postal Code",
-            "Country",
-            "Phone",
-            "Phone Ext",
-            "Fax",
-            "Fax Ext",
-            "Email",
+            " Name",
+            " Organization",
+            " Street",
+            " City",
+            " State/Province",
+            " Postal Code",
+            " Country",
+            " Phone",
+            " Phone Ext",
+            " Fax",
+            " Fax Ext",
+            " Email",
         ] {
-            if k == "Name" {
+            if k == " Name" {
                 out.kv(id_key, "");
             }
-            out.kv(&format!("{role} {k}"), "");
+            out.kv2(role, k, "");
         }
         return;
     };
-    let v = |f: Field, val: &str| -> String {
-        if shown(redact, c, f) {
-            val.to_string()
+    fn pick(show: bool, val: &str) -> &str {
+        if show {
+            val
         } else {
-            REDACTED.to_string()
+            REDACTED
         }
-    };
+    }
+    let v = |f: Field, val| pick(shown(redact, c, f), val);
     let p = postal(c);
-    out.kv(id_key, &v(Field::Handle, &c.id));
-    out.kv(
-        &format!("{role} Name"),
-        &v(Field::Name, p.map(|p| p.name.as_str()).unwrap_or("")),
+    out.kv(id_key, v(Field::Handle, &c.id));
+    out.kv2(
+        role,
+        " Name",
+        v(Field::Name, p.map(|p| p.name.as_str()).unwrap_or("")),
     );
-    out.kv(
-        &format!("{role} Organization"),
+    out.kv2(
+        role,
+        " Organization",
         p.and_then(|p| p.org.as_deref()).unwrap_or(""),
     );
     let streets: Vec<&str> = p
         .map(|p| p.street.iter().map(String::as_str).collect())
         .unwrap_or_default();
     if !shown(redact, c, Field::Street) {
-        out.kv(&format!("{role} Street"), REDACTED);
+        out.kv2(role, " Street", REDACTED);
     } else if streets.is_empty() {
-        out.kv(&format!("{role} Street"), "");
+        out.kv2(role, " Street", "");
     } else {
         for s in streets {
-            out.kv(&format!("{role} Street"), s);
+            out.kv2(role, " Street", s);
         }
     }
-    out.kv(
-        &format!("{role} City"),
-        &v(Field::City, p.map(|p| p.city.as_str()).unwrap_or("")),
+    out.kv2(
+        role,
+        " City",
+        v(Field::City, p.map(|p| p.city.as_str()).unwrap_or("")),
     );
-    out.kv(
-        &format!("{role} State/Province"),
+    out.kv2(
+        role,
+        " State/Province",
         p.and_then(|p| p.sp.as_deref()).unwrap_or(""),
     );
-    out.kv(
-        &format!("{role} Postal Code"),
-        &v(
+    out.kv2(
+        role,
+        " Postal Code",
+        v(
             Field::PostalCode,
             p.and_then(|p| p.pc.as_deref()).unwrap_or(""),
         ),
     );
-    out.kv(
-        &format!("{role} Country"),
-        p.map(|p| p.cc.as_str()).unwrap_or(""),
-    );
+    out.kv2(role, " Country", p.map(|p| p.cc.as_str()).unwrap_or(""));
     for (label, phone, f) in [
-        ("Phone", &c.voice, Field::Phone),
-        ("Fax", &c.fax, Field::Fax),
+        (" Phone", &c.voice, Field::Phone),
+        (" Fax", &c.fax, Field::Fax),
     ] {
         let num = phone.as_ref().map(|p| p.number.as_str()).unwrap_or("");
         let ext = phone.as_ref().and_then(|p| p.ext.as_deref()).unwrap_or("");
-        out.kv(&format!("{role} {label}"), &v(f, num));
-        out.kv(&format!("{role} {label} Ext"), &v(f, ext));
+        out.kv2(role, label, v(f, num));
+        out.kv2(
+            role,
+            if f == Field::Phone {
+                " Phone Ext"
+            } else {
+                " Fax Ext"
+            },
+            v(f, ext),
+        );
     }
     let email = if shown(redact, c, Field::Email) {
         c.email.as_str()
     } else {
         EMAIL_REDIRECT
     };
-    out.kv(&format!("{role} Email"), email);
+    out.kv2(role, " Email", email);
 }
 
 /// A domain answer.

@@ -5,7 +5,9 @@
 //!
 //! Freshness: every lookup reads the sled store directly (the same committed
 //! state EPP answers from), so a change is visible as soon as its EPP reply
-//! has gone out. There is no cache to go stale.
+//! has gone out. The answer cache ([`crate::srs::whois::cache`]) keeps that
+//! true: it reuses an answer only while the records it was made from
+//! ([`Deps`]) still hold the same bytes.
 //!
 //! Redaction (`[srs.whois] redact`, default on) follows the ICANN
 //! Registration Data Policy as registries apply it: the contact's handle,
@@ -18,8 +20,9 @@
 //! not in the SRS model, so registrar answers show name, IANA ID, URLs and
 //! the abuse contact only.
 use crate::srs::clock::Ts;
+use crate::srs::model::decode;
 use crate::srs::model::{Contact, ContactType, Domain, Host, PostalInfo, Registrar};
-use crate::srs::store::{SResult, Store};
+use crate::srs::store::{SResult, Store, StoreError};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -94,18 +97,48 @@ pub struct DomainView {
     pub now: Ts,
 }
 
+/// The committed records an answer was made from, as (key, raw value):
+/// the answer is current while every key still holds the same bytes.
+pub type Deps = Vec<(Vec<u8>, Option<sled::IVec>)>;
+
 impl DomainView {
     pub fn load(store: &Store, name: &QName) -> SResult<Option<DomainView>> {
-        let r = store.read();
-        let Some(d) = r.domain(&name.ascii)? else {
+        Ok(Self::load_with_deps(store, name)?.map(|(v, _)| v))
+    }
+
+    /// Loads the domain, its registrar and contacts, and says which records
+    /// they came from (for [`crate::srs::whois::cache`]).
+    pub fn load_with_deps(store: &Store, name: &QName) -> SResult<Option<(DomainView, Deps)>> {
+        let mut deps: Deps = Vec::with_capacity(5);
+        let mut fetch = |key: String| -> SResult<Option<sled::IVec>> {
+            let v = store.raw(key.as_bytes())?;
+            deps.push((key.into_bytes(), v.clone()));
+            Ok(v)
+        };
+        let Some(raw) = fetch(format!("dom/{}", name.ascii))? else {
             return Ok(None);
         };
+        let d: Domain = decode("domain", &raw).map_err(StoreError)?;
         let now = store.clock.now();
-        let contact = |role: ContactType| -> SResult<Option<Contact>> {
-            match d.contacts.iter().find(|(t, _)| *t == role) {
-                Some((_, id)) => r.contact(id),
+        let mut contact = |id: Option<&String>| -> SResult<Option<Contact>> {
+            let Some(id) = id else { return Ok(None) };
+            match fetch(format!("con/{id}"))? {
+                Some(v) => decode("contact", &v).map(Some).map_err(StoreError),
                 None => Ok(None),
             }
+        };
+        let role = |role: ContactType| {
+            d.contacts
+                .iter()
+                .find(|(t, _)| *t == role)
+                .map(|(_, id)| id)
+        };
+        let registrant = contact(d.registrant.as_ref())?;
+        let admin = contact(role(ContactType::Admin))?;
+        let tech = contact(role(ContactType::Tech))?;
+        let registrar = match fetch(format!("reg/{}", d.cl_id))? {
+            Some(v) => Some(decode("registrar", &v).map_err(StoreError)?),
+            None => None,
         };
         let mut statuses = d.epp_statuses();
         for s in d.rgp_statuses(now) {
@@ -113,19 +146,29 @@ impl DomainView {
                 statuses.push(s.to_string());
             }
         }
-        Ok(Some(DomainView {
-            registrar: r.registrar(&d.cl_id)?,
-            registrant: match &d.registrant {
-                Some(id) => r.contact(id)?,
-                None => None,
-            },
-            admin: contact(ContactType::Admin)?,
-            tech: contact(ContactType::Tech)?,
+        let view = DomainView {
+            registrar,
+            registrant,
+            admin,
+            tech,
             unicode: name.unicode.clone(),
             statuses,
             domain: d,
             now,
-        }))
+        };
+        Ok(Some((view, deps)))
+    }
+
+    /// The first second at which the answer changes without a store write
+    /// (a grace period ending changes the status list), or `Ts::MAX`.
+    pub fn stable_until(&self) -> Ts {
+        self.domain
+            .grace
+            .iter()
+            .map(|g| g.until)
+            .filter(|&u| u > self.now)
+            .min()
+            .unwrap_or(Ts::MAX)
     }
 
     /// The date of the last change (update, else transfer, else creation).
