@@ -130,18 +130,26 @@ fn strip_leading_zeros(b: &[u8]) -> &[u8] {
 /// (0x04 || x || y), either raw or wrapped in a DER OCTET STRING as
 /// PKCS#11 `CKA_EC_POINT` holds it.
 pub fn p256_from_ec_point(point: &[u8]) -> Option<Vec<u8>> {
-    let raw = unwrap_der_octet_string(point).unwrap_or(point);
-    if raw.len() == 65 && raw[0] == 0x04 {
-        Some(raw[1..].to_vec())
+    // Raw first: a raw point (04 || X || Y) whose X starts with 0x3f would
+    // also parse as a 63-octet DER OCTET STRING.
+    let is_point = |p: &[u8]| p.len() == 65 && p[0] == 0x04;
+    let raw = if is_point(point) {
+        point
     } else {
-        None
-    }
+        unwrap_der_octet_string(point)?
+    };
+    is_point(raw).then(|| raw[1..].to_vec())
 }
 
 /// The RFC 8080 field (32 octets) from PKCS#11 `CKA_EC_POINT` of an
 /// Edwards key (DER OCTET STRING, or the raw 32 octets).
 pub fn ed25519_from_ec_point(point: &[u8]) -> Option<Vec<u8>> {
-    let raw = unwrap_der_octet_string(point).unwrap_or(point);
+    // Raw first, for the same reason as in `p256_from_ec_point`.
+    let raw = if point.len() == 32 {
+        point
+    } else {
+        unwrap_der_octet_string(point)?
+    };
     (raw.len() == 32).then(|| raw.to_vec())
 }
 
@@ -266,6 +274,18 @@ mod tests {
         assert_eq!(ed25519_from_ec_point(&ed).unwrap(), ed);
         assert_eq!(ed25519_from_ec_point(&[0x04, 0x81]), None);
         assert_eq!(ed25519_from_ec_point(&[]), None);
+    }
+
+    #[test]
+    fn raw_points_that_look_like_der_stay_raw() {
+        // X starting with 0x3f: 04 3f ... is also a well-formed 63-octet
+        // OCTET STRING; 1 key in 256 looks like this.
+        let mut point = vec![0x04, 0x3f];
+        point.extend(std::iter::repeat_n(7u8, 63));
+        assert_eq!(p256_from_ec_point(&point).unwrap(), point[1..].to_vec());
+        let mut ed = vec![0x04, 30];
+        ed.extend(std::iter::repeat_n(9u8, 30));
+        assert_eq!(ed25519_from_ec_point(&ed).unwrap(), ed);
     }
 
     #[test]
