@@ -4,6 +4,12 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc malloc: the update writer makes and drops a
+/// zone version per group commit, and glibc's bin handling cost it a third
+/// of its time (p99 update latency 4x lower with another allocator).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// tldd — the DNS of a top-level domain in one binary.
 ///
 /// Serves a TLD zone authoritatively (UDP fast path, TCP, EDNS, NSID), signs it

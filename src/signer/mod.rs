@@ -20,7 +20,10 @@ pub mod zonefile;
 pub use key::{SigningKey, TestKey};
 pub use rrsig::Scratch;
 pub use sign::{sign_in_place, sign_zone, SignError, SignOptions, SignStats, Signer};
-pub use verify::{verify, verify_at, verify_names, verify_sampled, VerifyError, VerifyStats};
+pub use verify::{
+    verify, verify_at, verify_changed, verify_names, verify_sampled, Unchanged, VerifyError,
+    VerifyStats,
+};
 
 use crate::config::Config;
 use crate::zone::load::{load_file, Severity};

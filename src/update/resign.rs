@@ -26,8 +26,8 @@ use super::{Rec, CLASS_IN};
 use crate::hsm::KeyPair;
 use crate::signer::{chain, Scratch, SignOptions, Signer};
 use crate::zone::nsec3::{owner_name, Hash};
-use crate::zone::rdata::{RRSIG, SOA};
-use crate::zone::{name, Zone};
+use crate::zone::rdata::{DS, NS, NSEC3, RRSIG, SOA};
+use crate::zone::{name, RRset, Zone};
 
 /// Keys and options for re-signing one zone.
 pub struct Resigner {
@@ -157,4 +157,24 @@ impl Resigner {
         out.names = names;
         Ok(out)
     }
+}
+
+/// True when `old` holds exactly `set` (data, TTL and RRSIGs) at `owner`:
+/// an RRset the batch did not change, so its signatures were verified
+/// with version N and need no crypto again.
+pub fn unchanged(old: &Zone, owner: &[u8], set: &RRset) -> bool {
+    let found = if set.rtype == NSEC3 {
+        super::records::nsec3_at(old, owner)
+    } else if *owner == *old.origin {
+        old.apex.get(set.rtype)
+    } else if let Some(d) = old.cuts.get(owner) {
+        match set.rtype {
+            NS => Some(&d.ns),
+            DS => d.ds.as_deref(),
+            _ => None,
+        }
+    } else {
+        old.names.get(owner).and_then(|n| n.get(set.rtype))
+    };
+    found == Some(set)
 }
