@@ -31,7 +31,9 @@
 //! # Restart
 //! [`ZoneStore::load`] feeds the stored records through the zone-file
 //! loader's `Builder`, so a stored zone and a loaded one are built by the
-//! same code. Known limit: non-address data stored as occluded glue (only
+//! same code. The signatures of a stored signed zone are not verified
+//! again at restart: every version was verified (what its batch re-signed)
+//! before it was committed, and sled checksums what it reads back. Known limit: non-address data stored as occluded glue (only
 //! possible via IXFR from a primary) is dropped on reload, as the zone-file
 //! loader drops it.
 use crate::update::records::{for_each_record, rrsets_at};
@@ -163,6 +165,10 @@ impl ZoneStore {
             return Ok(None);
         }
         let mut b = Builder::new(origin);
+        // The stored bytes bound the records' bytes (a stored record is
+        // 8 bytes of header plus its RDATA, its owner once per name).
+        let bytes = (self.db.size_on_disk().unwrap_or(0) as usize).min(4 << 30);
+        b.reserve(bytes / 48, bytes);
         for kv in self.tree.scan_prefix(b"n") {
             let (k, v) = kv?;
             let owner = &k[1..];

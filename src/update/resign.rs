@@ -12,7 +12,8 @@
 //! 3. returns the records that changed, so the version's journal entry
 //!    (and IXFR) carries the new RRSIGs and NSEC3 records too;
 //! 4. the writer then verifies the touched names with
-//!    [`crate::signer::verify_names`] before the version is stored or served.
+//!    [`crate::signer::verify_changed`] before the version is stored or
+//!    served, with [`unchanged`] telling which RRsets are as in version N.
 //!
 //! Only what the update touched is signed: a batch of k delegation changes
 //! costs about 2k + 1 signatures (DS, NSEC3 and its predecessor, SOA),
