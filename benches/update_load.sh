@@ -42,7 +42,7 @@ $T keys -c "$WORK/tldd.toml" generate --zone shop. --role ksk >/dev/null
 $T keys -c "$WORK/tldd.toml" generate --zone shop. --role zsk >/dev/null
 $T serve -c "$WORK/tldd.toml" 2> "$WORK/tldd.log" &
 TP=$!
-until grep -q "zone written to the store" "$WORK/tldd.log"; do sleep 0.5; done
+until grep -q "zone written to the store" "$WORK/tldd.log"; do kill -0 $TP; sleep 0.5; done
 uptime
 # Queries meanwhile (DO=1), at QPS queries/s.
 dnsperf -s 127.0.0.1 -p $PORT -d "$WORK/q.txt" -D -Q "${QPS:-2000}" -l $((SECS + 20)) \

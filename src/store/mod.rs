@@ -272,23 +272,26 @@ impl ZoneStore {
     }
 
     /// The diffs leading from serial `from` to serial `to`, if the journal
-    /// holds an unbroken chain.
+    /// holds an unbroken chain. Walks the journal from the newest entry
+    /// back, so an IXFR from a recent serial reads only the entries it
+    /// sends, not the whole journal.
     pub fn journal(&self, from: u32, to: u32) -> anyhow::Result<Option<Vec<Diff>>> {
         let mut chain: Vec<Diff> = Vec::new();
-        for kv in self.tree.scan_prefix(b"j") {
+        for kv in self.tree.scan_prefix(b"j").rev() {
             let (_, v) = kv?;
             let Some((f, t)) = Diff::peek_serials(&v) else {
                 continue;
             };
-            let expected = chain.last().map(|d| d.to);
-            if expected != Some(f) {
-                chain.clear();
-                if f != from {
+            let expected = chain.last().map_or(to, |d| d.from);
+            if t != expected {
+                if chain.is_empty() {
                     continue;
                 }
+                return Ok(None);
             }
             chain.push(Diff::decode(&v).context("corrupt journal entry")?);
-            if t == to {
+            if f == from {
+                chain.reverse();
                 return Ok(Some(chain));
             }
         }
