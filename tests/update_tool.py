@@ -14,11 +14,15 @@ usage:
   update_tool.py fuzz ADDR PORT KEYSPEC N
       Sends N mutated/truncated signed updates, then a normal query;
       prints {"answered": bool}.
-  update_tool.py load ADDR PORT KEYSPEC SECONDS RATE INFLIGHT
+  update_tool.py load ADDR PORT KEYSPEC SECONDS RATE INFLIGHT [XFR_KEYSPEC]
       Load generator: mixed add (NS+DS+glue) / change (DS, NS) / delete of
       delegations at RATE updates/s with at most INFLIGHT outstanding,
-      for SECONDS. Every 20th acknowledged add is queried right after its
-      acknowledgement (must be visible). Prints acked/s and latency
+      for SECONDS; the signed messages are built before the clock starts.
+      Every 20th acknowledged add is queried (DS, DO=1) right after its
+      acknowledgement: it must be there with its RRSIG (visible_* is send
+      -> that answer). With XFR_KEYSPEC, every 100th acknowledged add is
+      looked for in an IXFR from the serial served before it was sent
+      (ixfr_* is send -> that IXFR). Prints acked/s and latency
       percentiles (send -> acknowledgement) as JSON.
   update_tool.py stream ADDR_FILE KEYSPEC PREFIX START
       Crash-test client: adds delegation PREFIX<i>.shop. (NS + DS + glue)
@@ -28,7 +32,7 @@ usage:
 """
 import json, random, socket, struct, sys, time
 import dns.message, dns.name, dns.query, dns.rcode, dns.rdata, dns.rdataclass
-import dns.rdatatype, dns.tsig, dns.tsigkeyring, dns.update, dns.wire
+import dns.rdatatype, dns.rrset, dns.tsig, dns.tsigkeyring, dns.update, dns.wire
 
 
 def keyring(spec):
@@ -39,9 +43,9 @@ def keyring(spec):
     return kr, name, alg
 
 
-def build(ops, spec):
+def build(ops, spec, qid=None):
     kr, name, alg = keyring(spec)
-    u = dns.update.UpdateMessage('shop.')
+    u = dns.update.UpdateMessage('shop.', id=qid)
     for op in ops:
         kind, owner = op[0], op[1]
         if kind == 'add':
@@ -174,7 +178,7 @@ def main():
             print(json.dumps({'answered': False, 'error': str(e)}))
     elif cmd == 'load':
         load(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]),
-             float(sys.argv[6]), int(sys.argv[7]))
+             float(sys.argv[6]), int(sys.argv[7]), sys.argv[8] if len(sys.argv) > 8 else None)
     elif cmd == 'stream':
         addr_file, spec, prefix, i = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
         while True:
@@ -196,37 +200,99 @@ def main():
                 time.sleep(0.05)
 
 
-def load(addr, port, spec, seconds, rate, inflight):
-    import asyncio
-    kr, _, _ = keyring(spec)
-    rnd = random.Random(1)
-    pool = []          # acknowledged, existing delegations
-    pending = {}       # id -> (t0, kind, name, msg)
-    lat = []
-    counts = {'add': 0, 'change': 0, 'delete': 0, 'errors': 0, 'timeouts': 0,
-              'visible_checked': 0, 'not_visible': 0}
-    seq = [0]
+def plan(spec, seconds, rate):
+    """The whole run's UPDATE messages, TSIG-signed in advance (well
+    inside the 300 s fudge), so that sending costs the client almost
+    nothing: [(kind, name, wire, mac)]. A change or delete picks a name
+    added (or changed) at least two seconds of traffic earlier, by which
+    time it has long been acknowledged."""
+    rnd = random.Random()
     tag = '%x' % rnd.getrandbits(24)
-
-    def make():
+    lag = int(2 * rate)
+    ready, waiting, out = [], [], []
+    seq = 0
+    for i in range(int(seconds * rate)):
+        while waiting and waiting[0][0] <= i:
+            ready.append(waiting.pop(0)[1])
         r = rnd.random()
-        if r < 0.5 or len(pool) < 50:
-            seq[0] += 1
-            n = f'ld{tag}-{seq[0]}'
+        if r < 0.5 or len(ready) < 50:
+            seq += 1
+            n = f'ld{tag}-{seq}'
             ops = [['add', f'{n}.shop.', 3600, 'NS', f'ns1.{n}.shop.'],
                    ['add', f'{n}.shop.', 3600, 'NS', 'ns2.example.'],
-                   ['add', f'ns1.{n}.shop.', 3600, 'A', f'192.0.2.{seq[0] % 250 + 1}'],
-                   ['add', f'{n}.shop.', 3600, 'DS', f'{seq[0] % 65535} 13 2 ' + '%064X' % seq[0]]]
-            return 'add', n, ops
-        n = pool.pop(rnd.randrange(len(pool)))
-        if r < 0.75:
-            v = rnd.getrandbits(32)
-            ops = [['delete', f'{n}.shop.', 'DS'],
-                   ['add', f'{n}.shop.', 3600, 'DS', f'{v % 65535} 13 2 ' + '%064X' % v],
-                   ['delete', f'{n}.shop.', 'NS', 'ns2.example.'],
-                   ['add', f'{n}.shop.', 3600, 'NS', f'ns{v % 9}.example.']]
-            return 'change', n, ops
-        return 'delete', n, [['delete', f'{n}.shop.'], ['delete', f'ns1.{n}.shop.']]
+                   ['add', f'ns1.{n}.shop.', 3600, 'A', f'192.0.2.{seq % 250 + 1}'],
+                   ['add', f'{n}.shop.', 3600, 'DS', f'{seq % 65535} 13 2 ' + '%064X' % seq]]
+            kind = 'add'
+            waiting.append((i + lag, n))
+        else:
+            n = ready.pop(rnd.randrange(len(ready)))
+            if r < 0.75:
+                v = rnd.getrandbits(32)
+                ops = [['delete', f'{n}.shop.', 'DS'],
+                       ['add', f'{n}.shop.', 3600, 'DS', f'{v % 65535} 13 2 ' + '%064X' % v],
+                       ['delete', f'{n}.shop.', 'NS', 'ns2.example.'],
+                       ['add', f'{n}.shop.', 3600, 'NS', f'ns{v % 9}.example.']]
+                kind = 'change'
+                waiting.append((i + lag, n))
+            else:
+                ops = [['delete', f'{n}.shop.'], ['delete', f'ns1.{n}.shop.']]
+                kind = 'delete'
+        u, _ = build(ops, spec, i & 0xffff)
+        out.append((kind, n, u.to_wire()))
+    return out
+
+
+def soa_serial(addr, port):
+    q = dns.message.make_query('shop.', 'SOA')
+    r = dns.query.udp(q, addr, port=port, timeout=2)
+    return r.answer[0][0].serial
+
+
+def ixfr_has(addr, port, xfr_spec, serial, name):
+    """True when an IXFR from `serial` adds `name`'s DS. Asked with Knot's
+    kdig (a separate process, so the GIL of this one does not time it)."""
+    import subprocess
+    cmd = ['kdig', f'@{addr}', '-p', str(port), '+tcp', '+noall', '+answer',
+           'shop.', f'IXFR={serial}']
+    if xfr_spec != '-':
+        cmd[1:1] = ['-y', xfr_spec]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
+    want = f'{name}.shop.'
+    return any(l.split()[:1] == [want] and '\tDS\t' in l for l in out.splitlines())
+
+
+def load(addr, port, spec, seconds, rate, inflight, xfr_spec=None):
+    import asyncio, threading
+    t_plan = time.perf_counter()
+    msgs = plan(spec, seconds, rate)
+    t_plan = time.perf_counter() - t_plan
+    pending = {}       # id -> (t0, kind, name, serial before send)
+    lat, vis, ixfr = [], [], []
+    counts = {'add': 0, 'change': 0, 'delete': 0, 'errors': 0, 'timeouts': 0,
+              'visible_checked': 0, 'not_visible': 0, 'ixfr_checked': 0, 'ixfr_missing': 0}
+    serial = [soa_serial(addr, port)]
+    done = [False]
+
+    def poll_serial():
+        # The serial before an update was sent: its version is newer, so an
+        # IXFR from it must carry the update.
+        while not done[0]:
+            try:
+                serial[0] = soa_serial(addr, port)
+            except Exception:
+                pass
+            time.sleep(0.02)
+
+    def ixfr_check(t0, n, s0):
+        try:
+            ok = ixfr_has(addr, port, xfr_spec, s0, n)
+        except Exception:
+            ok = False
+        counts['ixfr_checked'] += 1
+        if ok:
+            ixfr.append(time.perf_counter() - t0)
+        else:
+            counts['ixfr_missing'] += 1
 
     class Proto(asyncio.DatagramProtocol):
         def connection_made(self, t):
@@ -237,64 +303,74 @@ def load(addr, port, spec, seconds, rate, inflight):
                 return
             qid = struct.unpack('!H', data[:2])[0]
             if data[2] & 0x78 == 0:   # a query answer (visibility check)
-                p = pending.pop(qid, None)
+                p = pending.pop(('q', qid), None)
                 if p is not None:
                     counts['visible_checked'] += 1
-                    if struct.unpack('!H', data[8:10])[0] == 0:
+                    # DS and its RRSIG in the answer (DO=1).
+                    if struct.unpack('!H', data[6:8])[0] < 2:
                         counts['not_visible'] += 1
+                    else:
+                        vis.append(time.perf_counter() - p[0])
                 return
             p = pending.pop(qid, None)
             if p is None:
                 return
-            t0, kind, n, msg = p
-            if kind == 'check':
-                return
+            t0, kind, n, s0 = p
             if data[3] & 0xf == 0:
                 lat.append(time.perf_counter() - t0)
                 counts[kind] += 1
-                if kind != 'delete':
-                    pool.append(n)
                 if kind == 'add' and counts['add'] % 20 == 0:
-                    q = dns.message.make_query(f'x.{n}.shop.', 'A')
-                    q.flags = 0
-                    pending[q.id] = (time.perf_counter(), 'check', n, None)
-                    self.t.sendto(q.to_wire(), (addr, port))
+                    q = dns.message.make_query(f'{n}.shop.', 'DS', want_dnssec=True)
+                    q.id = rnd_id[0] = (rnd_id[0] + 1) & 0xffff
+                    pending[('q', q.id)] = (t0, 'check', n, s0)
+                    self.t.sendto(q.to_wire())
+                if xfr_spec and kind == 'add' and counts['add'] % 100 == 0:
+                    threading.Thread(target=ixfr_check, args=(t0, n, s0), daemon=True).start()
             else:
                 counts['errors'] += 1
+
+    rnd_id = [0]
 
     async def run():
         loop = asyncio.get_running_loop()
         t, proto = await loop.create_datagram_endpoint(Proto, remote_addr=(addr, port))
         start = time.perf_counter()
         sent = 0
-        while time.perf_counter() - start < seconds:
+        while time.perf_counter() - start < seconds and sent < len(msgs):
             due = int((time.perf_counter() - start) * rate)
             now = time.perf_counter()
             for k, v in list(pending.items()):
                 if now - v[0] > 5:
                     del pending[k]
                     counts['timeouts'] += 1
-            while sent < due and len(pending) < inflight:
-                kind, n, ops = make()
-                u, _ = build(ops, spec)
-                while u.id in pending:
-                    u.id = rnd.getrandbits(16)
-                    u, _ = build(ops, spec)
-                pending[u.id] = (time.perf_counter(), kind, n, u)
-                t.sendto(u.to_wire())
+            while sent < due and sent < len(msgs) and len(pending) < inflight:
+                kind, n, wire = msgs[sent]
+                qid = struct.unpack('!H', wire[:2])[0]
+                if qid in pending:
+                    break
+                pending[qid] = (time.perf_counter(), kind, n, serial[0])
+                t.sendto(wire)
                 sent += 1
             await asyncio.sleep(0.001)
         end = time.perf_counter()
-        await asyncio.sleep(2)
+        await asyncio.sleep(3)
         t.close()
         return sent, end - start
 
+    threading.Thread(target=poll_serial, daemon=True).start()
     sent, elapsed = asyncio.run(run())
-    lat.sort()
-    pct = lambda p: round(lat[min(len(lat) - 1, int(len(lat) * p))] * 1000, 2) if lat else None
+    done[0] = True
+
+    def pct(xs, p):
+        xs = sorted(xs)
+        return round(xs[min(len(xs) - 1, int(len(xs) * p))] * 1000, 2) if xs else None
     acked = counts['add'] + counts['change'] + counts['delete']
     print(json.dumps({'sent': sent, 'acked': acked, 'acked_per_s': round(acked / elapsed, 1),
-                      'p50_ms': pct(0.5), 'p99_ms': pct(0.99), 'max_ms': pct(1.0), **counts}))
+                      'plan_s': round(t_plan, 1),
+                      'p50_ms': pct(lat, 0.5), 'p99_ms': pct(lat, 0.99), 'max_ms': pct(lat, 1.0),
+                      'visible_p50_ms': pct(vis, 0.5), 'visible_p99_ms': pct(vis, 0.99),
+                      'ixfr_p50_ms': pct(ixfr, 0.5), 'ixfr_p99_ms': pct(ixfr, 0.99),
+                      **counts}))
 
 
 if __name__ == '__main__':

@@ -21,7 +21,8 @@ pub use key::{SigningKey, TestKey};
 pub use rrsig::Scratch;
 pub use sign::{sign_in_place, sign_zone, SignError, SignOptions, SignStats, Signer};
 pub use verify::{
-    verify, verify_at, verify_names, verify_rrsets, verify_sampled, VerifyError, VerifyStats,
+    verify, verify_at, verify_changed, verify_names, verify_rrsets, verify_sampled, Unchanged,
+    VerifyError, VerifyStats,
 };
 
 use crate::config::Config;

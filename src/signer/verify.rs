@@ -79,7 +79,14 @@ struct Ctx<'z> {
     count: AtomicUsize,
     sigs: AtomicUsize,
     rrsets: AtomicUsize,
+    /// RRsets known good already (identical in a verified version): their
+    /// RRSIG fields are checked, the crypto is skipped.
+    unchanged: Option<&'z Unchanged<'z>>,
 }
+
+/// `unchanged(owner, rrset)`: the RRset, signatures included, is the same
+/// in a version that was verified before.
+pub type Unchanged<'a> = dyn Fn(&[u8], &RRset) -> bool + Sync + 'a;
 
 impl Ctx<'_> {
     fn problem(&self, msg: impl FnOnce() -> String) {
@@ -102,12 +109,13 @@ impl Ctx<'_> {
         sampled: bool,
         sc: &mut Scratch,
     ) {
-        let crypto = !sampled
+        let crypto = (!sampled
             || self.one_in <= 1
             || self
                 .seen
                 .fetch_add(1, Ordering::Relaxed)
-                .is_multiple_of(self.one_in as usize);
+                .is_multiple_of(self.one_in as usize))
+            && self.unchanged.is_none_or(|u| !u(owner, set));
         let show = || format!("{} {}", name::to_text(owner), rdata::type_name(set.rtype));
         if !signed {
             if set.sigs().next().is_some() {
@@ -200,6 +208,7 @@ pub fn verify_sampled(zone: &Zone, now: u32, one_in: u32) -> Result<VerifyStats,
         count: AtomicUsize::new(0),
         sigs: AtomicUsize::new(0),
         rrsets: AtomicUsize::new(0),
+        unchanged: None,
     };
     if ctx.keys.is_empty() {
         ctx.problem(|| "no DNSKEY RRset with zone keys at the apex".into());
@@ -397,19 +406,35 @@ fn check_chain(ctx: &Ctx<'_>) -> usize {
 /// and those records' neighbours' links and signatures. For the
 /// bump-in-the-wire check of an incremental version.
 pub fn verify_names(zone: &Zone, names: &[&[u8]], now: u32) -> Result<(), VerifyError> {
+    verify_changed(zone, names, now, None)
+}
+
+/// [`verify_names`], with the signatures of the RRsets `unchanged` says
+/// were already verified (same RRset and RRSIGs in the previous version)
+/// checked for their fields, key and validity only, not cryptographically:
+/// what an update batch re-signed is verified, what it did not touch is
+/// not verified again. Each RRset is checked once however many names lead
+/// to it, and the signature checks run in parallel (rayon).
+pub fn verify_changed(
+    zone: &Zone,
+    names: &[&[u8]],
+    now: u32,
+    unchanged: Option<&Unchanged<'_>>,
+) -> Result<(), VerifyError> {
+    let (keys, algs) = zone_keys(zone);
     let ctx = Ctx {
         zone,
         one_in: 1,
         seen: AtomicUsize::new(0),
-        keys: zone_keys(zone).0,
-        algs: zone_keys(zone).1,
+        keys,
+        algs,
         now,
         problems: Mutex::new(Vec::new()),
         count: AtomicUsize::new(0),
         sigs: AtomicUsize::new(0),
         rrsets: AtomicUsize::new(0),
+        unchanged,
     };
-    let mut sc = Scratch::default();
     let Some(chain) = &zone.nsec3 else {
         return Err(VerifyError {
             problems: vec!["no NSEC3 chain".into()],
@@ -417,33 +442,22 @@ pub fn verify_names(zone: &Zone, names: &[&[u8]], now: u32) -> Result<(), Verify
         });
     };
     let p = &chain.params;
-    let mut o = [0u8; 256];
-    let mut check_rec = |r: &nsec3::Nsec3Rec, sc: &mut Scratch| {
-        let n = nsec3::owner_name(&r.hash, &zone.origin, &mut o);
-        ctx.check_set(&o[..n], &r.rrset, true, sc);
-        let next = chain.successor(&r.hash).map_or(r.hash, |s| s.hash);
-        if r.fields().is_none_or(|f| f.next != &next[..]) {
-            ctx.problem(|| {
-                format!(
-                    "{}: next hashed owner is not the following record",
-                    hash_text(&r.hash)
-                )
-            });
-        }
-    };
+    // RRsets to check: (owner, set, must be signed).
+    let mut sets: Vec<(&[u8], &RRset, bool)> = Vec::new();
+    let mut recs: Vec<&nsec3::Nsec3Rec> = Vec::new();
     for &name in names {
         if name == &*zone.origin {
             for set in &zone.apex.rrsets {
-                ctx.check_set(name, set, true, &mut sc);
+                sets.push((name, set, true));
             }
         } else if let Some(d) = zone.cuts.get(name) {
-            ctx.check_set(name, &d.ns, false, &mut sc);
+            sets.push((name, &d.ns, false));
             if let Some(ds) = &d.ds {
-                ctx.check_set(name, ds, true, &mut sc);
+                sets.push((name, ds, true));
             }
         } else if let Some(node) = zone.names.get(name) {
             for set in &node.rrsets {
-                ctx.check_set(name, set, true, &mut sc);
+                sets.push((name, set, true));
             }
         }
         let h = p.hash(name);
@@ -453,7 +467,7 @@ pub fn verify_names(zone: &Zone, names: &[&[u8]], now: u32) -> Result<(), Verify
                 if r.fields().is_none_or(|f| f.bitmap != &bm[..]) {
                     ctx.problem(|| format!("{}: wrong type bitmap", name::to_text(name)));
                 }
-                check_rec(r, &mut sc);
+                recs.push(r);
             }
             (Some(Ok(r)), None) => {
                 // Only an unsigned cut under opt-out may be there, as NS only.
@@ -465,21 +479,51 @@ pub fn verify_names(zone: &Zone, names: &[&[u8]], now: u32) -> Result<(), Verify
                 } else if r.fields().is_none_or(|f| f.bitmap != &ns_only[..]) {
                     ctx.problem(|| format!("{}: wrong type bitmap", name::to_text(name)));
                 }
-                check_rec(r, &mut sc);
+                recs.push(r);
             }
             (Some(Err(r)), want) => {
                 let unsigned_cut = zone.cuts.get(name).is_some_and(|d| d.ds.is_none());
                 if want.is_some() || (unsigned_cut && !r.opt_out()) {
                     ctx.problem(|| format!("{}: not in the NSEC3 chain", name::to_text(name)));
                 }
-                check_rec(r, &mut sc);
+                recs.push(r);
             }
             (None, _) => ctx.problem(|| "empty NSEC3 chain".into()),
         }
         if let Some(pred) = chain.predecessor(&h) {
-            check_rec(pred, &mut sc);
+            recs.push(pred);
         }
     }
+    recs.sort_unstable_by_key(|r| r.hash);
+    recs.dedup_by_key(|r| r.hash);
+    let owners: Vec<([u8; 256], usize)> = recs
+        .iter()
+        .map(|r| {
+            let mut o = [0u8; 256];
+            let n = nsec3::owner_name(&r.hash, &zone.origin, &mut o);
+            (o, n)
+        })
+        .collect();
+    for r in &recs {
+        let next = chain.successor(&r.hash).map_or(r.hash, |s| s.hash);
+        if r.fields().is_none_or(|f| f.next != &next[..]) {
+            ctx.problem(|| {
+                format!(
+                    "{}: next hashed owner is not the following record",
+                    hash_text(&r.hash)
+                )
+            });
+        }
+    }
+    for (r, (o, n)) in recs.iter().zip(&owners) {
+        sets.push((&o[..*n], &r.rrset, true));
+    }
+    sets.sort_unstable_by(|a, b| (a.0, a.1.rtype).cmp(&(b.0, b.1.rtype)));
+    sets.dedup_by(|a, b| a.0 == b.0 && a.1.rtype == b.1.rtype);
+    sets.par_iter()
+        .for_each_init(Scratch::default, |sc, (owner, set, signed)| {
+            ctx.check_set(owner, set, *signed, sc)
+        });
     let count = ctx.count.load(Ordering::Relaxed);
     if count > 0 {
         return Err(VerifyError {
@@ -506,6 +550,7 @@ pub fn verify_rrsets(zone: &Zone, sets: &[(&[u8], &RRset)], now: u32) -> Result<
         count: AtomicUsize::new(0),
         sigs: AtomicUsize::new(0),
         rrsets: AtomicUsize::new(0),
+        unchanged: None,
     };
     sets.par_chunks(256).for_each(|chunk| {
         let mut sc = Scratch::default();

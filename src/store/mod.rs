@@ -42,6 +42,13 @@
 //! the snapshot does not include yet (restart needs it). IXFR from a
 //! serial older than the journal falls back to AXFR.
 //!
+//! # Restart
+//! [`ZoneStore::load`] feeds the snapshot's records through the zone-file
+//! loader's `Builder`, so a stored zone and a loaded one are built by the
+//! same code. The signatures of a stored signed zone are not verified
+//! again at restart: every version was verified (what its batch re-signed)
+//! before it was committed, and sled checksums what it reads back.
+//!
 //! # Limits
 //! Stores written by earlier tldd versions (one key per owner) are not
 //! read: the zone file is loaded again. Non-address data stored as
@@ -59,8 +66,16 @@ use std::sync::Arc;
 /// Target size of one snapshot chunk.
 pub const CHUNK_BYTES: usize = 1 << 20;
 
-/// Versions journalled after the snapshot before a new one is written.
+/// Versions journalled after the snapshot before a new one is written, at
+/// least; see [`ZoneStore::commit`] for the size rule on top.
 pub const SNAPSHOT_AFTER: u64 = 1000;
+
+/// Versions after which a snapshot is written whatever their size.
+const SNAPSHOT_AFTER_MAX: u64 = 100 * SNAPSHOT_AFTER;
+
+/// Pause between the chunks of a background snapshot, so the writer's
+/// fsync never waits behind more than a chunk or two of snapshot data.
+const SNAPSHOT_CHUNK_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// The process's store.
 #[derive(Clone)]
@@ -99,9 +114,12 @@ impl Store {
             tree,
             journal_max: journal_max.max(1),
             snapshot_after: SNAPSHOT_AFTER,
+            size_rule: true,
+            journal_bytes: 0,
             meta,
             snap: Arc::new(SnapState {
                 seq: AtomicU64::new(snap.map_or(0, |s| s.seq)),
+                bytes: AtomicU64::new(snap.map_or(0, |s| s.chunks as u64 * CHUNK_BYTES as u64)),
                 exists: AtomicBool::new(snap.is_some()),
                 running: AtomicBool::new(false),
             }),
@@ -180,6 +198,8 @@ impl Snap {
 struct SnapState {
     /// The journal sequence the current snapshot includes.
     seq: AtomicU64,
+    /// Its size in bytes.
+    bytes: AtomicU64,
     exists: AtomicBool,
     /// A background snapshot is being written.
     running: AtomicBool,
@@ -257,14 +277,20 @@ pub struct ZoneStore {
     journal_max: u64,
     /// Versions after the snapshot before a new one ([`SNAPSHOT_AFTER`]).
     snapshot_after: u64,
+    /// Also wait until the journal since the snapshot is half its size.
+    size_rule: bool,
+    /// Journal bytes written since the last snapshot started (this process).
+    journal_bytes: u64,
     meta: Meta,
     snap: Arc<SnapState>,
 }
 
 impl ZoneStore {
-    /// Changes the snapshot interval (tests use a small one).
+    /// Snapshots after exactly `versions` versions, whatever their size
+    /// (tests use a small count).
     pub fn set_snapshot_after(&mut self, versions: u64) {
         self.snapshot_after = versions.max(1);
+        self.size_rule = false;
     }
 
     /// The stored zone (snapshot + journal replayed), if there is one.
@@ -282,6 +308,12 @@ impl ZoneStore {
             return Ok(None);
         };
         let mut b = Builder::new(origin);
+        // The snapshot's size bounds the records' bytes; a stored record
+        // is about 40 bytes (owner, header, RDATA).
+        let bytes = (snap.chunks as usize)
+            .saturating_mul(CHUNK_BYTES)
+            .min(4 << 30);
+        b.reserve(bytes / 40, bytes);
         for c in 0..snap.chunks {
             let v = self
                 .tree
@@ -329,16 +361,31 @@ impl ZoneStore {
     /// Writes `zone` as a new snapshot generation, then points to it in
     /// one atomic batch with `with` (more changes that must land together
     /// with the pointer); `seq`: the journal sequence it includes.
-    fn write_snapshot(&self, zone: &Zone, seq: u64, mut with: sled::Batch) -> anyhow::Result<()> {
+    /// `paced`: a background snapshot, written a chunk at a time with
+    /// pauses so it does not hold up the writer's commits.
+    fn write_snapshot(
+        &self,
+        zone: &Zone,
+        seq: u64,
+        mut with: sled::Batch,
+        paced: bool,
+    ) -> anyhow::Result<()> {
         let old = self.tree.get(b"p")?.and_then(|v| Snap::decode(&v));
         let generation = old.map_or(1, |s| s.generation + 1);
         let chunks = encode_chunks(zone);
-        for (group, part) in chunks.chunks(16).enumerate() {
+        let per_batch = if paced { 1 } else { 16 };
+        for (group, part) in chunks.chunks(per_batch).enumerate() {
             let mut batch = sled::Batch::default();
             for (i, c) in part.iter().enumerate() {
-                batch.insert(&chunk_key(generation, (group * 16 + i) as u32), &c[..]);
+                batch.insert(
+                    &chunk_key(generation, (group * per_batch + i) as u32),
+                    &c[..],
+                );
             }
             self.tree.apply_batch(batch)?;
+            if paced {
+                std::thread::sleep(SNAPSHOT_CHUNK_PAUSE);
+            }
         }
         self.db.flush()?;
         let snap = Snap {
@@ -351,6 +398,8 @@ impl ZoneStore {
         self.tree.apply_batch(with)?;
         self.db.flush()?;
         self.snap.seq.store(seq, Ordering::Release);
+        let bytes: usize = chunks.iter().map(Vec::len).sum();
+        self.snap.bytes.store(bytes as u64, Ordering::Release);
         self.snap.exists.store(true, Ordering::Release);
         if let Some(old) = old {
             let mut batch = sled::Batch::default();
@@ -385,14 +434,19 @@ impl ZoneStore {
             }
         }
         batch.insert(b"m", &meta.encode());
-        self.write_snapshot(zone, meta.last, batch)?;
+        self.write_snapshot(zone, meta.last, batch, false)?;
         self.meta = meta;
+        self.journal_bytes = 0;
         Ok(())
     }
 
     /// Makes the version `zone` (= previous + `diff`) durable: the journal
     /// entry and the meta in one atomic batch, then fsync. Starts a
-    /// background snapshot when [`SNAPSHOT_AFTER`] versions have piled up.
+    /// background snapshot when at least [`SNAPSHOT_AFTER`] versions have
+    /// piled up and their diffs add up to half the snapshot (so replaying
+    /// them at restart costs less than loading the snapshot; a small
+    /// change stream on a large zone does not rewrite it every few
+    /// seconds), or after [`SNAPSHOT_AFTER_MAX`] versions in any case.
     pub fn commit(&mut self, diff: &Diff, zone: &Zone) -> anyhow::Result<()> {
         let mut batch = sled::Batch::default();
         let mut meta = self.meta;
@@ -401,7 +455,9 @@ impl ZoneStore {
             meta.first = meta.last;
         }
         meta.serial = diff.to;
-        batch.insert(&journal_key(meta.last), diff.encode());
+        let entry = diff.encode();
+        self.journal_bytes += entry.len() as u64;
+        batch.insert(&journal_key(meta.last), entry);
         // Keep journal_max entries for IXFR, and all the snapshot lacks.
         let snap_seq = self.snap.seq.load(Ordering::Acquire);
         while meta.last - meta.first + 1 > self.journal_max && meta.first <= snap_seq {
@@ -412,15 +468,27 @@ impl ZoneStore {
         self.tree.apply_batch(batch)?;
         self.db.flush()?;
         self.meta = meta;
-        if meta.last - snap_seq >= self.snapshot_after
+        let since = meta.last - snap_seq;
+        let big_enough = !self.size_rule
+            || self.journal_bytes.saturating_mul(2) >= self.snap.bytes.load(Ordering::Acquire)
+            || since >= SNAPSHOT_AFTER_MAX;
+        if since >= self.snapshot_after
+            && big_enough
             && !self.snap.running.swap(true, Ordering::AcqRel)
         {
+            self.journal_bytes = 0;
             let (store, zone, seq) = (self.clone(), zone.clone(), meta.last);
             let spawned = std::thread::Builder::new()
                 .name("snapshot".into())
                 .spawn(move || {
                     let t = std::time::Instant::now();
-                    match store.write_snapshot(&zone, seq, sled::Batch::default()) {
+                    // Below the query workers and the writer (Linux nice
+                    // is per thread); failure only loses the courtesy.
+                    // SAFETY: plain syscalls on the calling thread.
+                    unsafe {
+                        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+                    }
+                    match store.write_snapshot(&zone, seq, sled::Batch::default(), true) {
                         Ok(()) => tracing::info!(
                             serial = zone.serial(),
                             seconds = format!("{:.2}", t.elapsed().as_secs_f64()),
@@ -442,29 +510,26 @@ impl ZoneStore {
     /// The diffs leading from serial `from` to serial `to`, if the newest
     /// `journal_max` journal entries hold an unbroken chain (older entries
     /// kept only for restart are not offered: IXFR falls back to AXFR as
-    /// `journal_max` promises).
+    /// `journal_max` promises). Walks from the newest entry back, so an
+    /// IXFR from a recent serial reads only the entries it sends.
     pub fn journal(&self, from: u32, to: u32) -> anyhow::Result<Option<Vec<Diff>>> {
-        let mut newest = Vec::new();
-        for kv in self.tree.scan_prefix(b"j").rev() {
-            newest.push(kv?.1);
-            if newest.len() as u64 >= self.journal_max {
-                break;
-            }
-        }
         let mut chain: Vec<Diff> = Vec::new();
-        for v in newest.into_iter().rev() {
+        let newest = self.tree.scan_prefix(b"j").rev();
+        for kv in newest.take(self.journal_max.try_into().unwrap_or(usize::MAX)) {
+            let (_, v) = kv?;
             let Some((f, t)) = Diff::peek_serials(&v) else {
                 continue;
             };
-            let expected = chain.last().map(|d| d.to);
-            if expected != Some(f) {
-                chain.clear();
-                if f != from {
+            let expected = chain.last().map_or(to, |d| d.from);
+            if t != expected {
+                if chain.is_empty() {
                     continue;
                 }
+                return Ok(None);
             }
             chain.push(Diff::decode(&v).context("corrupt journal entry")?);
-            if t == to {
+            if f == from {
+                chain.reverse();
                 return Ok(Some(chain));
             }
         }

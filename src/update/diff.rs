@@ -191,6 +191,13 @@ impl ZoneState {
     /// Applies `diff`. Fails (leaving `self` unchanged) when the diff does
     /// not start from this version's serial or leaves the apex without SOA.
     pub fn apply(&mut self, diff: &Diff) -> Result<(), String> {
+        *self = self.applied(diff)?;
+        Ok(())
+    }
+
+    /// The next version: this one with `diff` applied (one clone of the
+    /// version, which shares every shard the diff does not touch).
+    pub fn applied(&self, diff: &Diff) -> Result<ZoneState, String> {
         if diff.from != self.serial() {
             return Err(format!(
                 "diff starts at serial {} but the zone is at {}",
@@ -281,8 +288,7 @@ impl ZoneState {
                 diff.to
             ));
         }
-        *self = next;
-        Ok(())
+        Ok(next)
     }
 
     /// The topmost cut strictly above `owner` (and below the apex).

@@ -12,7 +12,8 @@
 //! 3. returns the records that changed, so the version's journal entry
 //!    (and IXFR) carries the new RRSIGs and NSEC3 records too;
 //! 4. the writer then verifies the touched names with
-//!    [`crate::signer::verify_names`] before the version is stored or served.
+//!    [`crate::signer::verify_changed`] before the version is stored or
+//!    served, with [`unchanged`] telling which RRsets are as in version N.
 //!
 //! Only what the update touched is signed: a batch of k delegation changes
 //! costs about 2k + 1 signatures (DS, NSEC3 and its predecessor, SOA),
@@ -26,8 +27,8 @@ use super::{Rec, CLASS_IN};
 use crate::hsm::KeyPair;
 use crate::signer::{chain, Scratch, SignOptions, Signer};
 use crate::zone::nsec3::{owner_name, Hash};
-use crate::zone::rdata::{RRSIG, SOA};
-use crate::zone::{name, Zone};
+use crate::zone::rdata::{DS, NS, NSEC3, RRSIG, SOA};
+use crate::zone::{name, RRset, Zone};
 
 /// Keys and options for re-signing one zone.
 pub struct Resigner {
@@ -160,4 +161,24 @@ impl Resigner {
         out.names = names;
         Ok(out)
     }
+}
+
+/// True when `old` holds exactly `set` (data, TTL and RRSIGs) at `owner`:
+/// an RRset the batch did not change, so its signatures were verified
+/// with version N and need no crypto again.
+pub fn unchanged(old: &Zone, owner: &[u8], set: &RRset) -> bool {
+    let found = if set.rtype == NSEC3 {
+        super::records::nsec3_at(old, owner)
+    } else if *owner == *old.origin {
+        old.apex.get(set.rtype)
+    } else if let Some(d) = old.cuts.get(owner) {
+        match set.rtype {
+            NS => Some(&d.ns),
+            DS => d.ds.as_deref(),
+            _ => None,
+        }
+    } else {
+        old.names.get(owner).and_then(|n| n.get(set.rtype))
+    };
+    found == Some(set)
 }

@@ -84,6 +84,14 @@ impl Builder {
         }
     }
 
+    /// Room for about `records` records of `bytes` owner+RDATA bytes in
+    /// all, so a large load does not grow (copy, fault in) its arena and
+    /// entry list step by step. Untouched capacity costs address space only.
+    pub fn reserve(&mut self, records: usize, bytes: usize) {
+        self.entries.reserve(records);
+        self.arena.reserve(bytes);
+    }
+
     /// Adds one record (owner lower-case wire).
     pub fn add(&mut self, line: u32, owner: &[u8], rtype: u16, class: u16, ttl: u32, rd: &[u8]) {
         if class != 1 {

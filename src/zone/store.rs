@@ -4,7 +4,8 @@
 //! - **Delegations** live in a hash table keyed by their lower-cased wire
 //!   name, split into [`SHARDS`] copy-on-write shards (`Arc<Shard>`). A new
 //!   version made by an update clones the shard array (4096 pointers) and
-//!   rebuilds only the shards it touches, so versions share everything else
+//!   copies only the shards it touches (pointers: delegations are shared
+//!   `Arc`s), so versions share everything else
 //!   and an update costs microseconds whatever the zone size.
 //! - Each delegation keeps its NS RRset, its DS RRset and its glue (the
 //!   address records at or below the cut) in a few boxed byte slices.
@@ -171,9 +172,12 @@ impl Delegation {
 /// One shard of the delegation table.
 #[derive(Clone, Default)]
 pub struct Shard {
-    /// Boxed: a hash table keeps up to twice its length in slots, and a
-    /// slot of 8 bytes wastes far less than one of `size_of::<Delegation>()`.
-    table: HashTable<Box<Delegation>>,
+    /// Behind a pointer: a hash table keeps up to twice its length in
+    /// slots, and a slot of 8 bytes wastes far less than one of
+    /// `size_of::<Delegation>()`. An `Arc` (16 bytes more per delegation
+    /// than a `Box`) so that copying a shard for a new version copies
+    /// pointers, not every delegation in it.
+    table: HashTable<Arc<Delegation>>,
 }
 
 /// The delegations of one version.
@@ -236,9 +240,9 @@ impl Delegations {
         let h = hash(&d.name);
         let shard = Arc::make_mut(&mut self.shards[shard_of(h)]);
         match shard.table.find_mut(h, |x| x.name == d.name) {
-            Some(slot) => **slot = d,
+            Some(slot) => *slot = Arc::new(d),
             None => {
-                shard.table.insert_unique(h, Box::new(d), |x| hash(&x.name));
+                shard.table.insert_unique(h, Arc::new(d), |x| hash(&x.name));
                 self.count += 1;
             }
         }
@@ -250,7 +254,7 @@ impl Delegations {
         let shard = Arc::make_mut(&mut self.shards[shard_of(h)]);
         let entry = shard.table.find_entry(h, |x| &*x.name == name).ok()?;
         self.count -= 1;
-        Some(*entry.remove().0)
+        Some(Arc::unwrap_or_clone(entry.remove().0))
     }
 
     /// All delegations, in no particular order.
@@ -277,7 +281,7 @@ impl Delegations {
         use rayon::prelude::*;
         self.shards.par_iter_mut().for_each(|s| {
             let shard = Arc::make_mut(s);
-            f(&mut shard.table.iter_mut().map(|d| &mut **d));
+            f(&mut shard.table.iter_mut().map(Arc::make_mut));
         });
     }
 }
