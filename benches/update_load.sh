@@ -14,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}; RATE=${2:-1000}; SECS=${3:-15}
 WORK=$(mktemp -d /tmp/tldd-upd.XXXXXX)
-trap 'kill $TP 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# The first server's log is kept in /tmp/tldd-update-load.log.
+trap 'kill $TP 2>/dev/null || true; cp "$WORK/tldd.log" /tmp/tldd-update-load.log; rm -rf "$WORK"' EXIT
 cargo build --release --quiet
 /usr/bin/python3 benches/gen_tld_zone.py shop "$N" "$WORK/shop.zone" "$WORK/q.txt" 1000
 PORT=${PORT:-25400}

@@ -21,8 +21,10 @@ usage:
       Every 20th acknowledged add is queried (DS, DO=1) right after its
       acknowledgement: it must be there with its RRSIG (visible_* is send
       -> that answer). With XFR_KEYSPEC, every 100th acknowledged add is
-      looked for in an IXFR from the serial served before it was sent
-      (ixfr_* is send -> that IXFR). Prints acked/s and latency
+      looked for in an IXFR (kdig) from the serial served before it was
+      sent, asked right after the acknowledgement (ixfr_* is send -> ack
+      plus the IXFR's round trip as kdig reports it; ixfr_wall_* is send
+      -> kdig's exit, its process start included). Prints acked/s and latency
       percentiles (send -> acknowledgement) as JSON.
   update_tool.py stream ADDR_FILE KEYSPEC PREFIX START
       Crash-test client: adds delegation PREFIX<i>.shop. (NS + DS + glue)
@@ -249,16 +251,20 @@ def soa_serial(addr, port):
 
 
 def ixfr_has(addr, port, xfr_spec, serial, name):
-    """True when an IXFR from `serial` adds `name`'s DS. Asked with Knot's
+    """(found, seconds): whether an IXFR from `serial` adds `name`'s DS, and
+    the transfer's own duration as kdig reports it (request sent to last
+    message received, without kdig's process start). Asked with Knot's
     kdig (a separate process, so the GIL of this one does not time it)."""
-    import subprocess
-    cmd = ['kdig', f'@{addr}', '-p', str(port), '+tcp', '+noall', '+answer',
+    import re, subprocess
+    cmd = ['kdig', f'@{addr}', '-p', str(port), '+tcp', '+noall', '+answer', '+stats',
            'shop.', f'IXFR={serial}']
     if xfr_spec != '-':
         cmd[1:1] = ['-y', xfr_spec]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
     want = f'{name}.shop.'
-    return any(l.split()[:1] == [want] and '\tDS\t' in l for l in out.splitlines())
+    found = any(l.split()[:1] == [want] and '\tDS\t' in l for l in out.splitlines())
+    took = re.search(r'\(TCP\) in ([0-9.]+) ms', out)
+    return found, float(took.group(1)) / 1000 if took else None
 
 
 def load(addr, port, spec, seconds, rate, inflight, xfr_spec=None):
@@ -267,7 +273,7 @@ def load(addr, port, spec, seconds, rate, inflight, xfr_spec=None):
     msgs = plan(spec, seconds, rate)
     t_plan = time.perf_counter() - t_plan
     pending = {}       # id -> (t0, kind, name, serial before send)
-    lat, vis, ixfr = [], [], []
+    lat, vis, ixfr, ixfr_wall = [], [], [], []
     counts = {'add': 0, 'change': 0, 'delete': 0, 'errors': 0, 'timeouts': 0,
               'visible_checked': 0, 'not_visible': 0, 'ixfr_checked': 0, 'ixfr_missing': 0}
     serial = [soa_serial(addr, port)]
@@ -283,14 +289,18 @@ def load(addr, port, spec, seconds, rate, inflight, xfr_spec=None):
                 pass
             time.sleep(0.02)
 
-    def ixfr_check(t0, n, s0):
+    def ixfr_check(t0, t_ack, n, s0):
+        # Asked right after the acknowledgement: send -> ack, plus the
+        # IXFR's own round trip, is send -> visible in IXFR. The wall time
+        # to kdig's exit (process start included) is reported beside it.
         try:
-            ok = ixfr_has(addr, port, xfr_spec, s0, n)
+            ok, took = ixfr_has(addr, port, xfr_spec, s0, n)
         except Exception:
-            ok = False
+            ok, took = False, None
         counts['ixfr_checked'] += 1
-        if ok:
-            ixfr.append(time.perf_counter() - t0)
+        if ok and took is not None:
+            ixfr.append(t_ack - t0 + took)
+            ixfr_wall.append(time.perf_counter() - t0)
         else:
             counts['ixfr_missing'] += 1
 
@@ -317,7 +327,8 @@ def load(addr, port, spec, seconds, rate, inflight, xfr_spec=None):
                 return
             t0, kind, n, s0 = p
             if data[3] & 0xf == 0:
-                lat.append(time.perf_counter() - t0)
+                t_ack = time.perf_counter()
+                lat.append(t_ack - t0)
                 counts[kind] += 1
                 if kind == 'add' and counts['add'] % 20 == 0:
                     q = dns.message.make_query(f'{n}.shop.', 'DS', want_dnssec=True)
@@ -325,7 +336,7 @@ def load(addr, port, spec, seconds, rate, inflight, xfr_spec=None):
                     pending[('q', q.id)] = (t0, 'check', n, s0)
                     self.t.sendto(q.to_wire())
                 if xfr_spec and kind == 'add' and counts['add'] % 100 == 0:
-                    threading.Thread(target=ixfr_check, args=(t0, n, s0), daemon=True).start()
+                    threading.Thread(target=ixfr_check, args=(t0, t_ack, n, s0), daemon=True).start()
             else:
                 counts['errors'] += 1
 
@@ -370,6 +381,8 @@ def load(addr, port, spec, seconds, rate, inflight, xfr_spec=None):
                       'p50_ms': pct(lat, 0.5), 'p99_ms': pct(lat, 0.99), 'max_ms': pct(lat, 1.0),
                       'visible_p50_ms': pct(vis, 0.5), 'visible_p99_ms': pct(vis, 0.99),
                       'ixfr_p50_ms': pct(ixfr, 0.5), 'ixfr_p99_ms': pct(ixfr, 0.99),
+                      'ixfr_wall_p50_ms': pct(ixfr_wall, 0.5),
+                      'ixfr_wall_p99_ms': pct(ixfr_wall, 0.99),
                       **counts}))
 
 
