@@ -692,6 +692,39 @@ mod tests {
     }
 
     #[test]
+    fn small_diffs_on_a_big_zone_wait_for_the_size_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut zs = store.zone("shop.", 1000).unwrap();
+        zs.snapshot_after = 3; // the size rule stays on
+        let mut state = ZoneState::new(zone(300));
+        zs.replace(&state.zone).unwrap();
+        let first = zs.snap.seq.load(Ordering::Acquire);
+        let snap_bytes = zs.snap.bytes.load(Ordering::Acquire);
+        let mut journal_bytes = 0;
+        for v in 1..=1000u32 {
+            let d = add_one(v);
+            journal_bytes += d.encode().len() as u64;
+            state.apply(&d).unwrap();
+            zs.commit(&d, &state.zone).unwrap();
+            wait_for_snapshot(&zs);
+            if zs.snap.seq.load(Ordering::Acquire) != first {
+                assert!(v >= 3);
+                assert!(
+                    journal_bytes * 2 >= snap_bytes,
+                    "{journal_bytes} vs {snap_bytes}"
+                );
+                assert!(
+                    v > 3,
+                    "a snapshot after 3 tiny versions of a 300-delegation zone"
+                );
+                return;
+            }
+        }
+        panic!("no snapshot after 1000 versions");
+    }
+
+    #[test]
     fn a_half_written_generation_is_ignored_and_cleaned() {
         let dir = tempfile::tempdir().unwrap();
         let origin = w("shop.");
