@@ -127,13 +127,19 @@ fn status(s: &Server, args: &[&str]) -> String {
         .to_string()
 }
 
+/// SOA expire of [`small_primary`]'s zone in the expiry test: long enough
+/// that a restart which forgot the expire clock would still answer
+/// NOERROR when the test looks.
+const EXPIRE: u32 = 15;
+
 #[test]
 fn expired_secondary_answers_servfail_until_the_primary_returns() {
     let pdir = tempfile::tempdir().unwrap();
     let pport = free_port();
-    let p = small_primary(pport, 3, pdir.path());
+    let p = small_primary(pport, EXPIRE, pdir.path());
     let data = tempfile::tempdir().unwrap();
     let s = secondary(p.addr, free_port(), data.path());
+    let paddr = p.addr;
     assert!(
         wait_for(30, || serial_at(s.addr) == Some(7)),
         "{:?}",
@@ -141,7 +147,7 @@ fn expired_secondary_answers_servfail_until_the_primary_returns() {
     );
     assert_eq!(status(&s, &["exp.shop.", "A", "+norec"]), "NOERROR");
 
-    // Primary gone: once SOA expire (3 s) has passed without a refresh,
+    // Primary gone: once SOA expire has passed without a refresh,
     // queries get SERVFAIL and transfers stop.
     assert!(p.stop());
     let expired = wait_for(60, || {
@@ -159,8 +165,22 @@ fn expired_secondary_answers_servfail_until_the_primary_returns() {
         "{m}"
     );
 
+    // Restarted with the primary still gone, it does not start a fresh
+    // expire period on its stored copy: it expires as soon as the first
+    // refresh fails, well before another EXPIRE seconds.
+    assert!(s.stop());
+    let s = secondary(paddr, free_port(), data.path());
+    assert!(
+        wait_for(EXPIRE as u64 / 3, || status(
+            &s,
+            &["exp.shop.", "A", "+norec"]
+        ) == "SERVFAIL"),
+        "{:?}",
+        s.log.lock().unwrap()
+    );
+
     // The primary returns: the secondary transfers again and answers.
-    let p = small_primary(pport, 3, pdir.path());
+    let p = small_primary(pport, EXPIRE, pdir.path());
     assert!(
         wait_for(60, || status(&s, &["exp.shop.", "A", "+norec"])
             == "NOERROR"),

@@ -10,7 +10,9 @@
 //! - `s` + generation (u64 BE) + chunk (u32 BE) — the snapshot: the zone's
 //!   records (`[owner len][owner][type][ttl][rdlen][rdata]`…, RRSIGs as
 //!   records) cut into chunks of about [`CHUNK_BYTES`];
-//! - `j` + sequence (u64 BE) — one [`Diff`] per version, in order.
+//! - `j` + sequence (u64 BE) — one [`Diff`] per version, in order;
+//! - `r` — secondaries only: when the primary was last reached (Unix
+//!   seconds, u64 BE), so SOA expire counts across restarts.
 //!
 //! Why chunks and not one key per owner: sled keeps per-page state in
 //! memory for every small object it ever wrote (sled issues #986, #1093);
@@ -539,6 +541,21 @@ impl ZoneStore {
     /// True when the store holds a complete zone.
     pub fn is_complete(&self) -> bool {
         self.snap.exists.load(Ordering::Acquire)
+    }
+
+    /// When a secondary last reached its primary (Unix seconds), as
+    /// recorded by [`ZoneStore::set_last_refresh`]: its SOA expire clock
+    /// keeps running across restarts.
+    pub fn last_refresh(&self) -> Option<u64> {
+        let v = self.tree.get(b"r").ok()??;
+        Some(u64::from_be_bytes(v.as_ref().try_into().ok()?))
+    }
+
+    /// Records (durably) that the primary was reached at `unix` seconds.
+    pub fn set_last_refresh(&self, unix: u64) -> anyhow::Result<()> {
+        self.tree.insert(b"r", &unix.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
     }
 
     /// Journal entries kept (for metrics).

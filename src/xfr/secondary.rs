@@ -10,7 +10,9 @@
 //!   is journalled for our own IXFR clients) and publishes it;
 //! - after a failure it retries on the SOA retry timer;
 //! - if the primary stays unreachable past SOA expire (counted from the
-//!   last successful refresh, or from start-up), the zone expires: its
+//!   last successful refresh, which the store records so the clock keeps
+//!   running across a restart; from start-up when nothing is recorded),
+//!   the zone expires: its
 //!   names are answered SERVFAIL (what NSD and Knot do; REFUSED would tell
 //!   resolvers the server is not authoritative at all) and transfers out
 //!   stop, until a refresh succeeds again and brings a full copy
@@ -22,16 +24,19 @@
 //!
 //! Timer values are clamped to [5 s, 1 day] for refresh/retry so a bad SOA
 //! cannot make the loop spin or sleep forever.
-//!
-//! Limit: the expire clock is not persisted, so a restart with the primary
-//! unreachable serves the stored copy for another full expire period.
 use super::client::{fetch, soa_field, soa_serial, Fetched};
 use super::out::serial_lt;
 use crate::server::handoff::{Services, ZoneRuntime};
 use crate::update::diff::soa_rec;
 use crate::update::writer::Job;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// Runs the refresh loop of one secondary zone forever.
 pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
@@ -39,6 +44,12 @@ pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
     let m = crate::metrics::get();
     let zone = zrt.origin_text.clone();
     let mut last_ok = Instant::now();
+    // Time without the primary before this start (zero once it answers).
+    let mut carried = zrt
+        .store
+        .last_refresh()
+        .map(|t| Duration::from_secs(unix_now().saturating_sub(t)))
+        .unwrap_or_default();
     let mut withdrawn = false;
     loop {
         let served = svc.served(&zrt.origin);
@@ -49,6 +60,10 @@ pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
         let wait = match result {
             Ok(kind) => {
                 last_ok = Instant::now();
+                carried = Duration::ZERO;
+                if let Err(e) = zrt.store.set_last_refresh(unix_now()) {
+                    tracing::warn!(zone = %zone, "recording the refresh time: {e:#}");
+                }
                 withdrawn = false;
                 m.secondary_expired.with_label_values(&[&zone]).set(0);
                 m.secondary_transfers
@@ -65,7 +80,7 @@ pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
                     .with_label_values(&[&zone, "refresh", "error"])
                     .inc();
                 let expire = Duration::from_secs(u64::from(timers.2));
-                let left = expire.saturating_sub(last_ok.elapsed());
+                let left = expire.saturating_sub(last_ok.elapsed() + carried);
                 if !withdrawn && served.is_some() && left.is_zero() {
                     tracing::error!(zone = %zone, "SOA expire reached without contact to the primary; zone expired, answering SERVFAIL");
                     let origin = zrt.origin.clone();
