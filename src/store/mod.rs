@@ -14,12 +14,12 @@
 //! - `r` — secondaries only: when the primary was last reached (Unix
 //!   seconds, u64 BE), so SOA expire counts across restarts.
 //!
-//! Why chunks and not one key per owner: sled keeps per-page state in
+//! Why chunks (of [`CHUNK_BYTES`]) and not one key per owner: sled keeps per-page state in
 //! memory for every small object it ever wrote (sled issues #986, #1093);
 //! a 1M-delegation zone stored owner by owner cost 1 GiB of resident
 //! memory (4 GiB while being written) on top of the zone itself. A few
-//! hundred large values cost almost nothing, write in a second or two, and
-//! read back at disk speed.
+//! thousand ~100 KiB values cost almost nothing, write in about a second,
+//! and read back at disk speed.
 //!
 //! # Durability
 //! A version is committed by one `apply_batch` (journal entry + meta,
@@ -65,8 +65,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Target size of one snapshot chunk.
-pub const CHUNK_BYTES: usize = 1 << 20;
+/// Target size of one snapshot chunk: under sled's blob threshold (a
+/// quarter of its 512 KiB segment), so chunks go through sled's log like
+/// any value. Larger chunks become blob files, and writing a snapshot of
+/// them stalled the writer's fsyncs for 60-100 ms (measured with
+/// `benches/update_load.sh`, 1000 signed updates/s).
+pub const CHUNK_BYTES: usize = 96 << 10;
 
 /// Versions journalled after the snapshot before a new one is written, at
 /// least; see [`ZoneStore::commit`] for the size rule on top.
@@ -404,11 +408,19 @@ impl ZoneStore {
         self.snap.bytes.store(bytes as u64, Ordering::Release);
         self.snap.exists.store(true, Ordering::Release);
         if let Some(old) = old {
-            let mut batch = sled::Batch::default();
-            for c in 0..old.chunks {
-                batch.remove(&chunk_key(old.generation, c));
+            // Paced like the writing: freeing a generation makes sled
+            // rewrite the nodes that held it.
+            let per_batch = if paced { 8 } else { old.chunks.max(1) };
+            for first in (0..old.chunks).step_by(per_batch as usize) {
+                let mut batch = sled::Batch::default();
+                for c in first..(first + per_batch).min(old.chunks) {
+                    batch.remove(&chunk_key(old.generation, c));
+                }
+                self.tree.apply_batch(batch)?;
+                if paced {
+                    std::thread::sleep(SNAPSHOT_CHUNK_PAUSE);
+                }
             }
-            self.tree.apply_batch(batch)?;
         }
         Ok(())
     }
