@@ -244,17 +244,9 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         .max(1);
 
     let mut threads = Vec::new();
-    let mut bound: Vec<SocketAddr> = Vec::new();
+    let mut bound: Vec<(SocketAddr, std::net::TcpListener)> = Vec::new();
     for &addr in &cfg.server.listen {
-        let first = udp::bind(addr).with_context(|| format!("server.listen: udp {addr}"))?;
-        let actual = first
-            .local_addr()?
-            .as_socket()
-            .context("udp socket address")?;
-        let mut socks = vec![first];
-        for _ in 1..workers {
-            socks.push(udp::bind(actual).with_context(|| format!("server.listen: udp {actual}"))?);
-        }
+        let (socks, actual, tcp) = tcp::bind_with_udp(addr, workers)?;
         for (i, s) in socks.into_iter().enumerate() {
             let (z, p, st) = (zones.clone(), params.clone(), stop.clone());
             let h = udp::Handoff {
@@ -268,13 +260,12 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
                     .spawn(move || udp::worker(s, z, p, st, coalesce, h))?,
             );
         }
-        bound.push(actual);
+        bound.push((actual, tcp));
     }
 
     let result = rt.block_on(async {
-        for &addr in &bound {
-            let l = tokio::net::TcpListener::bind(addr)
-                .await
+        for (addr, tcp) in bound {
+            let l = tokio::net::TcpListener::from_std(tcp)
                 .with_context(|| format!("server.listen: tcp {addr}"))?;
             tracing::info!(udp = %addr, tcp = %l.local_addr()?, workers, "listening");
             tokio::spawn(tcp::serve(

@@ -11,6 +11,53 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+/// Binds one `server.listen` address: the UDP sockets (one per worker,
+/// see [`super::udp::bind`]) and the TCP listener on the same port. With
+/// port 0 the kernel picks the UDP port, which may be taken for TCP (an
+/// outgoing connection's local port, say), so a few picks are tried.
+pub fn bind_with_udp(
+    addr: SocketAddr,
+    workers: usize,
+) -> anyhow::Result<(Vec<socket2::Socket>, SocketAddr, std::net::TcpListener)> {
+    use anyhow::Context;
+    let attempts = if addr.port() == 0 { 20 } else { 1 };
+    let mut last = None;
+    for _ in 0..attempts {
+        let first = super::udp::bind(addr).with_context(|| format!("server.listen: udp {addr}"))?;
+        let actual = first
+            .local_addr()?
+            .as_socket()
+            .context("udp socket address")?;
+        match tcp_listener(actual) {
+            Ok(tcp) => {
+                let mut socks = vec![first];
+                for _ in 1..workers {
+                    socks.push(
+                        super::udp::bind(actual)
+                            .with_context(|| format!("server.listen: udp {actual}"))?,
+                    );
+                }
+                return Ok((socks, actual, tcp));
+            }
+            Err(e) => last = Some((actual, e)),
+        }
+    }
+    let (actual, e) = last.expect("at least one attempt");
+    Err(e).with_context(|| format!("server.listen: tcp {actual}"))
+}
+
+/// A non-blocking TCP listener (SO_REUSEADDR, backlog 1024, as tokio's
+/// own `bind` makes it).
+fn tcp_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    s.listen(1024)?;
+    Ok(s.into())
+}
+
 /// Accepts connections on `listener` forever.
 pub async fn serve(listener: TcpListener, svc: Arc<Services>, max: usize, idle: Duration) {
     let limit = Arc::new(Semaphore::new(max));
