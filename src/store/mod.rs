@@ -1,4 +1,5 @@
-//! Durable zone state in sled: a snapshot of the zone and its journal.
+//! Durable zone state: a snapshot of the zone (a file) and its journal
+//! (sled).
 //!
 //! # Layout
 //! One sled database at `data_dir/zones.sled`, one tree per zone (named by
@@ -6,20 +7,25 @@
 //! - `m` — meta: the serial of the newest version, the sequence numbers
 //!   of the newest and of the oldest kept journal entry;
 //! - `p` — the snapshot pointer: generation, serial, the journal sequence
-//!   it includes, chunk count;
-//! - `s` + generation (u64 BE) + chunk (u32 BE) — the snapshot: the zone's
-//!   records (`[owner len][owner][type][ttl][rdlen][rdata]`…, RRSIGs as
-//!   records) cut into chunks of about [`CHUNK_BYTES`];
+//!   it includes, chunk count (0: the snapshot is a file);
 //! - `j` + sequence (u64 BE) — one [`Diff`] per version, in order;
 //! - `r` — secondaries only: when the primary was last reached (Unix
-//!   seconds, u64 BE), so SOA expire counts across restarts.
+//!   seconds, u64 BE), so SOA expire counts across restarts;
+//! - `s` + generation (u64 BE) + chunk (u32 BE) — only in stores written
+//!   by the previous tldd: the snapshot cut into sled values. Still read;
+//!   replaced by a file at the next snapshot.
 //!
-//! Why chunks (of [`CHUNK_BYTES`]) and not one key per owner: sled keeps per-page state in
-//! memory for every small object it ever wrote (sled issues #986, #1093);
-//! a 1M-delegation zone stored owner by owner cost 1 GiB of resident
-//! memory (4 GiB while being written) on top of the zone itself. A few
-//! thousand ~100 KiB values cost almost nothing, write in about a second,
-//! and read back at disk speed.
+//! The snapshot itself is `data_dir/snapshots/<zone>.<generation>.snap`
+//! ([`snapfile`]): the zone's records (`[owner len][owner][type][ttl]
+//! [rdlen][rdata]`…, RRSIGs as records) with a length and CRC-32 trailer.
+//!
+//! Why not one sled key per owner: sled keeps per-page state in memory for
+//! every small object it ever wrote (sled issues #986, #1093); a
+//! 1M-delegation zone stored owner by owner cost 1 GiB of resident memory
+//! (4 GiB while being written). Why not sled values at all: large values
+//! share sled's log with the journal, and the writer's fsync stalled
+//! behind a background snapshot (see [`snapfile`]). The file costs no
+//! memory, writes in well under a second, and reads at disk speed.
 //!
 //! # Durability
 //! A version is committed by one `apply_batch` (journal entry + meta,
@@ -32,12 +38,11 @@
 //! # Snapshots
 //! Written by [`ZoneStore::replace`] (first load from the zone file, an
 //! AXFR on a secondary; the journal restarts empty) and, in the
-//! background from an immutable version, once [`SNAPSHOT_AFTER`] versions
-//! have been journalled since the last one, so a restart replays at most
-//! that many diffs. A new generation's chunks are written and flushed
-//! before the pointer moves to it; the old generation is deleted after. A
-//! crash at any point leaves the previous pointer and its chunks intact
-//! (chunks of an unfinished generation are removed at the next start).
+//! background from an immutable version (see [`ZoneStore::commit`] for
+//! when). A new generation's file is written, synced and renamed before
+//! the pointer moves to it; the old generation is deleted after. A crash
+//! at any point leaves the previous pointer and its file intact (files of
+//! an unfinished generation are removed at the next start).
 //!
 //! # Compaction
 //! At most `journal_max` journal entries are kept for IXFR, but never one
@@ -49,27 +54,23 @@
 //! loader's `Builder`, so a stored zone and a loaded one are built by the
 //! same code. The signatures of a stored signed zone are not verified
 //! again at restart: every version was verified (what its batch re-signed)
-//! before it was committed, and sled checksums what it reads back.
+//! before it was committed; sled checksums the journal and the snapshot
+//! file carries a CRC-32.
 //!
 //! # Limits
 //! Stores written by earlier tldd versions (one key per owner) are not
 //! read: the zone file is loaded again. Non-address data stored as
 //! occluded glue (only possible via IXFR from a primary) is dropped on
 //! reload, as the zone-file loader drops it.
-use crate::update::records::{for_each_record, for_each_rrset};
 use crate::update::{Diff, ZoneState};
 use crate::zone::load::Builder;
 use crate::zone::Zone;
 use anyhow::Context;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Target size of one snapshot chunk: under sled's blob threshold (a
-/// quarter of its 512 KiB segment), so chunks go through sled's log like
-/// any value. Larger chunks become blob files, and writing a snapshot of
-/// them stalled the writer's fsyncs for 60-100 ms (measured with
-/// `benches/update_load.sh`, 1000 signed updates/s).
+/// Size estimate of one snapshot chunk in stores of the previous layout.
 pub const CHUNK_BYTES: usize = 96 << 10;
 
 /// Versions journalled after the snapshot before a new one is written, at
@@ -79,14 +80,18 @@ pub const SNAPSHOT_AFTER: u64 = 1000;
 /// Versions after which a snapshot is written whatever their size.
 const SNAPSHOT_AFTER_MAX: u64 = 100 * SNAPSHOT_AFTER;
 
-/// Pause between the chunks of a background snapshot, so the writer's
-/// fsync never waits behind more than a chunk or two of snapshot data.
+/// Pause after each synced MiB of a background snapshot, so the writer's
+/// fsync never waits behind much snapshot data.
 const SNAPSHOT_CHUNK_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
+
+mod snapfile;
 
 /// The process's store.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// `data_dir/snapshots`: the snapshot files ([`snapfile`]).
+    snap_dir: PathBuf,
 }
 
 impl Store {
@@ -101,7 +106,10 @@ impl Store {
             .cache_capacity(16 << 20)
             .open()
             .with_context(|| format!("opening the zone store {}", path.display()))?;
-        Ok(Store { db })
+        let snap_dir = dir.join("snapshots");
+        std::fs::create_dir_all(&snap_dir)
+            .with_context(|| format!("creating {}", snap_dir.display()))?;
+        Ok(Store { db, snap_dir })
     }
 
     /// The tree of one zone.
@@ -115,9 +123,20 @@ impl Store {
             .and_then(|v| Meta::decode(&v))
             .unwrap_or_default();
         let snap = tree.get(b"p")?.and_then(|v| Snap::decode(&v));
+        let stem = origin_text.replace('/', "_");
+        let bytes = match snap {
+            Some(s) if s.chunks == 0 => {
+                std::fs::metadata(snapfile::path(&self.snap_dir, &stem, s.generation))
+                    .map_or(0, |m| m.len())
+            }
+            Some(s) => s.chunks as u64 * CHUNK_BYTES as u64,
+            None => 0,
+        };
         Ok(ZoneStore {
             db: self.db.clone(),
             tree,
+            snap_dir: self.snap_dir.clone(),
+            stem,
             journal_max: journal_max.max(1),
             snapshot_after: SNAPSHOT_AFTER,
             size_rule: true,
@@ -125,7 +144,7 @@ impl Store {
             meta,
             snap: Arc::new(SnapState {
                 seq: AtomicU64::new(snap.map_or(0, |s| s.seq)),
-                bytes: AtomicU64::new(snap.map_or(0, |s| s.chunks as u64 * CHUNK_BYTES as u64)),
+                bytes: AtomicU64::new(bytes),
                 exists: AtomicBool::new(snap.is_some()),
                 running: AtomicBool::new(false),
             }),
@@ -226,32 +245,6 @@ fn journal_key(seq: u64) -> [u8; 9] {
     k
 }
 
-/// The zone's records cut into chunks of about [`CHUNK_BYTES`].
-fn encode_chunks(zone: &Zone) -> Vec<Vec<u8>> {
-    let mut chunks = Vec::new();
-    let mut cur: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + 4096);
-    for_each_rrset(zone, |owner, set| {
-        for_each_record(set, |t, ttl, rd| {
-            cur.push(owner.len() as u8);
-            cur.extend_from_slice(owner);
-            cur.extend_from_slice(&t.to_be_bytes());
-            cur.extend_from_slice(&ttl.to_be_bytes());
-            cur.extend_from_slice(&(rd.len() as u16).to_be_bytes());
-            cur.extend_from_slice(rd);
-        });
-        if cur.len() >= CHUNK_BYTES {
-            chunks.push(std::mem::replace(
-                &mut cur,
-                Vec::with_capacity(CHUNK_BYTES + 4096),
-            ));
-        }
-    });
-    if !cur.is_empty() {
-        chunks.push(cur);
-    }
-    chunks
-}
-
 /// Feeds one chunk's records to the builder.
 fn decode_chunk(b: &mut Builder, v: &[u8]) -> anyhow::Result<()> {
     let mut p = 0;
@@ -280,6 +273,9 @@ fn decode_chunk(b: &mut Builder, v: &[u8]) -> anyhow::Result<()> {
 pub struct ZoneStore {
     db: sled::Db,
     tree: sled::Tree,
+    snap_dir: PathBuf,
+    /// The zone's snapshot file names start with this (its origin).
+    stem: String,
     journal_max: u64,
     /// Versions after the snapshot before a new one ([`SNAPSHOT_AFTER`]).
     snapshot_after: u64,
@@ -314,18 +310,25 @@ impl ZoneStore {
             return Ok(None);
         };
         let mut b = Builder::new(origin);
-        // The snapshot's size bounds the records' bytes; a stored record
-        // is about 40 bytes (owner, header, RDATA).
-        let bytes = (snap.chunks as usize)
-            .saturating_mul(CHUNK_BYTES)
-            .min(4 << 30);
-        b.reserve(bytes / 40, bytes);
-        for c in 0..snap.chunks {
-            let v = self
-                .tree
-                .get(chunk_key(snap.generation, c))?
-                .with_context(|| format!("snapshot chunk {c} missing"))?;
-            decode_chunk(&mut b, &v)?;
+        if snap.chunks == 0 {
+            let path = snapfile::path(&self.snap_dir, &self.stem, snap.generation);
+            let records = snapfile::read(&path)?;
+            // A stored record is about 40 bytes (owner, header, RDATA).
+            b.reserve(records.len() / 40, records.len());
+            decode_chunk(&mut b, &records)?;
+        } else {
+            // A snapshot kept in sled chunks by an earlier tldd.
+            let bytes = (snap.chunks as usize)
+                .saturating_mul(CHUNK_BYTES)
+                .min(4 << 30);
+            b.reserve(bytes / 40, bytes);
+            for c in 0..snap.chunks {
+                let v = self
+                    .tree
+                    .get(chunk_key(snap.generation, c))?
+                    .with_context(|| format!("snapshot chunk {c} missing"))?;
+                decode_chunk(&mut b, &v)?;
+            }
         }
         let zone = b
             .build()
@@ -337,10 +340,16 @@ impl ZoneStore {
             zone.serial(),
             snap.serial
         );
-        // Chunks of a generation that never became current.
+        // Snapshots of generations that never became current, and chunks
+        // no longer pointed to.
+        snapfile::remove_others(
+            &self.snap_dir,
+            &self.stem,
+            (snap.chunks == 0).then_some(snap.generation),
+        )?;
         for k in self.tree.scan_prefix(b"s").keys() {
             let k = k?;
-            if k.get(1..9) != Some(&snap.generation.to_be_bytes()[..]) {
+            if snap.chunks == 0 || k.get(1..9) != Some(&snap.generation.to_be_bytes()[..]) {
                 self.tree.remove(k)?;
             }
         }
@@ -378,49 +387,37 @@ impl ZoneStore {
     ) -> anyhow::Result<()> {
         let old = self.tree.get(b"p")?.and_then(|v| Snap::decode(&v));
         let generation = old.map_or(1, |s| s.generation + 1);
-        let chunks = encode_chunks(zone);
-        let per_batch = if paced { 1 } else { 16 };
-        for (group, part) in chunks.chunks(per_batch).enumerate() {
-            let mut batch = sled::Batch::default();
-            for (i, c) in part.iter().enumerate() {
-                batch.insert(
-                    &chunk_key(generation, (group * per_batch + i) as u32),
-                    &c[..],
-                );
-            }
-            self.tree.apply_batch(batch)?;
-            if paced {
-                std::thread::sleep(SNAPSHOT_CHUNK_PAUSE);
-            }
-        }
-        self.db.flush()?;
+        let path = snapfile::path(&self.snap_dir, &self.stem, generation);
+        let bytes = snapfile::write(&path, zone, paced, SNAPSHOT_CHUNK_PAUSE)?;
         let snap = Snap {
             generation,
             serial: zone.serial(),
             seq,
-            chunks: chunks.len() as u32,
+            chunks: 0, // in a file
         };
         with.insert(b"p", &snap.encode());
         self.tree.apply_batch(with)?;
         self.db.flush()?;
         self.snap.seq.store(seq, Ordering::Release);
-        let bytes: usize = chunks.iter().map(Vec::len).sum();
-        self.snap.bytes.store(bytes as u64, Ordering::Release);
+        self.snap.bytes.store(bytes, Ordering::Release);
         self.snap.exists.store(true, Ordering::Release);
-        if let Some(old) = old {
-            // Paced like the writing: freeing a generation makes sled
-            // rewrite the nodes that held it.
-            let per_batch = if paced { 8 } else { old.chunks.max(1) };
-            for first in (0..old.chunks).step_by(per_batch as usize) {
+        match old {
+            Some(old) if old.chunks == 0 => {
+                let _ = std::fs::remove_file(snapfile::path(
+                    &self.snap_dir,
+                    &self.stem,
+                    old.generation,
+                ));
+            }
+            Some(old) => {
+                // Chunks written by an earlier tldd.
                 let mut batch = sled::Batch::default();
-                for c in first..(first + per_batch).min(old.chunks) {
+                for c in 0..old.chunks {
                     batch.remove(&chunk_key(old.generation, c));
                 }
                 self.tree.apply_batch(batch)?;
-                if paced {
-                    std::thread::sleep(SNAPSHOT_CHUNK_PAUSE);
-                }
             }
+            None => {}
         }
         Ok(())
     }
@@ -579,7 +576,7 @@ impl ZoneStore {
 
     /// Bytes the store occupies on disk (all zones), for metrics.
     pub fn disk_size(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.db.size_on_disk().unwrap_or(0) + snapfile::disk_size(&self.snap_dir)
     }
 }
 
@@ -708,14 +705,12 @@ mod tests {
         assert!(zs.journal_len() <= 5 + 7, "{}", zs.journal_len());
         let chain = zs.journal(29, 31).unwrap().unwrap();
         assert_eq!(chain.len(), 2);
-        // One snapshot generation's chunks only.
-        let gens: std::collections::BTreeSet<Vec<u8>> = zs
-            .tree
-            .scan_prefix(b"s")
-            .keys()
-            .map(|k| k.unwrap()[1..9].to_vec())
-            .collect();
-        assert_eq!(gens.len(), 1);
+        // One snapshot generation's file only, and no chunks in sled.
+        let files = std::fs::read_dir(dir.path().join("snapshots"))
+            .unwrap()
+            .count();
+        assert_eq!(files, 1);
+        assert_eq!(zs.tree.scan_prefix(b"s").count(), 0);
     }
 
     #[test]
@@ -761,9 +756,54 @@ mod tests {
         zs.replace(&z).unwrap();
         // A crash while the next generation was being written.
         zs.tree.insert(chunk_key(99, 0), &b"garbage"[..]).unwrap();
+        let tmp = dir.path().join("snapshots/shop..99.snap.tmp");
+        std::fs::write(&tmp, b"half").unwrap();
         let again = zs.load(&origin).unwrap().unwrap();
         assert_eq!(again.cuts.len(), 100);
         assert!(zs.tree.get(chunk_key(99, 0)).unwrap().is_none());
+        assert!(!tmp.exists());
+    }
+
+    #[test]
+    fn a_damaged_snapshot_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut zs = store.zone("shop.", 10).unwrap();
+        zs.replace(&zone(100)).unwrap();
+        let path = dir.path().join("snapshots/shop..1.snap");
+        let mut v = std::fs::read(&path).unwrap();
+        v[40] ^= 1;
+        std::fs::write(&path, &v).unwrap();
+        let Err(e) = zs.load(&w("shop.")) else {
+            panic!("a damaged snapshot loaded");
+        };
+        assert!(format!("{e:#}").contains("damaged snapshot file"), "{e:#}");
+    }
+
+    #[test]
+    fn snapshots_in_sled_chunks_from_earlier_versions_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut zs = store.zone("shop.", 10).unwrap();
+        let mut state = ZoneState::new(zone(100));
+        zs.replace(&state.zone).unwrap();
+        // Rewrite generation 1 as an earlier tldd stored it: one chunk.
+        let path = dir.path().join("snapshots/shop..1.snap");
+        let records = snapfile::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        zs.tree.insert(chunk_key(1, 0), records).unwrap();
+        let mut p = Snap::decode(&zs.tree.get(b"p").unwrap().unwrap()).unwrap();
+        p.chunks = 1;
+        zs.tree.insert(b"p", &p.encode()).unwrap();
+        let d = add_one(1);
+        state.apply(&d).unwrap();
+        zs.commit(&d, &state.zone).unwrap();
+        let again = zs.load(&w("shop.")).unwrap().unwrap();
+        assert_eq!(again.cuts.len(), 101);
+        // The next snapshot is a file and the chunks go.
+        zs.replace(&state.zone).unwrap();
+        assert_eq!(zs.tree.scan_prefix(b"s").count(), 0);
+        assert_eq!(zs.load(&w("shop.")).unwrap().unwrap().cuts.len(), 101);
     }
 
     #[test]
