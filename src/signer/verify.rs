@@ -88,6 +88,42 @@ struct Ctx<'z> {
 /// in a version that was verified before.
 pub type Unchanged<'a> = dyn Fn(&[u8], &RRset) -> bool + Sync + 'a;
 
+impl<'z> Ctx<'z> {
+    fn new(zone: &'z Zone, now: u32, one_in: u32, unchanged: Option<&'z Unchanged<'z>>) -> Self {
+        let (keys, algs) = zone_keys(zone);
+        Ctx {
+            zone,
+            one_in,
+            // A random start, so which RRsets a sample skips varies.
+            seen: AtomicUsize::new(if one_in > 1 {
+                rand::random::<u32>() as usize
+            } else {
+                0
+            }),
+            keys,
+            algs,
+            now,
+            problems: Mutex::new(Vec::new()),
+            count: AtomicUsize::new(0),
+            sigs: AtomicUsize::new(0),
+            rrsets: AtomicUsize::new(0),
+            unchanged,
+        }
+    }
+
+    /// The problems found, if any.
+    fn into_result(self) -> Result<(), VerifyError> {
+        let count = self.count.load(Ordering::Relaxed);
+        if count > 0 {
+            return Err(VerifyError {
+                problems: self.problems.into_inner().unwrap(),
+                count,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Ctx<'_> {
     fn problem(&self, msg: impl FnOnce() -> String) {
         if self.count.fetch_add(1, Ordering::Relaxed) < MAX_REPORTED {
@@ -196,20 +232,7 @@ pub fn verify_at(zone: &Zone, now: u32) -> Result<VerifyStats, VerifyError> {
 /// apex and other names' signatures and the whole chain are always
 /// checked). `one_in` = 1 is [`verify_at`]. For `tldd sign --verify-one-in`.
 pub fn verify_sampled(zone: &Zone, now: u32, one_in: u32) -> Result<VerifyStats, VerifyError> {
-    let (keys, algs) = zone_keys(zone);
-    let ctx = Ctx {
-        zone,
-        one_in,
-        seen: AtomicUsize::new(rand::random::<u32>() as usize),
-        keys,
-        algs,
-        now,
-        problems: Mutex::new(Vec::new()),
-        count: AtomicUsize::new(0),
-        sigs: AtomicUsize::new(0),
-        rrsets: AtomicUsize::new(0),
-        unchanged: None,
-    };
+    let ctx = Ctx::new(zone, now, one_in, None);
     if ctx.keys.is_empty() {
         ctx.problem(|| "no DNSKEY RRset with zone keys at the apex".into());
     }
@@ -241,16 +264,14 @@ pub fn verify_sampled(zone: &Zone, now: u32, one_in: u32) -> Result<VerifyStats,
             }
         });
     let nsec3_records = check_chain(&ctx);
-    let count = ctx.count.load(Ordering::Relaxed);
-    if count > 0 {
-        return Err(VerifyError {
-            problems: ctx.problems.into_inner().unwrap(),
-            count,
-        });
-    }
+    let (signatures, rrsets) = (
+        ctx.sigs.load(Ordering::Relaxed),
+        ctx.rrsets.load(Ordering::Relaxed),
+    );
+    ctx.into_result()?;
     Ok(VerifyStats {
-        signatures: ctx.sigs.load(Ordering::Relaxed),
-        rrsets: ctx.rrsets.load(Ordering::Relaxed),
+        signatures,
+        rrsets,
         nsec3_records,
     })
 }
@@ -421,20 +442,7 @@ pub fn verify_changed(
     now: u32,
     unchanged: Option<&Unchanged<'_>>,
 ) -> Result<(), VerifyError> {
-    let (keys, algs) = zone_keys(zone);
-    let ctx = Ctx {
-        zone,
-        one_in: 1,
-        seen: AtomicUsize::new(0),
-        keys,
-        algs,
-        now,
-        problems: Mutex::new(Vec::new()),
-        count: AtomicUsize::new(0),
-        sigs: AtomicUsize::new(0),
-        rrsets: AtomicUsize::new(0),
-        unchanged,
-    };
+    let ctx = Ctx::new(zone, now, 1, unchanged);
     let Some(chain) = &zone.nsec3 else {
         return Err(VerifyError {
             problems: vec!["no NSEC3 chain".into()],
@@ -524,48 +532,21 @@ pub fn verify_changed(
         .for_each_init(Scratch::default, |sc, (owner, set, signed)| {
             ctx.check_set(owner, set, *signed, sc)
         });
-    let count = ctx.count.load(Ordering::Relaxed);
-    if count > 0 {
-        return Err(VerifyError {
-            problems: ctx.problems.into_inner().unwrap(),
-            count,
-        });
-    }
-    Ok(())
+    ctx.into_result()
 }
 
 /// Verifies the signatures of `sets` (owner, RRset as served in `zone`)
 /// against `zone`'s DNSKEY RRset: what a signature refresh re-made, whose
 /// data and chain did not change. Parallel over the sets.
 pub fn verify_rrsets(zone: &Zone, sets: &[(&[u8], &RRset)], now: u32) -> Result<(), VerifyError> {
-    let (keys, algs) = zone_keys(zone);
-    let ctx = Ctx {
-        zone,
-        one_in: 1,
-        seen: AtomicUsize::new(0),
-        keys,
-        algs,
-        now,
-        problems: Mutex::new(Vec::new()),
-        count: AtomicUsize::new(0),
-        sigs: AtomicUsize::new(0),
-        rrsets: AtomicUsize::new(0),
-        unchanged: None,
-    };
+    let ctx = Ctx::new(zone, now, 1, None);
     sets.par_chunks(256).for_each(|chunk| {
         let mut sc = Scratch::default();
         for (owner, set) in chunk {
             ctx.check_set(owner, set, true, &mut sc);
         }
     });
-    let count = ctx.count.load(Ordering::Relaxed);
-    if count > 0 {
-        return Err(VerifyError {
-            problems: ctx.problems.into_inner().unwrap(),
-            count,
-        });
-    }
-    Ok(())
+    ctx.into_result()
 }
 
 fn zone_keys(zone: &Zone) -> (Vec<Key>, Vec<u8>) {

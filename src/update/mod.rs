@@ -57,6 +57,19 @@ pub struct Rec {
     pub rdata: Box<[u8]>,
 }
 
+impl Rec {
+    /// A class IN record (`owner` lower-case wire).
+    pub fn new_in(owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8]) -> Rec {
+        Rec {
+            owner: owner.into(),
+            rtype,
+            class: CLASS_IN,
+            ttl,
+            rdata: rdata.into(),
+        }
+    }
+}
+
 pub const CLASS_IN: u16 = 1;
 pub const CLASS_NONE: u16 = 254;
 pub const CLASS_ANY: u16 = 255;

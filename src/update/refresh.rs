@@ -32,7 +32,7 @@
 //! per tick); signatures are not jittered at first signing, the slicing
 //! above spreads them instead.
 use super::diff::{soa_rec, with_serial};
-use super::{Diff, Rec, CLASS_IN};
+use super::{Diff, Rec};
 use crate::config::SerialPolicy;
 use crate::signer::{Scratch, SignOptions, Signer, SigningKey};
 use crate::zone::rdata::{RRSIG, SOA};
@@ -117,16 +117,6 @@ pub struct Refreshed {
     pub due: usize,
 }
 
-fn rec(owner: &[u8], rtype: u16, ttl: u32, rd: &[u8]) -> Rec {
-    Rec {
-        owner: owner.into(),
-        rtype,
-        class: CLASS_IN,
-        ttl,
-        rdata: rd.into(),
-    }
-}
-
 /// Builds the refresh version's diff for `zone` at `now`; `None` when no
 /// signature is due. The SOA serial moves on by `policy` and the SOA is
 /// re-signed.
@@ -153,13 +143,13 @@ pub fn refresh<K: SigningKey>(
     opts.now = now;
     let signer = Signer::new(&zone.origin, keys, &opts).map_err(|e| e.to_string())?;
     let mut removed = vec![old_soa.clone()];
-    let mut added = vec![rec(&zone.origin, SOA, old_soa.ttl, &new_soa_rd)];
+    let mut added = vec![Rec::new_in(&zone.origin, SOA, old_soa.ttl, &new_soa_rd)];
     for sig in old_soa_set.sigs() {
-        removed.push(rec(&zone.origin, RRSIG, old_soa_set.ttl, sig));
+        removed.push(Rec::new_in(&zone.origin, RRSIG, old_soa_set.ttl, sig));
     }
     for (owner, set) in &sets {
         for sig in set.sigs() {
-            removed.push(rec(owner, RRSIG, set.ttl, sig));
+            removed.push(Rec::new_in(owner, RRSIG, set.ttl, sig));
         }
     }
     let origin = zone.origin.clone();
@@ -172,11 +162,11 @@ pub fn refresh<K: SigningKey>(
             .map_err(|e| e.to_string())?;
     }
     for sig in soa.sigs() {
-        added.push(rec(&origin, RRSIG, soa.ttl, sig));
+        added.push(Rec::new_in(&origin, RRSIG, soa.ttl, sig));
     }
     for (owner, set) in &sets {
         for sig in set.sigs() {
-            added.push(rec(owner, RRSIG, set.ttl, sig));
+            added.push(Rec::new_in(owner, RRSIG, set.ttl, sig));
         }
     }
     sets.insert(0, (origin, soa));

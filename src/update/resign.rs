@@ -23,7 +23,7 @@
 //! `[zone.dnssec]` (a parameter change needs a full `tldd sign`);
 //! signatures of untouched RRsets are not refreshed here (that is the
 //! signer's periodic refresh).
-use super::{Rec, CLASS_IN};
+use super::Rec;
 use crate::hsm::KeyPair;
 use crate::signer::{chain, Scratch, SignOptions, Signer};
 use crate::zone::nsec3::{owner_name, Hash};
@@ -48,16 +48,6 @@ pub struct Resigned {
     pub names: Vec<Box<[u8]>>,
 }
 
-fn rec(owner: &[u8], rtype: u16, ttl: u32, rd: &[u8]) -> Rec {
-    Rec {
-        owner: owner.into(),
-        rtype,
-        class: CLASS_IN,
-        ttl,
-        rdata: rd.into(),
-    }
-}
-
 impl Resigner {
     /// Re-signs what `touched` changed in `next` (version N+1, from `old`,
     /// version N). See the module doc.
@@ -79,7 +69,7 @@ impl Resigner {
                 .sign_rrset(&origin, &mut soa, &mut sc)
                 .map_err(|e| e.to_string())?;
             for s in soa.sigs() {
-                out.added.push(rec(&origin, RRSIG, soa.ttl, s));
+                out.added.push(Rec::new_in(&origin, RRSIG, soa.ttl, s));
             }
             next.apex.put(soa);
         }
@@ -96,7 +86,7 @@ impl Resigner {
                     .sign_rrset(o, ds, &mut sc)
                     .map_err(|e| e.to_string())?;
                 for s in ds.sigs() {
-                    out.added.push(rec(o, RRSIG, ds.ttl, s));
+                    out.added.push(Rec::new_in(o, RRSIG, ds.ttl, s));
                 }
             }
             next.cuts.insert(d);
@@ -142,18 +132,20 @@ impl Resigner {
             }
             if let Some(r) = old.nsec3.as_ref().and_then(|c| c.get(&h)) {
                 for rd in r.rrset.rdatas() {
-                    out.removed.push(rec(owner, r.rrset.rtype, r.rrset.ttl, rd));
+                    out.removed
+                        .push(Rec::new_in(owner, r.rrset.rtype, r.rrset.ttl, rd));
                 }
                 for s in r.rrset.sigs() {
-                    out.removed.push(rec(owner, RRSIG, r.rrset.ttl, s));
+                    out.removed.push(Rec::new_in(owner, RRSIG, r.rrset.ttl, s));
                 }
             }
             if let Some(r) = next.nsec3.as_ref().and_then(|c| c.get(&h)) {
                 for rd in r.rrset.rdatas() {
-                    out.added.push(rec(owner, r.rrset.rtype, r.rrset.ttl, rd));
+                    out.added
+                        .push(Rec::new_in(owner, r.rrset.rtype, r.rrset.ttl, rd));
                 }
                 for s in r.rrset.sigs() {
-                    out.added.push(rec(owner, RRSIG, r.rrset.ttl, s));
+                    out.added.push(Rec::new_in(owner, RRSIG, r.rrset.ttl, s));
                 }
             }
         }
