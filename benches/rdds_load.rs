@@ -11,7 +11,18 @@
 //! its answer from the store, the cache-miss cost). `RDDS_RATE=5000` makes
 //! the clients open-loop at that total offered rate (latency counted from
 //! each lookup's planned send time) instead of closed-loop as fast as
-//! answers come.
+//! answers come. Each phase first runs `RDDS_WARMUP` seconds (default 2)
+//! that are not counted. `RDDS_TLDD=path` runs another tldd build (A/B
+//! comparisons on the same machine state); `RDDS_REFLECTOR=1` runs a
+//! trivial tokio server with fixed answers instead (the tokio + kernel
+//! floor).
+//!
+//! Besides percentiles, each phase prints where the slowest 1% spent their
+//! time (generator lateness, connect, first byte, rest), how many lookups
+//! took over 10 ms in each second, and the machine's CPU by user: server,
+//! generator, other processes, interrupts (loopback TCP work) and steal.
+//! On the 2-core machine the new-connection phases keep some 1.7 cores
+//! busy, so other load on the machine shows up directly in the tail.
 //!
 //! Under `cargo test` (no `--bench` argument) it only does a one-second
 //! smoke run on 200 domains and fails if any lookup failed.
@@ -150,9 +161,9 @@ fn populate(dir: &std::path::Path, n: usize) {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
     if sorted.is_empty() {
-        return Duration::ZERO;
+        return T::default();
     }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -186,60 +197,143 @@ fn loadavg() -> String {
         .join(" ")
 }
 
-/// How a phase runs: clients, seconds, domains, server pid, and the fixed
-/// offered rate (lookups/s over all clients) or None for closed loop.
-type Run = (usize, u64, usize, u32, Option<f64>);
+/// CPU jiffies of the whole machine from /proc/stat: process time (user,
+/// nice, system), interrupts (irq, softirq: loopback TCP is mostly
+/// softirq work, not charged to either process), steal, and the total.
+fn machine_jiffies() -> [f64; 4] {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let g = |i: usize| f.get(i).copied().unwrap_or(0.0);
+    [g(0) + g(1) + g(2), g(5) + g(6), g(7), f.iter().sum()]
+}
 
-fn load<F: FnMut(usize) -> bool + Send + 'static>(
+/// How a phase runs: clients, warm-up and measured seconds, domains, server
+/// pid, and the fixed offered rate (lookups/s over all clients) or None for
+/// closed loop.
+type Run = (usize, (u64, u64), usize, u32, Option<f64>);
+
+/// When one lookup had its connection and its first answer byte.
+struct Phases {
+    connected: Instant,
+    first_byte: Instant,
+}
+
+/// One lookup as the generator saw it, each part from the previous point:
+/// planned send time -> actual start (the generator's own lateness) ->
+/// connected -> first answer byte -> complete.
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    /// From the planned time, what the percentiles are of.
+    total: Duration,
+    late: Duration,
+    connect: Duration,
+    first: Duration,
+    rest: Duration,
+    /// Start, seconds since the phase began.
+    at: u32,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Mean of each part over `s` (the tail), as text.
+fn parts(s: &[Sample]) -> String {
+    let n = s.len().max(1) as u32;
+    let mean = |f: fn(&Sample) -> Duration| ms(s.iter().map(f).sum::<Duration>() / n);
+    format!(
+        "late {:.2}, connect {:.2}, first byte {:.2}, rest {:.2} ms",
+        mean(|x| x.late),
+        mean(|x| x.connect),
+        mean(|x| x.first),
+        mean(|x| x.rest)
+    )
+}
+
+/// Runs one client's lookups until `stop`; its samples and error count.
+fn client<F: FnMut(usize) -> Option<Phases>>(
+    c: usize,
+    (clients, n, rate): (usize, usize, Option<f64>),
+    (start, from): (Instant, Instant),
+    stop: &AtomicBool,
+    mut one: F,
+) -> (Vec<Sample>, usize) {
+    let mut out = Vec::new();
+    let mut errors = 0usize;
+    let mut x = (c as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    // open loop: client c sends at start + (k + c/clients) * interval;
+    // latency counts from that planned time, so a server falling behind
+    // shows as latency (no coordinated omission)
+    let interval = rate.map(|r| Duration::from_secs_f64(clients as f64 / r));
+    let mut planned =
+        start + interval.map_or(Duration::ZERO, |i| i.mul_f64(c as f64 / clients as f64));
+    while !stop.load(Ordering::Relaxed) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let t = match interval {
+            Some(i) => {
+                let now = Instant::now();
+                if planned > now {
+                    std::thread::sleep(planned - now);
+                }
+                let t = planned;
+                planned += i;
+                t
+            }
+            None => Instant::now(),
+        };
+        let began = Instant::now();
+        let p = one((x as usize) % n);
+        // warm-up lookups (planned before `from`) are not counted
+        if t < from {
+            continue;
+        }
+        let Some(p) = p else {
+            errors += 1;
+            continue;
+        };
+        let end = Instant::now();
+        out.push(Sample {
+            total: end - t,
+            late: began.saturating_duration_since(t),
+            connect: p.connected - began,
+            first: p.first_byte - p.connected,
+            rest: end - p.first_byte,
+            at: began.saturating_duration_since(from).as_secs() as u32,
+        });
+    }
+    (out, errors)
+}
+
+fn load<F: FnMut(usize) -> Option<Phases> + Send + 'static>(
     name: &str,
-    (clients, secs, n, server, rate): Run,
+    (clients, (warm, secs), n, server, rate): Run,
     make: impl Fn() -> F,
 ) {
     let stop = Arc::new(AtomicBool::new(false));
-    let load_before = loadavg();
-    let (gen0, srv0) = (own_cpu(), proc_cpu(server));
     let start = Instant::now();
+    let from = start + Duration::from_secs(warm);
     let handles: Vec<_> = (0..clients)
         .map(|c| {
-            let (mut one, stop) = (make(), stop.clone());
-            std::thread::spawn(move || {
-                let mut lat = Vec::new();
-                let mut errors = 0usize;
-                let mut x = (c as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                // open loop: client c sends at start + (k + c/clients) *
-                // interval; latency counts from that planned time, so a
-                // server falling behind shows as latency (no coordinated
-                // omission)
-                let interval = rate.map(|r| Duration::from_secs_f64(clients as f64 / r));
-                let mut planned = start
-                    + interval.map_or(Duration::ZERO, |i| i.mul_f64(c as f64 / clients as f64));
-                while !stop.load(Ordering::Relaxed) {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    let t = match interval {
-                        Some(i) => {
-                            let now = Instant::now();
-                            if planned > now {
-                                std::thread::sleep(planned - now);
-                            }
-                            let t = planned;
-                            planned += i;
-                            t
-                        }
-                        None => Instant::now(),
-                    };
-                    if !one((x as usize) % n) {
-                        errors += 1;
-                    }
-                    lat.push(t.elapsed());
-                }
-                (lat, errors)
-            })
+            let (one, stop) = (make(), stop.clone());
+            std::thread::spawn(move || client(c, (clients, n, rate), (start, from), &stop, one))
         })
         .collect();
+    std::thread::sleep(from - start);
+    let load_before = loadavg();
+    let (gen0, srv0, m0) = (own_cpu(), proc_cpu(server), machine_jiffies());
     std::thread::sleep(Duration::from_secs(secs));
     stop.store(true, Ordering::Relaxed);
+    let wall = from.elapsed().as_secs_f64();
+    let (gen, srv, m1) = (own_cpu() - gen0, proc_cpu(server) - srv0, machine_jiffies());
     let mut all = Vec::new();
     let mut errors = 0;
     for h in handles {
@@ -247,50 +341,89 @@ fn load<F: FnMut(usize) -> bool + Send + 'static>(
         all.extend(l);
         errors += e;
     }
-    let wall = start.elapsed().as_secs_f64();
-    let (gen, srv) = (own_cpu() - gen0, proc_cpu(server) - srv0);
-    all.sort();
+    // machine CPU in cores, by kind: share of all jiffies times the cores
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let share = |i: usize| (m1[i] - m0[i]) / (m1[3] - m0[3]).max(1.0) * cores * 100.0;
+    all.sort_by_key(|s| s.total);
     assert!(
         errors == 0 || std::env::args().any(|a| a == "--bench"),
         "{name}: {errors} failed lookups"
     );
+    let pct = |p: f64| ms(percentile(&all, p).total);
     println!(
-        "{name}: {} lookups in {wall:.1} s = {:.0}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors} ({clients} clients, {})",
+        "{name}: {} lookups in {wall:.1} s (after {warm} s warm-up) = {:.0}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors} ({clients} clients, {})",
         all.len(),
         all.len() as f64 / wall,
-        percentile(&all, 0.5).as_secs_f64() * 1e3,
-        percentile(&all, 0.9).as_secs_f64() * 1e3,
-        percentile(&all, 0.99).as_secs_f64() * 1e3,
-        all.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(1.0),
         rate.map_or("closed loop".to_string(), |r| format!("offered {r:.0}/s")),
     );
-    // the generator shares the machine: show what each side used
+    report_tail(&all, secs);
+    // the generator shares the machine: show what each side used, and what
+    // anything else on the machine took in the meantime
     println!(
-        "    CPU: server {:.0}% ({:.0} us/lookup), load generator {:.0}% (of one core); load average before {load_before}, after {}",
+        "    CPU (% of one core): server {:.0} ({:.0} us/lookup), load generator {:.0}, other processes {:.0}, interrupts {:.0}, steal {:.0}; load average before {load_before}, after {}",
         srv / wall * 100.0,
         srv / all.len().max(1) as f64 * 1e6,
         gen / wall * 100.0,
+        (share(0) - (srv + gen) / wall * 100.0).max(0.0),
+        share(1),
+        share(2),
         loadavg(),
     );
 }
 
-/// One GET on a persistent connection; true on a complete 200 answer.
-fn keep_alive_get(c: &mut std::io::BufReader<TcpStream>, path: &str) -> bool {
+/// Where the slowest 1% spent their time, and when they happened.
+fn report_tail(sorted: &[Sample], secs: u64) {
+    let tail = &sorted[sorted.len() - sorted.len().div_ceil(100)..];
+    let mut late: Vec<Duration> = sorted.iter().map(|s| s.late).collect();
+    late.sort();
+    let mut slow = vec![0usize; secs as usize + 1];
+    for s in sorted
+        .iter()
+        .filter(|s| s.total > Duration::from_millis(10))
+    {
+        slow[(s.at as usize).min(secs as usize)] += 1;
+    }
+    println!(
+        "    slowest 1% (mean): {}; generator send lateness p50 {:.2} p99 {:.2} max {:.2} ms; over 10 ms per second: {slow:?}",
+        parts(tail),
+        ms(percentile(&late, 0.5)),
+        ms(percentile(&late, 0.99)),
+        ms(late.last().copied().unwrap_or_default()),
+    );
+}
+
+/// Reads to EOF; the time of the first byte with what came.
+fn read_all(s: &mut TcpStream, cap: usize) -> Option<(Instant, Vec<u8>)> {
+    let mut out = vec![0u8; cap];
+    let n = s.read(&mut out).ok()?;
+    let first = Instant::now();
+    out.truncate(n);
+    if n > 0 {
+        s.read_to_end(&mut out).ok()?;
+    }
+    Some((first, out))
+}
+
+/// One GET on a persistent connection; the first byte's time on a
+/// complete 200 answer.
+fn keep_alive_get(c: &mut std::io::BufReader<TcpStream>, path: &str) -> Option<Instant> {
     use std::io::BufRead;
     // one write: several small ones would meet Nagle and delayed ACKs
     let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
-    if c.get_mut().write_all(req.as_bytes()).is_err() {
-        return false;
-    }
+    c.get_mut().write_all(req.as_bytes()).ok()?;
+    c.fill_buf().ok()?;
+    let first = Instant::now();
     let mut status = String::new();
-    if c.read_line(&mut status).is_err() {
-        return false;
-    }
+    c.read_line(&mut status).ok()?;
     let mut len = None;
     loop {
         let mut h = String::new();
         if c.read_line(&mut h).is_err() || h.is_empty() {
-            return false;
+            return None;
         }
         let h = h.trim_end();
         if h.is_empty() {
@@ -302,12 +435,32 @@ fn keep_alive_get(c: &mut std::io::BufReader<TcpStream>, path: &str) -> bool {
             }
         }
     }
-    let Some(len) = len else { return false };
-    let mut body = vec![0u8; len];
-    c.read_exact(&mut body).is_ok() && status.starts_with("HTTP/1.1 200")
+    let mut body = vec![0u8; len?];
+    c.read_exact(&mut body).ok()?;
+    status.starts_with("HTTP/1.1 200").then_some(first)
+}
+
+/// One request on a new connection: connect, send `req`, read to EOF; the
+/// phases if the answer starts with `ok`.
+fn once(port: u16, req: &[u8], ok: &[u8]) -> Option<Phases> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let connected = Instant::now();
+    let _ = s.set_nodelay(true);
+    s.write_all(req).ok()?;
+    let (first_byte, out) = read_all(&mut s, 16384)?;
+    out.starts_with(ok).then_some(Phases {
+        connected,
+        first_byte,
+    })
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, whois, rdap] = &args[..] {
+        if flag == "--reflector" {
+            return reflector::run(whois, rdap);
+        }
+    }
     // `cargo test --all-targets` runs benches without `--bench`: then only
     // a one-second smoke run on a small store (like criterion's test mode)
     let smoke = !std::env::args().any(|a| a == "--bench");
@@ -379,14 +532,25 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_tldd"))
-        .args(["srs", "serve", "-c"])
-        .arg(&cfg)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // RDDS_TLDD: another build of tldd to compare with (A/B under the same
+    // machine conditions); RDDS_REFLECTOR=1: instead of tldd, a trivial
+    // server with fixed answers, the floor that tokio and the kernel set
+    let child = if env("RDDS_REFLECTOR", 0) == 1 && !smoke {
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--reflector", &whois.to_string(), &rdap.to_string()])
+            .spawn()
+            .unwrap()
+    } else {
+        let tldd = std::env::var("RDDS_TLDD").unwrap_or(env!("CARGO_BIN_EXE_tldd").into());
+        Command::new(tldd)
+            .args(["srs", "serve", "-c"])
+            .arg(&cfg)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
     let server = KillOnDrop(child);
     let end = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", rdap)).is_err()
@@ -399,30 +563,28 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
         .ok()
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|r| *r > 0.0 && !smoke);
-    let run = (clients, secs, n, server.0.id(), rate);
+    // warm-up (not counted): caches and the server's memory reach their
+    // steady state first; RDDS_WARMUP=0 counts from the first lookup
+    let warm = if smoke {
+        0
+    } else {
+        env("RDDS_WARMUP", 2) as u64
+    };
+    let run = (clients, (warm, secs), n, server.0.id(), rate);
     load("whois domain", run, || {
         move |i| {
-            let Ok(mut s) = TcpStream::connect(("127.0.0.1", whois)) else {
-                return false;
-            };
-            let _ = s.set_nodelay(true);
-            let _ = s.write_all(format!("d{i}.shop\r\n").as_bytes());
-            let mut out = Vec::with_capacity(4096);
-            s.read_to_end(&mut out).is_ok() && out.starts_with(b"Domain Name: d")
+            once(
+                whois,
+                format!("d{i}.shop\r\n").as_bytes(),
+                b"Domain Name: d",
+            )
         }
     });
     load("rdap domain, new connection each", run, || {
         move |i| {
-            let Ok(mut s) = TcpStream::connect(("127.0.0.1", rdap)) else {
-                return false;
-            };
-            let _ = s.set_nodelay(true);
-            let _ = s.write_all(
-                format!("GET /domain/d{i}.shop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
-            );
-            let mut out = Vec::with_capacity(8192);
-            s.read_to_end(&mut out).is_ok() && out.starts_with(b"HTTP/1.1 200")
+            let req =
+                format!("GET /domain/d{i}.shop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            once(rdap, req.as_bytes(), b"HTTP/1.1 200")
         }
     });
     load("rdap domain, keep-alive", run, || {
@@ -434,14 +596,16 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
                     std::io::BufReader::new(s)
                 });
             }
-            let Some(c) = conn.as_mut() else {
-                return false;
-            };
-            let ok = keep_alive_get(c, &format!("/domain/d{i}.shop"));
-            if !ok {
+            let c = conn.as_mut()?;
+            let connected = Instant::now();
+            let first = keep_alive_get(c, &format!("/domain/d{i}.shop"));
+            if first.is_none() {
                 conn = None;
             }
-            ok
+            Some(Phases {
+                connected,
+                first_byte: first?,
+            })
         }
     });
 }
@@ -453,5 +617,88 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// A trivial server with the same connection pattern as tldd's (tokio,
+/// task per connection, TCP_CORK, close after the answer) and fixed answers
+/// of the same sizes: what is left of the latency without the SRS.
+mod reflector {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    pub fn run(whois: &str, rdap: &str) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let w = TcpListener::bind(format!("127.0.0.1:{whois}"))
+                .await
+                .unwrap();
+            let r = TcpListener::bind(format!("127.0.0.1:{rdap}"))
+                .await
+                .unwrap();
+            tokio::spawn(serve(w, false));
+            serve(r, true).await
+        })
+    }
+
+    async fn serve(l: TcpListener, http: bool) {
+        loop {
+            let Ok((s, _)) = l.accept().await else {
+                continue;
+            };
+            tokio::spawn(if http { rdap(s) } else { whois(s) });
+        }
+    }
+
+    fn pad(head: &str, n: usize) -> Vec<u8> {
+        let mut v = head.as_bytes().to_vec();
+        v.resize(n, b'x');
+        v
+    }
+
+    fn whois(mut s: TcpStream) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let mut buf = [0u8; 512];
+            if !matches!(s.read(&mut buf).await, Ok(n) if n > 0) {
+                return;
+            }
+            let _ = socket2::SockRef::from(&s).set_tcp_cork(true);
+            let _ = s.write_all(&pad("Domain Name: d", 3543)).await;
+        })
+    }
+
+    fn rdap(mut s: TcpStream) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let _ = s.set_nodelay(true);
+            let body = pad("{", 7098);
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let Ok(n) = s.read(&mut buf).await else {
+                    return;
+                };
+                if n == 0 {
+                    return;
+                }
+                req.extend_from_slice(&buf[..n]);
+                if !req.ends_with(b"\r\n\r\n") {
+                    continue;
+                }
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+                let close = req.windows(17).any(|w| w == b"Connection: close");
+                req.clear();
+                if s.write_all(&[head.as_bytes(), &body].concat())
+                    .await
+                    .is_err()
+                    || close
+                {
+                    let _ = s.shutdown().await;
+                    return;
+                }
+            }
+        })
     }
 }

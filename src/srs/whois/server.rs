@@ -13,7 +13,8 @@
 //! then drains what the client may still send (bounded), so an over-long or
 //! pipelined query does not turn the close into a reset that would destroy
 //! the answer in flight. A client that sent just its line is closed at once
-//! (one wake-up less per query).
+//! (one wake-up less per query). The socket is corked while answering, so
+//! the answer's last segment carries the FIN.
 //!
 //! Every query is logged at debug level (client, query, result, time), each
 //! refusal at info, each new block at warn; counters and the latency
@@ -146,7 +147,6 @@ async fn read_line(sock: &mut TcpStream, max: usize) -> Result<(Vec<u8>, bool), 
 }
 
 async fn handle(rdds: &Rdds, mut sock: TcpStream, peer: SocketAddr) {
-    let _ = sock.set_nodelay(true);
     let cfg = &rdds.cfg;
     let read = tokio::time::timeout(
         Duration::from_secs(cfg.read_timeout),
@@ -234,7 +234,12 @@ async fn finish(sock: TcpStream, data: &[u8], rdds: &Rdds) {
 
 /// [`finish`]; without `drain` the socket closes right after the answer
 /// (only when nothing unread is left, else the close would be a reset).
+/// Either way the answer's tail and the FIN share a segment.
 async fn finish_with(mut sock: TcpStream, data: &[u8], rdds: &Rdds, drain: bool) {
+    // corked, the answer's last segment waits for the FIN and leaves with
+    // it: one segment and one client wake-up less per query than sending
+    // the FIN on its own (a full segment still goes out at once)
+    let _ = socket2::SockRef::from(&sock).set_tcp_cork(true);
     let wt = Duration::from_secs(rdds.cfg.write_timeout);
     if tokio::time::timeout(wt, sock.write_all(data))
         .await
@@ -242,10 +247,11 @@ async fn finish_with(mut sock: TcpStream, data: &[u8], rdds: &Rdds, drain: bool)
     {
         return;
     }
-    let _ = sock.shutdown().await;
     if !drain {
+        // nothing unread: the close sends the FIN (no shutdown call needed)
         return;
     }
+    let _ = sock.shutdown().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         let mut sink = [0u8; 4096];
         let mut total = 0usize;
