@@ -53,6 +53,7 @@
 //! (the flags are whatever the key state says).
 pub mod dnskey;
 pub mod pkcs11;
+pub mod selfcheck;
 pub mod soft;
 
 pub use pkcs11::{KeyProtection, Pkcs11Key, Token};

@@ -100,6 +100,8 @@ impl SoftKey {
                 .map_err(bad)?;
                 let pk = dnskey::p256_from_ec_point(k.public_key().as_ref())
                     .ok_or_else(|| KeyError::BadKey("unexpected P-256 public key".into()))?;
+                // Lets the verifier check this key's signatures the fast way.
+                super::selfcheck::register(pkcs8, &pk);
                 (Inner::Ecdsa(k), pk)
             }
             ED25519 => {

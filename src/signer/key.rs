@@ -122,6 +122,7 @@ impl TestKey {
                     sg::EcdsaKeyPair::from_pkcs8(&sg::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &rng)
                         .map_err(|e| e.to_string())?;
                 let p = k.public_key().as_ref()[1..].to_vec();
+                crate::hsm::selfcheck::register(pkcs8, &p);
                 (Inner::Ecdsa(k), p)
             }
             15 => {

@@ -1,6 +1,8 @@
 //! Verify before serving: checks a signed version end to end.
 //!
-//! - every RRSIG verifies (ring) against the apex DNSKEY RRset, its fields
+//! - every RRSIG verifies against the apex DNSKEY RRset (ring with the public
+//!   key; for soft P-256 keys held by this process the equivalent, 4x faster
+//!   check with the private key in [`crate::hsm::selfcheck`]), its fields
 //!   are right (covered type, labels, original TTL, signer = apex) and it is
 //!   within its validity window;
 //! - every authoritative RRset (apex, other names, DS, NSEC3) is signed with
@@ -16,12 +18,14 @@
 use super::key::verify_signature;
 use super::rrsig::{rrsig_labels, signature_input, RrsigFields, Scratch};
 use super::sign::{chain_entries, unix_now};
+use crate::hsm::dnskey::ECDSAP256SHA256;
+use crate::hsm::selfcheck::{self, PrivateCheck};
 use crate::zone::nsec3::{self, Hash, Nsec3Params};
 use crate::zone::rdata::{self, DNSKEY, NSEC3PARAM};
 use crate::zone::{name, RRset, Zone};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// A version that must not be served: the problems found (the first
 /// [`MAX_REPORTED`]) and how many there were.
@@ -65,6 +69,17 @@ struct Key {
     tag: u16,
     alg: u8,
     public: Vec<u8>,
+    /// Soft P-256 key held by this process: checked with its private key.
+    private: Option<Arc<PrivateCheck>>,
+}
+
+impl Key {
+    fn verifies(&self, data: &[u8], sig: &[u8]) -> bool {
+        match &self.private {
+            Some(check) if self.alg == ECDSAP256SHA256 => check.verify(data, sig),
+            _ => verify_signature(self.alg, &self.public, data, sig),
+        }
+    }
 }
 
 struct Ctx<'z> {
@@ -203,7 +218,7 @@ impl Ctx<'_> {
                 continue;
             }
             signature_input(&f, owner, set.rtype, set.rdatas(), sc);
-            if !verify_signature(key.alg, &key.public, &sc.input, signature) {
+            if !key.verifies(&sc.input, signature) {
                 bad("signature does not verify");
                 continue;
             }
@@ -561,6 +576,7 @@ fn zone_keys(zone: &Zone) -> (Vec<Key>, Vec<u8>) {
                 tag: super::key::key_tag(rd),
                 alg: rd[3],
                 public: rd[4..].to_vec(),
+                private: selfcheck::lookup(&rd[4..]),
             });
             if !algs.contains(&rd[3]) {
                 algs.push(rd[3]);

@@ -63,6 +63,23 @@ const OUTSIDE: u32 = u32::MAX - 2;
 /// NSEC3 records and their RRSIGs (a pre-signed zone): the chain, not names.
 const NSEC3_CHAIN: u32 = u32::MAX - 3;
 
+/// Problems and unnamed glue found while building part of a zone.
+#[derive(Default)]
+struct Findings {
+    problems: Vec<Problem>,
+    glue_lines: Vec<(Box<[u8]>, u16, u32)>,
+}
+
+impl Findings {
+    fn problem(&mut self, line: u32, severity: Severity, message: String) {
+        self.problems.push(Problem {
+            line,
+            severity,
+            message,
+        });
+    }
+}
+
 /// Collects records, then builds the zone.
 pub struct Builder {
     origin: Vec<u8>,
@@ -137,6 +154,28 @@ impl Builder {
             rd_len: rd.len() as u16,
             line,
         });
+    }
+
+    /// Takes over the records of `other`, which were read after ours.
+    pub fn append(&mut self, other: Builder) {
+        let base = self.arena.len() as u64;
+        if base + other.arena.len() as u64 > u32::MAX as u64 - 70000 {
+            self.problem(
+                other.entries.first().map_or(0, |e| e.line),
+                Severity::Error,
+                "zone too large for one store version".into(),
+            );
+            return;
+        }
+        let base = base as u32;
+        self.arena.extend_from_slice(&other.arena);
+        self.entries.extend(other.entries.iter().map(|e| Entry {
+            owner: e.owner + base,
+            rd: e.rd + base,
+            ..*e
+        }));
+        self.problems.extend(other.problems);
+        self.glue_lines.extend(other.glue_lines);
     }
 
     fn problem(&mut self, line: u32, severity: Severity, message: String) {
@@ -229,6 +268,7 @@ impl Builder {
         zone.cuts.reserve(cut_count);
         let mut i = 0;
         let mut chain_run = 0..0;
+        let mut cut_runs = Vec::with_capacity(cut_count);
         while i < entries.len() {
             let b = entries[i].bucket;
             let mut j = i;
@@ -238,9 +278,28 @@ impl Builder {
             match b {
                 APEX | OTHER => self.build_names(&mut zone, &entries[i..j]),
                 NSEC3_CHAIN => chain_run = i..j,
-                _ => self.build_cut(&mut zone, &entries[i..j]),
+                _ => cut_runs.push(i..j),
             }
             i = j;
+        }
+        // Delegations are built on all cores, then inserted in order.
+        let built: Vec<(Option<Delegation>, Findings)> = {
+            use rayon::prelude::*;
+            let this = &self;
+            cut_runs
+                .par_iter()
+                .map(|r| {
+                    let mut found = Findings::default();
+                    (this.build_cut(&entries[r.clone()], &mut found), found)
+                })
+                .collect()
+        };
+        for (d, found) in built {
+            self.absorb(found);
+            if let Some(d) = d {
+                zone.add_ancestors(&d.name);
+                zone.cuts.insert(d);
+            }
         }
         if !chain_run.is_empty() {
             self.build_nsec3(&mut zone, &entries[chain_run]);
@@ -257,7 +316,7 @@ impl Builder {
     }
 
     /// Splits a run of entries into per-owner, per-type RRsets.
-    fn rrsets<'e>(&mut self, run: &'e [Entry]) -> Vec<(&'e Entry, RRset)> {
+    fn rrsets<'e>(&self, run: &'e [Entry], found: &mut Findings) -> Vec<(&'e Entry, RRset)> {
         let mut out = Vec::new();
         let mut i = 0;
         while i < run.len() {
@@ -271,7 +330,7 @@ impl Builder {
             let ttl = run[i].ttl;
             // RRSIGs of one owner cover different RRsets: their TTLs differ.
             if let Some(e) = run[i..j].iter().find(|e| e.ttl != ttl && e.rtype != RRSIG) {
-                self.problem(
+                found.problem(
                     e.line,
                     Severity::Warning,
                     format!(
@@ -298,7 +357,9 @@ impl Builder {
     }
 
     fn build_names(&mut self, zone: &mut Zone, run: &[Entry]) {
-        let sets = self.rrsets(run);
+        let mut found = Findings::default();
+        let sets = self.rrsets(run, &mut found);
+        self.absorb(found);
         let mut i = 0;
         while i < sets.len() {
             let owner = self.owner(sets[i].0).to_vec();
@@ -353,16 +414,15 @@ impl Builder {
         }
     }
 
-    fn build_cut(&mut self, zone: &mut Zone, run: &[Entry]) {
-        let sets = self.rrsets(run);
+    /// The delegation of one cut's run of entries (None: no NS at the cut).
+    /// Read-only on the builder, so cuts are built in parallel.
+    fn build_cut(&self, run: &[Entry], found: &mut Findings) -> Option<Delegation> {
+        let sets = self.rrsets(run, found);
         // The cut is the shortest owner of the run (sorted: it may not be first).
-        let Some(cut_entry) = run
+        let cut_entry = run
             .iter()
             .filter(|e| e.rtype == NS)
-            .min_by_key(|e| e.owner_len)
-        else {
-            return;
-        };
+            .min_by_key(|e| e.owner_len)?;
         let cut = self.owner(cut_entry).to_vec();
         let mut ns = None;
         let mut ds = None;
@@ -392,7 +452,7 @@ impl Builder {
                     }
                 },
                 RRSIG | NSEC => {}
-                t => self.problem(
+                t => found.problem(
                     e.line,
                     Severity::Error,
                     format!(
@@ -405,7 +465,7 @@ impl Builder {
                 ),
             }
         }
-        let Some(ns) = ns else { return };
+        let ns = ns?;
         if let Some(ds) = ds.as_mut() {
             let s: Vec<&[u8]> = sigs
                 .iter()
@@ -418,7 +478,7 @@ impl Builder {
         for target in ns.rdatas() {
             let t = target.to_ascii_lowercase();
             if name::is_below_or_at(&t, &cut) && !glue.iter().any(|(n, _)| **n == *t) {
-                self.problem(
+                found.problem(
                     cut_entry.line,
                     Severity::Error,
                     format!(
@@ -434,16 +494,20 @@ impl Builder {
         for ((host, node), (line, rtype)) in glue.iter_mut().zip(glue_first) {
             node.rrsets.shrink_to_fit();
             if !ns.rdatas().any(|t| t.eq_ignore_ascii_case(host)) {
-                self.glue_lines.push((host.clone(), rtype, line));
+                found.glue_lines.push((host.clone(), rtype, line));
             }
         }
-        zone.add_ancestors(&cut);
-        zone.cuts.insert(Delegation {
+        Some(Delegation {
             name: cut.into(),
             ns,
             ds,
             glue: glue.into(),
-        });
+        })
+    }
+
+    fn absorb(&mut self, found: Findings) {
+        self.problems.extend(found.problems);
+        self.glue_lines.extend(found.glue_lines);
     }
 
     /// The NSEC3 chain of a pre-signed zone (records sorted by owner, type).
@@ -643,16 +707,24 @@ pub fn load_file(path: &Path, origin: &str, progress: bool) -> Result<Loaded, Lo
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let mut builder = Builder::new(&o);
-    text::read_file(
+    // Large files are parsed in pieces on all cores, one builder each.
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut builders = text::read_file_parallel(
         path,
         origin,
-        &mut |r: TextRecord<'_>| {
-            builder.add(r.line, r.owner, r.rtype, r.class, r.ttl, r.rdata);
+        parts,
+        &|| Builder::new(&o),
+        &|b: &mut Builder, r: TextRecord<'_>| {
+            b.add(r.line, r.owner, r.rtype, r.class, r.ttl, r.rdata);
             Ok(())
         },
-        &mut |done, _| bar.set_position(done),
-    )?;
+        &|done, _| bar.set_position(done),
+    )?
+    .into_iter();
+    let mut builder = builders.next().unwrap_or_else(|| Builder::new(&o));
+    for b in builders {
+        builder.append(b);
+    }
     bar.set_message(format!("indexing {origin}"));
     let loaded = builder.build().map_err(|message| LoadError::Zone {
         file: path.display().to_string(),

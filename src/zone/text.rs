@@ -67,16 +67,242 @@ pub fn read_file(
         default_ttl: None,
         last_owner: Vec::new(),
         last_ttl: None,
+        last_ttl_unknown: false,
         depth: 0,
     };
     read_into(path, &mut state, sink, progress)
 }
 
+/// Reads `path` like [`read_file`], in up to `parts` pieces on as many
+/// threads when the file is large and plain. Each piece's records go to a
+/// sink of its own, made by `new_sink`; the sinks come back in file order.
+///
+/// A piece boundary is a line that starts with an owner name. Pieces after
+/// the first start from a guessed parser state: the `$ORIGIN`/`$TTL` of the
+/// directives found before the first boundary (a directive after it, or any
+/// `$INCLUDE`, means no split). The guess is checked against the state the
+/// previous piece really ends in; on a mismatch or on any error the file is
+/// read again in one piece, so records, order and errors are exactly those
+/// of [`read_file`]. `progress` gets the bytes consumed by all pieces.
+pub fn read_file_parallel<S: Send>(
+    path: &Path,
+    origin: &str,
+    parts: usize,
+    new_sink: &(dyn Fn() -> S + Sync),
+    add: &(dyn Fn(&mut S, TextRecord<'_>) -> Result<(), String> + Sync),
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Vec<S>, ParseError> {
+    read_split(path, origin, parts, MIN_PIECE, new_sink, add, progress)
+}
+
+fn read_split<S: Send>(
+    path: &Path,
+    origin: &str,
+    parts: usize,
+    min_piece: usize,
+    new_sink: &(dyn Fn() -> S + Sync),
+    add: &(dyn Fn(&mut S, TextRecord<'_>) -> Result<(), String> + Sync),
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Vec<S>, ParseError> {
+    let start_state = initial_state(path, origin)?;
+    let data = read_bytes(path)?;
+    let total = data.len() as u64;
+    if let Some(sinks) = parallel_pieces(
+        path,
+        &data,
+        parts,
+        min_piece,
+        &start_state,
+        new_sink,
+        add,
+        &|d| progress(d, total),
+    ) {
+        progress(total, total);
+        return Ok(sinks);
+    }
+    let mut st = start_state;
+    let mut sink = new_sink();
+    parse_range(
+        path,
+        &data,
+        0..data.len(),
+        1,
+        &mut st,
+        &mut |r| add(&mut sink, r),
+        &mut |d| progress(d, total),
+    )?;
+    progress(total, total);
+    Ok(vec![sink])
+}
+
+fn initial_state(path: &Path, origin: &str) -> Result<State, ParseError> {
+    let mut o = Vec::new();
+    name::from_text(origin.as_bytes(), &[0], true, &mut o).map_err(|e| ParseError {
+        file: path.display().to_string(),
+        line: 0,
+        message: format!("origin {origin}: {e}"),
+    })?;
+    Ok(State {
+        origin: o,
+        default_ttl: None,
+        last_owner: Vec::new(),
+        last_ttl: None,
+        last_ttl_unknown: false,
+        depth: 0,
+    })
+}
+
+/// Pieces smaller than this are not worth a thread.
+const MIN_PIECE: usize = 4 << 20;
+
+/// The speculative split of [`read_file_parallel`]; None: read serially.
+#[allow(clippy::too_many_arguments)]
+fn parallel_pieces<S: Send>(
+    path: &Path,
+    data: &[u8],
+    parts: usize,
+    min_piece: usize,
+    start: &State,
+    new_sink: &(dyn Fn() -> S + Sync),
+    add: &(dyn Fn(&mut S, TextRecord<'_>) -> Result<(), String> + Sync),
+    progress: &(dyn Fn(u64) + Sync),
+) -> Option<Vec<S>> {
+    let bounds = piece_bounds(data, parts.min(data.len() / min_piece.max(1)));
+    if bounds.len() < 3 {
+        return None;
+    }
+    let guess = state_after_directives(path, data, bounds[1], start)?;
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let results: Vec<Option<(S, State)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| {
+                let (from, to) = (w[0], w[1]);
+                let mut st = start.clone();
+                if i > 0 {
+                    st = guess.clone();
+                    st.last_ttl_unknown = true;
+                }
+                let done = &done;
+                scope.spawn(move || {
+                    let line = 1 + memchr::memchr_iter(b'\n', &data[..from]).count() as u32;
+                    let mut sink = new_sink();
+                    let mut seen = 0u64;
+                    parse_range(
+                        path,
+                        data,
+                        from..to,
+                        line,
+                        &mut st,
+                        &mut |r| add(&mut sink, r),
+                        &mut |d| {
+                            let delta = d - seen;
+                            seen = d;
+                            progress(
+                                done.fetch_add(delta, std::sync::atomic::Ordering::Relaxed) + delta,
+                            );
+                        },
+                    )
+                    .ok()?;
+                    Some((sink, st))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    let mut sinks = Vec::with_capacity(results.len());
+    for (i, r) in results.into_iter().enumerate() {
+        let (sink, end) = r?;
+        // Each piece must end in the state the next one was started with.
+        if i + 2 < bounds.len()
+            && (end.origin != guess.origin || end.default_ttl != guess.default_ttl)
+        {
+            return None;
+        }
+        sinks.push(sink);
+    }
+    Some(sinks)
+}
+
+/// Piece starts (and the end): after a newline, at a line that begins with
+/// an owner name, near equal shares of `data`.
+fn piece_bounds(data: &[u8], parts: usize) -> Vec<usize> {
+    let mut bounds = vec![0];
+    for i in 1..parts.max(1) {
+        let mut at = data.len() / parts * i;
+        let found = loop {
+            let Some(nl) = memchr::memchr(b'\n', &data[at..]) else {
+                break None;
+            };
+            let next = at + nl + 1;
+            let escaped = next >= 2 && data[next - 2] == b'\\';
+            match data.get(next) {
+                None => break None,
+                Some(c) if !escaped && !b" \t\r\n;$()\"".contains(c) => break Some(next),
+                Some(_) => at = next,
+            }
+        };
+        match found {
+            Some(b) if b > *bounds.last().unwrap_or(&0) => bounds.push(b),
+            _ => break,
+        }
+    }
+    bounds.push(data.len());
+    bounds
+}
+
+/// The `$ORIGIN`/`$TTL` state the directives before `first_bound` leave;
+/// None when a directive comes later or is not one of those two.
+fn state_after_directives(
+    path: &Path,
+    data: &[u8],
+    first_bound: usize,
+    start: &State,
+) -> Option<State> {
+    let mut st = start.clone();
+    let mut at = if data.first() == Some(&b'$') {
+        Some(0)
+    } else {
+        None
+    };
+    let mut finder = memchr::memmem::find_iter(data, b"\n$").map(|p| p + 1);
+    loop {
+        let Some(pos) = at.take().or_else(|| finder.next()) else {
+            return Some(st);
+        };
+        if pos >= first_bound {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |n| pos + n);
+        let mut lexer = Lexer {
+            data: &data[..end],
+            pos,
+            line: 0,
+        };
+        let mut toks = Vec::new();
+        lexer.entry(&mut toks).ok()??;
+        let word = toks
+            .first()
+            .map(|t| data[t.start..t.end].to_ascii_uppercase())?;
+        if word != b"$ORIGIN" && word != b"$TTL" {
+            return None;
+        }
+        directive(path, &mut st, &toks, data, 0, &mut |_| Ok(())).ok()?;
+    }
+}
+
+#[derive(Clone)]
 struct State {
     origin: Vec<u8>,
     default_ttl: Option<u32>,
     last_owner: Vec<u8>,
     last_ttl: Option<u32>,
+    /// Set for a piece of a split read: `last_ttl` is a guess.
+    last_ttl_unknown: bool,
     depth: u32,
 }
 
@@ -86,19 +312,43 @@ fn read_into(
     sink: &mut dyn FnMut(TextRecord<'_>) -> Result<(), String>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(), ParseError> {
-    let file = path.display().to_string();
-    let data = std::fs::read(path).map_err(|e| ParseError {
-        file: file.clone(),
+    let data = read_bytes(path)?;
+    let total = data.len() as u64;
+    parse_range(path, &data, 0..data.len(), 1, st, sink, &mut |done| {
+        progress(done, total)
+    })?;
+    progress(total, total);
+    Ok(())
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, ParseError> {
+    std::fs::read(path).map_err(|e| ParseError {
+        file: path.display().to_string(),
         line: 0,
         message: format!("cannot read: {e}"),
-    })?;
-    let total = data.len() as u64;
+    })
+}
+
+/// Parses the whole entries of `data[range]`, the first on line `line`.
+/// `progress` gets the bytes of the range consumed so far, now and then.
+fn parse_range(
+    path: &Path,
+    data: &[u8],
+    range: std::ops::Range<usize>,
+    line: u32,
+    st: &mut State,
+    sink: &mut dyn FnMut(TextRecord<'_>) -> Result<(), String>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), ParseError> {
+    let file = path.display().to_string();
+    let start = range.start;
     let mut lexer = Lexer {
-        data: &data,
-        pos: 0,
-        line: 1,
+        data: &data[..range.end],
+        pos: start,
+        line,
     };
     let mut toks: Vec<Tok> = Vec::with_capacity(16);
+    let mut args: Vec<&[u8]> = Vec::with_capacity(16);
     let mut owner = Vec::with_capacity(64);
     let mut rd = Vec::with_capacity(512);
     let mut entries = 0u64;
@@ -113,7 +363,7 @@ fn read_into(
         };
         entries += 1;
         if entries.is_multiple_of(65536) {
-            progress(lexer.pos as u64, total);
+            progress((lexer.pos - start) as u64);
         }
         if toks.is_empty() {
             continue;
@@ -121,7 +371,7 @@ fn read_into(
         let text = |t: &Tok| &data[t.start..t.end];
         let first = text(&toks[0]);
         if !leading_ws && first.first() == Some(&b'$') && !toks[0].quoted {
-            directive(path, st, &toks, &data, line, sink, progress)?;
+            directive(path, st, &toks, data, line, sink)?;
             continue;
         }
         let mut i = 0;
@@ -171,11 +421,16 @@ fn read_into(
             .or(st.default_ttl)
         {
             Some(t) => t,
+            // A piece read on a guessed state cannot know the previous TTL.
+            None if st.last_ttl_unknown => {
+                return Err(err(line, "previous TTL unknown in this piece".into()))
+            }
             None if rtype == 6 => 0, // SOA may carry its TTL in MINIMUM (RFC 2308)
             None => return Err(err(line, "no TTL and no $TTL".into())),
         };
         rd.clear();
-        let args: Vec<&[u8]> = toks[i..].iter().map(|t| &data[t.start..t.end]).collect();
+        args.clear();
+        args.extend(toks[i..].iter().map(|t| &data[t.start..t.end]));
         rdata::from_text(rtype, &args, &st.origin, &mut rd).map_err(|m| err(line, m))?;
         let ttl = if rtype == 6 && ttl == 0 && st.default_ttl.is_none() && st.last_ttl.is_none() {
             rdata::soa_minimum(&rd).unwrap_or(0)
@@ -183,6 +438,7 @@ fn read_into(
             ttl
         };
         st.last_ttl = Some(ttl);
+        st.last_ttl_unknown = false;
         sink(TextRecord {
             line,
             owner: &owner,
@@ -193,7 +449,6 @@ fn read_into(
         })
         .map_err(|m| err(line, m))?;
     }
-    progress(total, total);
     Ok(())
 }
 
@@ -204,7 +459,6 @@ fn directive(
     data: &[u8],
     line: u32,
     sink: &mut dyn FnMut(TextRecord<'_>) -> Result<(), String>,
-    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(), ParseError> {
     let err = |message: String| ParseError {
         file: path.display().to_string(),
@@ -249,7 +503,6 @@ fn directive(
             st.depth -= 1;
             st.origin = saved;
             r?;
-            let _ = progress;
         }
         _ => return Err(err(format!("unsupported directive {}", lossy(&d)))),
     }
@@ -387,6 +640,10 @@ impl Lexer<'_> {
                     {
                         if d[i] == b'\\' {
                             i += 1;
+                            // An escaped line end is still a line.
+                            if d.get(i) == Some(&b'\n') {
+                                self.line += 1;
+                            }
                         }
                         i += 1;
                     }
@@ -458,6 +715,92 @@ mod tests {
         assert!(e.contains(":3:"), "{e}");
         let e = read("$TTL 1\nx BOGUS 1\n").unwrap_err();
         assert!(e.contains(":2:"), "{e}");
+    }
+
+    /// Reads `text` split into `parts` pieces of at least 16 bytes.
+    fn read_split_text(text: &str, parts: usize) -> Result<(usize, Vec<Rec>), String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("z");
+        std::fs::write(&p, text).unwrap();
+        let sinks = read_split(
+            &p,
+            "shop.",
+            parts,
+            16,
+            &Vec::new,
+            &|out: &mut Vec<Rec>, r| {
+                out.push((
+                    r.line,
+                    name::to_text(r.owner),
+                    r.rtype,
+                    r.ttl,
+                    r.rdata.to_vec(),
+                ));
+                Ok(())
+            },
+            &|_, _| {},
+        )
+        .map_err(|e| e.to_string())?;
+        Ok((sinks.len(), sinks.into_iter().flatten().collect()))
+    }
+
+    #[test]
+    fn split_reads_give_what_a_serial_read_gives() {
+        let mut plain = String::from(
+            "$ORIGIN shop.\n$TTL 300\n@ 86400 IN SOA a.nic h.nic 1 2 3 4 5\n@ NS a.nic\n",
+        );
+        for i in 0..300 {
+            plain += &format!(
+                "d{i} NS ns1.d{i}\n NS ns2.example.\nd{i} 60 DS 1 13 2 {:064x}\n",
+                i
+            );
+        }
+        let tricky = [
+            plain.clone(),
+            // No $TTL: TTL-less records take the previous TTL, across pieces.
+            plain
+                .replace("$TTL 300\n", "")
+                .replace(" NS ns2", " 7 NS ns2"),
+            plain
+                .replace("\nd150 NS", "\n; comment\nd150 NS")
+                .replace("d7 NS", "d7 (\nNS\n) ns1.x.\nd7 NS"),
+            plain.replace("d100 NS", "t TXT \"a\nb\"\nd100 NS"),
+            plain.replace("d200 NS", "$ORIGIN other.shop.\nd200 NS"),
+            plain.replace("d210 NS", "d210 NS ns.\\\nx\nd210 NS"),
+            plain.replace("d250 NS ns1", "d250 NS 1.2.3.4 bad\nd250 NS ns1"),
+            plain.replace("d260 NS", "d260 A 300.1.1.1\nd260 NS"),
+        ];
+        for (i, text) in tricky.iter().enumerate() {
+            // Errors name a temporary file: compare from the line number on.
+            let no_path = |e: String| e.split_once(':').map_or(e.clone(), |(_, r)| r.to_string());
+            let serial = read(text).map_err(no_path);
+            for parts in [2, 3, 8] {
+                let split = read_split_text(text, parts)
+                    .map(|(_, r)| r)
+                    .map_err(no_path);
+                if split != serial {
+                    let n = |r: &Result<Vec<Rec>, String>| {
+                        r.as_ref().map(|v| v.len()).map_err(|e| e.clone())
+                    };
+                    let first_diff = match (&split, &serial) {
+                        (Ok(a), Ok(b)) => a
+                            .iter()
+                            .zip(b)
+                            .position(|(x, y)| x != y)
+                            .map(|p| (a[p].clone(), b[p].clone())),
+                        _ => None,
+                    };
+                    panic!(
+                        "case {i}, {parts} parts: split {:?} serial {:?} first diff {:?}",
+                        n(&split),
+                        n(&serial),
+                        first_diff
+                    );
+                }
+            }
+        }
+        let (pieces, _) = read_split_text(&plain, 4).unwrap();
+        assert_eq!(pieces, 4, "a plain zone is read in pieces");
     }
 
     #[test]
