@@ -156,26 +156,31 @@ impl PrivateCheck {
     /// `data`. Same verdict as a standard ECDSA verification with the
     /// public key.
     pub fn verify(&self, data: &[u8], sig: &[u8]) -> bool {
+        self.prepare(data, sig)
+            .is_some_and(|p| verify_batch(&[(self, p)])[0])
+    }
+
+    /// The public part of a check: None when the signature is malformed
+    /// (wrong length, `r` or `s` not in [1, n-1]), which is a failed check.
+    pub fn prepare(&self, data: &[u8], sig: &[u8]) -> Option<Prepared> {
         if sig.len() != 64 {
-            return false;
+            return None;
         }
         let scalar = |b: &[u8]| {
             let bytes = FieldBytes::try_from(b).ok()?;
             Option::<Scalar>::from(Scalar::from_repr(bytes)).filter(|s| *s != Scalar::ZERO)
         };
-        let (Some(r), Some(s)) = (scalar(&sig[..32]), scalar(&sig[32..])) else {
-            return false; // r and s must be in [1, n-1]
-        };
+        let r = scalar(&sig[..32])?;
+        let s = scalar(&sig[32..])?;
         let digest = ring::digest::digest(&ring::digest::SHA256, data);
-        let Ok(hash) = FieldBytes::try_from(digest.as_ref()) else {
-            return false;
-        };
+        let hash = FieldBytes::try_from(digest.as_ref()).ok()?;
         let e = <Scalar as Reduce<FieldBytes>>::reduce(&hash);
-        let Some(w) = Option::<Scalar>::from(s.invert_vartime()) else {
-            return false;
-        };
+        Some(Prepared { e, r, s })
+    }
+
+    fn finish(&self, p: &Prepared, w: &Scalar) -> bool {
         // k = w·e + w·r·d: constant-time scalar arithmetic on the secret.
-        let k = w * e + w * r * self.d;
+        let k = *w * p.e + *w * p.r * self.d;
         let mut k_bytes: [u8; 32] = k.to_repr().into();
         let point = mul_generator(&k_bytes);
         k_bytes.fill(0);
@@ -183,8 +188,41 @@ impl PrivateCheck {
             return false; // k = 0: the point at infinity, never valid
         };
         // r must equal the x coordinate reduced modulo n.
-        <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(x)) == r
+        <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(x)) == p.r
     }
+}
+
+/// A parsed signature and message hash, ready for [`verify_batch`].
+#[derive(Clone, Copy)]
+pub struct Prepared {
+    e: Scalar,
+    r: Scalar,
+    s: Scalar,
+}
+
+/// Checks many signatures (of any registered keys) at once; one verdict
+/// per item, in order. The public
+/// `s` values are inverted together (Montgomery's trick: one inversion and
+/// three multiplications each instead of one 5 µs inversion each).
+pub fn verify_batch(items: &[(&PrivateCheck, Prepared)]) -> Vec<bool> {
+    // prefix[i] = s_0 · … · s_i
+    let mut prefix = Vec::with_capacity(items.len());
+    let mut acc = Scalar::ONE;
+    for (_, p) in items.iter() {
+        acc *= p.s;
+        prefix.push(acc);
+    }
+    let Some(mut inv) = Option::<Scalar>::from(acc.invert_vartime()) else {
+        return vec![false; items.len()]; // unreachable: every s is non-zero
+    };
+    let mut ok = vec![false; items.len()];
+    for i in (0..items.len()).rev() {
+        // inv = (s_0 · … · s_i)^-1, so w_i = inv · prefix[i-1].
+        let w = if i == 0 { inv } else { inv * prefix[i - 1] };
+        inv *= items[i].1.s;
+        ok[i] = items[i].0.finish(&items[i].1, &w);
+    }
+    ok
 }
 
 #[cfg(test)]
@@ -226,6 +264,30 @@ mod tests {
             );
             assert!(!check.verify(&data, &bad));
         }
+    }
+
+    #[test]
+    fn a_batch_gives_each_signature_its_own_verdict() {
+        let rng = SystemRandom::new();
+        let (pkcs8, kp, public) = key();
+        let check = PrivateCheck::new(&pkcs8, &public).unwrap();
+        let (pkcs8b, kpb, publicb) = key();
+        let checkb = PrivateCheck::new(&pkcs8b, &publicb).unwrap();
+        let mut items = Vec::new();
+        let mut expected = Vec::new();
+        for i in 0..50u32 {
+            let data = format!("set {i}").into_bytes();
+            let (c, k) = if i % 3 == 0 { (&checkb, &kpb) } else { (&check, &kp) };
+            let mut sig = k.sign(&rng, &data).unwrap().as_ref().to_vec();
+            let good = i % 7 != 0;
+            if !good {
+                sig[40] ^= 0x10;
+            }
+            items.push((c, c.prepare(&data, &sig).unwrap()));
+            expected.push(good);
+        }
+        assert_eq!(verify_batch(&items), expected);
+        assert!(verify_batch(&[]).is_empty());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use super::key::verify_signature;
 use super::rrsig::{rrsig_labels, signature_input, RrsigFields, Scratch};
 use super::sign::{chain_entries, unix_now};
 use crate::hsm::dnskey::ECDSAP256SHA256;
-use crate::hsm::selfcheck::{self, PrivateCheck};
+use crate::hsm::selfcheck::{self, Prepared, PrivateCheck};
 use crate::zone::nsec3::{self, Hash, Nsec3Params};
 use crate::zone::rdata::{self, DNSKEY, NSEC3PARAM};
 use crate::zone::{name, RRset, Zone};
@@ -73,14 +73,6 @@ struct Key {
     private: Option<Arc<PrivateCheck>>,
 }
 
-impl Key {
-    fn verifies(&self, data: &[u8], sig: &[u8]) -> bool {
-        match &self.private {
-            Some(check) if self.alg == ECDSAP256SHA256 => check.verify(data, sig),
-            _ => verify_signature(self.alg, &self.public, data, sig),
-        }
-    }
-}
 
 struct Ctx<'z> {
     zone: &'z Zone,
@@ -101,6 +93,64 @@ struct Ctx<'z> {
 
 /// `unchanged(owner, rrset)`: the RRset, signatures included, is the same
 /// in a version that was verified before.
+/// Scratch space of one verifying task, and the soft-key signature checks
+/// it has put off so they can be done together ([`selfcheck::verify_batch`]).
+/// Dropping the batch does the checks left, so none can be skipped.
+struct Batch<'c, 'z> {
+    ctx: &'c Ctx<'z>,
+    sc: Scratch,
+    deferred: Vec<Deferred>,
+}
+
+/// A put-off check and what to say if it fails.
+struct Deferred {
+    check: Arc<PrivateCheck>,
+    prepared: Prepared,
+    owner: Box<[u8]>,
+    rtype: u16,
+    key_tag: u16,
+}
+
+/// Signatures checked together; enough to make the one inversion cheap.
+const BATCH: usize = 64;
+
+impl Batch<'_, '_> {
+    fn defer(&mut self, d: Deferred) {
+        self.deferred.push(d);
+        if self.deferred.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let items: Vec<_> = self
+            .deferred
+            .iter()
+            .map(|d| (&*d.check, d.prepared))
+            .collect();
+        let verdicts = selfcheck::verify_batch(&items);
+        for (d, ok) in self.deferred.iter().zip(verdicts) {
+            if !ok {
+                self.ctx.problem(|| {
+                    format!(
+                        "{} {}: RRSIG (key {}): signature does not verify",
+                        name::to_text(&d.owner),
+                        rdata::type_name(d.rtype),
+                        d.key_tag
+                    )
+                });
+            }
+        }
+        self.deferred.clear();
+    }
+}
+
+impl Drop for Batch<'_, '_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 pub type Unchanged<'a> = dyn Fn(&[u8], &RRset) -> bool + Sync + 'a;
 
 impl<'z> Ctx<'z> {
@@ -139,7 +189,15 @@ impl<'z> Ctx<'z> {
     }
 }
 
-impl Ctx<'_> {
+impl<'z> Ctx<'z> {
+    fn batch(&self) -> Batch<'_, 'z> {
+        Batch {
+            ctx: self,
+            sc: Scratch::default(),
+            deferred: Vec::new(),
+        }
+    }
+
     fn problem(&self, msg: impl FnOnce() -> String) {
         if self.count.fetch_add(1, Ordering::Relaxed) < MAX_REPORTED {
             self.problems.lock().unwrap().push(msg());
@@ -147,8 +205,8 @@ impl Ctx<'_> {
     }
 
     /// Checks the RRSIGs of one RRset; `signed`: whether it must be signed.
-    fn check_set(&self, owner: &[u8], set: &RRset, signed: bool, sc: &mut Scratch) {
-        self.check_set_sampled(owner, set, signed, false, sc)
+    fn check_set(&self, owner: &[u8], set: &RRset, signed: bool, b: &mut Batch<'_, '_>) {
+        self.check_set_sampled(owner, set, signed, false, b)
     }
 
     /// `sampled`: a DS/NSEC3 RRset whose signature may be skipped under sampling.
@@ -158,7 +216,7 @@ impl Ctx<'_> {
         set: &RRset,
         signed: bool,
         sampled: bool,
-        sc: &mut Scratch,
+        b: &mut Batch<'_, '_>,
     ) {
         let crypto = (!sampled
             || self.one_in <= 1
@@ -217,10 +275,29 @@ impl Ctx<'_> {
                 good_algs |= 1 << (f.algorithm & 63);
                 continue;
             }
-            signature_input(&f, owner, set.rtype, set.rdatas(), sc);
-            if !key.verifies(&sc.input, signature) {
-                bad("signature does not verify");
-                continue;
+            signature_input(&f, owner, set.rtype, set.rdatas(), &mut b.sc);
+            match &key.private {
+                // Checked with the batch; a failure is reported then, and
+                // any problem keeps the version from being served.
+                Some(check) if key.alg == ECDSAP256SHA256 => {
+                    let Some(prepared) = check.prepare(&b.sc.input, signature) else {
+                        bad("signature does not verify");
+                        continue;
+                    };
+                    b.defer(Deferred {
+                        check: check.clone(),
+                        prepared,
+                        owner: owner.into(),
+                        rtype: set.rtype,
+                        key_tag: f.key_tag,
+                    });
+                }
+                _ => {
+                    if !verify_signature(key.alg, &key.public, &b.sc.input, signature) {
+                        bad("signature does not verify");
+                        continue;
+                    }
+                }
             }
             good_algs |= 1 << (f.algorithm & 63);
         }
@@ -251,21 +328,22 @@ pub fn verify_sampled(zone: &Zone, now: u32, one_in: u32) -> Result<VerifyStats,
     if ctx.keys.is_empty() {
         ctx.problem(|| "no DNSKEY RRset with zone keys at the apex".into());
     }
-    let mut sc = Scratch::default();
+    let mut apex = ctx.batch();
     for set in &zone.apex.rrsets {
-        ctx.check_set(&zone.origin, set, true, &mut sc);
+        ctx.check_set(&zone.origin, set, true, &mut apex);
     }
+    drop(apex);
     let names: Vec<_> = zone.names.iter().collect();
     names
         .par_iter()
-        .for_each_init(Scratch::default, |sc, (n, node)| {
+        .for_each_init(|| ctx.batch(), |sc, (n, node)| {
             for set in &node.rrsets {
                 ctx.check_set(n, set, true, sc);
             }
         });
     zone.cuts
         .par_shards()
-        .for_each_init(Scratch::default, |sc, it| {
+        .for_each_init(|| ctx.batch(), |sc, it| {
             for d in it {
                 ctx.check_set(&d.name, &d.ns, false, sc);
                 if let Some(ds) = &d.ds {
@@ -327,7 +405,7 @@ fn check_chain(ctx: &Ctx<'_>) -> usize {
     let shards = chain.shards();
     shards
         .par_iter()
-        .for_each_init(Scratch::default, |sc, recs| {
+        .for_each_init(|| ctx.batch(), |sc, recs| {
             let mut o = [0u8; 256];
             for (i, r) in recs.iter().enumerate() {
                 let n = nsec3::owner_name(&r.hash, &zone.origin, &mut o);
@@ -544,7 +622,7 @@ pub fn verify_changed(
     sets.sort_unstable_by(|a, b| (a.0, a.1.rtype).cmp(&(b.0, b.1.rtype)));
     sets.dedup_by(|a, b| a.0 == b.0 && a.1.rtype == b.1.rtype);
     sets.par_iter()
-        .for_each_init(Scratch::default, |sc, (owner, set, signed)| {
+        .for_each_init(|| ctx.batch(), |sc, (owner, set, signed)| {
             ctx.check_set(owner, set, *signed, sc)
         });
     ctx.into_result()
@@ -556,9 +634,9 @@ pub fn verify_changed(
 pub fn verify_rrsets(zone: &Zone, sets: &[(&[u8], &RRset)], now: u32) -> Result<(), VerifyError> {
     let ctx = Ctx::new(zone, now, 1, None);
     sets.par_chunks(256).for_each(|chunk| {
-        let mut sc = Scratch::default();
+        let mut b = ctx.batch();
         for (owner, set) in chunk {
-            ctx.check_set(owner, set, true, &mut sc);
+            ctx.check_set(owner, set, true, &mut b);
         }
     });
     ctx.into_result()
