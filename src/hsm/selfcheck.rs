@@ -277,7 +277,11 @@ mod tests {
         let mut expected = Vec::new();
         for i in 0..50u32 {
             let data = format!("set {i}").into_bytes();
-            let (c, k) = if i % 3 == 0 { (&checkb, &kpb) } else { (&check, &kp) };
+            let (c, k) = if i % 3 == 0 {
+                (&checkb, &kpb)
+            } else {
+                (&check, &kp)
+            };
             let mut sig = k.sign(&rng, &data).unwrap().as_ref().to_vec();
             let good = i % 7 != 0;
             if !good {

@@ -73,7 +73,6 @@ struct Key {
     private: Option<Arc<PrivateCheck>>,
 }
 
-
 struct Ctx<'z> {
     zone: &'z Zone,
     /// Crypto-verify the RRSIGs of one DS/NSEC3 RRset in `one_in`.
@@ -334,16 +333,17 @@ pub fn verify_sampled(zone: &Zone, now: u32, one_in: u32) -> Result<VerifyStats,
     }
     drop(apex);
     let names: Vec<_> = zone.names.iter().collect();
-    names
-        .par_iter()
-        .for_each_init(|| ctx.batch(), |sc, (n, node)| {
+    names.par_iter().for_each_init(
+        || ctx.batch(),
+        |sc, (n, node)| {
             for set in &node.rrsets {
                 ctx.check_set(n, set, true, sc);
             }
-        });
-    zone.cuts
-        .par_shards()
-        .for_each_init(|| ctx.batch(), |sc, it| {
+        },
+    );
+    zone.cuts.par_shards().for_each_init(
+        || ctx.batch(),
+        |sc, it| {
             for d in it {
                 ctx.check_set(&d.name, &d.ns, false, sc);
                 if let Some(ds) = &d.ds {
@@ -355,7 +355,8 @@ pub fn verify_sampled(zone: &Zone, now: u32, one_in: u32) -> Result<VerifyStats,
                     }
                 }
             }
-        });
+        },
+    );
     let nsec3_records = check_chain(&ctx);
     let (signatures, rrsets) = (
         ctx.sigs.load(Ordering::Relaxed),
@@ -403,9 +404,9 @@ fn check_chain(ctx: &Ctx<'_>) -> usize {
     let p = &chain.params;
     // Per shard: fields, order, signatures; links across shards below.
     let shards = chain.shards();
-    shards
-        .par_iter()
-        .for_each_init(|| ctx.batch(), |sc, recs| {
+    shards.par_iter().for_each_init(
+        || ctx.batch(),
+        |sc, recs| {
             let mut o = [0u8; 256];
             for (i, r) in recs.iter().enumerate() {
                 let n = nsec3::owner_name(&r.hash, &zone.origin, &mut o);
@@ -441,7 +442,8 @@ fn check_chain(ctx: &Ctx<'_>) -> usize {
                 }
                 ctx.check_set_sampled(&o[..n], &r.rrset, true, true, sc);
             }
-        });
+        },
+    );
     // Links between shards and the wrap-around.
     let firsts: Vec<(&nsec3::Nsec3Rec, &nsec3::Nsec3Rec)> = shards
         .iter()
@@ -621,10 +623,10 @@ pub fn verify_changed(
     }
     sets.sort_unstable_by(|a, b| (a.0, a.1.rtype).cmp(&(b.0, b.1.rtype)));
     sets.dedup_by(|a, b| a.0 == b.0 && a.1.rtype == b.1.rtype);
-    sets.par_iter()
-        .for_each_init(|| ctx.batch(), |sc, (owner, set, signed)| {
-            ctx.check_set(owner, set, *signed, sc)
-        });
+    sets.par_iter().for_each_init(
+        || ctx.batch(),
+        |sc, (owner, set, signed)| ctx.check_set(owner, set, *signed, sc),
+    );
     ctx.into_result()
 }
 

@@ -248,6 +248,14 @@ impl std::fmt::Debug for Nsec3Chain {
     }
 }
 
+/// Hash order without a `memcmp` call per step: the first 8 octets as one
+/// integer decide almost always (profiled: `memcmp` was 4% of signing 1M).
+#[inline]
+fn cmp_hash(a: &Hash, b: &Hash) -> std::cmp::Ordering {
+    let head = |h: &Hash| u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
+    head(a).cmp(&head(b)).then_with(|| a[8..].cmp(&b[8..]))
+}
+
 #[inline]
 fn shard_of(h: &[u8]) -> usize {
     ((h[0] as usize) << 2 | (h[1] as usize) >> 6) & (CHAIN_SHARDS - 1)
@@ -295,7 +303,9 @@ impl Nsec3Chain {
     #[inline]
     pub fn get(&self, h: &Hash) -> Option<&Nsec3Rec> {
         let s = &self.shards[shard_of(h)];
-        s.binary_search_by(|r| r.hash.cmp(h)).ok().map(|i| &s[i])
+        s.binary_search_by(|r| cmp_hash(&r.hash, h))
+            .ok()
+            .map(|i| &s[i])
     }
 
     /// The record matching `h` (`Ok`) or the one covering it (`Err`).
@@ -304,7 +314,7 @@ impl Nsec3Chain {
     pub fn lookup(&self, h: &Hash) -> Option<Result<&Nsec3Rec, &Nsec3Rec>> {
         let si = shard_of(h);
         let s = &self.shards[si];
-        match s.binary_search_by(|r| r.hash.cmp(h)) {
+        match s.binary_search_by(|r| cmp_hash(&r.hash, h)) {
             Ok(i) => Some(Ok(&s[i])),
             Err(i) if i > 0 => Some(Err(&s[i - 1])),
             Err(_) => self.last_before_shard(si).map(Err),
@@ -360,7 +370,7 @@ impl Nsec3Chain {
     /// another version shares it. The caller keeps the "next" fields right.
     pub fn insert(&mut self, rec: Nsec3Rec) {
         let s = Arc::make_mut(&mut self.shards[shard_of(&rec.hash)]);
-        match s.binary_search_by(|r| r.hash.cmp(&rec.hash)) {
+        match s.binary_search_by(|r| cmp_hash(&r.hash, &rec.hash)) {
             Ok(i) => s[i] = rec,
             Err(i) => {
                 s.insert(i, rec);
@@ -372,7 +382,7 @@ impl Nsec3Chain {
     /// Removes the record of `h`.
     pub fn remove(&mut self, h: &Hash) -> Option<Nsec3Rec> {
         let s = Arc::make_mut(&mut self.shards[shard_of(h)]);
-        let i = s.binary_search_by(|r| r.hash.cmp(h)).ok()?;
+        let i = s.binary_search_by(|r| cmp_hash(&r.hash, h)).ok()?;
         self.count -= 1;
         Some(s.remove(i))
     }
