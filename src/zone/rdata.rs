@@ -34,6 +34,18 @@ pub const ANY: u16 = 255;
 
 /// Type number from a mnemonic or `TYPEnnn`.
 pub fn parse_type(s: &[u8]) -> Option<u16> {
+    // The types a TLD zone is made of, without an allocation per record.
+    let common = [
+        (&b"NS"[..], NS),
+        (b"DS", DS),
+        (b"A", A),
+        (b"AAAA", AAAA),
+        (b"RRSIG", RRSIG),
+        (b"NSEC3", NSEC3),
+    ];
+    if let Some(&(_, t)) = common.iter().find(|(m, _)| m.eq_ignore_ascii_case(s)) {
+        return Some(t);
+    }
     let s = std::str::from_utf8(s).ok()?;
     let up = s.to_ascii_uppercase();
     if let Some(n) = up.strip_prefix("TYPE") {
@@ -445,6 +457,16 @@ pub fn write_type_bitmap(types: &mut [u16], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_mnemonics_in_any_case() {
+        assert_eq!(parse_type(b"ns"), Some(NS));
+        assert_eq!(parse_type(b"Ds"), Some(DS));
+        assert_eq!(parse_type(b"nsec3param"), Some(51));
+        assert_eq!(parse_type(b"TYPE65534"), Some(65534));
+        assert_eq!(parse_type(b"NSE"), None);
+        assert_eq!(parse_type(b"IN"), None);
+    }
 
     fn rd(t: u16, s: &str) -> Result<Vec<u8>, String> {
         let args: Vec<&[u8]> = s.split_whitespace().map(str::as_bytes).collect();

@@ -514,13 +514,17 @@ fn lossy(b: &[u8]) -> String {
 }
 
 fn parse_class(s: &[u8]) -> Option<u16> {
-    match s.to_ascii_uppercase().as_slice() {
-        b"IN" => Some(1),
-        b"CH" => Some(3),
-        b"HS" => Some(4),
-        b"ANY" => None,
-        u if u.starts_with(b"CLASS") => std::str::from_utf8(&u[5..]).ok()?.parse().ok(),
-        _ => None,
+    let is = |m: &[u8]| s.eq_ignore_ascii_case(m);
+    if is(b"IN") {
+        Some(1)
+    } else if is(b"CH") {
+        Some(3)
+    } else if is(b"HS") {
+        Some(4)
+    } else if s.len() > 5 && s[..5].eq_ignore_ascii_case(b"CLASS") {
+        std::str::from_utf8(&s[5..]).ok()?.parse().ok()
+    } else {
+        None
     }
 }
 
@@ -801,6 +805,16 @@ mod tests {
         }
         let (pieces, _) = read_split_text(&plain, 4).unwrap();
         assert_eq!(pieces, 4, "a plain zone is read in pieces");
+    }
+
+    #[test]
+    fn classes_in_any_case() {
+        assert_eq!(parse_class(b"in"), Some(1));
+        assert_eq!(parse_class(b"CH"), Some(3));
+        assert_eq!(parse_class(b"class4"), Some(4));
+        assert_eq!(parse_class(b"ANY"), None);
+        assert_eq!(parse_class(b"NS"), None);
+        assert_eq!(parse_class(b"CLASS"), None);
     }
 
     #[test]
