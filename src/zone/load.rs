@@ -67,6 +67,7 @@ const NSEC3_CHAIN: u32 = u32::MAX - 3;
 #[derive(Default)]
 struct Findings {
     problems: Vec<Problem>,
+    /// Address records below cuts, to check that some NS names them.
     glue_lines: Vec<(Box<[u8]>, u16, u32)>,
 }
 
@@ -85,9 +86,7 @@ pub struct Builder {
     origin: Vec<u8>,
     arena: Vec<u8>,
     entries: Vec<Entry>,
-    problems: Vec<Problem>,
-    /// Address records below cuts, to check that some NS names them.
-    glue_lines: Vec<(Box<[u8]>, u16, u32)>,
+    found: Findings,
 }
 
 impl Builder {
@@ -96,8 +95,7 @@ impl Builder {
             origin: origin.to_vec(),
             arena: Vec::new(),
             entries: Vec::new(),
-            problems: Vec::new(),
-            glue_lines: Vec::new(),
+            found: Findings::default(),
         }
     }
 
@@ -174,16 +172,11 @@ impl Builder {
             rd: e.rd + base,
             ..*e
         }));
-        self.problems.extend(other.problems);
-        self.glue_lines.extend(other.glue_lines);
+        self.absorb(other.found);
     }
 
     fn problem(&mut self, line: u32, severity: Severity, message: String) {
-        self.problems.push(Problem {
-            line,
-            severity,
-            message,
-        });
+        self.found.problem(line, severity, message);
     }
 
     fn owner(&self, e: &Entry) -> &[u8] {
@@ -307,10 +300,10 @@ impl Builder {
         self.check_apex(&zone, &entries)?;
         self.check_ns_targets(&zone);
         tracing::debug!(cuts = cut_count, records, "zone built");
-        self.problems.sort_by_key(|p| p.line);
+        self.found.problems.sort_by_key(|p| p.line);
         Ok(Loaded {
             zone,
-            problems: self.problems,
+            problems: self.found.problems,
             records,
         })
     }
@@ -506,8 +499,8 @@ impl Builder {
     }
 
     fn absorb(&mut self, found: Findings) {
-        self.problems.extend(found.problems);
-        self.glue_lines.extend(found.glue_lines);
+        self.found.problems.extend(found.problems);
+        self.found.glue_lines.extend(found.glue_lines);
     }
 
     /// The NSEC3 chain of a pre-signed zone (records sorted by owner, type).
@@ -642,7 +635,7 @@ impl Builder {
         }
         // Address records below a cut that their own cut's NS do not name
         // are glue only if some other NS names them (sibling glue).
-        if self.glue_lines.is_empty() {
+        if self.found.glue_lines.is_empty() {
             return;
         }
         let mut targets: rustc_hash::FxHashSet<Vec<u8>> = rustc_hash::FxHashSet::default();
@@ -653,7 +646,7 @@ impl Builder {
                 }
             }
         }
-        for (owner, rtype, line) in std::mem::take(&mut self.glue_lines) {
+        for (owner, rtype, line) in std::mem::take(&mut self.found.glue_lines) {
             if !targets.contains(&*owner) {
                 self.problem(
                     line,

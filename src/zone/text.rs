@@ -56,20 +56,7 @@ pub fn read_file(
     sink: &mut dyn FnMut(TextRecord<'_>) -> Result<(), String>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(), ParseError> {
-    let mut o = Vec::new();
-    name::from_text(origin.as_bytes(), &[0], true, &mut o).map_err(|e| ParseError {
-        file: path.display().to_string(),
-        line: 0,
-        message: format!("origin {origin}: {e}"),
-    })?;
-    let mut state = State {
-        origin: o,
-        default_ttl: None,
-        last_owner: Vec::new(),
-        last_ttl: None,
-        last_ttl_unknown: false,
-        depth: 0,
-    };
+    let mut state = initial_state(path, origin)?;
     read_into(path, &mut state, sink, progress)
 }
 
@@ -122,16 +109,13 @@ fn read_split<S: Send>(
     }
     let mut st = start_state;
     let mut sink = new_sink();
-    parse_range(
+    parse_whole(
         path,
         &data,
-        0..data.len(),
-        1,
         &mut st,
         &mut |r| add(&mut sink, r),
-        &mut |d| progress(d, total),
+        &mut |d, t| progress(d, t),
     )?;
-    progress(total, total);
     Ok(vec![sink])
 }
 
@@ -313,8 +297,19 @@ fn read_into(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(), ParseError> {
     let data = read_bytes(path)?;
+    parse_whole(path, &data, st, sink, progress)
+}
+
+/// Parses all of `data` (the contents of `path`) in one piece.
+fn parse_whole(
+    path: &Path,
+    data: &[u8],
+    st: &mut State,
+    sink: &mut dyn FnMut(TextRecord<'_>) -> Result<(), String>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), ParseError> {
     let total = data.len() as u64;
-    parse_range(path, &data, 0..data.len(), 1, st, sink, &mut |done| {
+    parse_range(path, data, 0..data.len(), 1, st, sink, &mut |done| {
         progress(done, total)
     })?;
     progress(total, total);
@@ -674,22 +669,27 @@ mod tests {
 
     type Rec = (u32, String, u16, u32, Vec<u8>);
 
-    fn read(text: &str) -> Result<Vec<Rec>, String> {
+    fn rec(r: TextRecord<'_>) -> Rec {
+        let owner = name::to_text(r.owner);
+        (r.line, owner, r.rtype, r.ttl, r.rdata.to_vec())
+    }
+
+    /// `text` as a zone file in a temporary directory.
+    fn zone_file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("z");
         std::fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    fn read(text: &str) -> Result<Vec<Rec>, String> {
+        let (_dir, p) = zone_file(text);
         let mut out = Vec::new();
         read_file(
             &p,
             "shop.",
             &mut |r| {
-                out.push((
-                    r.line,
-                    name::to_text(r.owner),
-                    r.rtype,
-                    r.ttl,
-                    r.rdata.to_vec(),
-                ));
+                out.push(rec(r));
                 Ok(())
             },
             &mut |_, _| {},
@@ -723,9 +723,7 @@ mod tests {
 
     /// Reads `text` split into `parts` pieces of at least 16 bytes.
     fn read_split_text(text: &str, parts: usize) -> Result<(usize, Vec<Rec>), String> {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("z");
-        std::fs::write(&p, text).unwrap();
+        let (_dir, p) = zone_file(text);
         let sinks = read_split(
             &p,
             "shop.",
@@ -733,13 +731,7 @@ mod tests {
             16,
             &Vec::new,
             &|out: &mut Vec<Rec>, r| {
-                out.push((
-                    r.line,
-                    name::to_text(r.owner),
-                    r.rtype,
-                    r.ttl,
-                    r.rdata.to_vec(),
-                ));
+                out.push(rec(r));
                 Ok(())
             },
             &|_, _| {},
