@@ -460,6 +460,9 @@ fn main() {
         if flag == "--reflector" {
             return reflector::run(whois, rdap);
         }
+        if flag == "--reflector-per-core" {
+            return reflector::run_per_core(whois, rdap);
+        }
     }
     // `cargo test --all-targets` runs benches without `--bench`: then only
     // a one-second smoke run on a small store (like criterion's test mode)
@@ -535,9 +538,15 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
     // RDDS_TLDD: another build of tldd to compare with (A/B under the same
     // machine conditions); RDDS_REFLECTOR=1: instead of tldd, a trivial
     // server with fixed answers, the floor that tokio and the kernel set
-    let child = if env("RDDS_REFLECTOR", 0) == 1 && !smoke {
+    let reflector = env("RDDS_REFLECTOR", 0);
+    let child = if reflector > 0 && !smoke {
+        let mode = if reflector == 2 {
+            "--reflector-per-core"
+        } else {
+            "--reflector"
+        };
         Command::new(std::env::current_exe().unwrap())
-            .args(["--reflector", &whois.to_string(), &rdap.to_string()])
+            .args([mode, &whois.to_string(), &rdap.to_string()])
             .spawn()
             .unwrap()
     } else {
@@ -642,6 +651,43 @@ mod reflector {
             tokio::spawn(serve(w, false));
             serve(r, true).await
         })
+    }
+
+    /// One current-thread runtime per core, each with its own
+    /// SO_REUSEPORT listeners: no work stealing, no cross-thread wake-ups.
+    pub fn run_per_core(whois: &str, rdap: &str) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads: Vec<_> = (0..cores)
+            .map(|_| {
+                let (w, r) = (listener(whois), listener(rdap));
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async move {
+                        let w = TcpListener::from_std(w).unwrap();
+                        let r = TcpListener::from_std(r).unwrap();
+                        tokio::spawn(serve(w, false));
+                        serve(r, true).await
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+
+    fn listener(port: &str) -> std::net::TcpListener {
+        use socket2::{Domain, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.set_reuse_port(true).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        s.bind(&addr.into()).unwrap();
+        s.listen(1024).unwrap();
+        s.into()
     }
 
     async fn serve(l: TcpListener, http: bool) {

@@ -26,6 +26,7 @@ use crate::srs::clock::{Clock, Ts};
 use crate::srs::model::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A store failure (I/O or a record that does not decode).
@@ -54,6 +55,8 @@ pub struct Store {
     /// Set by the publisher while the DNS server refuses the oldest queued
     /// change (what, since when); shown by `status`. Not persisted.
     pub publish_blocked: Mutex<Option<String>>,
+    /// Bumped after every change to the tree (see [`Store::generation`]).
+    generation: AtomicU64,
 }
 
 const META_CLOCK: &[u8] = b"meta/clock_offset";
@@ -103,6 +106,7 @@ impl Store {
             clock: Clock::new(offset),
             publish_notify: Arc::new(tokio::sync::Notify::new()),
             publish_blocked: Mutex::new(None),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -114,6 +118,7 @@ impl Store {
     pub fn advance_clock(&self, at: Ts) -> SResult<()> {
         let off = self.clock.advance_to(at);
         self.tree.insert(META_CLOCK, &off.to_be_bytes())?;
+        self.changed();
         self.db.flush()?;
         Ok(())
     }
@@ -154,6 +159,20 @@ impl Store {
     pub fn get_registrar(&self, id: &str) -> SResult<Option<Registrar>> {
         self.read().registrar(id)
     }
+    /// A number that changes after every change to the committed state, in
+    /// this process (the only writer: sled locks its files). Two equal
+    /// readings mean nothing was committed in between — readers that keep
+    /// something derived from the store (the Whois/RDAP answer cache) use it
+    /// to skip re-reading records. It is bumped right after the change is
+    /// applied, so before any reply that acknowledges the change.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
     /// The committed bytes of one record, neither copied nor decoded: what
     /// the Whois/RDAP answer cache compares to know an answer is current.
     pub fn raw(&self, key: &[u8]) -> SResult<Option<sled::IVec>> {
@@ -213,6 +232,7 @@ impl Store {
             b.remove(id_key("pubq/", *id));
         }
         self.tree.apply_batch(b)?;
+        self.changed();
         self.db.flush()?;
         Ok(())
     }
@@ -593,6 +613,7 @@ impl<'s> Txn<'s> {
             }
         }
         self.store.tree.apply_batch(batch)?;
+        self.store.changed();
         Ok(queued)
     }
 }

@@ -31,12 +31,14 @@ use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
 
 /// Per-service settings.
 pub struct RdapState {
@@ -47,52 +49,10 @@ pub struct RdapState {
     pub port43: Option<String>,
 }
 
-/// The client's address, for the limiter.
+/// The client's address, for the limiter (a request extension, wrapped in
+/// axum's `ConnectInfo` so handlers extract it as usual).
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddr(pub SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, PlainListener>>
-    for ClientAddr
-{
-    fn connect_info(s: axum::serve::IncomingStream<'_, PlainListener>) -> Self {
-        ClientAddr(*s.remote_addr())
-    }
-}
-
-/// Plain TCP with `TCP_NODELAY` (without it a response written in two
-/// segments waits for the client's delayed ACK: ~40 ms per request on a
-/// kept-alive connection).
-pub struct PlainListener(pub TcpListener);
-
-impl axum::serve::Listener for PlainListener {
-    type Io = tokio::net::TcpStream;
-    type Addr = SocketAddr;
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((s, a)) => {
-                    let _ = s.set_nodelay(true);
-                    return (s, a);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "rdap accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
-    for ClientAddr
-{
-    fn connect_info(s: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
-        ClientAddr(*s.remote_addr())
-    }
-}
 
 /// Loads the RDAP TLS certificate chain and key.
 pub fn tls_acceptor(cert: &FsPath, key: &FsPath) -> anyhow::Result<TlsAcceptor> {
@@ -121,66 +81,6 @@ pub fn tls_acceptor(cert: &FsPath, key: &FsPath) -> anyhow::Result<TlsAcceptor> 
     Ok(TlsAcceptor::from(Arc::new(cfg)))
 }
 
-/// A listener yielding completed TLS sessions.
-pub struct TlsListener {
-    rx: tokio::sync::mpsc::Receiver<(
-        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
-        SocketAddr,
-    )>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    pub fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<TlsListener> {
-        let local = listener.local_addr()?;
-        let (tx, rx) = tokio::sync::mpsc::channel(256);
-        tokio::spawn(async move {
-            loop {
-                let (sock, peer) = match listener.accept().await {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "rdap accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = sock.set_nodelay(true);
-                let (acc, txc) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acc.accept(sock)).await {
-                        Ok(Ok(s)) => {
-                            let _ = txc.send((s, peer)).await;
-                        }
-                        Ok(Err(e)) => {
-                            tracing::debug!(client = %peer, error = %e, "rdap TLS handshake failed")
-                        }
-                        Err(_) => tracing::debug!(client = %peer, "rdap TLS handshake timed out"),
-                    }
-                });
-                if tx.is_closed() {
-                    return;
-                }
-            }
-        });
-        Ok(TlsListener { rx, local })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = SocketAddr;
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.rx.recv().await {
-            Some(x) => x,
-            // the accept task never ends while the receiver lives
-            None => std::future::pending().await,
-        }
-    }
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
 /// The router (also used directly by tests).
 pub fn router(state: Arc<RdapState>) -> Router {
     Router::new()
@@ -193,18 +93,62 @@ pub fn router(state: Arc<RdapState>) -> Router {
         .with_state(state)
 }
 
-/// Serves RDAP until the task is dropped.
-pub async fn serve(
-    state: Arc<RdapState>,
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-) -> anyhow::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<ClientAddr>();
-    match tls {
-        Some(acc) => axum::serve(TlsListener::new(listener, acc)?, app).await?,
-        None => axum::serve(PlainListener(listener), app).await?,
+/// Serves RDAP on `listener` until the task is dropped: HTTP/1.1 through
+/// hyper's connection builder (what `axum::serve` wraps, without its
+/// HTTP/2 sniffing read) with the router as the service. Sockets get
+/// `TCP_NODELAY` (without it a response written in two segments waits for
+/// the client's delayed ACK: ~40 ms per request on a kept-alive
+/// connection). TLS handshakes run in the connection's own task with a
+/// 10 s timeout, so a slow client cannot stall the accept loop. A client
+/// gets hyper's default 30 s to send a request's header.
+pub async fn serve(state: Arc<RdapState>, listener: TcpListener, tls: Option<TlsAcceptor>) {
+    let app = router(state);
+    loop {
+        let (sock, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "rdap accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = sock.set_nodelay(true);
+        let app = app.clone();
+        match &tls {
+            None => {
+                tokio::spawn(serve_connection(sock, peer, app));
+            }
+            Some(acc) => {
+                let acc = acc.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(10), acc.accept(sock)).await {
+                        Ok(Ok(s)) => serve_connection(s, peer, app).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(client = %peer, error = %e, "rdap TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!(client = %peer, "rdap TLS handshake timed out"),
+                    }
+                });
+            }
+        }
     }
-    Ok(())
+}
+
+/// Requests on one connection until either side closes it.
+async fn serve_connection<I>(io: I, peer: SocketAddr, app: Router)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(ClientAddr(peer)));
+        app.clone().oneshot(req)
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    if let Err(e) = conn.await {
+        tracing::debug!(client = %peer, error = %e, "rdap connection ended with an error");
+    }
 }
 
 async fn cors(mut r: Response) -> Response {
@@ -282,6 +226,7 @@ impl RdapState {
         if let Some(b) = cache.get(store, &n.ascii, &c.request_url, now)? {
             return Ok(Some(b));
         }
+        let generation = store.generation();
         let Some((v, deps)) = DomainView::load_with_deps(store, n)? else {
             return Ok(None);
         };
@@ -290,7 +235,7 @@ impl RdapState {
             &n.ascii,
             &c.request_url,
             b.clone(),
-            v.now,
+            (v.now, generation),
             v.stable_until(),
             deps,
         );

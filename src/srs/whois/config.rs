@@ -54,6 +54,9 @@ pub struct WhoisConfig {
     pub limit_rdap: bool,
     /// Clients (addresses and subnets) tracked by each limiter at most.
     pub max_tracked: usize,
+    /// Threads serving Whois and RDAP, each with its own socket per
+    /// service (0: one per core); see [`crate::srs::whois::workers`].
+    pub threads: usize,
     /// Rendered domain answers kept per service (0: no cache); see
     /// [`crate::srs::whois::cache`].
     pub cache_entries: usize,
@@ -87,6 +90,7 @@ impl Default for WhoisConfig {
             max_connections_per_ip: 16,
             limit_rdap: true,
             max_tracked: 200_000,
+            threads: 0,
             cache_entries: 10_000,
             redact: true,
             terms: None,

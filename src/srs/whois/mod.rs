@@ -15,7 +15,8 @@
 //! [`cache`] (rendered domain answers, exact freshness),
 //! [`query`] (query syntax), [`view`] (data shared with RDAP: names,
 //! lookups, redaction, texts), [`text`] (the Whois output format),
-//! [`server`] (the listener), [`metrics`].
+//! [`server`] (the listener), [`workers`] (the serving threads, one per
+//! core), [`metrics`].
 //!
 //! [`Rdds`] holds what both services share: store, TLD, settings, one
 //! limiter each and the metrics. Limits: one query per connection (RFC 3912
@@ -29,6 +30,7 @@ pub mod query;
 pub mod server;
 pub mod text;
 pub mod view;
+pub mod workers;
 
 use crate::srs::store::Store;
 use cache::AnswerCache;
@@ -135,51 +137,93 @@ pub async fn start(
         )
         .map_err(|e| anyhow::anyhow!("{}: {e}", app.cfg.path.display()))?,
     );
-    if let Some(addr) = c.whois_listen {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("whois_listen {addr}: {e}"))?;
-        tracing::info!(whois = %addr, rate_limit = c.whois.rate_limit, allow = c.whois.allow.len(), "Whois serving");
-        tasks.spawn(server::serve(rdds.clone(), l));
-    }
-    if let Some(addr) = c.rdap_listen {
-        let tls = match (&c.rdap_tls_cert, &c.rdap_tls_key) {
-            (Some(cert), Some(key)) => Some(crate::srs::rdap::tls_acceptor(
-                &app.cfg.resolve(cert),
-                &app.cfg.resolve(key),
-            )?),
-            (None, None) => None,
-            _ => anyhow::bail!("rdap_tls_cert and rdap_tls_key must be set together"),
-        };
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("rdap_listen {addr}: {e}"))?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let mut base = c
-            .whois
-            .rdap_base_url
-            .clone()
-            .unwrap_or_else(|| format!("{scheme}://{addr}/"));
-        if !base.ends_with('/') {
-            base.push('/');
+    let threads = workers::thread_count(c.whois.threads);
+    let whois: Vec<Option<std::net::TcpListener>> = match c.whois_listen {
+        Some(addr) => {
+            let ls = workers::bind_group(addr, threads)
+                .map_err(|e| anyhow::anyhow!("whois_listen {addr}: {e}"))?;
+            tracing::info!(whois = %addr, threads, rate_limit = c.whois.rate_limit, allow = c.whois.allow.len(), "Whois serving");
+            ls.into_iter().map(Some).collect()
         }
-        let port43 = c.whois_listen.map(|_| {
-            c.whois
-                .port43_host
+        None => (0..threads).map(|_| None).collect(),
+    };
+    type Rdap = (
+        std::net::TcpListener,
+        Arc<crate::srs::rdap::RdapState>,
+        Option<tokio_rustls::TlsAcceptor>,
+    );
+    let rdap: Vec<Option<Rdap>> = match c.rdap_listen {
+        Some(addr) => {
+            let tls = match (&c.rdap_tls_cert, &c.rdap_tls_key) {
+                (Some(cert), Some(key)) => Some(crate::srs::rdap::tls_acceptor(
+                    &app.cfg.resolve(cert),
+                    &app.cfg.resolve(key),
+                )?),
+                (None, None) => None,
+                _ => anyhow::bail!("rdap_tls_cert and rdap_tls_key must be set together"),
+            };
+            let ls = workers::bind_group(addr, threads)
+                .map_err(|e| anyhow::anyhow!("rdap_listen {addr}: {e}"))?;
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let mut base = c
+                .whois
+                .rdap_base_url
                 .clone()
-                .unwrap_or_else(|| format!("whois.nic.{}", app.cfg.tld))
-        });
-        tracing::info!(rdap = %addr, %base, tls = tls.is_some(), "RDAP serving");
-        let st = Arc::new(crate::srs::rdap::RdapState {
-            rdds: rdds.clone(),
-            base,
-            port43,
-        });
-        tasks.spawn(async move {
-            if let Err(e) = crate::srs::rdap::serve(st, l, tls).await {
-                tracing::error!(error = %e, "RDAP listener stopped");
+                .unwrap_or_else(|| format!("{scheme}://{addr}/"));
+            if !base.ends_with('/') {
+                base.push('/');
             }
-        });
+            let port43 = c.whois_listen.map(|_| {
+                c.whois
+                    .port43_host
+                    .clone()
+                    .unwrap_or_else(|| format!("whois.nic.{}", app.cfg.tld))
+            });
+            tracing::info!(rdap = %addr, %base, threads, tls = tls.is_some(), "RDAP serving");
+            let st = Arc::new(crate::srs::rdap::RdapState {
+                rdds: rdds.clone(),
+                base,
+                port43,
+            });
+            ls.into_iter()
+                .map(|l| Some((l, st.clone(), tls.clone())))
+                .collect()
+        }
+        None => (0..threads).map(|_| None).collect(),
+    };
+    // a serving thread that stops ends the SRS (as a stopped task does)
+    let (exited, mut exit_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let conns = server::Connections::new(c.whois.max_connections);
+    for (i, (whois, rdap)) in whois.into_iter().zip(rdap).enumerate() {
+        let (rdds, conns, exited) = (rdds.clone(), conns.clone(), exited.clone());
+        workers::spawn(
+            i,
+            move || async move {
+                let mut set = tokio::task::JoinSet::new();
+                if let Some(l) = whois {
+                    match tokio::net::TcpListener::from_std(l) {
+                        Ok(l) => drop(set.spawn(server::serve(rdds, l, conns))),
+                        Err(e) => tracing::error!(error = %e, "whois listener"),
+                    }
+                }
+                if let Some((l, st, tls)) = rdap {
+                    match tokio::net::TcpListener::from_std(l) {
+                        Ok(l) => drop(set.spawn(crate::srs::rdap::serve(st, l, tls))),
+                        Err(e) => tracing::error!(error = %e, "rdap listener"),
+                    }
+                }
+                // the listeners loop forever: the first to end ends the thread
+                let _ = set.join_next().await;
+            },
+            move |why| {
+                let _ = exited.send(why);
+            },
+        );
     }
+    tasks.spawn(async move {
+        if let Some(why) = exit_rx.recv().await {
+            tracing::error!(reason = %why, "a Whois/RDAP serving thread stopped");
+        }
+    });
     Ok(())
 }

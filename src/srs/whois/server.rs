@@ -34,10 +34,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+/// The connection caps, shared by every serving thread.
+pub struct Connections {
+    all: Arc<Semaphore>,
+    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Connections {
+    pub fn new(max: usize) -> Arc<Connections> {
+        Arc::new(Connections {
+            all: Arc::new(Semaphore::new(max)),
+            per_ip: Arc::default(),
+        })
+    }
+}
+
 /// Serves Whois on `listener` until the task is dropped.
-pub async fn serve(rdds: Arc<Rdds>, listener: TcpListener) {
-    let sem = Arc::new(Semaphore::new(rdds.cfg.max_connections));
-    let per_ip: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+pub async fn serve(rdds: Arc<Rdds>, listener: TcpListener, conns: Arc<Connections>) {
     loop {
         let (sock, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -48,8 +61,8 @@ pub async fn serve(rdds: Arc<Rdds>, listener: TcpListener) {
             }
         };
         let rdds = rdds.clone();
-        let permit = sem.clone().try_acquire_owned().ok();
-        let slot = IpSlot::take(&per_ip, peer.ip(), rdds.cfg.max_connections_per_ip);
+        let permit = conns.all.clone().try_acquire_owned().ok();
+        let slot = IpSlot::take(&conns.per_ip, peer.ip(), rdds.cfg.max_connections_per_ip);
         tokio::spawn(async move {
             rdds.metrics.whois_connections.inc();
             if permit.is_none() || slot.is_none() {
@@ -316,11 +329,18 @@ fn domain(
     if let Some(b) = rdds.whois_cache.get(&rdds.store, &n.ascii, "", now)? {
         return Ok(("domain", "found", b));
     }
+    let generation = rdds.store.generation();
     Ok(match DomainView::load_with_deps(&rdds.store, n)? {
         Some((v, deps)) => {
             let b = Bytes::from(text::domain(&v, rdds.cfg.redact, footer));
-            rdds.whois_cache
-                .put(&n.ascii, "", b.clone(), v.now, v.stable_until(), deps);
+            rdds.whois_cache.put(
+                &n.ascii,
+                "",
+                b.clone(),
+                (v.now, generation),
+                v.stable_until(),
+                deps,
+            );
             ("domain", "found", b)
         }
         None => (

@@ -1,0 +1,107 @@
+//! Where Whois and RDAP run: one thread per core (`[srs.whois] threads`),
+//! each with its own current-thread tokio runtime and its own listening
+//! socket per service. The sockets share the port with `SO_REUSEPORT`, so
+//! the kernel spreads new connections over the threads and a connection is
+//! accepted, served and closed on one thread.
+//!
+//! Why not the SRS's shared multi-threaded runtime: a lookup on a new
+//! connection is mostly kernel work (accept, a few segments, close) and a
+//! little of ours, so what the scheduler adds shows. On the shared runtime
+//! the single accept loop hands each connection to whichever worker is
+//! free, which costs cross-thread wake-ups and cache misses on every
+//! lookup. Measured on the 2-core machine with `benches/rdds_load.rs` (its
+//! trivial reflector, same connection pattern): an RDAP lookup on a new
+//! connection took 110-125 µs of server CPU on one shared runtime and
+//! 85-88 µs with a runtime and socket per core. The EPP server, the
+//! publisher and the control socket stay on the shared runtime, so EPP
+//! work and registry lookups do not queue behind each other.
+//!
+//! A plain bind is tried first, so a port another process holds is refused
+//! as before (`SO_REUSEPORT` alone would let a second `tldd srs` of the same
+//! user share the port). Port 0 takes one ephemeral port for all threads.
+//!
+//! Limits: a connection stays on the thread that accepted it; one slow
+//! lookup (a cold sled read) delays the others on its thread, not those on
+//! the other threads. The Whois connection caps are shared by all threads.
+use std::net::{SocketAddr, TcpListener};
+
+/// `n` listening sockets on `addr`, all sharing its port.
+pub fn bind_group(addr: SocketAddr, n: usize) -> std::io::Result<Vec<TcpListener>> {
+    // refused here when someone else has the port, even with SO_REUSEPORT
+    let probe = TcpListener::bind(addr)?;
+    let addr = probe.local_addr()?;
+    drop(probe);
+    (0..n.max(1)).map(|_| reuse_port_listener(addr)).collect()
+}
+
+fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    s.listen(1024)?;
+    Ok(s.into())
+}
+
+/// How many serving threads `threads` (0: one per core) means here.
+pub fn thread_count(threads: usize) -> usize {
+    if threads > 0 {
+        return threads;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Starts thread `i` running `serve` on its own current-thread runtime;
+/// `on_exit` runs if it ever stops (it should not), with why.
+pub fn spawn<F, Fut>(i: usize, serve: F, on_exit: impl FnOnce(String) + Send + 'static)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let name = format!("rdds-{i}");
+    let started = std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            let why = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => {
+                    rt.block_on(serve());
+                    format!("{name}: its listeners stopped")
+                }
+                Err(e) => format!("{name}: cannot start a runtime: {e}"),
+            };
+            on_exit(why);
+        });
+    if let Err(e) = started {
+        tracing::error!(error = %e, "cannot start a Whois/RDAP thread");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_shares_one_port_and_refuses_a_taken_one() {
+        let g = bind_group("127.0.0.1:0".parse().unwrap(), 3).unwrap();
+        assert_eq!(g.len(), 3);
+        let port = g[0].local_addr().unwrap().port();
+        assert!(g.iter().all(|l| l.local_addr().unwrap().port() == port));
+        // the group holds the port: a second group (another tldd) is refused
+        let addr = g[0].local_addr().unwrap();
+        assert!(bind_group(addr, 2).is_err());
+        // connections reach the group
+        for _ in 0..4 {
+            std::net::TcpStream::connect(addr).unwrap();
+        }
+        assert!(thread_count(0) >= 1);
+        assert_eq!(thread_count(3), 3);
+    }
+}
