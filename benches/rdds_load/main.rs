@@ -8,36 +8,45 @@
 //! ```
 //!
 //! `RDDS_CACHE` is `[srs.whois] cache_entries` (0: every lookup renders
-//! its answer from the store, the cache-miss cost). `RDDS_RATE=5000` makes
-//! the clients open-loop at that total offered rate (latency counted from
-//! each lookup's planned send time) instead of closed-loop as fast as
-//! answers come. Each phase first runs `RDDS_WARMUP` seconds (default 2)
-//! that are not counted. `RDDS_TLDD=path` runs another tldd build (A/B
-//! comparisons on the same machine state); `RDDS_REFLECTOR=1` runs a
-//! trivial tokio server with fixed answers instead (the tokio + kernel
-//! floor).
+//! its answer from the store, the cache-miss cost). Each phase first runs
+//! `RDDS_WARMUP` seconds (default 2) that are not counted. `RDDS_TLDD=path`
+//! runs another tldd build (A/B comparisons on the same machine state);
+//! `RDDS_REFLECTOR=1` runs a trivial tokio server with fixed answers
+//! instead (the tokio + kernel floor), `RDDS_REFLECTOR=2` the same with a
+//! runtime and socket per core (how tldd serves).
+//!
+//! Two generators:
+//! - `RDDS_RATE=5000`: open loop with independent arrivals ([`arrivals`]):
+//!   each lookup starts at its planned time as its own task on one of
+//!   `RDDS_THREADS` (default 2) threads, like queries from many unrelated
+//!   clients; latency counts from the planned time. This is the bar's
+//!   measurement.
+//! - `RDDS_CLIENTS=N` (or no rate: closed loop with `RDDS_CONCURRENCY`
+//!   clients, default 16): N threads, each one lookup at a time. With a
+//!   rate each client sends at `rate / N` per second from its planned
+//!   times, so a slow answer also delays that client's next lookups (they
+//!   count as late); without one, as fast as answers come.
 //!
 //! Besides percentiles, each phase prints where the slowest 1% spent their
 //! time (generator lateness, connect, first byte, rest), how many lookups
 //! took over 10 ms in each second, and the machine's CPU by user: server,
 //! generator, other processes, interrupts (loopback TCP work) and steal.
-//! On the 2-core machine the new-connection phases keep some 1.7 cores
-//! busy, so other load on the machine shows up directly in the tail.
+//! On the 2-core machine the new-connection phases keep well over one core
+//! busy, so other load on the machine, and steal by the hypervisor, show
+//! up directly in the tail.
 //!
-//! Under `cargo test` (no `--bench` argument) it only does a one-second
-//! smoke run on 200 domains and fails if any lookup failed.
+//! Under `cargo test` (no `--bench` argument) it only does one-second smoke
+//! runs on 200 domains (both generators) and fails if any lookup failed.
 //!
 //! It writes a store with `RDDS_DOMAINS` domains (one registrar, one
 //! contact, two name servers each, every third with a DS) through the SRS
 //! store API, starts the real `tldd srs serve` on it with Whois and RDAP on
 //! loopback ports (client 127.0.0.1 allow-listed), then for each service
-//! runs `RDDS_CONCURRENCY` closed-loop clients for `RDDS_SECONDS` seconds,
-//! each asking for a random existing domain on a new connection (Whois: one
-//! query per connection, as RFC 3912 works; RDAP: one request per
-//! connection, `Connection: close`, the pessimistic case). It prints
-//! lookups/s and latency percentiles; every answer is checked to be a hit.
-//! The load generator runs on the same machine: each phase also prints the
-//! CPU the server and the generator used, and the load average.
+//! runs `RDDS_SECONDS` seconds of lookups, each for a random existing
+//! domain: Whois on a new connection (one query per connection, as RFC
+//! 3912 works); RDAP on a new connection (`Connection: close`, the
+//! pessimistic case), then on kept-alive connections. It prints lookups/s
+//! and latency percentiles; every answer is checked to be a hit.
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -46,6 +55,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tldd::srs::model::*;
 use tldd::srs::store::{SResult, Store};
+
+mod arrivals;
+mod reflector;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -217,7 +229,7 @@ fn machine_jiffies() -> [f64; 4] {
 /// How a phase runs: clients, warm-up and measured seconds, domains, server
 /// pid, and the fixed offered rate (lookups/s over all clients) or None for
 /// closed loop.
-type Run = (usize, (u64, u64), usize, u32, Option<f64>);
+type Run = (Engine, (u64, u64), usize, u32, Option<f64>);
 
 /// When one lookup had its connection and its first answer byte.
 struct Phases {
@@ -313,45 +325,77 @@ fn client<F: FnMut(usize) -> Option<Phases>>(
     (out, errors)
 }
 
+/// How lookups are generated.
+#[derive(Clone, Copy)]
+enum Engine {
+    /// This many threads, each one lookup at a time (`RDDS_CLIENTS`; also
+    /// the closed loop, without `RDDS_RATE`).
+    Clients(usize),
+    /// Independent arrivals on this many threads (see [`arrivals`]).
+    Arrivals(usize),
+}
+
 fn load<F: FnMut(usize) -> Option<Phases> + Send + 'static>(
     name: &str,
-    (clients, (warm, secs), n, server, rate): Run,
+    (engine, (warm, secs), n, server, rate): Run,
+    kind: arrivals::Kind,
     make: impl Fn() -> F,
 ) {
-    let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let from = start + Duration::from_secs(warm);
-    let handles: Vec<_> = (0..clients)
-        .map(|c| {
-            let (one, stop) = (make(), stop.clone());
-            std::thread::spawn(move || client(c, (clients, n, rate), (start, from), &stop, one))
-        })
-        .collect();
-    std::thread::sleep(from - start);
-    let load_before = loadavg();
-    let (gen0, srv0, m0) = (own_cpu(), proc_cpu(server), machine_jiffies());
-    std::thread::sleep(Duration::from_secs(secs));
-    stop.store(true, Ordering::Relaxed);
-    let wall = from.elapsed().as_secs_f64();
-    let (gen, srv, m1) = (own_cpu() - gen0, proc_cpu(server) - srv0, machine_jiffies());
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for h in handles {
-        let (l, e) = h.join().unwrap();
-        all.extend(l);
-        errors += e;
-    }
+    let measured = std::thread::spawn(move || {
+        std::thread::sleep(from - Instant::now());
+        let before = (loadavg(), own_cpu(), proc_cpu(server), machine_jiffies());
+        std::thread::sleep(Duration::from_secs(secs));
+        (before, own_cpu(), proc_cpu(server), machine_jiffies())
+    });
+    let (mut all, errors, label) = match (engine, rate) {
+        (Engine::Arrivals(threads), Some(rate)) => {
+            let plan = arrivals::Plan {
+                start,
+                from,
+                until: from + Duration::from_secs(secs),
+                rate,
+                domains: n,
+            };
+            let (s, e) = arrivals::run(kind, plan, threads);
+            (s, e, format!("independent arrivals on {threads} threads"))
+        }
+        (Engine::Clients(clients), _) | (Engine::Arrivals(clients), None) => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let handles: Vec<_> = (0..clients)
+                .map(|c| {
+                    let (one, stop) = (make(), stop.clone());
+                    std::thread::spawn(move || {
+                        client(c, (clients, n, rate), (start, from), &stop, one)
+                    })
+                })
+                .collect();
+            std::thread::sleep(from + Duration::from_secs(secs) - Instant::now());
+            stop.store(true, Ordering::Relaxed);
+            let mut all = Vec::new();
+            let mut errors = 0;
+            for h in handles {
+                let (l, e) = h.join().unwrap();
+                all.extend(l);
+                errors += e;
+            }
+            (all, errors, format!("{clients} clients"))
+        }
+    };
+    let ((load_before, gen0, srv0, m0), gen1, srv1, m1) = measured.join().unwrap();
+    let wall = secs as f64;
+    let (gen, srv) = (gen1 - gen0, srv1 - srv0);
     // machine CPU in cores, by kind: share of all jiffies times the cores
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let share = |i: usize| (m1[i] - m0[i]) / (m1[3] - m0[3]).max(1.0) * cores * 100.0;
     all.sort_by_key(|s| s.total);
-    assert!(
-        errors == 0 || std::env::args().any(|a| a == "--bench"),
-        "{name}: {errors} failed lookups"
-    );
+    let bench = std::env::args().any(|a| a == "--bench");
+    assert!(errors == 0 || bench, "{name}: {errors} failed lookups");
+    assert!(!all.is_empty() || bench, "{name}: no lookup completed");
     let pct = |p: f64| ms(percentile(&all, p).total);
     println!(
-        "{name}: {} lookups in {wall:.1} s (after {warm} s warm-up) = {:.0}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors} ({clients} clients, {})",
+        "{name}: {} lookups in {wall:.1} s (after {warm} s warm-up) = {:.0}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors} ({label}, {})",
         all.len(),
         all.len() as f64 / wall,
         pct(0.5),
@@ -579,8 +623,28 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
     } else {
         env("RDDS_WARMUP", 2) as u64
     };
-    let run = (clients, (warm, secs), n, server.0.id(), rate);
-    load("whois domain", run, || {
+    // with a rate: independent arrivals unless RDDS_CLIENTS=N asks for N
+    // threads of one lookup at a time; the smoke run tries both engines
+    let engines = match std::env::var("RDDS_CLIENTS").ok() {
+        _ if smoke => vec![Engine::Clients(clients), Engine::Arrivals(1)],
+        Some(c) => vec![Engine::Clients(c.parse().unwrap_or(clients))],
+        None if rate.is_some() => vec![Engine::Arrivals(env("RDDS_THREADS", 2))],
+        None => vec![Engine::Clients(clients)],
+    };
+    for engine in engines {
+        // the smoke run's arrivals go at a modest fixed rate
+        let rate = if smoke && matches!(engine, Engine::Arrivals(_)) {
+            Some(300.0)
+        } else {
+            rate
+        };
+        phases((engine, (warm, secs), n, server.0.id(), rate), whois, rdap);
+    }
+}
+
+/// The three measured phases.
+fn phases(run: Run, whois: u16, rdap: u16) {
+    load("whois domain", run, arrivals::Kind::Whois(whois), || {
         move |i| {
             once(
                 whois,
@@ -589,14 +653,16 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
             )
         }
     });
-    load("rdap domain, new connection each", run, || {
+    let kind = arrivals::Kind::RdapNewConnection(rdap);
+    load("rdap domain, new connection each", run, kind, || {
         move |i| {
             let req =
                 format!("GET /domain/d{i}.shop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
             once(rdap, req.as_bytes(), b"HTTP/1.1 200")
         }
     });
-    load("rdap domain, keep-alive", run, || {
+    let kind = arrivals::Kind::RdapKeepAlive(rdap);
+    load("rdap domain, keep-alive", run, kind, || {
         let mut conn: Option<std::io::BufReader<TcpStream>> = None;
         move |i| {
             if conn.is_none() {
@@ -626,125 +692,5 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-/// A trivial server with the same connection pattern as tldd's (tokio,
-/// task per connection, TCP_CORK, close after the answer) and fixed answers
-/// of the same sizes: what is left of the latency without the SRS.
-mod reflector {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
-
-    pub fn run(whois: &str, rdap: &str) {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let w = TcpListener::bind(format!("127.0.0.1:{whois}"))
-                .await
-                .unwrap();
-            let r = TcpListener::bind(format!("127.0.0.1:{rdap}"))
-                .await
-                .unwrap();
-            tokio::spawn(serve(w, false));
-            serve(r, true).await
-        })
-    }
-
-    /// One current-thread runtime per core, each with its own
-    /// SO_REUSEPORT listeners: no work stealing, no cross-thread wake-ups.
-    pub fn run_per_core(whois: &str, rdap: &str) {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads: Vec<_> = (0..cores)
-            .map(|_| {
-                let (w, r) = (listener(whois), listener(rdap));
-                std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    rt.block_on(async move {
-                        let w = TcpListener::from_std(w).unwrap();
-                        let r = TcpListener::from_std(r).unwrap();
-                        tokio::spawn(serve(w, false));
-                        serve(r, true).await
-                    })
-                })
-            })
-            .collect();
-        for t in threads {
-            let _ = t.join();
-        }
-    }
-
-    fn listener(port: &str) -> std::net::TcpListener {
-        use socket2::{Domain, Socket, Type};
-        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-        s.set_reuse_port(true).unwrap();
-        s.set_nonblocking(true).unwrap();
-        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        s.bind(&addr.into()).unwrap();
-        s.listen(1024).unwrap();
-        s.into()
-    }
-
-    async fn serve(l: TcpListener, http: bool) {
-        loop {
-            let Ok((s, _)) = l.accept().await else {
-                continue;
-            };
-            tokio::spawn(if http { rdap(s) } else { whois(s) });
-        }
-    }
-
-    fn pad(head: &str, n: usize) -> Vec<u8> {
-        let mut v = head.as_bytes().to_vec();
-        v.resize(n, b'x');
-        v
-    }
-
-    fn whois(mut s: TcpStream) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-        Box::pin(async move {
-            let mut buf = [0u8; 512];
-            if !matches!(s.read(&mut buf).await, Ok(n) if n > 0) {
-                return;
-            }
-            let _ = socket2::SockRef::from(&s).set_tcp_cork(true);
-            let _ = s.write_all(&pad("Domain Name: d", 3543)).await;
-        })
-    }
-
-    fn rdap(mut s: TcpStream) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-        Box::pin(async move {
-            let _ = s.set_nodelay(true);
-            let body = pad("{", 7098);
-            let mut req = Vec::new();
-            let mut buf = [0u8; 4096];
-            loop {
-                let Ok(n) = s.read(&mut buf).await else {
-                    return;
-                };
-                if n == 0 {
-                    return;
-                }
-                req.extend_from_slice(&buf[..n]);
-                if !req.ends_with(b"\r\n\r\n") {
-                    continue;
-                }
-                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
-                let close = req.windows(17).any(|w| w == b"Connection: close");
-                req.clear();
-                if s.write_all(&[head.as_bytes(), &body].concat())
-                    .await
-                    .is_err()
-                    || close
-                {
-                    let _ = s.shutdown().await;
-                    return;
-                }
-            }
-        })
     }
 }
