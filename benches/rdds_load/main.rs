@@ -8,7 +8,8 @@
 //! ```
 //!
 //! `RDDS_CACHE` is `[srs.whois] cache_entries` (0: every lookup renders
-//! its answer from the store, the cache-miss cost). Each phase first runs
+//! its answer from the store, the cache-miss cost), `RDDS_SERVER_THREADS`
+//! its `threads`. Each phase first runs
 //! `RDDS_WARMUP` seconds (default 2) that are not counted. `RDDS_TLDD=path`
 //! runs another tldd build (A/B comparisons on the same machine state);
 //! `RDDS_REFLECTOR=1` runs a trivial tokio server with fixed answers
@@ -566,13 +567,17 @@ fn main() {
         format!(
             "[srs]\ntld = \"shop.\"\ndata_dir = \"{d}/data\"\nepp_listen = \"127.0.0.1:{epp}\"\ntls_cert = \"{c}\"\ntls_key = \"{k}\"\n\
 whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
-[srs.whois]\nallow = [\"127.0.0.1/32\"]\nmax_connections_per_ip = 4096\n{cache}\n\
+[srs.whois]\nallow = [\"127.0.0.1/32\"]\nmax_connections_per_ip = 4096\n{cache}\n{threads}\n\
 [srs.dns]\nserver = \"127.0.0.1:9\"\ntsig_key = \"k\"\n\
 [[tsig]]\nname = \"k\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0c2VjcmV0c2VjcmV0\"\n",
             d = dir.path().display(),
             // only when asked: a server from before the cache has no such key
             cache = std::env::var("RDDS_CACHE")
                 .map(|c| format!("cache_entries = {c}"))
+                .unwrap_or_default(),
+            // likewise: the server's Whois/RDAP threads (0: one per core)
+            threads = std::env::var("RDDS_SERVER_THREADS")
+                .map(|t| format!("threads = {t}"))
                 .unwrap_or_default(),
             c = crt.display(),
             k = key.display()
