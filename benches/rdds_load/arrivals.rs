@@ -194,11 +194,7 @@ async fn get(c: &mut BufReader<TcpStream>, path: &str) -> Option<Instant> {
         if h.is_empty() {
             break;
         }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                len = v.trim().parse::<usize>().ok();
-            }
-        }
+        len = super::content_length(h).or(len);
     }
     let mut body = vec![0u8; len?];
     c.read_exact(&mut body).await.ok()?;

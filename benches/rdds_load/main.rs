@@ -453,6 +453,14 @@ fn read_all(s: &mut TcpStream, cap: usize) -> Option<(Instant, Vec<u8>)> {
     Some((first, out))
 }
 
+/// The length a `Content-Length` header line (without its line end) gives.
+fn content_length(header: &str) -> Option<usize> {
+    let (k, v) = header.split_once(':')?;
+    k.eq_ignore_ascii_case("content-length")
+        .then(|| v.trim().parse().ok())
+        .flatten()
+}
+
 /// One GET on a persistent connection; the first byte's time on a
 /// complete 200 answer.
 fn keep_alive_get(c: &mut std::io::BufReader<TcpStream>, path: &str) -> Option<Instant> {
@@ -474,11 +482,7 @@ fn keep_alive_get(c: &mut std::io::BufReader<TcpStream>, path: &str) -> Option<I
         if h.is_empty() {
             break;
         }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                len = v.trim().parse::<usize>().ok();
-            }
-        }
+        len = content_length(h).or(len);
     }
     let mut body = vec![0u8; len?];
     c.read_exact(&mut body).ok()?;

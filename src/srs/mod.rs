@@ -236,6 +236,24 @@ pub fn run(args: SrsArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The next connection on `listener`. A failed accept (typically out of
+/// file descriptors) is logged and retried after a pause instead of ending
+/// the listener, so `service` keeps serving once descriptors free up.
+pub(crate) async fn accept(
+    listener: &tokio::net::TcpListener,
+    service: &str,
+) -> (tokio::net::TcpStream, std::net::SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(x) => return x,
+            Err(e) => {
+                tracing::warn!(error = %e, "{service} accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
 async fn serve(cfg: config::Loaded) -> anyhow::Result<()> {
     let tls = epp::session::acceptor(
         &cfg.resolve(&cfg.srs.tls_cert),

@@ -112,14 +112,7 @@ pub fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
 pub async fn serve(epp: Arc<Epp>, listener: TcpListener, tls: TlsAcceptor) {
     let slots = Arc::new(Semaphore::new(epp.settings.max_connections));
     loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "EPP accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+        let (tcp, peer) = crate::srs::accept(&listener, "EPP").await;
         let _ = tcp.set_nodelay(true);
         let epp = epp.clone();
         let tls = tls.clone();

@@ -104,14 +104,7 @@ pub fn router(state: Arc<RdapState>) -> Router {
 pub async fn serve(state: Arc<RdapState>, listener: TcpListener, tls: Option<TlsAcceptor>) {
     let app = router(state);
     loop {
-        let (sock, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "rdap accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+        let (sock, peer) = crate::srs::accept(&listener, "rdap").await;
         let _ = sock.set_nodelay(true);
         let app = app.clone();
         match &tls {

@@ -52,14 +52,7 @@ impl Connections {
 /// Serves Whois on `listener` until the task is dropped.
 pub async fn serve(rdds: Arc<Rdds>, listener: TcpListener, conns: Arc<Connections>) {
     loop {
-        let (sock, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "whois accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+        let (sock, peer) = crate::srs::accept(&listener, "whois").await;
         let rdds = rdds.clone();
         let permit = conns.all.clone().try_acquire_owned().ok();
         let slot = IpSlot::take(&conns.per_ip, peer.ip(), rdds.cfg.max_connections_per_ip);
