@@ -347,8 +347,16 @@ fn load<F: FnMut(usize) -> Option<Phases> + Send + 'static>(
     let measured = std::thread::spawn(move || {
         std::thread::sleep(from - Instant::now());
         let before = (loadavg(), own_cpu(), proc_cpu(server), machine_jiffies());
-        std::thread::sleep(Duration::from_secs(secs));
-        (before, own_cpu(), proc_cpu(server), machine_jiffies())
+        // the machine's jiffies each second, to line steal up with the
+        // seconds that had slow lookups
+        let mut each = vec![before.3];
+        for s in 1..=secs {
+            std::thread::sleep(
+                (from + Duration::from_secs(s)).saturating_duration_since(Instant::now()),
+            );
+            each.push(machine_jiffies());
+        }
+        (before, own_cpu(), proc_cpu(server), each)
     });
     let (mut all, errors, label) = match (engine, rate) {
         (Engine::Arrivals(threads), Some(rate)) => {
@@ -384,7 +392,8 @@ fn load<F: FnMut(usize) -> Option<Phases> + Send + 'static>(
             (all, errors, format!("{clients} clients"))
         }
     };
-    let ((load_before, gen0, srv0, m0), gen1, srv1, m1) = measured.join().unwrap();
+    let ((load_before, gen0, srv0, m0), gen1, srv1, each) = measured.join().unwrap();
+    let m1 = each[each.len() - 1];
     let wall = secs as f64;
     let (gen, srv) = (gen1 - gen0, srv1 - srv0);
     // machine CPU in cores, by kind: share of all jiffies times the cores
@@ -406,6 +415,13 @@ fn load<F: FnMut(usize) -> Option<Phases> + Send + 'static>(
         rate.map_or("closed loop".to_string(), |r| format!("offered {r:.0}/s")),
     );
     report_tail(&all, secs);
+    let steal: Vec<u32> = each
+        .windows(2)
+        .map(|w| {
+            ((w[1][2] - w[0][2]) / (w[1][3] - w[0][3]).max(1.0) * cores * 100.0).round() as u32
+        })
+        .collect();
+    println!("    steal per second (% of one core): {steal:?}");
     // the generator shares the machine: show what each side used, and what
     // anything else on the machine took in the meantime
     println!(

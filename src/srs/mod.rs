@@ -243,8 +243,19 @@ pub(crate) async fn accept(
     listener: &tokio::net::TcpListener,
     service: &str,
 ) -> (tokio::net::TcpStream, std::net::SocketAddr) {
+    accept_with(|| listener.accept(), service).await
+}
+
+/// [`accept`] with any accept call.
+pub(crate) async fn accept_with<S, Fut>(
+    mut accept: impl FnMut() -> Fut,
+    service: &str,
+) -> (S, std::net::SocketAddr)
+where
+    Fut: std::future::Future<Output = std::io::Result<(S, std::net::SocketAddr)>>,
+{
     loop {
-        match listener.accept().await {
+        match accept().await {
             Ok(x) => return x,
             Err(e) => {
                 tracing::warn!(error = %e, "{service} accept failed");

@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn answers_follow_store_changes() {
         use crate::srs::model::*;
-        use crate::srs::whois::{config::WhoisConfig, server::answer, Rdds};
+        use crate::srs::whois::{config::WhoisConfig, reply::answer, Rdds};
         let dir = tempfile::tempdir().unwrap();
         let store = std::sync::Arc::new(Store::open(dir.path(), "shop", "SHOP").unwrap());
         let now = store.clock.now();

@@ -15,8 +15,9 @@
 //! [`cache`] (rendered domain answers, exact freshness),
 //! [`query`] (query syntax), [`view`] (data shared with RDAP: names,
 //! lookups, redaction, texts), [`text`] (the Whois output format),
-//! [`server`] (the listener), [`workers`] (the serving threads, one per
-//! core), [`metrics`].
+//! [`reply`] (what a query line gets), [`server`] (the listener and
+//! connections that wait), [`fast`] (connections answered in the accept
+//! loop), [`workers`] (the serving threads, one per core), [`metrics`].
 //!
 //! [`Rdds`] holds what both services share: store, TLD, settings, one
 //! limiter each and the metrics. Limits: one query per connection (RFC 3912
@@ -24,9 +25,11 @@
 //! wildcards.
 pub mod cache;
 pub mod config;
+pub mod fast;
 pub mod limit;
 pub mod metrics;
 pub mod query;
+pub mod reply;
 pub mod server;
 pub mod text;
 pub mod view;
@@ -201,7 +204,7 @@ pub async fn start(
             move || async move {
                 let mut set = tokio::task::JoinSet::new();
                 if let Some(l) = whois {
-                    match tokio::net::TcpListener::from_std(l) {
+                    match fast::listener(l) {
                         Ok(l) => drop(set.spawn(server::serve(rdds, l, conns))),
                         Err(e) => tracing::error!(error = %e, "whois listener"),
                     }

@@ -19,19 +19,16 @@
 //! Every query is logged at debug level (client, query, result, time), each
 //! refusal at info, each new block at warn; counters and the latency
 //! histogram are in [`super::metrics`].
-use super::query::{self, Query};
-use super::text::{self, Footer};
-use super::view::{find_registrar, DomainView, HostView, QName};
+use super::fast::{self, Rest};
+use super::reply::{self, LineReader, Reply};
 use super::Rdds;
-use crate::srs::clock::Ts;
-use crate::srs::store::SResult;
-use axum::body::Bytes;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::unix::AsyncFd;
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 /// The connection caps, shared by every serving thread.
@@ -49,29 +46,43 @@ impl Connections {
     }
 }
 
-/// Serves Whois on `listener` until the task is dropped.
-pub async fn serve(rdds: Arc<Rdds>, listener: TcpListener, conns: Arc<Connections>) {
+/// Serves Whois on `listener` until the task is dropped. Connections are
+/// served in the accept loop when they can be ([`fast`]); the rest go on
+/// in a task each.
+pub async fn serve(rdds: Arc<Rdds>, listener: AsyncFd<socket2::Socket>, conns: Arc<Connections>) {
     loop {
-        let (sock, peer) = crate::srs::accept(&listener, "whois").await;
-        let rdds = rdds.clone();
+        let (sock, peer) = crate::srs::accept_with(|| fast::accept(&listener), "whois").await;
         let permit = conns.all.clone().try_acquire_owned().ok();
         let slot = IpSlot::take(&conns.per_ip, peer.ip(), rdds.cfg.max_connections_per_ip);
+        let rest = if permit.is_none() || slot.is_none() {
+            rdds.metrics
+                .whois_queries
+                .with_label_values(&["refused", "busy"])
+                .inc();
+            tracing::info!(client = %peer, "whois: too many connections");
+            Rest::Write(
+                Reply::refusal(&b"Server busy: too many connections. Try again later.\r\n"[..]),
+                0,
+            )
+        } else {
+            match fast::serve(&rdds, &sock, peer) {
+                Some(rest) => rest,
+                None => continue,
+            }
+        };
+        let sock = match TcpStream::from_std(std::net::TcpStream::from(sock)) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "whois: cannot register a connection");
+                continue;
+            }
+        };
+        let rdds = rdds.clone();
         tokio::spawn(async move {
             rdds.metrics.whois_connections.inc();
-            if permit.is_none() || slot.is_none() {
-                rdds.metrics
-                    .whois_queries
-                    .with_label_values(&["refused", "busy"])
-                    .inc();
-                tracing::info!(client = %peer, "whois: too many connections");
-                finish(
-                    sock,
-                    b"Server busy: too many connections. Try again later.\r\n",
-                    &rdds,
-                )
-                .await;
-            } else {
-                handle(&rdds, sock, peer).await;
+            match rest {
+                Rest::Read(lines) => handle(&rdds, sock, peer, lines).await,
+                Rest::Write(reply, sent) => send(&rdds, sock, reply, sent).await,
             }
             rdds.metrics.whois_connections.dec();
             drop(slot);
@@ -113,134 +124,61 @@ impl Drop for IpSlot {
     }
 }
 
-enum ReadError {
-    TooLong,
-    Io,
-}
-
-/// Reads up to the first LF; the line without CR/LF, and whether more
-/// bytes came after it.
-async fn read_line(sock: &mut TcpStream, max: usize) -> Result<(Vec<u8>, bool), ReadError> {
-    let mut buf = Vec::with_capacity(128);
+/// Reads on to the end of the query line.
+async fn read_line(sock: &mut TcpStream, mut lines: LineReader) -> reply::Line {
     let mut chunk = [0u8; 512];
-    let mut more = false;
     loop {
-        let n = sock.read(&mut chunk).await.map_err(|_| ReadError::Io)?;
+        let n = sock
+            .read(&mut chunk)
+            .await
+            .map_err(|_| reply::ReadError::Io)?;
         if n == 0 {
-            // EOF without a line end: take what came, if anything
-            if buf.is_empty() {
-                return Err(ReadError::Io);
-            }
-            break;
+            return lines.eof();
         }
-        if let Some(pos) = chunk[..n].iter().position(|&b| b == b'\n') {
-            buf.extend_from_slice(&chunk[..pos]);
-            more = pos + 1 < n;
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.len() > max + 1 {
-            return Err(ReadError::TooLong);
+        if let Some(line) = lines.push(&chunk[..n]) {
+            return line;
         }
     }
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
-    }
-    if buf.len() > max {
-        return Err(ReadError::TooLong);
-    }
-    Ok((buf, more))
 }
 
-async fn handle(rdds: &Rdds, mut sock: TcpStream, peer: SocketAddr) {
-    let cfg = &rdds.cfg;
-    let read = tokio::time::timeout(
-        Duration::from_secs(cfg.read_timeout),
-        read_line(&mut sock, cfg.max_query_length),
-    )
-    .await;
-    let (line, more) = match read {
+/// A connection whose query line was not complete when it was accepted.
+async fn handle(rdds: &Rdds, mut sock: TcpStream, peer: SocketAddr, lines: LineReader) {
+    let wait = Duration::from_secs(rdds.cfg.read_timeout);
+    let reply = match tokio::time::timeout(wait, read_line(&mut sock, lines)).await {
         Err(_) => {
             rdds.metrics
                 .whois_queries
                 .with_label_values(&["refused", "timeout"])
                 .inc();
             tracing::debug!(client = %peer, "whois: no query before read_timeout");
-            let msg = format!(
+            Reply::refusal(format!(
                 "Timeout: no query received within {} seconds.\r\n",
-                cfg.read_timeout
-            );
-            finish(sock, msg.as_bytes(), rdds).await;
-            return;
+                rdds.cfg.read_timeout
+            ))
         }
-        Ok(Err(ReadError::Io)) => return,
-        Ok(Err(ReadError::TooLong)) => {
-            rdds.metrics
-                .whois_queries
-                .with_label_values(&["refused", "too_long"])
-                .inc();
-            tracing::info!(client = %peer, "whois: query too long");
-            let msg = format!(
-                "Query too long: at most {} bytes.\r\n",
-                cfg.max_query_length
-            );
-            finish(sock, msg.as_bytes(), rdds).await;
-            return;
-        }
-        Ok(Ok(x)) => x,
+        Ok(line) => match reply::respond(rdds, peer, line) {
+            Some(reply) => reply,
+            None => return,
+        },
     };
-    let started = Instant::now();
-    if let super::limit::Verdict::Limited {
-        retry_after,
-        scope,
-        new_block,
-    } = rdds.whois_limiter.check(peer.ip(), started)
-    {
-        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    send(rdds, sock, reply, 0).await;
+}
+
+/// Sends `reply` from byte `sent` on, then closes or drains.
+async fn send(rdds: &Rdds, sock: TcpStream, reply: Reply, sent: usize) {
+    finish_with(sock, &reply.text[sent..], rdds, reply.drain).await;
+    if let Some(started) = reply.answered {
         rdds.metrics
-            .limited
-            .with_label_values(&["whois", scope.as_str()])
-            .inc();
-        rdds.metrics
-            .whois_queries
-            .with_label_values(&["refused", "limited"])
-            .inc();
-        if new_block {
-            rdds.metrics
-                .blocks
-                .with_label_values(&["whois", scope.as_str()])
-                .inc();
-            tracing::warn!(client = %peer, scope = scope.as_str(), block_seconds = secs, "whois: rate limit exceeded, client blocked");
-        } else {
-            tracing::info!(client = %peer, retry_after = secs, "whois: query refused, client blocked");
-        }
-        let msg = format!("Query rate limit exceeded. Try again in {secs} seconds.\r\n");
-        finish(sock, msg.as_bytes(), rdds).await;
-        return;
+            .whois_latency
+            .observe(started.elapsed().as_secs_f64());
     }
-    let (kind, result, text) = answer(rdds, &line);
-    rdds.metrics
-        .whois_queries
-        .with_label_values(&[kind, result])
-        .inc();
-    let query = String::from_utf8_lossy(&line);
-    tracing::debug!(client = %peer, query = %query.escape_debug(), kind, result, "whois query");
-    // a client that sent just its line gets the answer and the close at
-    // once; one that sent more is drained first (see `finish`)
-    finish_with(sock, &text, rdds, more).await;
-    rdds.metrics
-        .whois_latency
-        .observe(started.elapsed().as_secs_f64());
 }
 
-/// Writes `data` (within `write_timeout`), half-closes, drains briefly.
-async fn finish(sock: TcpStream, data: &[u8], rdds: &Rdds) {
-    finish_with(sock, data, rdds, true).await
-}
-
-/// [`finish`]; without `drain` the socket closes right after the answer
-/// (only when nothing unread is left, else the close would be a reset).
-/// Either way the answer's tail and the FIN share a segment.
+/// Writes `data` (within `write_timeout`), then closes at once or, with
+/// `drain`, half-closes and drains briefly. Without `drain` the socket
+/// closes right after the answer (only when nothing unread is left, else
+/// the close would be a reset). Either way the answer's tail and the FIN
+/// share a segment.
 async fn finish_with(mut sock: TcpStream, data: &[u8], rdds: &Rdds, drain: bool) {
     // corked, the answer's last segment waits for the FIN and leaves with
     // it: one segment and one client wake-up less per query than sending
@@ -269,77 +207,4 @@ async fn finish_with(mut sock: TcpStream, data: &[u8], rdds: &Rdds, drain: bool)
         }
     })
     .await;
-}
-
-/// Answers one query line: (type, result, text) for metrics and the client.
-pub fn answer(rdds: &Rdds, line: &[u8]) -> (&'static str, &'static str, Bytes) {
-    let footer = Footer { terms: &rdds.terms };
-    let now = rdds.store.clock.now();
-    let q = match query::parse(line, &rdds.tld) {
-        Ok(q) => q,
-        Err(e) => return ("invalid", "error", format!("{}\r\n", e.message()).into()),
-    };
-    let res = match &q {
-        Query::Domain(n) => domain(rdds, n, now, &footer),
-        Query::Nameserver(n) => HostView::load(&rdds.store, n).map(|v| match v {
-            Some(v) => ("nameserver", "found", text::host(&v, &footer).into()),
-            None => (
-                "nameserver",
-                "not_found",
-                text::not_found("Nameserver", now, &footer).into(),
-            ),
-        }),
-        Query::Registrar(r) => find_registrar(&rdds.store, r).map(|v| match v {
-            Some(r) => (
-                "registrar",
-                "found",
-                text::registrar(&r, now, &footer).into(),
-            ),
-            None => (
-                "registrar",
-                "not_found",
-                text::not_found("Registrar", now, &footer).into(),
-            ),
-        }),
-    };
-    res.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "whois: store read failed");
-        (
-            "invalid",
-            "error",
-            Bytes::from_static(b"Internal error; please try again later.\r\n"),
-        )
-    })
-}
-
-/// A domain answer, from the cache while it is current.
-fn domain(
-    rdds: &Rdds,
-    n: &QName,
-    now: Ts,
-    footer: &Footer,
-) -> SResult<(&'static str, &'static str, Bytes)> {
-    if let Some(b) = rdds.whois_cache.get(&rdds.store, &n.ascii, "", now)? {
-        return Ok(("domain", "found", b));
-    }
-    let generation = rdds.store.generation();
-    Ok(match DomainView::load_with_deps(&rdds.store, n)? {
-        Some((v, deps)) => {
-            let b = Bytes::from(text::domain(&v, rdds.cfg.redact, footer));
-            rdds.whois_cache.put(
-                &n.ascii,
-                "",
-                b.clone(),
-                (v.now, generation),
-                v.stable_until(),
-                deps,
-            );
-            ("domain", "found", b)
-        }
-        None => (
-            "domain",
-            "not_found",
-            text::not_found("Domain", now, footer).into(),
-        ),
-    })
 }

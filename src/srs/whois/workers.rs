@@ -45,7 +45,33 @@ fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
     s.listen(1024)?;
+    defer_accept(&s)?;
     Ok(s.into())
+}
+
+/// Wakes the listener only once a connection's first data has arrived, so
+/// accepting and reading the query are one wake-up (and the Whois fast
+/// path finds the query there). A client that connects and stays silent
+/// is accepted anyway after about a second (the kernel's first SYN-ACK
+/// retransmission), and its read timeout starts then.
+fn defer_accept(s: &socket2::Socket) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let secs: libc::c_int = 1;
+    // SAFETY: setsockopt reads an int of the size given from a live local
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&secs as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// How many serving threads `threads` (0: one per core) means here.
