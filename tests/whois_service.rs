@@ -259,6 +259,43 @@ fn whois_answers_limits_and_freshness() {
     let r = String::from_utf8(whois_raw(port, "127.0.0.1", &[b'a'; 5000])).unwrap();
     assert_eq!(r, "Query too long: at most 64 bytes.\r\n");
     {
+        // the query in one segment (answered in the accept loop), in pieces
+        // with pauses between them, and followed by more bytes: the same
+        // complete answer each time, never cut off by a reset
+        use std::io::{Read, Write};
+        let whole = String::from_utf8(whois_raw_once(port, b"example.shop\r\n")).unwrap();
+        assert!(
+            whole.starts_with("Domain Name: example.shop\r\n"),
+            "{whole:?}"
+        );
+        assert!(
+            whole.contains(">>> Last update of WHOIS database: "),
+            "{whole:?}"
+        );
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        for piece in [&b"exam"[..], b"ple.sh", b"op\r", b"\n"] {
+            s.write_all(piece).unwrap();
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        let mut pieces = String::new();
+        s.read_to_string(&mut pieces).unwrap();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"example.shop\r\nexample.shop\r\n").unwrap();
+        let mut pipelined = String::new();
+        s.read_to_string(&mut pipelined).unwrap();
+        // equal up to the database timestamp line
+        let body = |t: &str| {
+            t.lines()
+                .filter(|l| !l.starts_with(">>>"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(body(&pieces), body(&whole));
+        assert_eq!(body(&pipelined), body(&whole));
+    }
+    {
         // a client that never sends its query is cut off after read_timeout
         use std::io::Read;
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();

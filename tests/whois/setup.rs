@@ -120,6 +120,16 @@ pub fn whois_raw(port: u16, source: &str, query: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Sends `request` in one write from 127.0.0.1; everything that comes back.
+pub fn whois_raw_once(port: u16, request: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    out
+}
+
 /// The Debian `whois` client: `whois -h 127.0.0.1 -p PORT QUERY`.
 pub fn whois_client(port: u16, query: &str) -> String {
     let whois = need("whois", "whois");

@@ -1,10 +1,14 @@
 //! The Whois listener (RFC 3912): accept, read one query line, answer,
-//! close.
+//! close. A connection whose query is already there when it is accepted
+//! is answered right in the accept loop ([`super::fast`]); one that would
+//! make us wait goes on in a task of its own here, with the timeouts.
 //!
 //! Protection, in the order a connection meets it: a global connection cap
 //! (`max_connections`) and a per-address cap (`max_connections_per_ip`) —
 //! over either the client gets `Server busy` and the connection closes; the
-//! query line must arrive within `read_timeout` seconds and be at most
+//! query line must arrive within `read_timeout` seconds of the accept (the
+//! listener accepts a silent client about a second after it connected,
+//! see [`super::workers`]) and be at most
 //! `max_query_length` bytes; then the rate limiter ([`super::limit`]) runs
 //! — a refused query gets exactly one line saying the limit is exceeded and
 //! when to retry, nothing else; the answer must be taken within
@@ -26,8 +30,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
