@@ -238,7 +238,8 @@ pub fn run(args: SrsArgs) -> anyhow::Result<()> {
 
 /// The next connection on `listener`. A failed accept (typically out of
 /// file descriptors) is logged and retried after a pause instead of ending
-/// the listener, so `service` keeps serving once descriptors free up.
+/// the listener, so `service` keeps serving once descriptors free up; a
+/// connection reset before it was accepted is skipped without a pause.
 pub(crate) async fn accept(
     listener: &tokio::net::TcpListener,
     service: &str,
@@ -254,9 +255,22 @@ pub(crate) async fn accept_with<S, Fut>(
 where
     Fut: std::future::Future<Output = std::io::Result<(S, std::net::SocketAddr)>>,
 {
+    use std::io::ErrorKind;
     loop {
         match accept().await {
             Ok(x) => return x,
+            // that one connection is gone (reset before it was accepted):
+            // take the next at once
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionAborted
+                        | ErrorKind::ConnectionReset
+                        | ErrorKind::Interrupted
+                ) =>
+            {
+                tracing::debug!(error = %e, "{service} accept: connection gone")
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "{service} accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
