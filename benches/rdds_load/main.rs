@@ -36,6 +36,9 @@
 //! busy, so other load on the machine, and steal by the hypervisor, show
 //! up directly in the tail.
 //!
+//! `RDDS_SERVE=N` only writes the store and serves it for N seconds (it
+//! prints the ports), to load it with other tools (e.g. `oha`).
+//!
 //! Under `cargo test` (no `--bench` argument) it only does one-second smoke
 //! runs on 200 domains (both generators) and fails if any lookup failed.
 //!
@@ -636,6 +639,18 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
     {
         assert!(Instant::now() < end, "tldd srs did not start");
         std::thread::sleep(Duration::from_millis(50));
+    }
+    // RDDS_SERVE=N: only serve the store for N seconds, for other tools
+    if let Some(hold) = std::env::var("RDDS_SERVE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        println!(
+            "serving d0.shop .. d{}.shop: whois 127.0.0.1:{whois}, rdap http://127.0.0.1:{rdap}/ for {hold} s",
+            n - 1
+        );
+        std::thread::sleep(Duration::from_secs(hold));
+        return;
     }
     let rate = std::env::var("RDDS_RATE")
         .ok()

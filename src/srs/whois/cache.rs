@@ -18,9 +18,11 @@
 //! ([`crate::srs::whois::view::DomainView::stable_until`]).
 //!
 //! An entry also records a `variant` (RDAP: the request URL its links
-//! carry) that must match. Storage is 16 mutex-guarded shards with at most
-//! `capacity / 16` entries each; a full shard drops an arbitrary entry.
-//! Misses (unknown names) are not cached.
+//! carry) that must match. Storage is 16 mutex-guarded shards; the cache
+//! as a whole holds at most `capacity` entries (counted across shards, so
+//! an unevenly hashed shard does not evict while the cache has room), and
+//! once full a new entry replaces an arbitrary one of its shard. Misses
+//! (unknown names) are not cached.
 //!
 //! Limits: memory is about the answer size plus the record sizes per entry
 //! (some 10 KB for an RDAP domain answer); `[srs.whois] cache_entries = 0`
@@ -31,7 +33,7 @@ use crate::srs::whois::view::{time, Deps};
 use axum::body::Bytes;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 const SHARDS: usize = 16;
@@ -54,7 +56,9 @@ struct Entry {
 /// One cache (Whois and RDAP each have their own).
 pub struct AnswerCache {
     shards: Vec<Shard>,
-    per_shard: usize,
+    capacity: usize,
+    /// Entries held, over all shards (changed under a shard's lock).
+    held: AtomicUsize,
     /// Marker right before the time to refresh.
     time_mark: &'static [u8],
 }
@@ -65,7 +69,8 @@ impl AnswerCache {
     pub fn new(capacity: usize, time_mark: &'static [u8]) -> AnswerCache {
         AnswerCache {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            per_shard: capacity.div_ceil(SHARDS),
+            capacity,
+            held: AtomicUsize::new(0),
             time_mark,
         }
     }
@@ -77,7 +82,7 @@ impl AnswerCache {
 
     /// The current answer for `name` (A-label form) if the cache has one.
     pub fn get(&self, store: &Store, name: &str, variant: &str, now: Ts) -> SResult<Option<Bytes>> {
-        if self.per_shard == 0 {
+        if self.capacity == 0 {
             return Ok(None);
         }
         let e = {
@@ -121,7 +126,7 @@ impl AnswerCache {
         stable_until: Ts,
         deps: Deps,
     ) {
-        if self.per_shard == 0 {
+        if self.capacity == 0 {
             return;
         }
         let time_at = find(&bytes, self.time_mark)
@@ -137,8 +142,15 @@ impl AnswerCache {
             generation: AtomicU64::new(generation),
         });
         let mut m = self.shard(name).lock().unwrap_or_else(|p| p.into_inner());
-        if m.len() >= self.per_shard && !m.contains_key(name) {
-            if let Some(k) = m.keys().next().cloned() {
+        if !m.contains_key(name) {
+            // counted before it goes in: never more than `capacity` held
+            if self.held.fetch_add(1, Ordering::Relaxed) >= self.capacity {
+                self.held.fetch_sub(1, Ordering::Relaxed);
+                // full: make room in this shard, or keep nothing if it has
+                // none to give (the other shards hold the capacity)
+                let Some(k) = m.keys().next().cloned() else {
+                    return;
+                };
                 m.remove(&k);
             }
         }
@@ -197,6 +209,28 @@ mod tests {
         // a changed record: gone at once
         store.advance_clock(store.clock.now() + 1000).unwrap();
         assert!(c.get(&store, "a.shop", "", t0).unwrap().is_none());
+        // as many names as the capacity: all kept, however they hash
+        let c = AnswerCache::new(64, b"at: ");
+        for i in 0..64 {
+            let name = format!("d{i}.shop");
+            c.put(
+                &name,
+                "",
+                Bytes::from(name.clone()),
+                (t0, store.generation()),
+                Ts::MAX,
+                vec![],
+            );
+        }
+        assert_eq!(c.len(), 64);
+        for i in 0..64 {
+            assert!(
+                c.get(&store, &format!("d{i}.shop"), "", t0)
+                    .unwrap()
+                    .is_some(),
+                "d{i}"
+            );
+        }
         // bounded
         for i in 0..1000 {
             c.put(
@@ -208,7 +242,7 @@ mod tests {
                 vec![],
             );
         }
-        assert!(c.len() <= 64, "{}", c.len());
+        assert_eq!(c.len(), 64);
         assert!(AnswerCache::new(0, b"x").is_empty());
     }
 
