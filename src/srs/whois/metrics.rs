@@ -7,7 +7,9 @@
 //!   `limited`, `error`, `too_long`, `timeout`, `busy`;
 //! - `tldd_srs_whois_query_seconds`: time from query received to answer
 //!   written;
-//! - `tldd_srs_whois_connections`: open Whois connections;
+//! - `tldd_srs_whois_connections`: open Whois connections that wait on
+//!   the client or the send buffer (one answered in the accept loop is
+//!   done before anyone could count it);
 //! - `tldd_srs_rdap_requests_total{type,status}` and
 //!   `tldd_srs_rdap_request_seconds`;
 //! - `tldd_srs_rdds_limited_total{service,scope}`: queries refused by the
