@@ -617,13 +617,13 @@ whois_listen = \"127.0.0.1:{whois}\"\nrdap_listen = \"127.0.0.1:{rdap}\"\n\
         } else {
             "--reflector"
         };
-        Command::new(std::env::current_exe().unwrap())
+        dies_with_us(Command::new(std::env::current_exe().unwrap()))
             .args([mode, &whois.to_string(), &rdap.to_string()])
             .spawn()
             .unwrap()
     } else {
         let tldd = std::env::var("RDDS_TLDD").unwrap_or(env!("CARGO_BIN_EXE_tldd").into());
-        Command::new(tldd)
+        dies_with_us(Command::new(tldd))
             .args(["srs", "serve", "-c"])
             .arg(&cfg)
             .env("RUST_LOG", "warn")
@@ -723,6 +723,21 @@ fn phases(run: Run, whois: u16, rdap: u16) {
             })
         }
     });
+}
+
+/// `cmd`, set to get SIGTERM when this process dies (also when it is
+/// killed, which skips [`KillOnDrop`]).
+fn dies_with_us(mut cmd: Command) -> Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; it only sets the child's own
+    // parent-death signal between fork and exec
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    cmd
 }
 
 /// Stops the server even when a lookup assertion fails.
