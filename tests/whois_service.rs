@@ -262,8 +262,9 @@ fn whois_answers_limits_and_freshness() {
         // the query in one segment (answered in the accept loop), in pieces
         // with pauses between them, and followed by more bytes: the same
         // complete answer each time, never cut off by a reset
-        use std::io::{Read, Write};
-        let whole = String::from_utf8(whois_raw_once(port, b"example.shop\r\n")).unwrap();
+        let text =
+            |pieces: &[&[u8]], pause| String::from_utf8(whois_pieces(port, pieces, pause)).unwrap();
+        let whole = text(&[b"example.shop\r\n"], Duration::ZERO);
         assert!(
             whole.starts_with("Domain Name: example.shop\r\n"),
             "{whole:?}"
@@ -272,19 +273,11 @@ fn whois_answers_limits_and_freshness() {
             whole.contains(">>> Last update of WHOIS database: "),
             "{whole:?}"
         );
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        for piece in [&b"exam"[..], b"ple.sh", b"op\r", b"\n"] {
-            s.write_all(piece).unwrap();
-            std::thread::sleep(Duration::from_millis(150));
-        }
-        let mut pieces = String::new();
-        s.read_to_string(&mut pieces).unwrap();
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(b"example.shop\r\nexample.shop\r\n").unwrap();
-        let mut pipelined = String::new();
-        s.read_to_string(&mut pipelined).unwrap();
+        let pieces = text(
+            &[b"exam", b"ple.sh", b"op\r", b"\n"],
+            Duration::from_millis(150),
+        );
+        let pipelined = text(&[b"example.shop\r\nexample.shop\r\n"], Duration::ZERO);
         // equal up to the database timestamp line
         let body = |t: &str| {
             t.lines()

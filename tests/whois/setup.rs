@@ -120,11 +120,15 @@ pub fn whois_raw(port: u16, source: &str, query: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Sends `request` in one write from 127.0.0.1; everything that comes back.
-pub fn whois_raw_once(port: u16, request: &[u8]) -> Vec<u8> {
+/// Sends `pieces` from 127.0.0.1, each in its own write with `pause`
+/// after it; everything that comes back.
+pub fn whois_pieces(port: u16, pieces: &[&[u8]], pause: Duration) -> Vec<u8> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s.write_all(request).unwrap();
+    for piece in pieces {
+        s.write_all(piece).unwrap();
+        std::thread::sleep(pause);
+    }
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
     out

@@ -83,10 +83,6 @@ pub fn serve(rdds: &Rdds, mut sock: &Socket, peer: SocketAddr) -> Option<Rest> {
     if sent < reply.text.len() || reply.drain {
         return Some(Rest::Write(reply, sent));
     }
-    if let Some(started) = reply.answered {
-        rdds.metrics
-            .whois_latency
-            .observe(started.elapsed().as_secs_f64());
-    }
+    reply.written(rdds);
     None
 }

@@ -88,6 +88,15 @@ impl Reply {
             answered: None,
         }
     }
+
+    /// Counts an answered query's latency once its answer is written.
+    pub fn written(&self, rdds: &Rdds) {
+        if let Some(started) = self.answered {
+            rdds.metrics
+                .whois_latency
+                .observe(started.elapsed().as_secs_f64());
+        }
+    }
 }
 
 /// What `line` (as read) gets: None when the client sent nothing (close).

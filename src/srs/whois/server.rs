@@ -171,11 +171,7 @@ async fn handle(rdds: &Rdds, mut sock: TcpStream, peer: SocketAddr, lines: LineR
 /// Sends `reply` from byte `sent` on, then closes or drains.
 async fn send(rdds: &Rdds, sock: TcpStream, reply: Reply, sent: usize) {
     finish_with(sock, &reply.text[sent..], rdds, reply.drain).await;
-    if let Some(started) = reply.answered {
-        rdds.metrics
-            .whois_latency
-            .observe(started.elapsed().as_secs_f64());
-    }
+    reply.written(rdds);
 }
 
 /// Writes `data` (within `write_timeout`), then closes at once or, with

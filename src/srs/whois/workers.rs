@@ -53,7 +53,8 @@ fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// accepting and reading the query are one wake-up (and the Whois fast
 /// path finds the query there). A client that connects and stays silent
 /// is accepted anyway after about a second (the kernel's first SYN-ACK
-/// retransmission), and its read timeout starts then.
+/// retransmission), and its read timeout starts then. (socket2 has no
+/// setter for this option, hence the raw setsockopt.)
 fn defer_accept(s: &socket2::Socket) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let secs: libc::c_int = 1;
