@@ -479,3 +479,153 @@ fn rdap_over_tls() {
         run(Command::new("curl").args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", &url]));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
 }
+
+/// One raw HTTP/1.1 response off `s`: (head, body). The body is read by
+/// `content-length` (none after a HEAD request).
+fn response(s: &mut std::net::TcpStream, head_request: bool) -> (String, Vec<u8>) {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).unwrap(), 1, "head cut short: {raw:?}");
+        raw.push(byte[0]);
+    }
+    let head = String::from_utf8(raw).unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .expect("content-length");
+    let mut body = vec![0u8; if head_request { 0 } else { len }];
+    s.read_exact(&mut body).unwrap();
+    (head, body)
+}
+
+/// Status line, then the header fields but `date` and `connection`,
+/// sorted; and the body with the one timestamp that may tick between two
+/// requests taken out.
+fn comparable((head, body): (String, Vec<u8>)) -> (String, Vec<String>, Option<Value>) {
+    let mut lines = head.trim_end().lines();
+    let status = lines.next().unwrap().to_string();
+    let mut fields: Vec<String> = lines
+        .map(|l| l.to_ascii_lowercase())
+        .filter(|l| !l.starts_with("date:") && !l.starts_with("connection:"))
+        .collect();
+    fields.sort();
+    let json = (!body.is_empty()).then(|| {
+        let mut v: Value = serde_json::from_slice(&body).unwrap();
+        if let Some(events) = v["events"].as_array_mut() {
+            events.retain(|e| e["eventAction"] != "last update of RDAP database");
+        }
+        v
+    });
+    (status, fields, json)
+}
+
+fn connect(port: u16) -> std::net::TcpStream {
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s
+}
+
+/// A request that asks to close its connection is answered in the accept
+/// loop; any other goes through hyper. Both must give the same status,
+/// header fields and body, and the ways of asking hyper handles (keep-alive
+/// with a second request, pipelining, a head in pieces, HTTP/1.0) must all
+/// still be answered.
+#[test]
+fn rdap_answers_alike_on_both_paths() {
+    use std::io::{Read, Write};
+    let mut fx = start("allow = [\"127.0.0.1/32\"]", "");
+    let port = fx.rdap_port;
+    let cases = [
+        ("GET", "/domain/example.shop", 200),
+        ("GET", "/domain/SIGNED.shop.", 200),
+        ("GET", "/domain/b%C3%BCcher.shop", 200),
+        ("GET", "/domain/xn--bcher-kva.shop?x=1", 200),
+        ("HEAD", "/domain/example.shop", 200),
+        ("GET", "/domain/nothere.shop", 404),
+        ("HEAD", "/domain/nothere.shop", 404),
+        ("GET", "/domain/bad..name.shop", 400),
+        ("GET", "/domains?name=ex*.shop", 501),
+        ("GET", "/nameserver/ns1.example.shop", 200),
+        ("GET", "/entity/9999", 200),
+        ("GET", "/help", 200),
+        ("GET", "/nothing/here", 404),
+    ];
+    for (method, path, code) in cases {
+        let head_request = method == "HEAD";
+        // asks to close: the fast path; the server closes after the answer
+        let mut s = connect(port);
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let fast = response(&mut s, head_request);
+        assert!(
+            fast.0
+                .to_ascii_lowercase()
+                .contains("\r\nconnection: close\r\n"),
+            "{method} {path}: {}",
+            fast.0
+        );
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "{method} {path}: bytes after the answer");
+        // keep-alive: hyper answers, and the connection takes a second request
+        let mut s = connect(port);
+        write!(s, "{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let kept = response(&mut s, head_request);
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let second = response(&mut s, head_request);
+        let fast = comparable(fast);
+        assert!(
+            fast.0.starts_with(&format!("HTTP/1.1 {code} ")),
+            "{method} {path}: {}",
+            fast.0
+        );
+        for other in [comparable(kept), comparable(second)] {
+            assert_eq!((&fast.0, &fast.1), (&other.0, &other.1), "{method} {path}");
+            assert!(fast.2 == other.2, "{method} {path}: bodies differ");
+        }
+    }
+
+    // two requests in one segment (pipelined), the second asking to close
+    let mut s = connect(port);
+    s.write_all(b"GET /domain/example.shop HTTP/1.1\r\nHost: x\r\n\r\nGET /domain/signed.shop HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let (_, a) = response(&mut s, false);
+    let (_, b) = response(&mut s, false);
+    let name = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap()["ldhName"].clone();
+    assert_eq!(
+        (name(&a), name(&b)),
+        (json!("example.shop"), json!("signed.shop"))
+    );
+
+    // a head sent in pieces
+    let mut s = connect(port);
+    s.write_all(b"GET /domain/example.shop HT").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    s.write_all(b"TP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (head, body) = response(&mut s, false);
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(name(&body), json!("example.shop"));
+
+    // HTTP/1.0
+    let mut s = connect(port);
+    s.write_all(b"GET /domain/example.shop HTTP/1.0\r\n\r\n")
+        .unwrap();
+    let (head, body) = response(&mut s, false);
+    assert!(head.contains(" 200 "), "{head}");
+    assert_eq!(name(&body), json!("example.shop"));
+    fx.srs.stop();
+}

@@ -18,12 +18,14 @@
 //! `[srs.whois] rdap_base_url` (the public URL), else the listener address.
 //!
 //! Limits: HTTP/1.1 only; no search (`/domains?name=`); no contact entities.
+mod fast;
 pub mod json;
 mod parts;
 
 use crate::srs::store::SResult;
 use crate::srs::whois::limit::Verdict;
 use crate::srs::whois::view::{find_registrar, normalize_name, DomainView, HostView, QName};
+use crate::srs::whois::workers;
 use crate::srs::whois::Rdds;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
@@ -95,35 +97,62 @@ pub fn router(state: Arc<RdapState>) -> Router {
 
 /// Serves RDAP on `listener` until the task is dropped: HTTP/1.1 through
 /// hyper's connection builder (what `axum::serve` wraps, without its
-/// HTTP/2 sniffing read) with the router as the service. Sockets get
-/// `TCP_NODELAY` (without it a response written in two segments waits for
-/// the client's delayed ACK: ~40 ms per request on a kept-alive
-/// connection). TLS handshakes run in the connection's own task with a
-/// 10 s timeout, so a slow client cannot stall the accept loop. A client
-/// gets hyper's default 30 s to send a request's header.
-pub async fn serve(state: Arc<RdapState>, listener: TcpListener, tls: Option<TlsAcceptor>) {
+/// HTTP/2 sniffing read) with the router as the service, except that a
+/// plain-HTTP request asking to close its connection is answered in the
+/// accept loop ([`fast`]). Sockets hyper serves get `TCP_NODELAY` (without
+/// it a response written in two segments waits for the client's delayed
+/// ACK: ~40 ms per request on a kept-alive connection). TLS handshakes run
+/// in the connection's own task with a 10 s timeout, so a slow client
+/// cannot stall the accept loop. A client gets hyper's default 30 s to send
+/// a request's header.
+pub async fn serve(
+    state: Arc<RdapState>,
+    listener: std::net::TcpListener,
+    tls: Option<TlsAcceptor>,
+) {
     let app = router(state);
+    match tls {
+        None => serve_plain(app, listener).await,
+        Some(acc) => serve_tls(app, listener, acc).await,
+    }
+}
+
+async fn serve_plain(app: Router, listener: std::net::TcpListener) {
+    let listener = match workers::listener(listener) {
+        Ok(l) => l,
+        Err(e) => return tracing::error!(error = %e, "rdap listener"),
+    };
+    loop {
+        let (sock, peer) = crate::srs::accept_with(|| workers::accept(&listener), "rdap").await;
+        let Some(sock) = fast::serve(&app, sock.into(), peer).await else {
+            continue;
+        };
+        let _ = sock.set_nodelay(true);
+        match tokio::net::TcpStream::from_std(sock) {
+            Ok(sock) => drop(tokio::spawn(serve_connection(sock, peer, app.clone()))),
+            Err(e) => tracing::warn!(error = %e, "rdap: cannot register a connection"),
+        }
+    }
+}
+
+async fn serve_tls(app: Router, listener: std::net::TcpListener, tls: TlsAcceptor) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => return tracing::error!(error = %e, "rdap listener"),
+    };
     loop {
         let (sock, peer) = crate::srs::accept(&listener, "rdap").await;
         let _ = sock.set_nodelay(true);
-        let app = app.clone();
-        match &tls {
-            None => {
-                tokio::spawn(serve_connection(sock, peer, app));
+        let (app, acc) = (app.clone(), tls.clone());
+        tokio::spawn(async move {
+            match tokio::time::timeout(Duration::from_secs(10), acc.accept(sock)).await {
+                Ok(Ok(s)) => serve_connection(s, peer, app).await,
+                Ok(Err(e)) => {
+                    tracing::debug!(client = %peer, error = %e, "rdap TLS handshake failed")
+                }
+                Err(_) => tracing::debug!(client = %peer, "rdap TLS handshake timed out"),
             }
-            Some(acc) => {
-                let acc = acc.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acc.accept(sock)).await {
-                        Ok(Ok(s)) => serve_connection(s, peer, app).await,
-                        Ok(Err(e)) => {
-                            tracing::debug!(client = %peer, error = %e, "rdap TLS handshake failed")
-                        }
-                        Err(_) => tracing::debug!(client = %peer, "rdap TLS handshake timed out"),
-                    }
-                });
-            }
-        }
+        });
     }
 }
 

@@ -21,7 +21,6 @@ use super::Rdds;
 use socket2::Socket;
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
-use tokio::io::unix::AsyncFd;
 
 /// How a connection goes on when the fast path could not finish it.
 pub enum Rest {
@@ -29,33 +28,6 @@ pub enum Rest {
     Read(LineReader),
     /// Send the reply from byte `.1` on, then close or drain.
     Write(Reply, usize),
-}
-
-/// `listener` registered with this thread's runtime for [`accept`].
-pub fn listener(listener: std::net::TcpListener) -> std::io::Result<AsyncFd<Socket>> {
-    let sock = Socket::from(listener);
-    // SAFETY: the Socket owns its descriptor and returns that same one for
-    // as long as it lives, which is as long as the AsyncFd holding it
-    let fd = unsafe { AsyncFd::register_with_interest(sock, tokio::io::Interest::READABLE) };
-    fd.map_err(|e| e.into_parts().1)
-}
-
-/// The next connection on `listener` (non-blocking, not yet registered).
-pub async fn accept(listener: &AsyncFd<Socket>) -> std::io::Result<(Socket, SocketAddr)> {
-    loop {
-        let mut ready = listener.readable().await?;
-        let accepted = ready.try_io(|l| {
-            l.get_ref()
-                .accept4(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
-        });
-        if let Ok(r) = accepted {
-            let (sock, addr) = r?;
-            let peer = addr
-                .as_socket()
-                .ok_or_else(|| std::io::Error::other("not an IP peer"))?;
-            return Ok((sock, peer));
-        }
-    }
 }
 
 /// Serves `sock` as far as it can without waiting; None when it is done

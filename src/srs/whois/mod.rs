@@ -204,16 +204,13 @@ pub async fn start(
             move || async move {
                 let mut set = tokio::task::JoinSet::new();
                 if let Some(l) = whois {
-                    match fast::listener(l) {
+                    match workers::listener(l) {
                         Ok(l) => drop(set.spawn(server::serve(rdds, l, conns))),
                         Err(e) => tracing::error!(error = %e, "whois listener"),
                     }
                 }
                 if let Some((l, st, tls)) = rdap {
-                    match tokio::net::TcpListener::from_std(l) {
-                        Ok(l) => drop(set.spawn(crate::srs::rdap::serve(st, l, tls))),
-                        Err(e) => tracing::error!(error = %e, "rdap listener"),
-                    }
+                    set.spawn(crate::srs::rdap::serve(st, l, tls));
                 }
                 // the listeners loop forever: the first to end ends the thread
                 let _ = set.join_next().await;

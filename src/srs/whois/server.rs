@@ -55,7 +55,8 @@ impl Connections {
 /// in a task each.
 pub async fn serve(rdds: Arc<Rdds>, listener: AsyncFd<socket2::Socket>, conns: Arc<Connections>) {
     loop {
-        let (sock, peer) = crate::srs::accept_with(|| fast::accept(&listener), "whois").await;
+        let (sock, peer) =
+            crate::srs::accept_with(|| super::workers::accept(&listener), "whois").await;
         let permit = conns.all.clone().try_acquire_owned().ok();
         let slot = IpSlot::take(&conns.per_ip, peer.ip(), rdds.cfg.max_connections_per_ip);
         let rest = if permit.is_none() || slot.is_none() {

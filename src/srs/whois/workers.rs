@@ -23,7 +23,9 @@
 //! Limits: a connection stays on the thread that accepted it; one slow
 //! lookup (a cold sled read) delays the others on its thread, not those on
 //! the other threads. The Whois connection caps are shared by all threads.
+use socket2::Socket;
 use std::net::{SocketAddr, TcpListener};
+use tokio::io::unix::AsyncFd;
 
 /// `n` listening sockets on `addr`, all sharing its port.
 pub fn bind_group(addr: SocketAddr, n: usize) -> std::io::Result<Vec<TcpListener>> {
@@ -72,6 +74,33 @@ fn defer_accept(s: &socket2::Socket) -> std::io::Result<()> {
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
+    }
+}
+
+/// `listener` registered with this thread's runtime for [`accept`].
+pub fn listener(listener: std::net::TcpListener) -> std::io::Result<AsyncFd<Socket>> {
+    let sock = Socket::from(listener);
+    // SAFETY: the Socket owns its descriptor and returns that same one for
+    // as long as it lives, which is as long as the AsyncFd holding it
+    let fd = unsafe { AsyncFd::register_with_interest(sock, tokio::io::Interest::READABLE) };
+    fd.map_err(|e| e.into_parts().1)
+}
+
+/// The next connection on `listener` (non-blocking, not yet registered).
+pub async fn accept(listener: &AsyncFd<Socket>) -> std::io::Result<(Socket, SocketAddr)> {
+    loop {
+        let mut ready = listener.readable().await?;
+        let accepted = ready.try_io(|l| {
+            l.get_ref()
+                .accept4(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
+        });
+        if let Ok(r) = accepted {
+            let (sock, addr) = r?;
+            let peer = addr
+                .as_socket()
+                .ok_or_else(|| std::io::Error::other("not an IP peer"))?;
+            return Ok((sock, peer));
+        }
     }
 }
 
