@@ -307,6 +307,8 @@ fn rdap_profile_http_tls_and_real_client() {
     assert_eq!(strs(&v["roles"]), ["registrar"]);
     assert_eq!(v["publicIds"][0]["identifier"], "9999");
     check_notices(&v, &format!("{base}entity/9999"), false);
+    // profile 2.3.1.3: in the topmost object of every lookup
+    event(&v, "last update of RDAP database");
 
     // --- help ---
     let (st, _, v) = get(port, "/help");
@@ -347,6 +349,14 @@ fn rdap_profile_http_tls_and_real_client() {
     }
     let (st, _, body) = http(port, "HEAD", "/domain/nothere.shop");
     assert_eq!((st, body.as_str()), (404, ""));
+    // other methods: 405, an RDAP error body, the methods allowed
+    let (st, h, body) = http(port, "POST", "/domain/example.shop");
+    assert_eq!(st, 405, "{body}");
+    assert_eq!(header(&h, "content-type"), Some("application/rdap+json"));
+    assert_eq!(header(&h, "access-control-allow-origin"), Some("*"));
+    assert_eq!(header(&h, "allow"), Some("GET,HEAD"));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["errorCode"], 405, "{v}");
 
     // --- freshness: an EPP change shows at once ---
     fx.epp.expect(

@@ -155,6 +155,37 @@ fn authentication_failures() {
         "abcd",
     ]);
     assert!(!ok && out.contains("fingerprint"), "{out}");
+    // what Whois and RDAP publish is checked, each refusal naming its flag
+    for (flag, bad) in [
+        ("--url", "not a url"),
+        ("--url", "ftp://reg-a.example/"),
+        ("--rdap-url", "http://rdap.reg-a.example/"),
+        ("--whois-server", "https://x y"),
+        ("--abuse-email", "bogus"),
+        ("--abuse-phone", "555"),
+        ("--abuse-phone", "+1 555 0100"),
+    ] {
+        let (ok, out, _) = srs.cli(&["registrar", "update", "--id", "reg-a", flag, bad]);
+        assert!(!ok && out.contains(flag), "{flag} {bad}: {out}");
+    }
+    srs.ok(&[
+        "registrar",
+        "update",
+        "--id",
+        "reg-a",
+        "--url",
+        "https://www.reg-a.example/",
+        "--rdap-url",
+        "https://rdap.reg-a.example/",
+        "--whois-server",
+        "whois.reg-a.example",
+        "--abuse-email",
+        "abuse@reg-a.example",
+        "--abuse-phone",
+        "+1.5555550100",
+    ]);
+    // an empty value still clears
+    srs.ok(&["registrar", "update", "--id", "reg-a", "--abuse-phone", ""]);
     srs.start();
 
     // wrong password twice, then the third failure closes the session

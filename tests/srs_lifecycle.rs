@@ -119,6 +119,13 @@ fn lifecycle_through_the_grace_periods() {
     srs.ok(&["lifecycle", "--at", &at(67)]);
     let info = b.expect(1000, "domain_info", json!(["xfer.shop"]))["result"].clone();
     assert_eq!(info["clID"], "reg-b");
+    // a transfer modifies the domain: upDate is the transfer's date
+    assert!(info["trDate"].is_string(), "{info}");
+    assert_eq!(
+        (&info["upDate"], &info["upID"]),
+        (&info["trDate"], &json!("reg-b")),
+        "{info}"
+    );
     assert!(info_xml(&mut b, "xfer.shop").contains("transferPeriod"));
     let pa = poll_all(&mut a);
     assert!(

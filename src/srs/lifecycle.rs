@@ -204,6 +204,10 @@ impl Policy {
         d.grace = vec![self.grace(GraceKind::Transfer, at, &tr.re_id, amount, tr.years)];
         d.cl_id = tr.re_id.clone();
         d.tr_date = Some(at);
+        // a transfer modifies the object (RFC 5731 upDate): EPP info, RDAP
+        // `last changed` and Whois `Updated Date` all show it
+        d.up_date = Some(at);
+        d.up_id = Some(tr.re_id.clone());
         d.auth_pw = random_auth();
         tr.status = status;
         tr.ac_date = at;
@@ -214,6 +218,8 @@ impl Policy {
                 let mut nh = host.clone();
                 nh.cl_id = tr.re_id.clone();
                 nh.tr_date = Some(at);
+                nh.up_date = Some(at);
+                nh.up_id = Some(tr.re_id.clone());
                 t.put_host(Some(&host), &nh);
             }
         }

@@ -130,6 +130,7 @@ fn apply(r: &mut Registrar, s: &RegistrarSpec, now: Ts) -> anyhow::Result<()> {
     if let Some(m) = s.max_connections {
         r.max_connections = Some(m);
     }
+    check_published(s)?;
     for (dst, src) in [
         (&mut r.url, &s.url),
         (&mut r.whois_server, &s.whois_server),
@@ -143,6 +144,79 @@ fn apply(r: &mut Registrar, s: &RegistrarSpec, now: Ts) -> anyhow::Result<()> {
     }
     r.updated = now;
     Ok(())
+}
+
+/// Refuses malformed values of the fields Whois and RDAP publish (an empty
+/// value clears a field): URLs must be absolute http(s) URLs (the RDAP base
+/// URL https, ICANN TIG 1.2), the Whois server a host name, the abuse email
+/// an address, the abuse phone in the EPP form `+CC.NUMBER` (RFC 5733).
+fn check_published(s: &RegistrarSpec) -> anyhow::Result<()> {
+    if let Some(u) = given(&s.url) {
+        check_url(u, &["http", "https"]).map_err(|e| anyhow::anyhow!("--url {u:?}: {e}"))?;
+    }
+    if let Some(u) = given(&s.rdap_url) {
+        check_url(u, &["https"]).map_err(|e| anyhow::anyhow!("--rdap-url {u:?}: {e}"))?;
+    }
+    if let Some(h) = given(&s.whois_server) {
+        if !is_host_name(h) {
+            anyhow::bail!("--whois-server {h:?}: not a host name (e.g. whois.example.com)");
+        }
+    }
+    if let Some(e) = given(&s.abuse_email) {
+        let ok = e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !local
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+                && is_host_name(domain)
+        });
+        if !ok {
+            anyhow::bail!("--abuse-email {e:?}: not an email address (e.g. abuse@example.com)");
+        }
+    }
+    if let Some(p) = given(&s.abuse_phone) {
+        let ok = p
+            .strip_prefix('+')
+            .and_then(|p| p.split_once('.'))
+            .is_some_and(|(cc, n)| {
+                (1..=3).contains(&cc.len())
+                    && (1..=14).contains(&n.len())
+                    && cc.bytes().chain(n.bytes()).all(|b| b.is_ascii_digit())
+            });
+        if !ok {
+            anyhow::bail!("--abuse-phone {p:?}: use the EPP form +CC.NUMBER (e.g. +1.5555550100)");
+        }
+    }
+    Ok(())
+}
+
+/// A value given and not empty (empty clears the field).
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|v| !v.is_empty())
+}
+
+fn check_url(u: &str, schemes: &[&str]) -> Result<(), String> {
+    let url = url::Url::parse(u).map_err(|e| e.to_string())?;
+    if !schemes.contains(&url.scheme()) {
+        return Err(format!("the scheme must be {}", schemes.join(" or ")));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("no host".into());
+    }
+    Ok(())
+}
+
+/// An LDH host name with at least two labels.
+fn is_host_name(h: &str) -> bool {
+    let h = h.strip_suffix('.').unwrap_or(h);
+    h.len() <= 253
+        && h.contains('.')
+        && h.split('.').all(|l| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
 }
 
 /// Creates a registrar; fails if the ID exists.

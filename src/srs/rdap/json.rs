@@ -145,7 +145,7 @@ struct RegistrarEntity<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<[&'static str; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    events: Option<[Event; 2]>,
+    events: Option<[Event; 3]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     notices: Option<[Notice<'a>; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,7 +153,15 @@ struct RegistrarEntity<'a> {
 }
 
 /// The registrar entity (profile 2.4): IANA ID, name, abuse contact.
-fn registrar_entity<'a>(r: &'a Registrar, c: &'a Ctx, top: bool) -> RegistrarEntity<'a> {
+/// `answered` is the time of the answer when the entity is the object
+/// looked up (it then carries its status and events, profile 2.3.1.3's
+/// `last update of RDAP database` among them); None inside a domain.
+fn registrar_entity<'a>(
+    r: &'a Registrar,
+    c: &'a Ctx,
+    answered: Option<i64>,
+) -> RegistrarEntity<'a> {
+    let top = answered.is_some();
     let handle = r.iana_id.to_string();
     let mut abuse_card = vec![
         text("version", "4.0"),
@@ -201,10 +209,11 @@ fn registrar_entity<'a>(r: &'a Registrar, c: &'a Ctx, top: bool) -> RegistrarEnt
         }],
         links,
         status: top.then_some(["active"]),
-        events: top.then(|| {
+        events: answered.map(|now| {
             [
                 event("registration", r.created),
                 event("last changed", r.updated),
+                event("last update of RDAP database", now),
             ]
         }),
         notices: None,
@@ -408,7 +417,7 @@ pub fn domain(v: &DomainView, c: &Ctx) -> Vec<u8> {
     let mut redacted = vec![];
     let mut entities = Vec::with_capacity(3);
     if let Some(r) = &v.registrar {
-        entities.push(Entity::Registrar(Box::new(registrar_entity(r, c, false))));
+        entities.push(Entity::Registrar(Box::new(registrar_entity(r, c, None))));
     }
     if let Some(ct) = &v.registrant {
         entities.push(Entity::Contact(contact_entity(
@@ -531,7 +540,7 @@ pub fn nameserver(v: &HostView, c: &Ctx) -> Vec<u8> {
         entities: v
             .registrar
             .iter()
-            .map(|r| registrar_entity(r, c, false))
+            .map(|r| registrar_entity(r, c, None))
             .collect(),
         links: [link(
             c,
@@ -546,9 +555,9 @@ pub fn nameserver(v: &HostView, c: &Ctx) -> Vec<u8> {
     to_vec(&out, 4096)
 }
 
-/// A registrar answer (`/entity/{IANA ID or registrar ID}`).
-pub fn entity(r: &Registrar, c: &Ctx) -> Vec<u8> {
-    let mut e = registrar_entity(r, c, true);
+/// A registrar answer (`/entity/{IANA ID or registrar ID}`) given at `now`.
+pub fn entity(r: &Registrar, c: &Ctx, now: i64) -> Vec<u8> {
+    let mut e = registrar_entity(r, c, Some(now));
     e.rdap_conformance = Some(conformance(false));
     e.notices = Some([tos_notice(c)]);
     e.port43 = c.port43;

@@ -6,7 +6,8 @@
 //! registrar ID), `/help`. Every answer is `application/rdap+json` with
 //! `Access-Control-Allow-Origin: *`; HEAD answers like GET without a body;
 //! an unknown object is 404 and a malformed name 400, each with an RDAP
-//! error body; searches and IP/ASN queries are 501. With
+//! error body; searches and IP/ASN queries are 501; other methods than
+//! GET and HEAD are 405, also with an RDAP error body. With
 //! `[srs.whois] limit_rdap` (default) the Whois limiter's rules apply: an
 //! over-limit client gets 429 with `Retry-After`.
 //!
@@ -91,6 +92,7 @@ pub fn router(state: Arc<RdapState>) -> Router {
         .route("/entity/{handle}", get(entity))
         .route("/help", get(help))
         .fallback(fallback)
+        .method_not_allowed_fallback(not_allowed)
         .layer(axum::middleware::map_response(cors))
         .with_state(state)
 }
@@ -367,7 +369,10 @@ async fn entity(
             bad_request("invalid entity handle", &c)
         }
         Ok(Path(h)) => match find_registrar(&st.rdds.store, &h) {
-            Ok(Some(r)) => rdap(StatusCode::OK, json::entity(&r, &c)),
+            Ok(Some(r)) => rdap(
+                StatusCode::OK,
+                json::entity(&r, &c, st.rdds.store.clock.now()),
+            ),
             Ok(None) => not_found("Entity", &c),
             Err(e) => internal(e, &c),
         },
@@ -407,5 +412,22 @@ async fn fallback(State(st): State<Arc<RdapState>>, uri: Uri) -> Response {
         ),
         _ => not_found("Object", &c),
     };
+    st.done("other", t, r)
+}
+
+/// Any method but GET and HEAD on a known path: 405 with an RDAP error
+/// body (axum adds the `Allow` header).
+async fn not_allowed(State(st): State<Arc<RdapState>>, uri: Uri) -> Response {
+    let t = Instant::now();
+    let c = st.ctx(&uri);
+    let r = rdap(
+        StatusCode::METHOD_NOT_ALLOWED,
+        json::error(
+            405,
+            "Method Not Allowed",
+            "RDAP queries use GET or HEAD.",
+            &c,
+        ),
+    );
     st.done("other", t, r)
 }

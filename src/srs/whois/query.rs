@@ -6,7 +6,8 @@
 //! - `NAME`: a domain directly under the TLD is looked up as a domain;
 //!   any other name with a dot as a name server (host);
 //! - `domain NAME`, `nameserver NAME` (also `host NAME`, `ns NAME`);
-//! - `registrar X`: X is the SRS registrar ID, the IANA ID or the name.
+//! - `registrar X`: X is the SRS registrar ID, the IANA ID or the name;
+//! - any of these after `=` (exact match, which every lookup here is).
 //!
 //! Names may be U-labels or A-labels in any case, with or without the
 //! final dot. Anything else gets a one-line explanation, never a panic.
@@ -42,6 +43,9 @@ impl QueryError {
 pub fn parse(line: &[u8], tld: &str) -> Result<Query, QueryError> {
     let text = std::str::from_utf8(line).map_err(|_| QueryError::NotUtf8)?;
     let text = text.trim_matches(|c: char| c.is_whitespace());
+    // `=NAME` (the "exact match" prefix some registries' clients send):
+    // every lookup here is exact, so it changes nothing
+    let text = text.strip_prefix('=').map_or(text, str::trim_start);
     if text.is_empty() {
         return Err(QueryError::Empty);
     }
@@ -114,6 +118,8 @@ mod tests {
         );
         assert!(matches!(d("bücher.shop"), Query::Domain(n) if n.ascii == "xn--bcher-kva.shop"));
         assert!(matches!(d("shop"), Query::Domain(_)));
+        assert!(matches!(d("=example.shop"), Query::Domain(n) if n.ascii == "example.shop"));
+        assert!(matches!(d("= domain example.shop"), Query::Domain(_)));
     }
 
     #[test]
