@@ -241,7 +241,12 @@ fn whois_answers_limits_and_freshness() {
         "{r:?}"
     );
     assert!(m.contains(">>> Last update of WHOIS database: "));
-    let m = whois_client(port, "ns9.nowhere.net");
+    // a bare name: a name server when one is registered, else a miss
+    for q in ["ns9.nowhere.net", "www.example.shop", "example.com"] {
+        let m = whois_client(port, q);
+        assert!(m.starts_with("Domain not found."), "{q}: {m:?}");
+    }
+    let m = whois_client(port, "nameserver ns9.nowhere.net");
     assert!(m.starts_with("Nameserver not found."), "{m:?}");
     let m = whois_client(port, "registrar Nobody");
     assert!(m.starts_with("Registrar not found."), "{m:?}");

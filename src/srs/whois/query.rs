@@ -4,7 +4,8 @@
 //! accepted), UTF-8. Forms, keywords case-insensitive:
 //!
 //! - `NAME`: a domain directly under the TLD is looked up as a domain;
-//!   any other name with a dot as a name server (host);
+//!   any other name with a dot as a name server (host), and when there is
+//!   none the answer is "Domain not found." like any miss;
 //! - `domain NAME`, `nameserver NAME` (also `host NAME`, `ns NAME`);
 //! - `registrar X`: X is the SRS registrar ID, the IANA ID or the name;
 //! - any of these after `=` (exact match, which every lookup here is).
@@ -17,6 +18,9 @@ use crate::srs::whois::view::{normalize_name, QName};
 pub enum Query {
     Domain(QName),
     Nameserver(QName),
+    /// A bare name that is no domain of the TLD: a name server if one is
+    /// registered, else a miss ("Domain not found.", as for any name).
+    Name(QName),
     Registrar(String),
 }
 
@@ -76,7 +80,7 @@ pub fn parse(line: &[u8], tld: &str) -> Result<Query, QueryError> {
             if is_domain(&n.ascii, tld) || !n.ascii.contains('.') {
                 Ok(Query::Domain(n))
             } else {
-                Ok(Query::Nameserver(n))
+                Ok(Query::Name(n))
             }
         }
         _ => Err(QueryError::BadName(
@@ -104,11 +108,9 @@ mod tests {
         let d = |s: &str| parse(s.as_bytes(), "shop").unwrap();
         assert!(matches!(d("example.shop"), Query::Domain(n) if n.ascii == "example.shop"));
         assert!(matches!(d("DOMAIN Example.Shop."), Query::Domain(n) if n.ascii == "example.shop"));
-        assert!(
-            matches!(d("ns1.example.shop"), Query::Nameserver(n) if n.ascii == "ns1.example.shop")
-        );
-        assert!(matches!(d("ns1.example.net"), Query::Nameserver(_)));
-        assert!(matches!(d("example.net"), Query::Nameserver(_)));
+        assert!(matches!(d("ns1.example.shop"), Query::Name(n) if n.ascii == "ns1.example.shop"));
+        assert!(matches!(d("ns1.example.net"), Query::Name(_)));
+        assert!(matches!(d("example.net"), Query::Name(_)));
         assert!(matches!(
             d("nameserver ns1.example.shop"),
             Query::Nameserver(_)

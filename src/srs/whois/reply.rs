@@ -175,13 +175,19 @@ pub fn answer(rdds: &Rdds, line: &[u8]) -> (&'static str, &'static str, Bytes) {
     };
     let res = match &q {
         Query::Domain(n) => domain(rdds, n, now, &footer),
-        Query::Nameserver(n) => HostView::load(&rdds.store, n).map(|v| match v {
+        Query::Nameserver(n) | Query::Name(n) => HostView::load(&rdds.store, n).map(|v| match v {
             Some(v) => ("nameserver", "found", text::host(&v, &footer).into()),
-            None => (
-                "nameserver",
-                "not_found",
-                text::not_found("Nameserver", now, &footer).into(),
-            ),
+            None => {
+                let what = match q {
+                    Query::Name(_) => "Domain",
+                    _ => "Nameserver",
+                };
+                (
+                    "nameserver",
+                    "not_found",
+                    text::not_found(what, now, &footer).into(),
+                )
+            }
         }),
         Query::Registrar(r) => find_registrar(&rdds.store, r).map(|v| match v {
             Some(r) => (
