@@ -309,6 +309,32 @@ fn rdap_profile_http_tls_and_real_client() {
     check_notices(&v, &format!("{base}entity/9999"), false);
     // profile 2.3.1.3: in the topmost object of every lookup
     event(&v, "last update of RDAP database");
+    // the registrar's own address and contact points
+    assert_eq!(
+        vcard(&v, "adr")[0][3],
+        json!([
+            "",
+            "",
+            ["1 Main Street", "Suite 200"],
+            "Springfield",
+            "IL",
+            "62701",
+            ""
+        ])
+    );
+    assert_eq!(vcard(&v, "adr")[0][1]["cc"], "US");
+    let tels: Vec<(&Value, &Value)> = vcard(&v, "tel")
+        .iter()
+        .map(|t| (&t[1]["type"], &t[3]))
+        .collect();
+    assert_eq!(
+        tels,
+        [
+            (&json!("voice"), &json!("tel:+1.5555550111")),
+            (&json!("fax"), &json!("tel:+1.5555550112"))
+        ]
+    );
+    assert_eq!(vcard(&v, "email")[0][3], "info@reg-a.example");
 
     // --- help ---
     let (st, _, v) = get(port, "/help");

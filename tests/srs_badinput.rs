@@ -164,6 +164,11 @@ fn authentication_failures() {
         ("--abuse-email", "bogus"),
         ("--abuse-phone", "555"),
         ("--abuse-phone", "+1 555 0100"),
+        ("--phone", "555"),
+        ("--fax", "+1.55x"),
+        ("--email", "info@"),
+        ("--country", "USA"),
+        ("--city", "Spring\nfield"),
     ] {
         let (ok, out, _) = srs.cli(&["registrar", "update", "--id", "reg-a", flag, bad]);
         assert!(!ok && out.contains(flag), "{flag} {bad}: {out}");
@@ -184,6 +189,21 @@ fn authentication_failures() {
         "--abuse-phone",
         "+1.5555550100",
     ]);
+    let (ok, out, _) = srs.cli(&[
+        "registrar",
+        "update",
+        "--id",
+        "reg-a",
+        "--street",
+        "1",
+        "--street",
+        "2",
+        "--street",
+        "3",
+        "--street",
+        "4",
+    ]);
+    assert!(!ok && out.contains("--street"), "{out}");
     // an empty value still clears
     srs.ok(&["registrar", "update", "--id", "reg-a", "--abuse-phone", ""]);
     srs.start();

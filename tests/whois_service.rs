@@ -217,19 +217,37 @@ fn whois_answers_limits_and_freshness() {
         "registrar reg-a",
     ] {
         let r = whois_client(port, q);
+        // Spec 4 §1.6 registrar data
         assert_order(
             &r,
             &[
-                "Registrar",
+                "Registrar Name",
                 "Registrar IANA ID",
+                "Street",
+                "City",
+                "State/Province",
+                "Postal Code",
+                "Country",
+                "Phone Number",
+                "Fax Number",
+                "Email",
                 "Registrar WHOIS Server",
                 "Registrar URL",
                 "Registrar Abuse Contact Email",
                 "Registrar Abuse Contact Phone",
             ],
         );
-        assert_eq!(one(&r, "Registrar"), "Registrar A, Inc.", "{q}");
+        assert_eq!(one(&r, "Registrar Name"), "Registrar A, Inc.", "{q}");
         assert_eq!(one(&r, "Registrar IANA ID"), "9999");
+        assert_eq!(values(&r, "Street"), ["1 Main Street", "Suite 200"]);
+        assert_eq!(one(&r, "City"), "Springfield");
+        assert_eq!(one(&r, "State/Province"), "IL");
+        assert_eq!(one(&r, "Postal Code"), "62701");
+        assert_eq!(one(&r, "Country"), "US");
+        assert_eq!(one(&r, "Phone Number"), "+1.5555550111");
+        assert_eq!(one(&r, "Fax Number"), "+1.5555550112");
+        assert_eq!(one(&r, "Email"), "info@reg-a.example");
+        assert_eq!(one(&r, "Registrar URL"), "https://www.reg-a.example");
     }
 
     // --- misses ---

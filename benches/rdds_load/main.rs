@@ -98,6 +98,7 @@ fn populate(dir: &std::path::Path, n: usize) {
                 abuse_email: Some("abuse@reg-a.example".into()),
                 abuse_phone: Some("+1.5555550100".into()),
                 rdap_url: Some("https://rdap.reg-a.example/".into()),
+                contact: Default::default(),
                 created: now,
                 updated: now,
             });

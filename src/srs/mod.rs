@@ -143,6 +143,33 @@ pub struct RegistrarOpts {
     /// Registrar's RDAP base URL (https://...); empty string clears.
     #[arg(long)]
     pub rdap_url: Option<String>,
+    /// A street line of the registrar's own address (Whois registrar
+    /// answer, RDAP entity); repeat for up to 3; on update replaces the
+    /// lines; "" clears.
+    #[arg(long = "street")]
+    pub street: Vec<String>,
+    /// City of the registrar's address; empty string clears.
+    #[arg(long)]
+    pub city: Option<String>,
+    /// State or province; empty string clears.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Postal code; empty string clears.
+    #[arg(long)]
+    pub postal_code: Option<String>,
+    /// Country, ISO 3166 alpha-2 (e.g. US); empty string clears.
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Registrar phone, EPP form +CC.NUMBER (e.g. +1.5555550100); empty
+    /// string clears.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Registrar fax, EPP form; empty string clears.
+    #[arg(long)]
+    pub fax: Option<String>,
+    /// Registrar email; empty string clears.
+    #[arg(long)]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,6 +214,14 @@ fn spec(o: RegistrarOpts, add: bool) -> registrar::RegistrarSpec {
         abuse_email: o.abuse_email,
         abuse_phone: o.abuse_phone,
         rdap_url: o.rdap_url,
+        street: (!o.street.is_empty()).then_some(o.street),
+        city: o.city,
+        state: o.state,
+        postal_code: o.postal_code,
+        country: o.country,
+        phone: o.phone,
+        fax: o.fax,
+        email: o.email,
     }
 }
 

@@ -73,10 +73,31 @@ pub struct Registrar {
     /// The registrar's RDAP base URL (RDAP `about` link; issue 6).
     #[serde(default)]
     pub rdap_url: Option<String>,
+    /// Its own address and contact points (Whois registrar answer, RDAP
+    /// entity).
+    #[serde(default)]
+    pub contact: RegistrarContact,
     #[serde(default)]
     pub created: Ts,
     #[serde(default)]
     pub updated: Ts,
+}
+
+/// A registrar's postal address, phone, fax and email: the registrar data
+/// of Spec 4 §1.6 (Whois) and the address, `tel` and `email` of the RDAP
+/// registrar entity. Every part is optional; phones in the EPP form
+/// `+CC.NUMBER`, the country as an ISO 3166 alpha-2 code.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct RegistrarContact {
+    pub street: Vec<String>,
+    pub city: Option<String>,
+    pub sp: Option<String>,
+    pub pc: Option<String>,
+    pub cc: Option<String>,
+    pub phone: Option<String>,
+    pub fax: Option<String>,
+    pub email: Option<String>,
 }
 
 /// RFC 5733 postal info (`type` int or loc).

@@ -93,6 +93,23 @@ pub struct RegistrarSpec {
     pub abuse_phone: Option<String>,
     #[serde(default)]
     pub rdap_url: Option<String>,
+    /// The registrar's own address lines (replace the old ones when given).
+    #[serde(default)]
+    pub street: Option<Vec<String>>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub fax: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 fn apply(r: &mut Registrar, s: &RegistrarSpec, now: Ts) -> anyhow::Result<()> {
@@ -142,14 +159,33 @@ fn apply(r: &mut Registrar, s: &RegistrarSpec, now: Ts) -> anyhow::Result<()> {
             *dst = if v.is_empty() { None } else { Some(v.clone()) };
         }
     }
+    let c = &mut r.contact;
+    if let Some(lines) = &s.street {
+        c.street = lines.iter().filter(|l| !l.is_empty()).cloned().collect();
+    }
+    let country = s.country.as_ref().map(|v| v.to_ascii_uppercase());
+    for (dst, src) in [
+        (&mut c.city, &s.city),
+        (&mut c.sp, &s.state),
+        (&mut c.pc, &s.postal_code),
+        (&mut c.cc, &country),
+        (&mut c.phone, &s.phone),
+        (&mut c.fax, &s.fax),
+        (&mut c.email, &s.email),
+    ] {
+        if let Some(v) = src {
+            *dst = if v.is_empty() { None } else { Some(v.clone()) };
+        }
+    }
     r.updated = now;
     Ok(())
 }
 
 /// Refuses malformed values of the fields Whois and RDAP publish (an empty
 /// value clears a field): URLs must be absolute http(s) URLs (the RDAP base
-/// URL https, ICANN TIG 1.2), the Whois server a host name, the abuse email
-/// an address, the abuse phone in the EPP form `+CC.NUMBER` (RFC 5733).
+/// URL https, ICANN TIG 1.2), the Whois server a host name, emails
+/// addresses, phones in the EPP form `+CC.NUMBER` (RFC 5733), the country
+/// a two-letter code, address lines short text without control characters.
 fn check_published(s: &RegistrarSpec) -> anyhow::Result<()> {
     if let Some(u) = given(&s.url) {
         check_url(u, &["http", "https"]).map_err(|e| anyhow::anyhow!("--url {u:?}: {e}"))?;
@@ -162,32 +198,70 @@ fn check_published(s: &RegistrarSpec) -> anyhow::Result<()> {
             anyhow::bail!("--whois-server {h:?}: not a host name (e.g. whois.example.com)");
         }
     }
-    if let Some(e) = given(&s.abuse_email) {
-        let ok = e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !local
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || c == '@')
-                && is_host_name(domain)
-        });
-        if !ok {
-            anyhow::bail!("--abuse-email {e:?}: not an email address (e.g. abuse@example.com)");
+    for (flag, v) in [("--abuse-email", &s.abuse_email), ("--email", &s.email)] {
+        if let Some(e) = given(v) {
+            if !is_email(e) {
+                anyhow::bail!("{flag} {e:?}: not an email address (e.g. abuse@example.com)");
+            }
         }
     }
-    if let Some(p) = given(&s.abuse_phone) {
-        let ok = p
-            .strip_prefix('+')
-            .and_then(|p| p.split_once('.'))
-            .is_some_and(|(cc, n)| {
-                (1..=3).contains(&cc.len())
-                    && (1..=14).contains(&n.len())
-                    && cc.bytes().chain(n.bytes()).all(|b| b.is_ascii_digit())
-            });
-        if !ok {
-            anyhow::bail!("--abuse-phone {p:?}: use the EPP form +CC.NUMBER (e.g. +1.5555550100)");
+    for (flag, v) in [
+        ("--abuse-phone", &s.abuse_phone),
+        ("--phone", &s.phone),
+        ("--fax", &s.fax),
+    ] {
+        if let Some(p) = given(v) {
+            if !is_epp_phone(p) {
+                anyhow::bail!("{flag} {p:?}: use the EPP form +CC.NUMBER (e.g. +1.5555550100)");
+            }
+        }
+    }
+    if let Some(cc) = given(&s.country) {
+        if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_alphabetic()) {
+            anyhow::bail!("--country {cc:?}: use the two-letter ISO 3166 code (e.g. US)");
+        }
+    }
+    let lines = s.street.as_deref().unwrap_or_default();
+    if lines.len() > 3 {
+        anyhow::bail!("--street: at most 3 lines");
+    }
+    let others = [
+        ("--city", &s.city),
+        ("--state", &s.state),
+        ("--postal-code", &s.postal_code),
+    ];
+    let texts = lines.iter().map(|l| ("--street", l.as_str())).chain(
+        others
+            .into_iter()
+            .filter_map(|(flag, v)| Some((flag, given(v)?))),
+    );
+    for (flag, t) in texts {
+        if t.len() > 255 || t.chars().any(char::is_control) {
+            anyhow::bail!("{flag} {t:?}: at most 255 characters, no control characters");
         }
     }
     Ok(())
+}
+
+fn is_email(e: &str) -> bool {
+    e.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && !local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+            && is_host_name(domain)
+    })
+}
+
+/// RFC 5733 `e164StringType`: `+CC.NUMBER`, at most 3 + 14 digits.
+fn is_epp_phone(p: &str) -> bool {
+    p.strip_prefix('+')
+        .and_then(|p| p.split_once('.'))
+        .is_some_and(|(cc, n)| {
+            (1..=3).contains(&cc.len())
+                && (1..=14).contains(&n.len())
+                && cc.bytes().chain(n.bytes()).all(|b| b.is_ascii_digit())
+        })
 }
 
 /// A value given and not empty (empty clears the field).
@@ -252,6 +326,7 @@ pub fn add(store: &Store, s: &RegistrarSpec) -> anyhow::Result<Registrar> {
         abuse_email: None,
         abuse_phone: None,
         rdap_url: None,
+        contact: Default::default(),
         created: now,
         updated: now,
     };
@@ -360,6 +435,7 @@ mod tests {
             abuse_email: None,
             abuse_phone: None,
             rdap_url: None,
+            contact: Default::default(),
             created: 0,
             updated: 0,
         };

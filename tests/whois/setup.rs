@@ -4,7 +4,8 @@
 //! client (Net::EPP::Simple), exactly as the SRS tests do.
 //!
 //! The fixture: registrar `reg-a` ("Registrar A, Inc.", IANA 9999, with
-//! URL, Whois server and abuse contact set by `registrar update`), contact
+//! URL, Whois server, abuse contact, address, phone, fax and email set by
+//! `registrar update`), contact
 //! `ca-1`, hosts `ns1.example.net` and `ns1.example.shop` (with glue),
 //! domains `example.shop` (unsigned), `signed.shop` (one DS) and the IDN
 //! `xn--bcher-kva.shop` (bücher.shop). The DNS publisher points at a closed
@@ -57,6 +58,24 @@ pub fn start(whois_table: &str, extra: &str) -> Fixture {
         "+1.5555550100",
         "--rdap-url",
         "https://rdap.reg-a.example/",
+        "--street",
+        "1 Main Street",
+        "--street",
+        "Suite 200",
+        "--city",
+        "Springfield",
+        "--state",
+        "IL",
+        "--postal-code",
+        "62701",
+        "--country",
+        "us",
+        "--phone",
+        "+1.5555550111",
+        "--fax",
+        "+1.5555550112",
+        "--email",
+        "info@reg-a.example",
     ]);
     srs.start();
     let mut epp = Perl::connect(&srs, "reg-a", "passA-123", Some(&cert));

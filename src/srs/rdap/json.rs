@@ -152,6 +152,53 @@ struct RegistrarEntity<'a> {
     port43: Option<&'a str>,
 }
 
+/// The registrar's own card: its name and, when it is the object looked
+/// up, whatever of its address, phone, fax and email is recorded.
+fn registrar_card(r: &Registrar, top: bool) -> Vec<VProp<'_>> {
+    let mut card = vec![text("version", "4.0"), text("fn", r.name.as_str())];
+    if !top {
+        return card;
+    }
+    let c = &r.contact;
+    let some = |v: &Option<String>| v.is_some();
+    if !c.street.is_empty() || [&c.city, &c.sp, &c.pc, &c.cc].into_iter().any(some) {
+        card.push(VProp::Adr(
+            "adr",
+            CcParam {
+                cc: or_empty(&c.cc),
+            },
+            "text",
+            Adr(
+                "",
+                "",
+                Street::Lines(&c.street),
+                or_empty(&c.city),
+                or_empty(&c.sp),
+                or_empty(&c.pc),
+                "",
+            ),
+        ));
+    }
+    for (num, typ) in [(&c.phone, "voice"), (&c.fax, "fax")] {
+        if let Some(n) = num {
+            card.push(VProp::Typed(
+                "tel",
+                TypeParam { typ },
+                "uri",
+                format!("tel:{n}"),
+            ));
+        }
+    }
+    if let Some(e) = &c.email {
+        card.push(text("email", e.as_str()));
+    }
+    card
+}
+
+fn or_empty(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("")
+}
+
 /// The registrar entity (profile 2.4): IANA ID, name, abuse contact.
 /// `answered` is the time of the answer when the entity is the object
 /// looked up (it then carries its status and events, profile 2.3.1.3's
@@ -201,7 +248,7 @@ fn registrar_entity<'a>(
         }],
         handle,
         roles: ["registrar"],
-        vcard_array: vcard(vec![text("version", "4.0"), text("fn", r.name.as_str())]),
+        vcard_array: vcard(registrar_card(r, top)),
         entities: [AbuseEntity {
             object_class_name: "entity",
             roles: ["abuse"],

@@ -16,6 +16,7 @@ pub(super) struct TypeParam<'a> {
 
 #[derive(Serialize)]
 pub(super) struct CcParam<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
     pub(super) cc: &'a str,
 }
 

@@ -271,6 +271,7 @@ mod tests {
             abuse_email: None,
             abuse_phone: None,
             rdap_url: None,
+            contact: Default::default(),
             created: now,
             updated: now,
         };

@@ -272,8 +272,27 @@ pub fn host(v: &HostView, footer: &Footer) -> String {
 /// A registrar answer.
 pub fn registrar(r: &Registrar, now: i64, footer: &Footer) -> String {
     let mut out = Out::default();
-    out.kv("Registrar", &r.name);
+    // Spec 4 §1.6 registrar data, with the IANA ID after the name
+    out.kv("Registrar Name", &r.name);
     out.kv("Registrar IANA ID", &r.iana_id.to_string());
+    let c = &r.contact;
+    if c.street.is_empty() {
+        out.kv("Street", "");
+    }
+    for line in &c.street {
+        out.kv("Street", line);
+    }
+    for (k, v) in [
+        ("City", &c.city),
+        ("State/Province", &c.sp),
+        ("Postal Code", &c.pc),
+        ("Country", &c.cc),
+        ("Phone Number", &c.phone),
+        ("Fax Number", &c.fax),
+        ("Email", &c.email),
+    ] {
+        out.kv(k, v.as_deref().unwrap_or(""));
+    }
     registrar_lines(&mut out, Some(r));
     out.kv(
         "Registrar Abuse Contact Email",
