@@ -73,7 +73,8 @@ pub async fn serve(app: &Router, sock: TcpStream, peer: SocketAddr) -> Option<Tc
 
 /// The request in `bytes` when it is one complete HTTP/1.1 GET or HEAD
 /// head with nothing behind it, no body, and `Connection: close`.
-fn closing_request(bytes: &[u8], peer: SocketAddr) -> Option<Request<Body>> {
+/// (Public for the fuzz target.)
+pub fn closing_request(bytes: &[u8], peer: SocketAddr) -> Option<Request<Body>> {
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut fields);
     match parsed.parse(bytes) {

@@ -19,7 +19,7 @@
 //! `[srs.whois] rdap_base_url` (the public URL), else the listener address.
 //!
 //! Limits: HTTP/1.1 only; no search (`/domains?name=`); no contact entities.
-mod fast;
+pub mod fast;
 pub mod json;
 mod parts;
 

@@ -20,6 +20,12 @@
 //! as before (`SO_REUSEPORT` alone would let a second `tldd srs` of the same
 //! user share the port). Port 0 takes one ephemeral port for all threads.
 //!
+//! Both services accept with [`accept`] on a listener registered by
+//! [`listener`]: the connection comes back non-blocking and unregistered,
+//! so the fast paths ([`super::fast`], [`crate::srs::rdap::fast`]) can
+//! answer it without the runtime, and only a connection that must wait is
+//! registered (as a tokio `TcpStream`).
+//!
 //! Limits: a connection stays on the thread that accepted it; one slow
 //! lookup (a cold sled read) delays the others on its thread, not those on
 //! the other threads. The Whois connection caps are shared by all threads.
