@@ -113,6 +113,7 @@ pub struct RegistrarSpec {
 }
 
 fn apply(r: &mut Registrar, s: &RegistrarSpec, now: Ts) -> anyhow::Result<()> {
+    check_published(s)?;
     if let Some(n) = &s.name {
         r.name = n.clone();
     }
@@ -147,7 +148,6 @@ fn apply(r: &mut Registrar, s: &RegistrarSpec, now: Ts) -> anyhow::Result<()> {
     if let Some(m) = s.max_connections {
         r.max_connections = Some(m);
     }
-    check_published(s)?;
     for (dst, src) in [
         (&mut r.url, &s.url),
         (&mut r.whois_server, &s.whois_server),
