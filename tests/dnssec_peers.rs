@@ -5,7 +5,7 @@
 //! Needs nsd, knot, python3-dnspython.
 mod common;
 mod dnssec_common;
-use common::Server;
+use common::{free_port, Server};
 use dnssec_common::*;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -16,16 +16,6 @@ impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    loop {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = s.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
     }
 }
 

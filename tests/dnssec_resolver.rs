@@ -9,7 +9,7 @@
 //! python3-dnspython.
 mod common;
 mod dnssec_common;
-use common::Server;
+use common::{free_port, Server};
 use dnssec_common::*;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,16 +25,6 @@ impl Drop for Unbound {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let p = s.local_addr().unwrap().port();
-    // TCP too: Unbound binds both.
-    if std::net::TcpListener::bind(("127.0.0.1", p)).is_err() {
-        return free_port();
-    }
-    p
 }
 
 fn unbound(anchor: &str, stubs: &[(&str, u16)]) -> Unbound {

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod ports;
+#[allow(unused_imports)] // not every test binary starts a server
+pub use ports::free_port;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_tldd");
 
 /// Path inside the repository.

@@ -15,7 +15,6 @@
 #![allow(dead_code)]
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -38,13 +37,12 @@ pub fn need(tool: &str, package: &str) -> PathBuf {
     panic!("this test needs `{tool}`: install the Debian package {package}");
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+// srs_to_tldd also loads it through tests/common: two copies there, harmless
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/ports.rs"]
+mod ports;
+#[allow(unused_imports)] // not every test binary starts a server
+pub use ports::free_port;
 
 pub fn run(cmd: &mut Command) -> Output {
     let out = cmd

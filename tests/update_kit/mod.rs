@@ -3,7 +3,7 @@
 //! tools (BIND `nsupdate`, Knot `knsupdate`/`kdig`, dnspython).
 #![allow(dead_code)]
 use crate::common::*;
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::SocketAddr;
 use std::process::Command;
 
 /// base64 of 32 bytes "0123456789abcdef0123456789abcdef".
@@ -132,17 +132,6 @@ pub fn normalize(text: &str) -> Vec<String> {
     v.sort();
     v.dedup();
     v
-}
-
-/// A free loopback port (UDP and TCP both bindable at the time of asking).
-pub fn free_port() -> u16 {
-    loop {
-        let t = TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = t.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
 }
 
 /// Waits until `f` is true (polling every 100 ms) or `secs` pass.
