@@ -45,6 +45,8 @@ const MAX_HEADERS: usize = 32;
 pub async fn serve(app: &Router, sock: TcpStream, peer: SocketAddr) -> Option<TcpStream> {
     let mut buf = [0u8; MAX_HEAD];
     let n = match sock.peek(&mut buf) {
+        // a full buffer may have more behind it: hyper's case
+        Ok(n) if n == MAX_HEAD => return Some(sock),
         Ok(n) => n,
         // nothing there yet (a silent client), or an error hyper will see
         Err(_) => return Some(sock),
