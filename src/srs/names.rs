@@ -1,5 +1,6 @@
 //! Name rules: domain names registrable under the TLD, host names, contact
-//! handles, and IDN A-labels.
+//! handles, and IDN A-labels; and the two contact-point syntaxes EPP
+//! contacts and registrar records share (phone numbers, email addresses).
 //!
 //! Names arrive from EPP in A-label form (RFC 5891); they are lower-cased,
 //! a trailing dot is dropped. A label starting `xn--` must be a valid IDNA
@@ -31,6 +32,29 @@ fn policy(reason: impl Into<String>) -> NameError {
         syntax: false,
         reason: reason.into(),
     }
+}
+
+/// RFC 5733 `e164StringType`: `+CC.NUMBER`, at most 3 + 14 digits.
+pub fn is_epp_phone(p: &str) -> bool {
+    p.strip_prefix('+')
+        .and_then(|p| p.split_once('.'))
+        .is_some_and(|(cc, n)| {
+            (1..=3).contains(&cc.len())
+                && (1..=14).contains(&n.len())
+                && cc.bytes().chain(n.bytes()).all(|b| b.is_ascii_digit())
+        })
+}
+
+/// An email address as far as a registry checks one: `local@domain.tld`,
+/// no white space or control characters (Whois shows it on one line).
+pub fn is_email(s: &str) -> bool {
+    s.split_once('@').is_some_and(|(l, d)| {
+        !l.is_empty()
+            && d.contains('.')
+            && !d.starts_with('.')
+            && !d.ends_with('.')
+            && !s.contains(|c: char| c.is_whitespace() || c.is_control())
+    })
 }
 
 /// Lower-cases and drops one trailing dot.
@@ -166,6 +190,25 @@ pub fn check_handle(id: &str) -> Result<(), NameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_and_emails() {
+        assert!(is_epp_phone("+1.5555550100") && is_epp_phone("+353.1234"));
+        for bad in ["555", "+1 555", "+1.", "+.5", "+1234.5", "+1.55x", "1.555"] {
+            assert!(!is_epp_phone(bad), "{bad}");
+        }
+        assert!(is_email("abuse@reg-a.example"));
+        for bad in [
+            "bogus",
+            "info@",
+            "@x.example",
+            "a@example",
+            "a b@x.example",
+            "a@x.example\n",
+        ] {
+            assert!(!is_email(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn domain_rules() {

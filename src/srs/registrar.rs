@@ -7,6 +7,7 @@
 //! -sha256` output works as is), stored as lower-case hex.
 use crate::srs::clock::Ts;
 use crate::srs::model::{LedgerKind, Registrar};
+use crate::srs::names;
 use crate::srs::store::{Store, StoreError};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -200,7 +201,7 @@ fn check_published(s: &RegistrarSpec) -> anyhow::Result<()> {
     }
     for (flag, v) in [("--abuse-email", &s.abuse_email), ("--email", &s.email)] {
         if let Some(e) = given(v) {
-            if !is_email(e) {
+            if !names::is_email(e) {
                 anyhow::bail!("{flag} {e:?}: not an email address (e.g. abuse@example.com)");
             }
         }
@@ -211,7 +212,7 @@ fn check_published(s: &RegistrarSpec) -> anyhow::Result<()> {
         ("--fax", &s.fax),
     ] {
         if let Some(p) = given(v) {
-            if !is_epp_phone(p) {
+            if !names::is_epp_phone(p) {
                 anyhow::bail!("{flag} {p:?}: use the EPP form +CC.NUMBER (e.g. +1.5555550100)");
             }
         }
@@ -243,27 +244,6 @@ fn check_published(s: &RegistrarSpec) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn is_email(e: &str) -> bool {
-    e.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && !local
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '@')
-            && is_host_name(domain)
-    })
-}
-
-/// RFC 5733 `e164StringType`: `+CC.NUMBER`, at most 3 + 14 digits.
-fn is_epp_phone(p: &str) -> bool {
-    p.strip_prefix('+')
-        .and_then(|p| p.split_once('.'))
-        .is_some_and(|(cc, n)| {
-            (1..=3).contains(&cc.len())
-                && (1..=14).contains(&n.len())
-                && cc.bytes().chain(n.bytes()).all(|b| b.is_ascii_digit())
-        })
-}
-
 /// A value given and not empty (empty clears the field).
 fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|v| !v.is_empty())
@@ -280,22 +260,14 @@ fn check_url(u: &str, schemes: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-/// An LDH host name with at least two labels.
+/// A host name by the registry's own rules (LDH labels, valid A-labels).
 fn is_host_name(h: &str) -> bool {
-    let h = h.strip_suffix('.').unwrap_or(h);
-    h.len() <= 253
-        && h.contains('.')
-        && h.split('.').all(|l| {
-            (1..=63).contains(&l.len())
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
+    names::check_host_name(&names::canonical(h)).is_ok()
 }
 
 /// Creates a registrar; fails if the ID exists.
 pub fn add(store: &Store, s: &RegistrarSpec) -> anyhow::Result<Registrar> {
-    crate::srs::names::check_handle(&s.id).map_err(|e| anyhow::anyhow!("--id: {}", e.reason))?;
+    names::check_handle(&s.id).map_err(|e| anyhow::anyhow!("--id: {}", e.reason))?;
     let name = s
         .name
         .clone()

@@ -78,17 +78,7 @@ fn phone(el: Option<&Elem>) -> EppResult<Option<Phone>> {
     if e.text.is_empty() {
         return Ok(None);
     }
-    let ok = e
-        .text
-        .strip_prefix('+')
-        .and_then(|r| r.split_once('.'))
-        .is_some_and(|(cc, n)| {
-            (1..=3).contains(&cc.len())
-                && (1..=14).contains(&n.len())
-                && cc.bytes().all(|b| b.is_ascii_digit())
-                && n.bytes().all(|b| b.is_ascii_digit())
-        });
-    if !ok {
+    if !crate::srs::names::is_epp_phone(&e.text) {
         return Err(err(2005, format!("phone {:?} is not +CC.NUMBER", e.text)));
     }
     Ok(Some(Phone {
@@ -98,14 +88,7 @@ fn phone(el: Option<&Elem>) -> EppResult<Option<Phone>> {
 }
 
 fn email(s: &str) -> EppResult<String> {
-    let ok = s.split_once('@').is_some_and(|(l, d)| {
-        !l.is_empty()
-            && d.contains('.')
-            && !d.starts_with('.')
-            && !d.ends_with('.')
-            && !s.contains(char::is_whitespace)
-    });
-    if !ok {
+    if !crate::srs::names::is_email(s) {
         return Err(err(2005, format!("{s:?} is not an e-mail address")));
     }
     Ok(s.to_string())
