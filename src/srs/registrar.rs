@@ -149,23 +149,14 @@ fn apply(r: &mut Registrar, s: &RegistrarSpec, now: Ts) -> anyhow::Result<()> {
     if let Some(m) = s.max_connections {
         r.max_connections = Some(m);
     }
+    let country = s.country.as_ref().map(|v| v.to_ascii_uppercase());
+    let c = &mut r.contact;
     for (dst, src) in [
         (&mut r.url, &s.url),
         (&mut r.whois_server, &s.whois_server),
         (&mut r.abuse_email, &s.abuse_email),
         (&mut r.abuse_phone, &s.abuse_phone),
         (&mut r.rdap_url, &s.rdap_url),
-    ] {
-        if let Some(v) = src {
-            *dst = if v.is_empty() { None } else { Some(v.clone()) };
-        }
-    }
-    let c = &mut r.contact;
-    if let Some(lines) = &s.street {
-        c.street = lines.iter().filter(|l| !l.is_empty()).cloned().collect();
-    }
-    let country = s.country.as_ref().map(|v| v.to_ascii_uppercase());
-    for (dst, src) in [
         (&mut c.city, &s.city),
         (&mut c.sp, &s.state),
         (&mut c.pc, &s.postal_code),
@@ -177,6 +168,9 @@ fn apply(r: &mut Registrar, s: &RegistrarSpec, now: Ts) -> anyhow::Result<()> {
         if let Some(v) = src {
             *dst = if v.is_empty() { None } else { Some(v.clone()) };
         }
+    }
+    if let Some(lines) = &s.street {
+        c.street = lines.iter().filter(|l| !l.is_empty()).cloned().collect();
     }
     r.updated = now;
     Ok(())
