@@ -165,6 +165,24 @@ fn query_reply(rdds: &Rdds, peer: SocketAddr, line: &[u8], more: bool) -> Reply 
     }
 }
 
+/// A name server answer; a miss says "`missing` not found.".
+fn nameserver(
+    rdds: &Rdds,
+    n: &QName,
+    missing: &str,
+    now: Ts,
+    footer: &Footer,
+) -> SResult<(&'static str, &'static str, Bytes)> {
+    Ok(match HostView::load(&rdds.store, n)? {
+        Some(v) => ("nameserver", "found", text::host(&v, footer).into()),
+        None => (
+            "nameserver",
+            "not_found",
+            text::not_found(missing, now, footer).into(),
+        ),
+    })
+}
+
 /// Answers one query line: (type, result, text) for metrics and the client.
 pub fn answer(rdds: &Rdds, line: &[u8]) -> (&'static str, &'static str, Bytes) {
     let footer = Footer { terms: &rdds.terms };
@@ -175,20 +193,9 @@ pub fn answer(rdds: &Rdds, line: &[u8]) -> (&'static str, &'static str, Bytes) {
     };
     let res = match &q {
         Query::Domain(n) => domain(rdds, n, now, &footer),
-        Query::Nameserver(n) | Query::Name(n) => HostView::load(&rdds.store, n).map(|v| match v {
-            Some(v) => ("nameserver", "found", text::host(&v, &footer).into()),
-            None => {
-                let what = match q {
-                    Query::Name(_) => "Domain",
-                    _ => "Nameserver",
-                };
-                (
-                    "nameserver",
-                    "not_found",
-                    text::not_found(what, now, &footer).into(),
-                )
-            }
-        }),
+        Query::Nameserver(n) => nameserver(rdds, n, "Nameserver", now, &footer),
+        // a bare name: a name server if registered, else a miss like any
+        Query::Name(n) => nameserver(rdds, n, "Domain", now, &footer),
         Query::Registrar(r) => find_registrar(&rdds.store, r).map(|v| match v {
             Some(r) => (
                 "registrar",
