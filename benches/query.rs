@@ -6,8 +6,8 @@
 //! are in `benches/peers.sh`.
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::Write;
-use tldd::wire::{respond, Params, Query, Transport, ZoneSet};
-use tldd::zone::load::load_file;
+use tldd_dns::wire::{respond, Params, Query, Transport, ZoneSet};
+use tldd_zone::load::load_file;
 
 const N: usize = 100_000;
 
@@ -90,7 +90,9 @@ fn packet(id: u16, name: &str, qtype: u16, dnssec: bool) -> Vec<u8> {
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let path = zone_file(dir.path());
-    let zone = load_file(&path, "shop.", false).unwrap().zone;
+    let zone = load_file(&path, "shop.", &tldd_zone::progress::Quiet)
+        .unwrap()
+        .zone;
     let zones = ZoneSet::new(vec![std::sync::Arc::new(zone)]);
     let params = Params {
         udp_payload: 1232,
@@ -129,9 +131,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut hits = 0;
             for p in &queries {
-                tldd::wire::query::parse(p, &mut q).unwrap();
-                if let tldd::zone::Found::Cut { .. } = z.find(q.name(), &q.labels[..q.label_count])
-                {
+                tldd_dns::wire::query::parse(p, &mut q).unwrap();
+                if let tldd_zone::Found::Cut { .. } = z.find(q.name(), &q.labels[..q.label_count]) {
                     hits += 1;
                 }
             }

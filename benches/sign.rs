@@ -4,11 +4,11 @@
 //! `tldd sign` itself (see the signer's report / README).
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::io::Write;
-use tldd::signer::{self, Scratch, SignOptions, Signer, TestKey};
-use tldd::zone::nsec3::hash_name;
-use tldd::zone::RRset;
+use tldd_dns::signer::{self, Scratch, SignOptions, Signer, TestKey};
+use tldd_zone::nsec3::hash_name;
+use tldd_zone::RRset;
 
-fn zone(n: usize) -> tldd::zone::Zone {
+fn zone(n: usize) -> tldd_zone::Zone {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("z.zone");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
@@ -27,7 +27,7 @@ fn zone(n: usize) -> tldd::zone::Zone {
         }
     }
     drop(f);
-    tldd::zone::load::load_file(&p, "shop.", false)
+    tldd_zone::load::load_file(&p, "shop.", &tldd_zone::progress::Quiet)
         .unwrap()
         .zone
 }

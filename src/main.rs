@@ -1,5 +1,9 @@
-//! The `tldd` command line. Each subcommand lives in its own module of the
-//! library; this file only parses arguments and sets up logging.
+//! The `tldd` command line: every clap type, progress bar and terminal
+//! line of tldd lives in this binary ([`cli`]); the work is in the library
+//! crates (`tldd_zone`, `tldd_dns`, `tldd_srs`). This file parses the
+//! arguments, sets up logging and hands each subcommand to its module.
+mod cli;
+
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,11 +41,11 @@ enum Command {
     ///
     /// NSEC3 (opt-out as configured) and RRSIGs with the zone's active keys,
     /// like dnssec-signzone or ldns-signzone.
-    Sign(tldd::signer::SignArgs),
+    Sign(cli::sign::SignArgs),
     /// Key management: generate, list, DS/DNSKEY export, audit log.
-    Keys(tldd::keys::KeysArgs),
+    Keys(cli::keys::KeysArgs),
     /// The lightweight registry (EPP, lifecycle, publisher).
-    Srs(tldd::srs::SrsArgs),
+    Srs(cli::srs::SrsArgs),
 }
 
 #[derive(Subcommand)]
@@ -71,17 +75,19 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { config } => tldd::server::run_from_file(&config),
+        Command::Serve { config } => {
+            tldd_dns::server::run_from_file(&config, &cli::progress::Bars::on_stderr())
+        }
         Command::Zone(ZoneCommand::Check { file, origin }) => {
-            tldd::zone::check::run(&file, &origin).map(|ok| {
+            cli::zone::run(&file, &origin).map(|ok| {
                 if !ok {
                     std::process::exit(1)
                 }
             })
         }
-        Command::Sign(args) => tldd::signer::run(args),
-        Command::Keys(args) => tldd::keys::run(args),
-        Command::Srs(args) => tldd::srs::run(args),
+        Command::Sign(args) => cli::sign::run(args),
+        Command::Keys(args) => cli::keys::run(args),
+        Command::Srs(args) => cli::srs::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,11 +6,11 @@
 mod dnssec_common;
 use dnssec_common::*;
 use std::sync::Arc;
-use tldd::signer::{self, SignOptions, TestKey};
-use tldd::wire::{respond, Params, Query, Transport, ZoneSet};
-use tldd::zone::load::load_file;
-use tldd::zone::nsec3::{self, Hash, Nsec3Params, Nsec3Rec};
-use tldd::zone::Zone;
+use tldd_dns::signer::{self, SignOptions, TestKey};
+use tldd_dns::wire::{respond, Params, Query, Transport, ZoneSet};
+use tldd_zone::load::load_file;
+use tldd_zone::nsec3::{self, Hash, Nsec3Params, Nsec3Rec};
+use tldd_zone::Zone;
 
 const A: u16 = 1;
 const NS: u16 = 2;
@@ -28,7 +28,9 @@ struct Fixture {
 fn signed(opt_out: bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let f = write_zone(dir.path(), 40);
-    let mut z: Zone = load_file(&f, "shop.", false).unwrap().zone;
+    let mut z: Zone = load_file(&f, "shop.", &tldd_zone::progress::Quiet)
+        .unwrap()
+        .zone;
     let keys = vec![
         TestKey::generate(13, true).unwrap(),
         TestKey::generate(13, false).unwrap(),
@@ -161,7 +163,7 @@ fn nxdomain_proofs() {
             .hash;
         let mut o = [0u8; 256];
         let n = nsec3::owner_name(&any, &wire("shop."), &mut o);
-        let name = tldd::zone::name::to_text(&o[..n]);
+        let name = tldd_zone::name::to_text(&o[..n]);
         let r = f.ask(&name, A, true);
         assert_eq!(r.rcode(), 3, "{name}");
         assert!(Proof::of(&r).matching(&f.h("shop.")).is_some());

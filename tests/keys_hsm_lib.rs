@@ -1,5 +1,5 @@
 //! The signer's view of HSM keys, in-process: keys generated in a SoftHSM2
-//! token by `tldd keys generate` are loaded with `tldd::keys::active_keys`,
+//! token by `tldd keys generate` are loaded with `tldd_dns::keys::active_keys`,
 //! sign through PKCS#11 (single, batch and from many threads), verify with
 //! ring against the published DNSKEY, and are sensitive and not extractable.
 //!
@@ -7,7 +7,7 @@
 //! (the PKCS#11 module reads it once, at C_Initialize).
 mod keys_util;
 use keys_util::*;
-use tldd::hsm::KeyPair;
+use tldd_dns::hsm::KeyPair;
 
 #[test]
 fn hsm_keys_sign_through_the_library() {
@@ -39,10 +39,10 @@ fn hsm_keys_sign_through_the_library() {
     // CKA_ID; the token signs; ring verifies with the published key.
     std::env::set_var("SOFTHSM2_CONF", env.softhsm_conf.as_ref().unwrap());
     std::env::remove_var("TLDD_HSM_PIN");
-    let cfg = tldd::config::Config::load(&env.config).unwrap();
+    let cfg = tldd_dns::config::Config::load(&env.config).unwrap();
     for (zone, sig_len) in [("shop.", 64usize), ("ed.", 64), ("rsa.", 256)] {
         let published = parse_dnskeys(&env.ok(&["dnskey", "--zone", zone]));
-        let keys = tldd::keys::active_keys(&cfg, zone).unwrap();
+        let keys = tldd_dns::keys::active_keys(&cfg, zone).unwrap();
         assert_eq!(keys.len(), 2);
         for (role, key) in &keys {
             assert_eq!(key.flags(), role.flags());
@@ -55,13 +55,13 @@ fn hsm_keys_sign_through_the_library() {
             let msg = format!("RRSIG input for {zone}");
             let sig = key.sign(msg.as_bytes()).unwrap();
             assert_eq!(sig.len(), sig_len);
-            assert!(tldd::hsm::verify(
+            assert!(tldd_dns::hsm::verify(
                 dk.algorithm,
                 &dk.public_key,
                 msg.as_bytes(),
                 &sig
             ));
-            assert!(!tldd::hsm::verify(
+            assert!(!tldd_dns::hsm::verify(
                 dk.algorithm,
                 &dk.public_key,
                 b"tampered",
@@ -95,10 +95,10 @@ fn hsm_keys_sign_through_the_library() {
     }
 
     // Concurrent use from many threads (the signer's pattern).
-    let keys = tldd::keys::active_keys(&cfg, "shop.").unwrap();
+    let keys = tldd_dns::keys::active_keys(&cfg, "shop.").unwrap();
     let (_, zsk) = keys
         .iter()
-        .find(|(r, _)| *r == tldd::keys::state::Role::Zsk)
+        .find(|(r, _)| *r == tldd_dns::keys::state::Role::Zsk)
         .unwrap();
     std::thread::scope(|s| {
         for t in 0..6 {

@@ -100,9 +100,9 @@ fn soft_keys_generate_list_export_and_sign() {
 
     // The signer's loader: every active key signs, ring verifies with the
     // published DNSKEY public key.
-    let cfg = tldd::config::Config::load(&env.config).unwrap();
+    let cfg = tldd_dns::config::Config::load(&env.config).unwrap();
     let published = parse_dnskeys(&env.ok(&["dnskey", "--zone", "shop."]));
-    let keys = tldd::keys::active_keys(&cfg, "SHOP").unwrap();
+    let keys = tldd_dns::keys::active_keys(&cfg, "SHOP").unwrap();
     assert_eq!(keys.len(), 3);
     for (role, key) in &keys {
         assert_eq!(key.flags(), role.flags());
@@ -114,8 +114,13 @@ fn soft_keys_generate_list_export_and_sign() {
         let msg = b"RRSIG rdata || canonical RRset";
         let sig = key.sign(msg).unwrap();
         assert_eq!(sig.len(), 64);
-        assert!(tldd::hsm::verify(dk.algorithm, &dk.public_key, msg, &sig));
-        assert!(!tldd::hsm::verify(
+        assert!(tldd_dns::hsm::verify(
+            dk.algorithm,
+            &dk.public_key,
+            msg,
+            &sig
+        ));
+        assert!(!tldd_dns::hsm::verify(
             dk.algorithm,
             &dk.public_key,
             b"other data",

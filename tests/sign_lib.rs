@@ -2,10 +2,10 @@
 //! the verifier must catch, incremental splicing, and the text round trip.
 mod dnssec_common;
 use dnssec_common::*;
-use tldd::signer::{self, chain, Scratch, SignOptions, Signer, TestKey};
-use tldd::zone::load::load_file;
-use tldd::zone::nsec3::Nsec3Rec;
-use tldd::zone::{Delegation, RRset, Zone};
+use tldd_dns::signer::{self, chain, Scratch, SignOptions, Signer, TestKey};
+use tldd_zone::load::load_file;
+use tldd_zone::nsec3::Nsec3Rec;
+use tldd_zone::{Delegation, RRset, Zone};
 
 fn opts(opt_out: bool) -> SignOptions {
     SignOptions {
@@ -28,7 +28,9 @@ fn keys(alg: u8) -> Vec<TestKey> {
 fn loaded(extra: usize) -> Zone {
     let dir = tempfile::tempdir().unwrap();
     let f = write_zone(dir.path(), extra);
-    load_file(&f, "shop.", false).unwrap().zone
+    load_file(&f, "shop.", &tldd_zone::progress::Quiet)
+        .unwrap()
+        .zone
 }
 
 fn chain_of(z: &Zone) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -74,8 +76,8 @@ fn dnskey_signed_by_ksk_rest_by_zsk() {
     let mut z = loaded(0);
     let k = keys(13);
     signer::sign_in_place(&mut z, &opts(true), &k, &|_| {}).unwrap();
-    use tldd::signer::rrsig::RrsigFields;
-    use tldd::signer::SigningKey;
+    use tldd_dns::signer::rrsig::RrsigFields;
+    use tldd_dns::signer::SigningKey;
     let tag_of = |t: u16| {
         let set = z.apex.get(t).unwrap();
         set.sigs()
@@ -209,7 +211,7 @@ fn text_round_trip_loads_the_chain() {
     let mut f = std::fs::File::create(&p).unwrap();
     signer::zonefile::write_zone(&z, &mut f, &|_| {}).unwrap();
     drop(f);
-    let l = load_file(&p, "shop.", false).unwrap();
+    let l = load_file(&p, "shop.", &tldd_zone::progress::Quiet).unwrap();
     assert!(l.problems.is_empty(), "{:?}", l.problems);
     let back = l.zone;
     assert_eq!(chain_of(&back), chain_of(&z));
@@ -222,8 +224,8 @@ fn text_round_trip_loads_the_chain() {
 #[test]
 fn sign_zone_leaves_input_unsigned() {
     let z = loaded(5);
-    let cfg = tldd::config::DnssecConfig {
-        keystore: tldd::config::KeystoreKind::Soft,
+    let cfg = tldd_dns::config::DnssecConfig {
+        keystore: tldd_dns::config::KeystoreKind::Soft,
         algorithm: 13,
         nsec3_opt_out: true,
         nsec3_iterations: 0,

@@ -6,9 +6,9 @@ mod dnssec_common;
 use dnssec_common::*;
 use std::process::Command;
 use std::sync::Arc;
-use tldd::wire::{respond, Params, Query, Transport, ZoneSet};
-use tldd::zone::load::{load_file, Severity};
-use tldd::zone::nsec3::{self, Nsec3Rec};
+use tldd_dns::wire::{respond, Params, Query, Transport, ZoneSet};
+use tldd_zone::load::{load_file, Severity};
+use tldd_zone::nsec3::{self, Nsec3Rec};
 
 fn run(cmd: &mut Command) -> String {
     let o = cmd.output().unwrap();
@@ -22,7 +22,7 @@ fn run(cmd: &mut Command) -> String {
 }
 
 fn check(signed: &std::path::Path, opt_out: bool) {
-    let l = load_file(signed, "shop.", false).unwrap();
+    let l = load_file(signed, "shop.", &tldd_zone::progress::Quiet).unwrap();
     let errors: Vec<_> = l
         .problems
         .iter()
@@ -36,7 +36,7 @@ fn check(signed: &std::path::Path, opt_out: bool) {
         .keys()
         .all(|n| nsec3::hash_of_owner(n).is_none() || n.len() != 33 + 6));
     assert_eq!(chain.params.opt_out, opt_out);
-    tldd::signer::verify(&z).unwrap_or_else(|e| panic!("{}: {e}", signed.display()));
+    tldd_dns::signer::verify(&z).unwrap_or_else(|e| panic!("{}: {e}", signed.display()));
     // An NXDOMAIN proof from the loaded chain.
     let params = chain.params.clone();
     let zones = ZoneSet::new(vec![Arc::new(z)]);

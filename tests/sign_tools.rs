@@ -72,7 +72,7 @@ fn corrupted_signature_is_caught_and_nothing_written() {
     let zone = write_zone(dir.path(), 10);
     let cfg = write_config(dir.path(), &zone, Some((13, true, "", 0)), "127.0.0.1:0");
     let out = dir.path().join("signed.zone");
-    let (ok, err) = tldd_sign(&cfg, &out, &[(tldd::signer::CORRUPT_ENV, "1")]);
+    let (ok, err) = tldd_sign(&cfg, &out, &[(tldd_dns::signer::CORRUPT_ENV, "1")]);
     assert!(!ok, "tldd sign succeeded with a corrupted signature");
     assert!(err.contains("signature does not verify"), "{err}");
     assert!(err.contains("nothing written"), "{err}");

@@ -57,8 +57,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tldd::srs::model::*;
-use tldd::srs::store::{SResult, Store};
+use tldd_srs::db::{SResult, Store};
+use tldd_srs::model::*;
 
 mod arrivals;
 mod reflector;

@@ -3,13 +3,13 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
-use tldd::wire::{respond, Params, Query, Transport, ZoneSet};
+use tldd_dns::wire::{respond, Params, Query, Transport, ZoneSet};
 
 fn zones() -> &'static ZoneSet {
     static Z: OnceLock<ZoneSet> = OnceLock::new();
     Z.get_or_init(|| {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../zones/shop.zone");
-        let zone = tldd::zone::load::load_file(std::path::Path::new(path), "shop.", false).unwrap().zone;
+        let zone = tldd_zone::load::load_file(std::path::Path::new(path), "shop.", &tldd_zone::progress::Quiet).unwrap().zone;
         ZoneSet::new(vec![Arc::new(zone)])
     })
 }

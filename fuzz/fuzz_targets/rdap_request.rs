@@ -4,7 +4,7 @@
 //! whole input being its head).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tldd::srs::rdap::fast::closing_request;
+use tldd_srs::rdds::rdap::fast::closing_request;
 
 fuzz_target!(|data: &[u8]| {
     let peer = "192.0.2.1:40000".parse().unwrap();

@@ -4,7 +4,7 @@
 //! be within the limits they promise.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tldd::srs::whois::{query, reply::LineReader, view::normalize_name};
+use tldd_srs::rdds::{query, reply::LineReader, view::normalize_name};
 
 fuzz_target!(|data: &[u8]| {
     // the first byte picks the chunk size, the rest is what the client sent

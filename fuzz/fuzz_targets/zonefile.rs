@@ -8,6 +8,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join("z");
     if std::fs::write(&path, data).is_ok() {
-        let _ = tldd::zone::load::load_file(&path, "shop.", false);
+        let _ = tldd_zone::load::load_file(&path, "shop.", &tldd_zone::progress::Quiet);
     }
 });

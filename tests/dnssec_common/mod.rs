@@ -127,7 +127,7 @@ pub fn tldd_sign(config: &Path, out: &Path, env: &[(&str, &str)]) -> (bool, Stri
 /// Wire name from text (lower-cased).
 pub fn wire(s: &str) -> Vec<u8> {
     let mut v = Vec::new();
-    tldd::zone::name::from_text(s.as_bytes(), &[0], true, &mut v).unwrap();
+    tldd_zone::name::from_text(s.as_bytes(), &[0], true, &mut v).unwrap();
     v
 }
 

@@ -1,0 +1,301 @@
+//! `tldd keys`: key generation, listing, DS/DNSKEY export and the audit log.
+//!
+//! # Design
+//!
+//! Key operations (the `tldd keys` commands without their printing, which
+//! is the binary's) over three layers: [`crate::hsm`] (the keys themselves),
+//! [`state`] (which keys a zone has: the signer reads it through
+//! [`state::active_keys`]) and [`audit`] (the hash-chained record of every
+//! key operation). Everything lives in `data_dir/keys/` (mode 0700):
+//! `state.json`, `audit.log`, `.lock` and the soft keys' `*.pk8` files.
+//!
+//! A command that changes or exports keys takes the `flock` on
+//! `data_dir/keys/.lock`, does its work, saves the state atomically, then
+//! appends its audit entry; the operator is `--operator`, else
+//! `$TLDD_OPERATOR`, else `$USER`. Exports (`ds`, `dnskey`) read the public
+//! key from the key itself (the token for HSM keys), never from a copy.
+//!
+//! # Limits
+//!
+//! No rollover commands yet (the state file already has `published` and
+//! `retired`); no key import; `ds` prints digest type 2 (SHA-256) only. A
+//! crash between key creation and the state save leaves an unused key file
+//! or token object (harmless; it is not in the state, so never used).
+pub mod audit;
+pub mod state;
+
+use crate::config::Config;
+use crate::hsm::{dnskey, soft, KeyPair, SoftKey, Token};
+use anyhow::{bail, Context, Result};
+use state::{KeyState, Keystore, Role, StateFile, StateLock};
+use std::path::PathBuf;
+
+pub use state::active_keys;
+
+fn audit_path(cfg: &Config) -> PathBuf {
+    state::keys_dir(cfg).join("audit.log")
+}
+
+fn soft_file_name(zone: &str, alg: u8, tag: u16, role: Role) -> String {
+    let safe: String = zone
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("K{safe}+{alg:03}+{tag:05}.{}.pk8", role.as_str())
+}
+
+/// How many times generation is retried when a new key's tag collides with
+/// one the zone already has (RFC 6781 §3.4.3 advises unique tags).
+const TAG_COLLISION_TRIES: usize = 8;
+
+/// A key `generate` made: its state record (already saved and audited)
+/// and the key itself.
+pub struct Generated {
+    pub record: state::KeyRecord,
+    pub key: KeyPair,
+}
+
+/// Generates a key for `zone_arg` in the zone's keystore, makes it active,
+/// saves the state and appends the audit entry.
+pub fn generate(
+    cfg: &Config,
+    operator: &str,
+    zone_arg: &str,
+    role: Role,
+    algorithm: Option<u8>,
+) -> Result<Generated> {
+    let zone = state::canonical_zone(cfg, zone_arg)?;
+    let zcfg = cfg.zone(&zone).context("zone vanished")?;
+    let Some(dnssec) = &zcfg.dnssec else {
+        bail!(
+            "zone {zone} has no [zone.dnssec] section; add one with keystore = \"soft\" or \"hsm\""
+        );
+    };
+    let alg = algorithm.unwrap_or(dnssec.algorithm);
+    if !dnskey::is_supported(alg) {
+        bail!("algorithm {alg} is not supported (8 RSASHA256, 13 ECDSAP256SHA256, 15 ED25519)");
+    }
+    let keystore = Keystore::from(dnssec.keystore);
+    let dir = state::ensure_keys_dir(cfg)?;
+    let _lock = StateLock::acquire(&dir)?;
+    let mut st = StateFile::load(&dir)?;
+    let taken: Vec<u16> = st.zone_keys(&zone).map(|k| k.key_tag).collect();
+
+    let mut record = None;
+    for _ in 0..TAG_COLLISION_TRIES {
+        match keystore {
+            Keystore::Soft => {
+                let pk8 = soft::generate_pkcs8(alg)?;
+                let key = SoftKey::from_pkcs8(alg, role.flags(), &pk8)?;
+                let kp = KeyPair::Soft(key);
+                if taken.contains(&kp.key_tag()) {
+                    continue;
+                }
+                let file = soft_file_name(&zone, alg, kp.key_tag(), role);
+                soft::write_private_file(&dir, &file, &pk8)?;
+                let mut r = state::new_record(&zone, &kp, role);
+                r.file = Some(file);
+                record = Some((r, kp));
+            }
+            Keystore::Hsm => {
+                let hsm = cfg.hsm.as_ref().context("keystore = \"hsm\" needs [hsm]")?;
+                let token = Token::open(hsm)?;
+                let mut id = [0u8; 16];
+                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)
+                    .map_err(|_| anyhow::anyhow!("no randomness for CKA_ID"))?;
+                let created = audit::now_rfc3339();
+                let label = format!("tldd {zone} {} {created}", role.as_str());
+                let key = token.generate(alg, role.flags(), &id, &label)?;
+                let kp = KeyPair::Pkcs11(key);
+                if taken.contains(&kp.key_tag()) {
+                    token.destroy(&id)?;
+                    continue;
+                }
+                let mut r = state::new_record(&zone, &kp, role);
+                r.token = Some(token.label().to_string());
+                r.id = Some(hex::encode(id));
+                r.label = Some(label);
+                record = Some((r, kp));
+            }
+        }
+        break;
+    }
+    let Some((rec, kp)) = record else {
+        bail!("could not generate a key whose tag differs from the zone's {taken:?}");
+    };
+    st.keys.push(rec.clone());
+    st.save(&dir)?;
+    audit::append(
+        &audit_path(cfg),
+        audit::Event {
+            operator: operator.into(),
+            action: "generate".into(),
+            zone: zone.clone(),
+            key_tag: Some(rec.key_tag),
+            role: Some(role.as_str().into()),
+            algorithm: Some(alg),
+            keystore: Some(keystore.as_str().into()),
+            token: rec.token.clone(),
+        },
+    )?;
+    Ok(Generated {
+        record: rec,
+        key: kp,
+    })
+}
+
+/// The keys in the state file, of one zone or all. Needs neither the HSM
+/// nor its PIN.
+pub fn list(cfg: &Config, zone: Option<&str>) -> Result<Vec<state::KeyRecord>> {
+    let zone = zone.map(|z| state::canonical_zone(cfg, z)).transpose()?;
+    let st = StateFile::load(&state::keys_dir(cfg))?;
+    Ok(st
+        .keys
+        .into_iter()
+        .filter(|k| zone.as_deref().is_none_or(|z| k.zone == z))
+        .collect())
+}
+
+/// `owner TTL IN DNSKEY flags 3 alg base64`.
+pub fn dnskey_line(zone: &str, ttl: u32, key: &KeyPair) -> String {
+    use base64::Engine;
+    format!(
+        "{zone} {ttl} IN DNSKEY {} {} {} {}",
+        key.flags(),
+        dnskey::PROTOCOL,
+        key.algorithm(),
+        base64::engine::general_purpose::STANDARD.encode(key.public_key())
+    )
+}
+
+/// `owner TTL IN DS tag alg 2 HEX`.
+pub fn ds_line(zone: &str, ttl: u32, key: &KeyPair) -> Result<String> {
+    let digest = dnskey::ds_sha256(zone, key.dnskey_rdata()).map_err(anyhow::Error::msg)?;
+    Ok(format!(
+        "{zone} {ttl} IN DS {} {} 2 {}",
+        key.key_tag(),
+        key.algorithm(),
+        hex::encode_upper(digest)
+    ))
+}
+
+fn export(
+    cfg: &Config,
+    operator: &str,
+    zone_arg: &str,
+    action: &str,
+    only_ksk: bool,
+    line: impl Fn(&str, &KeyPair) -> Result<String>,
+) -> Result<String> {
+    let zone = state::canonical_zone(cfg, zone_arg)?;
+    let dir = state::ensure_keys_dir(cfg)?;
+    let _lock = StateLock::acquire(&dir)?;
+    let keys: Vec<_> = state::load_keys(cfg, &zone, &[KeyState::Active, KeyState::Published])?
+        .into_iter()
+        .filter(|(r, _)| !only_ksk || r.role == Role::Ksk)
+        .collect();
+    if keys.is_empty() {
+        bail!(
+            "zone {zone} has no {}key; run `tldd keys generate --zone {zone} --role ksk` first",
+            if only_ksk { "KSK " } else { "" }
+        );
+    }
+    let mut out = String::new();
+    for (_, k) in &keys {
+        out.push_str(&line(&zone, k)?);
+        out.push('\n');
+    }
+    for (r, _) in &keys {
+        audit::append(
+            &audit_path(cfg),
+            audit::Event {
+                operator: operator.into(),
+                action: action.into(),
+                zone: zone.clone(),
+                key_tag: Some(r.key_tag),
+                role: Some(r.role.as_str().into()),
+                algorithm: Some(r.algorithm),
+                keystore: Some(r.keystore.as_str().into()),
+                token: r.token.clone(),
+            },
+        )?;
+    }
+    Ok(out)
+}
+
+/// The DS records of the zone's KSKs (zone-file lines), audited as an export.
+pub fn ds(cfg: &Config, operator: &str, zone: &str, ttl: u32) -> Result<String> {
+    export(cfg, operator, zone, "export-ds", true, |z, k| {
+        ds_line(z, ttl, k)
+    })
+}
+
+/// The zone's DNSKEY records (active and published), audited as an export.
+pub fn dnskey(cfg: &Config, operator: &str, zone: &str, ttl: u32) -> Result<String> {
+    export(cfg, operator, zone, "export-dnskey", false, |z, k| {
+        Ok(dnskey_line(z, ttl, k))
+    })
+}
+
+/// The audit log's text (empty when nothing was logged yet).
+pub fn audit_text(cfg: &Config) -> Result<String> {
+    let path = audit_path(cfg);
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Checks the audit log's hash chain and, with `expect_head`, that a head
+/// recorded earlier is the hash of one of its lines.
+pub fn audit_verify(cfg: &Config, expect_head: Option<&str>) -> Result<audit::Verified> {
+    let path = audit_path(cfg);
+    let text = audit_text(cfg)?;
+    let v = audit::verify(&text)
+        .map_err(|b| anyhow::anyhow!("{}: audit chain BROKEN at {b}", path.display()))?;
+    if let Some(want) = expect_head {
+        let want = want.trim().to_ascii_lowercase();
+        let mut hashes = text
+            .split_terminator('\n')
+            .map(|l| hex::encode(ring::digest::digest(&ring::digest::SHA256, l.as_bytes())));
+        if want != audit::GENESIS && !hashes.any(|h| h == want) {
+            bail!(
+                "{}: the expected head {want} is not the hash of any line: the log was rewritten or cut",
+                path.display()
+            );
+        }
+    }
+    Ok(v)
+}
+
+/// What the HSM token says of itself (logging in with the PIN).
+pub struct TokenInfo {
+    pub label: String,
+    pub pool_size: usize,
+    /// (algorithm, supported)
+    pub algorithms: Vec<(u8, bool)>,
+}
+
+/// Opens the configured token, logs in, and asks it what it can do.
+pub fn token_info(cfg: &Config) -> Result<TokenInfo> {
+    let hsm = cfg
+        .hsm
+        .as_ref()
+        .context("the config has no [hsm] section")?;
+    let t = Token::open(hsm)?;
+    Ok(TokenInfo {
+        label: t.label().to_string(),
+        pool_size: t.pool_size(),
+        algorithms: [dnskey::ECDSAP256SHA256, dnskey::ED25519, dnskey::RSASHA256]
+            .into_iter()
+            .map(|a| (a, t.supports(a)))
+            .collect(),
+    })
+}

@@ -1,0 +1,166 @@
+//! Requests the fast path hands off ([`crate::wire::Outcome::handoff`]):
+//! UPDATE, NOTIFY, AXFR/IXFR, and TSIG-signed queries.
+//!
+//! Order of checks for every such request: the TSIG first (RFC 8945 §5.2:
+//! a bad TSIG is answered NOTAUTH with the TSIG error, before anything else
+//! is looked at), then the opcode's own handler. Every answer to a signed
+//! request is signed with the same key (except BADKEY/BADSIG answers, which
+//! the RFC wants unsigned).
+//!
+//! Both transports share [`dispatch`]: UDP workers (plain threads) spawn it
+//! on the runtime and send the one reply from a clone of their socket; TCP
+//! connections await it and write one message, or a stream (AXFR/IXFR).
+use crate::update::writer::Job;
+use crate::wire::answer::{rcode, reply_rcode};
+use crate::wire::{query, Params, Query, Transport, ZoneSet};
+use arc_swap::ArcSwap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tldd_tsig::{self as tsig, Failure, KeyRing, ReplayCache, Verified};
+use tokio::sync::{mpsc, watch, Notify};
+
+/// Everything the handlers need, shared by all connections.
+pub struct Services {
+    pub zones: Arc<ArcSwap<ZoneSet>>,
+    pub params: Arc<Params>,
+    pub keys: KeyRing,
+    pub zone_rt: Vec<Arc<ZoneRuntime>>,
+    pub replay: ReplayCache,
+}
+
+/// Per-zone runtime: configuration and the writer's queue.
+pub struct ZoneRuntime {
+    /// Lower-case wire origin.
+    pub origin: Box<[u8]>,
+    pub origin_text: String,
+    pub update_key: Option<String>,
+    pub transfer_key: Option<Arc<tsig::Key>>,
+    pub allow_transfer: Vec<ipnet::IpNet>,
+    pub allow_notify: Vec<ipnet::IpNet>,
+    pub primary: Option<SocketAddr>,
+    pub writer: mpsc::Sender<Job>,
+    pub store: crate::journal::ZoneStore,
+    /// Wakes the secondary's refresh loop (NOTIFY received).
+    pub refresh: Arc<Notify>,
+    /// Serial of each new version (NOTIFY senders follow it).
+    pub serial: watch::Receiver<u32>,
+}
+
+impl Services {
+    /// The zone whose origin is exactly `name` (lower-case wire).
+    pub fn zone_rt(&self, name: &[u8]) -> Option<&Arc<ZoneRuntime>> {
+        self.zone_rt.iter().find(|z| *z.origin == *name)
+    }
+
+    /// The served version of a zone.
+    pub fn served(&self, origin: &[u8]) -> Option<Arc<tldd_zone::Zone>> {
+        self.zones
+            .load()
+            .zones()
+            .iter()
+            .find(|z| *z.origin == *origin)
+            .cloned()
+    }
+}
+
+/// What to send back.
+pub enum Reply {
+    None,
+    One(Vec<u8>),
+    /// Several messages (TCP transfers), produced by a background task.
+    Stream(mpsc::Receiver<Vec<u8>>),
+}
+
+/// A header-and-question reply with `rc`, signed when the request was.
+pub fn error_reply(
+    svc: &Services,
+    pkt: &[u8],
+    q: &Query,
+    rc: u16,
+    signer: Option<&Verified>,
+) -> Vec<u8> {
+    let mut out = vec![0u8; 512 + q.question_end];
+    let n = reply_rcode(pkt, q, &mut out, rc, &svc.params);
+    out.truncate(n);
+    if let Some(v) = signer {
+        v.signer().sign(&mut out, tsig::now());
+    }
+    out
+}
+
+/// Handles one handed-off request.
+pub async fn dispatch(svc: &Arc<Services>, pkt: &[u8], peer: SocketAddr, t: Transport) -> Reply {
+    let mut q = Box::<Query>::default();
+    if query::parse(pkt, &mut q).is_err() {
+        return Reply::None;
+    }
+    let now = tsig::now();
+    let verified = match q.tsig_at {
+        None => None,
+        Some(at) => match svc.keys.verify(pkt, at, now) {
+            Ok(v) => Some(v),
+            Err(f) => {
+                crate::metrics::get()
+                    .tsig_failures
+                    .with_label_values(&[f.code()])
+                    .inc();
+                tracing::info!(%peer, error = f.code(), opcode = q.opcode, "TSIG check failed");
+                let rc = if matches!(f, Failure::FormErr) {
+                    rcode::FORMERR
+                } else {
+                    rcode::NOTAUTH
+                };
+                let mut q2 = Box::<Query>::default();
+                // Echo the question without our OPT size games.
+                let _ = query::parse(pkt, &mut q2);
+                let mut out = error_reply(svc, pkt, &q2, rc, None);
+                f.append(&mut out, now);
+                return Reply::One(out);
+            }
+        },
+    };
+    match q.opcode {
+        5 => {
+            Reply::One(crate::update::handler::handle(svc, pkt, &q, peer, verified.as_ref()).await)
+        }
+        4 => Reply::One(crate::xfr::notify::incoming(
+            svc,
+            pkt,
+            &q,
+            peer,
+            verified.as_ref(),
+        )),
+        0 if matches!(q.qtype, tldd_zone::rdata::AXFR | tldd_zone::rdata::IXFR) => {
+            crate::xfr::out::transfer(svc, pkt, &q, peer, t, verified).await
+        }
+        0 => Reply::One(signed_query(svc, pkt, &q, t, verified.as_ref())),
+        _ => Reply::One(error_reply(svc, pkt, &q, rcode::NOTIMP, verified.as_ref())),
+    }
+}
+
+/// A signed ordinary query (e.g. a secondary's SOA check): answered like an
+/// unsigned one, then signed.
+fn signed_query(
+    svc: &Services,
+    pkt: &[u8],
+    q: &Query,
+    t: Transport,
+    v: Option<&Verified>,
+) -> Vec<u8> {
+    let Some(v) = v else {
+        return error_reply(svc, pkt, q, rcode::REFUSED, None);
+    };
+    let mut stripped = pkt[..v.tsig_at].to_vec();
+    let ar = u16::from_be_bytes([stripped[10], stripped[11]]).saturating_sub(1);
+    stripped[10..12].copy_from_slice(&ar.to_be_bytes());
+    let mut q2 = Box::<Query>::default();
+    let mut out = vec![0u8; 65535];
+    let zones = svc.zones.load();
+    let (n, oc) = crate::wire::respond(&zones, &svc.params, &stripped, &mut q2, &mut out, t);
+    if oc.handoff || n == 0 {
+        return error_reply(svc, pkt, q, rcode::REFUSED, Some(v));
+    }
+    out.truncate(n);
+    v.signer().sign(&mut out, tsig::now());
+    out
+}

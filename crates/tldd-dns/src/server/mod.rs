@@ -1,0 +1,363 @@
+//! `tldd serve`: load the zones, bind every listen address, answer until
+//! SIGTERM/SIGINT.
+//!
+//! UDP is served by plain threads ([`udp`]), one SO_REUSEPORT socket each
+//! (`[server] udp_workers` per address, default one per core). TCP
+//! ([`tcp`]), `/metrics` and signal handling run on a small tokio runtime.
+//! Every worker reads the served zones through one `ArcSwap<ZoneSet>`: a new
+//! zone version is published by a single pointer swap and readers that still
+//! hold the old one finish with it undisturbed.
+//!
+//! Requests the fast path does not answer (UPDATE, NOTIFY, transfers,
+//! TSIG-signed queries) go to [`handoff`] on the runtime. Each zone has a
+//! writer thread ([`crate::update::writer`]) that owns its current version,
+//! makes new ones durable in the store, and swaps them in.
+//!
+//! Listen addresses with port 0 get an ephemeral port, the same for UDP and
+//! TCP and for every worker; the actual addresses are logged
+//! (`listening udp=... tcp=...`).
+pub mod handoff;
+pub mod tcp;
+pub mod udp;
+
+use crate::config::Config;
+use crate::wire::{Params, ZoneSet};
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tldd_zone::load::{load_file, Severity};
+use tldd_zone::progress::Progress;
+
+/// Entry point of `tldd serve -c FILE`.
+pub fn run_from_file(path: &Path, progress: &dyn Progress) -> anyhow::Result<()> {
+    let cfg = Config::load(path)?;
+    run(cfg, progress)
+}
+
+/// Loads one zone from its file (with the checks logged).
+pub fn load_zone_file(
+    origin: &str,
+    file: &Path,
+    progress: &dyn Progress,
+) -> anyhow::Result<tldd_zone::Zone> {
+    let m = crate::metrics::get();
+    let started = Instant::now();
+    let loaded = load_file(file, origin, progress).with_context(|| format!("zone {origin}"))?;
+    let errors = loaded
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    for p in loaded.problems.iter().take(20) {
+        tracing::warn!(zone = %origin, "{}:{}: {}", file.display(), p.line, p.message);
+    }
+    if loaded.problems.len() > 20 {
+        tracing::warn!(zone = %origin, "... and {} more problems (see `tldd zone check`)", loaded.problems.len() - 20);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    tracing::info!(
+        zone = %origin,
+        serial = loaded.zone.serial(),
+        records = loaded.records,
+        delegations = loaded.zone.cuts.len(),
+        errors,
+        seconds = format!("{secs:.2}"),
+        "zone loaded"
+    );
+    m.zone_load_seconds.with_label_values(&[origin]).set(secs);
+    Ok(loaded.zone)
+}
+
+/// The zones at start: from the store when it holds a complete copy,
+/// else from the zone file (the writer thread then writes it to the
+/// store, see [`crate::update::writer`]). A secondary zone
+/// with nothing stored starts unserved and waits for its first transfer.
+pub fn load_zones(
+    cfg: &Config,
+    progress: &dyn Progress,
+    store: &crate::journal::Store,
+) -> anyhow::Result<Vec<(crate::journal::ZoneStore, Option<tldd_zone::Zone>)>> {
+    let m = crate::metrics::get();
+    let mut out = Vec::new();
+    for z in &cfg.zone {
+        let origin = z.origin();
+        let zs = store.zone(&origin, z.journal_max)?;
+        let mut wire = Vec::new();
+        tldd_zone::name::from_text(origin.as_bytes(), &[0], true, &mut wire)
+            .map_err(|e| anyhow::anyhow!("zone {origin}: {e}"))?;
+        let started = Instant::now();
+        let zone = match zs
+            .load(&wire)
+            .with_context(|| format!("zone {origin}: store"))?
+        {
+            Some(zone) => {
+                let secs = started.elapsed().as_secs_f64();
+                tracing::info!(zone = %origin, serial = zone.serial(), delegations = zone.cuts.len(), seconds = format!("{secs:.2}"), "zone loaded from the store");
+                m.zone_load_seconds.with_label_values(&[&origin]).set(secs);
+                Some(zone)
+            }
+            None => match &z.file {
+                Some(file) => {
+                    let mut zone = load_zone_file(&origin, file, progress)?;
+                    if let Some(dnssec) = &z.dnssec {
+                        zone = sign_for_serving(cfg, &origin, &zone, dnssec)?;
+                    }
+                    // Written to the store by the zone's writer thread
+                    // while the zone is already being served.
+                    Some(zone)
+                }
+                None => {
+                    tracing::info!(zone = %origin, "secondary zone not in the store yet; waiting for the first transfer");
+                    None
+                }
+            },
+        };
+        if let Some(zone) = &zone {
+            m.zone(zone);
+        }
+        out.push((zs, zone));
+    }
+    // Parsing, signing and verifying freed far more than the zone keeps.
+    crate::journal::release_freed_memory();
+    Ok(out)
+}
+
+/// Signs a freshly loaded zone with its active keys and verifies the result
+/// (bump-in-the-wire: a version that fails verification is never served).
+fn sign_for_serving(
+    cfg: &Config,
+    origin: &str,
+    zone: &tldd_zone::Zone,
+    dnssec: &crate::config::DnssecConfig,
+) -> anyhow::Result<tldd_zone::Zone> {
+    let started = Instant::now();
+    let keys = crate::signer::zone_keys(cfg, origin)?;
+    let signed = crate::signer::sign_zone(zone, dnssec, &keys)
+        .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
+    if let Err(e) = crate::signer::verify(&signed) {
+        crate::metrics::get()
+            .verify_failures
+            .with_label_values(&[origin])
+            .inc();
+        anyhow::bail!("zone {origin}: the signed version failed verification, not serving it: {e}");
+    }
+    tracing::info!(
+        zone = %origin,
+        keys = keys.len(),
+        nsec3 = signed.nsec3.as_ref().map_or(0, |c| c.len()),
+        seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+        "zone signed and verified"
+    );
+    Ok(signed)
+}
+
+/// Runs the server with a parsed configuration.
+/// Zone loading reports to `progress`.
+pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.server.data_dir)
+        .with_context(|| format!("server.data_dir {}", cfg.server.data_dir.display()))?;
+    let store = crate::journal::Store::open(&cfg.server.data_dir)?;
+    let keys = tldd_tsig::KeyRing::from_config(&cfg.tsig).map_err(anyhow::Error::msg)?;
+    let loaded = load_zones(&cfg, progress, &store)?;
+    crate::journal::trim_periodically(Duration::from_secs(30));
+    let zones = Arc::new(ArcSwap::from_pointee(ZoneSet::new(
+        loaded
+            .iter()
+            .filter_map(|(_, z)| z.clone().map(Arc::new))
+            .collect(),
+    )));
+    let params = Arc::new(Params {
+        udp_payload: cfg.server.udp_payload,
+        nsid: cfg.server.nsid.clone().map(String::into_bytes),
+        identity: cfg.server.identity.clone().map(String::into_bytes),
+        version: cfg.server.version.clone().map(String::into_bytes),
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("tldd-rt")
+        .build()?;
+
+    let mut zone_rt = Vec::new();
+    for (z, (zs, zone)) in cfg.zone.iter().zip(loaded) {
+        let origin_text = z.origin();
+        let mut origin = Vec::new();
+        tldd_zone::name::from_text(origin_text.as_bytes(), &[0], true, &mut origin)
+            .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
+        let (serial_tx, serial_rx) =
+            tokio::sync::watch::channel(zone.as_ref().map_or(0, |z| z.serial()));
+        let needs_snapshot = zone.is_some() && !zs.is_complete();
+        // A signed zone with `[zone.dnssec]` gets its updates re-signed.
+        let resigner = match (&z.dnssec, z.primary) {
+            (Some(d), None) => {
+                let keys = crate::signer::zone_keys(&cfg, &origin_text)
+                    .with_context(|| format!("zone {origin_text}: signing keys"))?;
+                let opts = crate::signer::SignOptions::from_config(d)
+                    .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
+                Some(crate::update::resign::Resigner {
+                    keys,
+                    opts,
+                    refresh_window: d.refresh_window(),
+                })
+            }
+            _ => None,
+        };
+        let writer = crate::update::writer::Writer {
+            needs_snapshot,
+            origin_text: origin_text.clone(),
+            state: zone.map(crate::update::ZoneState::new),
+            store: zs.clone(),
+            zones: zones.clone(),
+            policy: z.serial_policy,
+            serial_tx,
+            counted: None,
+            resigner,
+        }
+        .spawn()?;
+        let key =
+            |k: &Option<toml::Spanned<String>>| k.as_ref().and_then(|k| keys.by_label(k.get_ref()));
+        zone_rt.push(Arc::new(handoff::ZoneRuntime {
+            origin: origin.into(),
+            origin_text,
+            update_key: z.update_key.as_ref().map(|k| k.get_ref().clone()),
+            transfer_key: key(&z.transfer_key),
+            allow_transfer: z.transfer_acl(),
+            allow_notify: z.notify_acl(),
+            primary: z.primary,
+            writer,
+            store: zs,
+            refresh: Arc::new(tokio::sync::Notify::new()),
+            serial: serial_rx,
+        }));
+    }
+    let svc = Arc::new(handoff::Services {
+        zones: zones.clone(),
+        params: params.clone(),
+        keys,
+        zone_rt,
+        replay: Default::default(),
+    });
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers = cfg
+        .server
+        .udp_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+
+    let mut threads = Vec::new();
+    let mut bound: Vec<(SocketAddr, std::net::TcpListener)> = Vec::new();
+    for &addr in &cfg.server.listen {
+        let (socks, actual, tcp) = tcp::bind_with_udp(addr, workers)?;
+        for (i, s) in socks.into_iter().enumerate() {
+            let (z, p, st) = (zones.clone(), params.clone(), stop.clone());
+            let h = udp::Handoff {
+                svc: svc.clone(),
+                rt: rt.handle().clone(),
+            };
+            let coalesce = Duration::from_micros(cfg.server.udp_coalesce_us);
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("udp-{i}"))
+                    .spawn(move || udp::worker(s, z, p, st, coalesce, h))?,
+            );
+        }
+        bound.push((actual, tcp));
+    }
+
+    let result = rt.block_on(async {
+        for (addr, tcp) in bound {
+            let l = tokio::net::TcpListener::from_std(tcp)
+                .with_context(|| format!("server.listen: tcp {addr}"))?;
+            tracing::info!(udp = %addr, tcp = %l.local_addr()?, workers, "listening");
+            tokio::spawn(tcp::serve(
+                l,
+                svc.clone(),
+                cfg.server.tcp_max_connections,
+                Duration::from_secs(cfg.server.tcp_idle_timeout),
+            ));
+        }
+        for (z, zrt) in cfg.zone.iter().zip(&svc.zone_rt) {
+            for &target in &z.notify {
+                tokio::spawn(crate::xfr::notify::sender(
+                    svc.clone(),
+                    zrt.origin.clone(),
+                    target,
+                    zrt.transfer_key.clone(),
+                    zrt.serial.clone(),
+                ));
+            }
+            if zrt.primary.is_some() {
+                tokio::spawn(crate::xfr::secondary::run(svc.clone(), zrt.clone()));
+            }
+            if let (Some(d), None) = (&z.dnssec, z.primary) {
+                tokio::spawn(refresh_timer(
+                    zrt.writer.clone(),
+                    d.validity(),
+                    d.refresh_window(),
+                ));
+            }
+        }
+        if let Some(maddr) = cfg.server.metrics {
+            let l = tokio::net::TcpListener::bind(maddr)
+                .await
+                .with_context(|| format!("server.metrics {maddr}"))?;
+            tokio::spawn(async move {
+                if let Err(e) = crate::metrics::serve(l).await {
+                    tracing::error!("metrics listener: {e}");
+                }
+            });
+        }
+        wait_for_signal().await;
+        anyhow::Ok(())
+    });
+    tracing::info!("shutting down");
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    rt.shutdown_timeout(Duration::from_secs(2));
+    result
+}
+
+/// Asks a signed zone's writer for a signature refresh pass at a steady
+/// pace ([`crate::update::refresh::check_interval`]); the first right away,
+/// so a zone restored from the store with old signatures is fixed first.
+async fn refresh_timer(
+    writer: tokio::sync::mpsc::Sender<crate::update::writer::Job>,
+    validity: u32,
+    window: u32,
+) {
+    let every = crate::update::refresh::check_interval(validity, window);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if writer
+            .send(crate::update::writer::Job::RefreshSignatures)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot install SIGTERM handler: {e}");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}

@@ -1,0 +1,90 @@
+//! The DNSSEC signer: NSEC3 chain (RFC 5155, RFC 9276 defaults), RRSIGs
+//! (RFC 4034/4035), verify-before-serve, and `tldd sign`.
+//!
+//! - [`key`]: the signer's narrow key interface ([`SigningKey`]) and a ring
+//!   test key.
+//! - [`rrsig`]: canonical form and RRSIG wire form.
+//! - [`sign`]: full signing of a zone version, in parallel ([`sign_zone`],
+//!   [`sign_in_place`]); [`Signer::sign_rrset`] for one RRset.
+//! - [`chain`]: chain membership and bitmaps; [`chain::update_name`] splices
+//!   one name in or out and re-signs the records it touches.
+//! - [`verify()`]: checks a signed version before it is served.
+//! - [`zonefile`]: the signed zone as RFC 1035 text.
+//!
+//! `tldd sign` itself (arguments, progress, the summary line) is the
+//! binary's `cli::sign`, built on these.
+pub mod chain;
+pub mod key;
+pub mod rrsig;
+pub mod sign;
+pub mod verify;
+pub mod zonefile;
+
+pub use key::{SigningKey, TestKey};
+pub use rrsig::Scratch;
+pub use sign::{sign_in_place, sign_zone, SignError, SignOptions, SignStats, Signer};
+pub use verify::{
+    verify, verify_at, verify_changed, verify_names, verify_rrsets, verify_sampled, Unchanged,
+    VerifyError, VerifyStats,
+};
+
+use crate::config::Config;
+
+/// Test hook: with this variable set, `tldd sign` corrupts one signature
+/// after signing, so tests can show the verifier stops the output.
+#[doc(hidden)]
+pub const CORRUPT_ENV: &str = "TLDD_TEST_CORRUPT_SIGNATURE";
+
+/// Test hook: flips one bit of one signature (a DS RRSIG if there is one,
+/// else an NSEC3 RRSIG, else the SOA's). Returns whether one was found.
+#[doc(hidden)]
+pub fn corrupt_one_signature(zone: &mut tldd_zone::Zone) -> bool {
+    fn flip(set: &mut tldd_zone::RRset) -> bool {
+        let mut sigs: Vec<Vec<u8>> = set.sigs().map(<[u8]>::to_vec).collect();
+        let Some(s) = sigs.first_mut() else {
+            return false;
+        };
+        let last = s.len() - 1;
+        s[last] ^= 1;
+        let refs: Vec<&[u8]> = sigs.iter().map(|v| v.as_slice()).collect();
+        set.set_sigs(&refs);
+        true
+    }
+    let target = zone
+        .cuts
+        .iter()
+        .find(|d| d.ds.is_some())
+        .map(|d| d.name.clone());
+    if let Some(name) = target {
+        if let Some(mut d) = zone.cuts.get(&name).cloned() {
+            if let Some(ds) = d.ds.as_mut() {
+                flip(ds);
+            }
+            zone.cuts.insert(d);
+            return true;
+        }
+    }
+    if let Some(chain) = zone.nsec3.as_mut() {
+        let first = chain.iter().next().cloned();
+        if let Some(mut r) = first {
+            flip(&mut r.rrset);
+            chain.insert(r);
+            return true;
+        }
+    }
+    zone.apex.rrsets.first_mut().is_some_and(flip)
+}
+
+/// The zone's active keys from the key layer (soft or HSM).
+pub fn zone_keys(cfg: &Config, origin: &str) -> anyhow::Result<Vec<crate::hsm::KeyPair>> {
+    let keys: Vec<_> = crate::keys::active_keys(cfg, origin)?
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    if keys.is_empty() {
+        anyhow::bail!(
+            "zone {origin} has no active keys: run `tldd keys -c CONFIG generate --zone {origin} --role ksk` and `--role zsk`"
+        );
+    }
+    Ok(keys)
+}

@@ -1,0 +1,437 @@
+//! Contact commands (RFC 5733): check, info, create, update, delete.
+//!
+//! Contact data is personal data: info by a registrar other than the
+//! sponsor needs the contact's authInfo (2201 otherwise). Field rules:
+//! handle 3-16 token characters; 1 or 2 postalInfo (`int` ASCII-only, `loc`
+//! any script) each with name, city and a two-letter country code, at most
+//! three street lines; e-mail `local@domain`; phone `+CC.NUMBER`. A linked
+//! contact (used by a domain) cannot be deleted (2305). Contact transfer is
+//! not offered (2101); contacts stay with their registrar.
+use super::parse::{auth_pw, check_new_pw, opt, req, statuses};
+use super::response::Response;
+use super::result::{err, refuse_if_prohibited, EppResult};
+use super::xml::{esc, Elem, NS_CONTACT};
+use super::Ctx;
+use crate::clock::fmt;
+use crate::model::*;
+use crate::names::check_handle;
+use std::fmt::Write;
+
+const XMLNS: &str = "xmlns:contact=\"urn:ietf:params:xml:ns:contact-1.0\"";
+
+fn id_of(el: &Elem) -> EppResult<String> {
+    let id = req(el, NS_CONTACT, "id")?;
+    check_handle(&id)?;
+    Ok(id)
+}
+
+fn postal(el: &Elem) -> EppResult<PostalInfo> {
+    let kind = el.attr("type").unwrap_or("");
+    if kind != "int" && kind != "loc" {
+        return Err(err(2005, "postalInfo type must be int or loc"));
+    }
+    let addr = el
+        .child(NS_CONTACT, "addr")
+        .ok_or_else(|| err(2003, "<contact:addr> is required"))?;
+    let street: Vec<String> = addr
+        .all(NS_CONTACT, "street")
+        .map(|s| s.text.clone())
+        .collect();
+    if street.len() > 3 {
+        return Err(err(2001, "at most three street lines"));
+    }
+    let cc = req(addr, NS_CONTACT, "cc")?.to_ascii_uppercase();
+    if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(err(2005, format!("country code {cc:?} is not two letters")));
+    }
+    let p = PostalInfo {
+        kind: kind.to_string(),
+        name: req(el, NS_CONTACT, "name")?,
+        org: opt(el, NS_CONTACT, "org"),
+        street,
+        city: req(addr, NS_CONTACT, "city")?,
+        sp: opt(addr, NS_CONTACT, "sp"),
+        pc: opt(addr, NS_CONTACT, "pc"),
+        cc,
+    };
+    if kind == "int" {
+        let all = [&p.name, &p.city]
+            .into_iter()
+            .chain(p.org.iter())
+            .chain(p.street.iter())
+            .chain(p.sp.iter())
+            .chain(p.pc.iter());
+        for s in all {
+            if !s.is_ascii() {
+                return Err(err(
+                    2005,
+                    "postalInfo type=\"int\" must be ASCII; use type=\"loc\"",
+                ));
+            }
+        }
+    }
+    Ok(p)
+}
+
+fn phone(el: Option<&Elem>) -> EppResult<Option<Phone>> {
+    let Some(e) = el else { return Ok(None) };
+    if e.text.is_empty() {
+        return Ok(None);
+    }
+    if !crate::names::is_epp_phone(&e.text) {
+        return Err(err(2005, format!("phone {:?} is not +CC.NUMBER", e.text)));
+    }
+    Ok(Some(Phone {
+        number: e.text.clone(),
+        ext: e.attr("x").filter(|x| !x.is_empty()).map(str::to_string),
+    }))
+}
+
+fn email(s: &str) -> EppResult<String> {
+    if !crate::names::is_email(s) {
+        return Err(err(2005, format!("{s:?} is not an e-mail address")));
+    }
+    Ok(s.to_string())
+}
+
+fn disclose(el: Option<&Elem>) -> EppResult<Option<Disclose>> {
+    let Some(d) = el else { return Ok(None) };
+    let flag = match d.attr("flag") {
+        Some("1") | Some("true") => true,
+        Some("0") | Some("false") => false,
+        _ => return Err(err(2005, "disclose needs flag=\"0\" or \"1\"")),
+    };
+    let fields = d
+        .children
+        .iter()
+        .map(|c| match c.attr("type") {
+            Some(t) => format!("{}:{t}", c.name),
+            None => c.name.clone(),
+        })
+        .collect();
+    Ok(Some(Disclose { flag, fields }))
+}
+
+fn sponsored(t: &crate::db::Txn, ctx: &Ctx, id: &str) -> EppResult<Contact> {
+    let c = t
+        .contact(id)?
+        .ok_or_else(|| err(2303, format!("contact {id} does not exist")))?;
+    if c.cl_id != ctx.clid {
+        return Err(err(
+            2201,
+            format!("contact {id} is sponsored by another registrar"),
+        ));
+    }
+    Ok(c)
+}
+
+pub fn check(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
+    let ids: Vec<&Elem> = el.all(NS_CONTACT, "id").collect();
+    if ids.is_empty() {
+        return Err(err(2003, "<contact:id> is required"));
+    }
+    if ids.len() > ctx.policy.p.max_check {
+        return Err(err(
+            2306,
+            format!("at most {} ids per check", ctx.policy.p.max_check),
+        ));
+    }
+    let r = ctx.store.read();
+    let mut s = format!("<contact:chkData {XMLNS}>");
+    for i in ids {
+        let reason = match check_handle(&i.text) {
+            Err(e) => Some(e.reason),
+            Ok(()) if r.contact(&i.text)?.is_some() => Some("In use".to_string()),
+            Ok(()) => None,
+        };
+        let _ = write!(
+            s,
+            "<contact:cd><contact:id avail=\"{}\">{}</contact:id>",
+            u8::from(reason.is_none()),
+            esc(&i.text)
+        );
+        if let Some(reason) = reason {
+            let _ = write!(s, "<contact:reason>{}</contact:reason>", esc(&reason));
+        }
+        s.push_str("</contact:cd>");
+    }
+    s.push_str("</contact:chkData>");
+    Ok(Response::with_data(1000, s))
+}
+
+pub fn info(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
+    let id = id_of(el)?;
+    let pw = auth_pw(el, NS_CONTACT)?;
+    let r = ctx.store.read();
+    let c = r
+        .contact(&id)?
+        .ok_or_else(|| err(2303, format!("contact {id} does not exist")))?;
+    let sponsor = c.cl_id == ctx.clid;
+    if !sponsor && pw.as_deref() != Some(c.auth_pw.as_str()) {
+        return Err(err(
+            2201,
+            format!("contact {id} is sponsored by another registrar"),
+        ));
+    }
+    let linked = !r.contact_links(&id)?.is_empty();
+    let mut s = format!(
+        "<contact:infData {XMLNS}><contact:id>{}</contact:id><contact:roid>{}</contact:roid>",
+        esc(&c.id),
+        esc(&c.roid)
+    );
+    for st in object_statuses(&c.statuses, linked) {
+        let _ = write!(s, "<contact:status s=\"{st}\"/>");
+    }
+    for p in &c.postal {
+        let _ = write!(
+            s,
+            "<contact:postalInfo type=\"{}\"><contact:name>{}</contact:name>",
+            p.kind,
+            esc(&p.name)
+        );
+        if let Some(o) = &p.org {
+            let _ = write!(s, "<contact:org>{}</contact:org>", esc(o));
+        }
+        s.push_str("<contact:addr>");
+        for st in &p.street {
+            let _ = write!(s, "<contact:street>{}</contact:street>", esc(st));
+        }
+        let _ = write!(s, "<contact:city>{}</contact:city>", esc(&p.city));
+        if let Some(sp) = &p.sp {
+            let _ = write!(s, "<contact:sp>{}</contact:sp>", esc(sp));
+        }
+        if let Some(pc) = &p.pc {
+            let _ = write!(s, "<contact:pc>{}</contact:pc>", esc(pc));
+        }
+        let _ = write!(
+            s,
+            "<contact:cc>{}</contact:cc></contact:addr></contact:postalInfo>",
+            esc(&p.cc)
+        );
+    }
+    for (tag, ph) in [("voice", &c.voice), ("fax", &c.fax)] {
+        if let Some(ph) = ph {
+            match &ph.ext {
+                Some(x) => {
+                    let _ = write!(
+                        s,
+                        "<contact:{tag} x=\"{}\">{}</contact:{tag}>",
+                        esc(x),
+                        esc(&ph.number)
+                    );
+                }
+                None => {
+                    let _ = write!(s, "<contact:{tag}>{}</contact:{tag}>", esc(&ph.number));
+                }
+            }
+        }
+    }
+    let _ = write!(
+        s,
+        "<contact:email>{}</contact:email><contact:clID>{}</contact:clID><contact:crID>{}</contact:crID><contact:crDate>{}</contact:crDate>",
+        esc(&c.email),
+        esc(&c.cl_id),
+        esc(&c.cr_id),
+        fmt(c.cr_date)
+    );
+    if let (Some(u), Some(d)) = (&c.up_id, c.up_date) {
+        let _ = write!(
+            s,
+            "<contact:upID>{}</contact:upID><contact:upDate>{}</contact:upDate>",
+            esc(u),
+            fmt(d)
+        );
+    }
+    if let Some(d) = c.tr_date {
+        let _ = write!(s, "<contact:trDate>{}</contact:trDate>", fmt(d));
+    }
+    if sponsor {
+        let _ = write!(
+            s,
+            "<contact:authInfo><contact:pw>{}</contact:pw></contact:authInfo>",
+            esc(&c.auth_pw)
+        );
+    }
+    if let Some(d) = &c.disclose {
+        let _ = write!(s, "<contact:disclose flag=\"{}\">", u8::from(d.flag));
+        for f in &d.fields {
+            match f.split_once(':') {
+                Some((n, t)) => {
+                    let _ = write!(s, "<contact:{n} type=\"{t}\"/>");
+                }
+                None => {
+                    let _ = write!(s, "<contact:{f}/>");
+                }
+            }
+        }
+        s.push_str("</contact:disclose>");
+    }
+    s.push_str("</contact:infData>");
+    Ok(Response::with_data(1000, s))
+}
+
+fn postal_list(el: &Elem) -> EppResult<Vec<PostalInfo>> {
+    let list: Vec<PostalInfo> = el
+        .all(NS_CONTACT, "postalInfo")
+        .map(postal)
+        .collect::<EppResult<_>>()?;
+    if list.len() > 2 || (list.len() == 2 && list[0].kind == list[1].kind) {
+        return Err(err(2001, "at most one postalInfo of each type"));
+    }
+    Ok(list)
+}
+
+pub fn create(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
+    let id = id_of(el)?;
+    let postal = postal_list(el)?;
+    if postal.is_empty() {
+        return Err(err(2003, "<contact:postalInfo> is required"));
+    }
+    let voice = phone(el.child(NS_CONTACT, "voice"))?;
+    let fax = phone(el.child(NS_CONTACT, "fax"))?;
+    let email = email(&req(el, NS_CONTACT, "email")?)?;
+    let pw = auth_pw(el, NS_CONTACT)?.ok_or_else(|| err(2003, "<contact:authInfo> is required"))?;
+    check_new_pw(&pw)?;
+    let disclose = disclose(el.child(NS_CONTACT, "disclose"))?;
+    let cr = ctx.store.write(|t| -> EppResult<i64> {
+        if t.contact(&id)?.is_some() {
+            return Err(err(2302, format!("contact {id} exists")));
+        }
+        let now = t.now();
+        t.put_contact(&Contact {
+            id: id.clone(),
+            roid: t.new_roid('C')?,
+            postal: postal.clone(),
+            voice: voice.clone(),
+            fax: fax.clone(),
+            email: email.clone(),
+            auth_pw: pw.clone(),
+            disclose: disclose.clone(),
+            statuses: Default::default(),
+            cl_id: ctx.clid.to_string(),
+            cr_id: ctx.clid.to_string(),
+            cr_date: now,
+            up_id: None,
+            up_date: None,
+            tr_date: None,
+        });
+        Ok(now)
+    })?;
+    Ok(Response::with_data(
+        1000,
+        format!("<contact:creData {XMLNS}><contact:id>{}</contact:id><contact:crDate>{}</contact:crDate></contact:creData>", esc(&id), fmt(cr)),
+    ))
+}
+
+pub fn update(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
+    let id = id_of(el)?;
+    let add_st = match el.child(NS_CONTACT, "add") {
+        Some(a) => statuses(a, NS_CONTACT)?,
+        None => vec![],
+    };
+    let rem_st = match el.child(NS_CONTACT, "rem") {
+        Some(r) => statuses(r, NS_CONTACT)?,
+        None => vec![],
+    };
+    for s in &add_st {
+        if ![
+            "clientDeleteProhibited",
+            "clientUpdateProhibited",
+            "clientTransferProhibited",
+        ]
+        .contains(&s.as_str())
+        {
+            return Err(err(
+                2306,
+                format!("status {s:?} cannot be set on a contact by a registrar"),
+            ));
+        }
+    }
+    let chg = el.child(NS_CONTACT, "chg");
+    let postal = match chg {
+        Some(c) => postal_list(c)?,
+        None => vec![],
+    };
+    let voice = chg
+        .and_then(|c| c.child(NS_CONTACT, "voice"))
+        .map(|v| phone(Some(v)))
+        .transpose()?;
+    let fax = chg
+        .and_then(|c| c.child(NS_CONTACT, "fax"))
+        .map(|v| phone(Some(v)))
+        .transpose()?;
+    let new_email = chg
+        .and_then(|c| opt(c, NS_CONTACT, "email"))
+        .map(|e| email(&e))
+        .transpose()?;
+    let new_pw = match chg {
+        Some(c) => auth_pw(c, NS_CONTACT)?,
+        None => None,
+    };
+    if let Some(pw) = &new_pw {
+        check_new_pw(pw)?;
+    }
+    let new_disclose = disclose(chg.and_then(|c| c.child(NS_CONTACT, "disclose")))?;
+    ctx.store.write(|t| -> EppResult<()> {
+        let old = sponsored(t, ctx, &id)?;
+        if old.statuses.contains("serverUpdateProhibited")
+            || (old.statuses.contains("clientUpdateProhibited")
+                && !rem_st.iter().any(|s| s == "clientUpdateProhibited"))
+        {
+            return Err(err(2304, format!("contact {id} is update-prohibited")));
+        }
+        let mut c = old.clone();
+        for s in &rem_st {
+            if !c.statuses.remove(s) {
+                return Err(err(2306, format!("status {s:?} is not set")));
+            }
+        }
+        for s in &add_st {
+            if !c.statuses.insert(s.clone()) {
+                return Err(err(2306, format!("status {s:?} is already set")));
+            }
+        }
+        for p in &postal {
+            c.postal.retain(|x| x.kind != p.kind);
+            c.postal.push(p.clone());
+        }
+        if let Some(v) = &voice {
+            c.voice = v.clone();
+        }
+        if let Some(f) = &fax {
+            c.fax = f.clone();
+        }
+        if let Some(e) = &new_email {
+            c.email = e.clone();
+        }
+        if let Some(pw) = &new_pw {
+            c.auth_pw = pw.clone();
+        }
+        if new_disclose.is_some() {
+            c.disclose = new_disclose.clone();
+        }
+        c.up_id = Some(ctx.clid.to_string());
+        c.up_date = Some(t.now());
+        t.put_contact(&c);
+        Ok(())
+    })?;
+    Ok(Response::ok())
+}
+
+pub fn delete(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
+    let id = id_of(el)?;
+    ctx.store.write(|t| -> EppResult<()> {
+        let c = sponsored(t, ctx, &id)?;
+        refuse_if_prohibited(&c.statuses, "Delete", &format!("contact {id}"))?;
+        let links = t.contact_links(&id)?;
+        if !links.is_empty() {
+            return Err(err(
+                2305,
+                format!("contact {id} is used by {}", links.join(", ")),
+            ));
+        }
+        t.del_contact(&id);
+        Ok(())
+    })?;
+    Ok(Response::ok())
+}

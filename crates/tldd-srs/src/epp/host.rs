@@ -1,0 +1,361 @@
+//! Host commands (RFC 5732): check, info, create, update, delete.
+//!
+//! A host under the TLD (e.g. `ns1.example.shop`) is *subordinate* to its
+//! registry domain: that domain must exist, be active and be sponsored by
+//! the registrar creating the host (2303 / 2304 / 2201), and the host needs
+//! at least one address, which becomes glue in the zone while a delegated
+//! domain uses the host. A host outside the TLD must have no addresses
+//! (2306). Addresses must be unicast and not loopback/unspecified (2306).
+//! A linked host (a domain delegates to it) cannot be deleted (2305) or
+//! renamed (2305; limit of this build: rename only unlinked hosts).
+use super::parse::{opt, req, statuses};
+use super::response::Response;
+use super::result::{err, refuse_if_prohibited, EppResult};
+use super::xml::{esc, Elem, NS_HOST};
+use super::Ctx;
+use crate::clock::fmt;
+use crate::db::Txn;
+use crate::model::*;
+use crate::names::{canonical, check_host_name, in_tld};
+use std::fmt::Write;
+use std::net::IpAddr;
+
+const XMLNS: &str = "xmlns:host=\"urn:ietf:params:xml:ns:host-1.0\"";
+
+fn name_of(el: &Elem) -> EppResult<String> {
+    let n = canonical(&req(el, NS_HOST, "name")?);
+    check_host_name(&n)?;
+    Ok(n)
+}
+
+fn addrs(el: &Elem) -> EppResult<Vec<IpAddr>> {
+    el.all(NS_HOST, "addr")
+        .map(|a| {
+            let ip: IpAddr = a
+                .text
+                .parse()
+                .map_err(|_| err(2005, format!("{:?} is not an IP address", a.text)))?;
+            match (a.attr("ip").unwrap_or("v4"), ip) {
+                ("v4", IpAddr::V4(_)) | ("v6", IpAddr::V6(_)) => {}
+                (v, _) => return Err(err(2005, format!("address {ip} does not match ip=\"{v}\""))),
+            }
+            let bad = match ip {
+                IpAddr::V4(v) => {
+                    v.is_loopback() || v.is_unspecified() || v.is_multicast() || v.is_broadcast()
+                }
+                IpAddr::V6(v) => v.is_loopback() || v.is_unspecified() || v.is_multicast(),
+            };
+            if bad {
+                return Err(err(2306, format!("{ip} is not a usable unicast address")));
+            }
+            Ok(ip)
+        })
+        .collect()
+}
+
+fn sponsored(t: &Txn, ctx: &Ctx, name: &str) -> EppResult<Host> {
+    let h = t
+        .host(name)?
+        .ok_or_else(|| err(2303, format!("host {name} does not exist")))?;
+    if h.cl_id != ctx.clid {
+        return Err(err(
+            2201,
+            format!("host {name} is sponsored by another registrar"),
+        ));
+    }
+    Ok(h)
+}
+
+/// For a host under the TLD: its superordinate domain must be ours and active.
+fn check_parent(t: &Txn, ctx: &Ctx, name: &str) -> EppResult<bool> {
+    let Some(sup) = t.superordinate(name) else {
+        return Ok(false);
+    };
+    let d = t
+        .domain(&sup)?
+        .ok_or_else(|| err(2303, format!("superordinate domain {sup} does not exist")))?;
+    if d.cl_id != ctx.clid {
+        return Err(err(
+            2201,
+            format!("superordinate domain {sup} is sponsored by another registrar"),
+        ));
+    }
+    if d.rgp != Rgp::Active {
+        return Err(err(
+            2304,
+            format!("superordinate domain {sup} is pending delete"),
+        ));
+    }
+    Ok(true)
+}
+
+pub fn check(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
+    let names: Vec<&Elem> = el.all(NS_HOST, "name").collect();
+    if names.is_empty() {
+        return Err(err(2003, "<host:name> is required"));
+    }
+    if names.len() > ctx.policy.p.max_check {
+        return Err(err(
+            2306,
+            format!("at most {} names per check", ctx.policy.p.max_check),
+        ));
+    }
+    let r = ctx.store.read();
+    let mut s = format!("<host:chkData {XMLNS}>");
+    for n in names {
+        let name = canonical(&n.text);
+        let reason = match check_host_name(&name) {
+            Err(e) => Some(e.reason),
+            Ok(()) if r.host(&name)?.is_some() => Some("In use".to_string()),
+            Ok(()) => None,
+        };
+        let _ = write!(
+            s,
+            "<host:cd><host:name avail=\"{}\">{}</host:name>",
+            u8::from(reason.is_none()),
+            esc(&n.text)
+        );
+        if let Some(reason) = reason {
+            let _ = write!(s, "<host:reason>{}</host:reason>", esc(&reason));
+        }
+        s.push_str("</host:cd>");
+    }
+    s.push_str("</host:chkData>");
+    Ok(Response::with_data(1000, s))
+}
+
+pub fn info(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
+    let name = name_of(el)?;
+    let r = ctx.store.read();
+    let h = r
+        .host(&name)?
+        .ok_or_else(|| err(2303, format!("host {name} does not exist")))?;
+    let linked = !r.host_links(&name)?.is_empty();
+    let mut s = format!(
+        "<host:infData {XMLNS}><host:name>{}</host:name><host:roid>{}</host:roid>",
+        esc(&h.name),
+        esc(&h.roid)
+    );
+    for st in object_statuses(&h.statuses, linked) {
+        let _ = write!(s, "<host:status s=\"{st}\"/>");
+    }
+    for a in &h.addrs {
+        let v = if a.is_ipv4() { "v4" } else { "v6" };
+        let _ = write!(s, "<host:addr ip=\"{v}\">{a}</host:addr>");
+    }
+    let _ = write!(
+        s,
+        "<host:clID>{}</host:clID><host:crID>{}</host:crID><host:crDate>{}</host:crDate>",
+        esc(&h.cl_id),
+        esc(&h.cr_id),
+        fmt(h.cr_date)
+    );
+    if let (Some(id), Some(d)) = (&h.up_id, h.up_date) {
+        let _ = write!(
+            s,
+            "<host:upID>{}</host:upID><host:upDate>{}</host:upDate>",
+            esc(id),
+            fmt(d)
+        );
+    }
+    if let Some(d) = h.tr_date {
+        let _ = write!(s, "<host:trDate>{}</host:trDate>", fmt(d));
+    }
+    s.push_str("</host:infData>");
+    Ok(Response::with_data(1000, s))
+}
+
+pub fn create(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
+    let name = name_of(el)?;
+    let addrs = addrs(el)?;
+    if addrs.len() > ctx.policy.p.max_host_addrs {
+        return Err(err(
+            2306,
+            format!("at most {} addresses", ctx.policy.p.max_host_addrs),
+        ));
+    }
+    let cr = ctx.store.write(|t| -> EppResult<i64> {
+        if t.host(&name)?.is_some() {
+            return Err(err(2302, format!("host {name} exists")));
+        }
+        let internal = check_parent(t, ctx, &name)?;
+        if internal && addrs.is_empty() {
+            return Err(err(
+                2003,
+                format!(
+                    "{name} is under .{}: at least one address is required",
+                    ctx.tld()
+                ),
+            ));
+        }
+        if !internal && !addrs.is_empty() {
+            return Err(err(
+                2306,
+                format!(
+                    "{name} is outside .{}: addresses are not allowed",
+                    ctx.tld()
+                ),
+            ));
+        }
+        let now = t.now();
+        let h = Host {
+            name: name.clone(),
+            roid: t.new_roid('H')?,
+            addrs: addrs.clone(),
+            statuses: Default::default(),
+            cl_id: ctx.clid.to_string(),
+            cr_id: ctx.clid.to_string(),
+            cr_date: now,
+            up_id: None,
+            up_date: None,
+            tr_date: None,
+        };
+        t.put_host(None, &h);
+        Ok(now)
+    })?;
+    Ok(Response::with_data(
+        1000,
+        format!("<host:creData {XMLNS}><host:name>{}</host:name><host:crDate>{}</host:crDate></host:creData>", esc(&name), fmt(cr)),
+    ))
+}
+
+pub fn update(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
+    let name = name_of(el)?;
+    let add = el.child(NS_HOST, "add");
+    let rem = el.child(NS_HOST, "rem");
+    let add_addrs = match add {
+        Some(a) => addrs(a)?,
+        None => vec![],
+    };
+    let rem_addrs = match rem {
+        Some(r) => addrs(r)?,
+        None => vec![],
+    };
+    let add_st = match add {
+        Some(a) => statuses(a, NS_HOST)?,
+        None => vec![],
+    };
+    let rem_st = match rem {
+        Some(r) => statuses(r, NS_HOST)?,
+        None => vec![],
+    };
+    let new_name = match el
+        .child(NS_HOST, "chg")
+        .and_then(|c| opt(c, NS_HOST, "name"))
+    {
+        Some(n) => {
+            let n = canonical(&n);
+            check_host_name(&n)?;
+            Some(n)
+        }
+        None => None,
+    };
+    for s in &add_st {
+        if !["clientDeleteProhibited", "clientUpdateProhibited"].contains(&s.as_str()) {
+            return Err(err(
+                2306,
+                format!("status {s:?} cannot be set on a host by a registrar"),
+            ));
+        }
+    }
+    ctx.store.write(|t| -> EppResult<()> {
+        let old = sponsored(t, ctx, &name)?;
+        if old.statuses.contains("serverUpdateProhibited")
+            || (old.statuses.contains("clientUpdateProhibited")
+                && !rem_st.iter().any(|s| s == "clientUpdateProhibited"))
+        {
+            return Err(err(2304, format!("host {name} is update-prohibited")));
+        }
+        let mut h = old.clone();
+        for s in &rem_st {
+            if !h.statuses.remove(s) {
+                return Err(err(2306, format!("status {s:?} is not set")));
+            }
+        }
+        for s in &add_st {
+            if !h.statuses.insert(s.clone()) {
+                return Err(err(2306, format!("status {s:?} is already set")));
+            }
+        }
+        for a in &rem_addrs {
+            let before = h.addrs.len();
+            h.addrs.retain(|x| x != a);
+            if h.addrs.len() == before {
+                return Err(err(2306, format!("{a} is not an address of {name}")));
+            }
+        }
+        for a in &add_addrs {
+            if h.addrs.contains(a) {
+                return Err(err(2306, format!("{a} is already an address of {name}")));
+            }
+            h.addrs.push(*a);
+        }
+        if h.addrs.len() > ctx.policy.p.max_host_addrs {
+            return Err(err(
+                2306,
+                format!("at most {} addresses", ctx.policy.p.max_host_addrs),
+            ));
+        }
+        let internal = in_tld(&name, ctx.tld());
+        if internal && h.addrs.is_empty() {
+            return Err(err(
+                2306,
+                format!("{name} is under .{}: it must keep an address", ctx.tld()),
+            ));
+        }
+        if !internal && !h.addrs.is_empty() {
+            return Err(err(
+                2306,
+                format!(
+                    "{name} is outside .{}: addresses are not allowed",
+                    ctx.tld()
+                ),
+            ));
+        }
+        h.up_id = Some(ctx.clid.to_string());
+        h.up_date = Some(t.now());
+        if let Some(n) = &new_name {
+            if !t.host_links(&name)?.is_empty() {
+                return Err(err(
+                    2305,
+                    format!("{name} is linked to domains; it cannot be renamed"),
+                ));
+            }
+            if t.host(n)?.is_some() {
+                return Err(err(2302, format!("host {n} exists")));
+            }
+            let internal_new = check_parent(t, ctx, n)?;
+            if internal_new != internal {
+                return Err(err(
+                    2306,
+                    "a rename cannot move a host into or out of the TLD",
+                ));
+            }
+            t.del_host(&old);
+            h.name = n.clone();
+            t.put_host(None, &h);
+        } else {
+            t.put_host(Some(&old), &h);
+        }
+        Ok(())
+    })?;
+    Ok(Response::ok())
+}
+
+pub fn delete(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
+    let name = name_of(el)?;
+    ctx.store.write(|t| -> EppResult<()> {
+        let h = sponsored(t, ctx, &name)?;
+        refuse_if_prohibited(&h.statuses, "Delete", &format!("host {name}"))?;
+        let links = t.host_links(&name)?;
+        if !links.is_empty() {
+            return Err(err(
+                2305,
+                format!("host {name} is used by {}", links.join(", ")),
+            ));
+        }
+        t.del_host(&h);
+        Ok(())
+    })?;
+    Ok(Response::ok())
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand (arguments, output), and the progress bars.
+pub mod keys;
+pub mod progress;
+pub mod sign;
+pub mod srs;
+pub mod zone;
