@@ -13,7 +13,6 @@
 //! The answer must carry a valid TSIG from the same key (checked with
 //! `tldd_tsig::Verifier`, including the time window) and RCODE NOERROR;
 //! anything else is an error and the publisher retries.
-use crate::config::TsigKeyConfig;
 use crate::model::{DsData, OwnerSet};
 use hickory_proto::dnssec::rdata::{DNSSECRData, DS};
 use hickory_proto::dnssec::{Algorithm, DigestType};
@@ -24,6 +23,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tldd_tsig as tsig;
+use tldd_tsig::KeyConfig as TsigKeyConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

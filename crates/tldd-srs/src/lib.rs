@@ -41,6 +41,7 @@ pub mod publisher;
 pub mod rdds;
 pub mod reconcile;
 pub mod registrar;
+pub mod result;
 
 use admin::App;
 use std::sync::Arc;
@@ -127,7 +128,7 @@ pub async fn serve(cfg: config::Loaded) -> anyhow::Result<()> {
     tasks.spawn(app.publisher().run());
     tasks.spawn(app.clone().serve_control(control));
     // --- whois/rdap (issue 6) ---
-    rdds::start(&app, &mut tasks).await?;
+    rdds::start(&app.cfg, &app.store, &app.metrics.registry, &mut tasks).await?;
     // --- end whois/rdap ---
     if let Some(addr) = c.metrics_listen {
         let m = app.metrics.clone();

@@ -35,8 +35,8 @@
 use crate::clock::{add_years, Ts, DAY};
 use crate::config::{FeesConfig, PolicyConfig};
 use crate::db::{SResult, Store, StoreError, Txn};
-use crate::epp::result::{err, EppResult};
 use crate::model::*;
+use crate::result::{err, EppResult};
 
 /// Policy and prices, shared by EPP handlers and the lifecycle runner.
 #[derive(Debug, Clone)]

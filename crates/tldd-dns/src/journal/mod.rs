@@ -62,13 +62,13 @@
 //! read: the zone file is loaded again. Non-address data stored as
 //! occluded glue (only possible via IXFR from a primary) is dropped on
 //! reload, as the zone-file loader drops it.
-use crate::update::{Diff, ZoneState};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tldd_zone::load::Builder;
 use tldd_zone::Zone;
+use tldd_zone::{Diff, ZoneState};
 
 /// Size estimate of one snapshot chunk in stores of the previous layout.
 pub const CHUNK_BYTES: usize = 96 << 10;
@@ -607,8 +607,8 @@ pub fn trim_periodically(every: std::time::Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::update::Rec;
     use tldd_zone::rdata::{NS, SOA};
+    use tldd_zone::Rec;
 
     fn w(s: &str) -> Box<[u8]> {
         let mut v = Vec::new();

@@ -9,16 +9,21 @@
 //! hold the old one finish with it undisturbed.
 //!
 //! Requests the fast path does not answer (UPDATE, NOTIFY, transfers,
-//! TSIG-signed queries) go to [`handoff`] on the runtime. Each zone has a
-//! writer thread ([`crate::update::writer`]) that owns its current version,
+//! TSIG-signed queries) go to [`dispatch`] on the runtime, which hands
+//! each to its handler beside it ([`update`], [`notify`], [`xfr_out`]); they
+//! share [`crate::runtime`], never each other. Each zone has a
+//! writer thread ([`crate::events`]) that owns its current version,
 //! makes new ones durable in the store, and swaps them in.
 //!
 //! Listen addresses with port 0 get an ephemeral port, the same for UDP and
 //! TCP and for every worker; the actual addresses are logged
 //! (`listening udp=... tcp=...`).
-pub mod handoff;
+pub mod dispatch;
+pub mod notify;
 pub mod tcp;
 pub mod udp;
+pub mod update;
+pub mod xfr_out;
 
 use crate::config::Config;
 use crate::wire::{Params, ZoneSet};
@@ -74,7 +79,7 @@ pub fn load_zone_file(
 
 /// The zones at start: from the store when it holds a complete copy,
 /// else from the zone file (the writer thread then writes it to the
-/// store, see [`crate::update::writer`]). A secondary zone
+/// store, see [`crate::events`]). A secondary zone
 /// with nothing stored starts unserved and waits for its first transfer.
 pub fn load_zones(
     cfg: &Config,
@@ -198,7 +203,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
                     .with_context(|| format!("zone {origin_text}: signing keys"))?;
                 let opts = crate::signer::SignOptions::from_config(d)
                     .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
-                Some(crate::update::resign::Resigner {
+                Some(crate::signer::resign::Resigner {
                     keys,
                     opts,
                     refresh_window: d.refresh_window(),
@@ -206,10 +211,10 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             }
             _ => None,
         };
-        let writer = crate::update::writer::Writer {
+        let writer = crate::events::Writer {
             needs_snapshot,
             origin_text: origin_text.clone(),
-            state: zone.map(crate::update::ZoneState::new),
+            state: zone.map(tldd_zone::ZoneState::new),
             store: zs.clone(),
             zones: zones.clone(),
             policy: z.serial_policy,
@@ -220,7 +225,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
         .spawn()?;
         let key =
             |k: &Option<toml::Spanned<String>>| k.as_ref().and_then(|k| keys.by_label(k.get_ref()));
-        zone_rt.push(Arc::new(handoff::ZoneRuntime {
+        zone_rt.push(Arc::new(crate::runtime::ZoneRuntime {
             origin: origin.into(),
             origin_text,
             update_key: z.update_key.as_ref().map(|k| k.get_ref().clone()),
@@ -234,7 +239,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             serial: serial_rx,
         }));
     }
-    let svc = Arc::new(handoff::Services {
+    let svc = Arc::new(crate::runtime::Services {
         zones: zones.clone(),
         params: params.clone(),
         keys,
@@ -325,20 +330,20 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
 }
 
 /// Asks a signed zone's writer for a signature refresh pass at a steady
-/// pace ([`crate::update::refresh::check_interval`]); the first right away,
+/// pace ([`crate::signer::refresh::check_interval`]); the first right away,
 /// so a zone restored from the store with old signatures is fixed first.
 async fn refresh_timer(
-    writer: tokio::sync::mpsc::Sender<crate::update::writer::Job>,
+    writer: tokio::sync::mpsc::Sender<crate::events::Event>,
     validity: u32,
     window: u32,
 ) {
-    let every = crate::update::refresh::check_interval(validity, window);
+    let every = crate::signer::refresh::check_interval(validity, window);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         if writer
-            .send(crate::update::writer::Job::RefreshSignatures)
+            .send(crate::events::Event::RefreshSignatures)
             .await
             .is_err()
         {

@@ -1,7 +1,7 @@
 //! DNS over TCP (RFC 7766): two-byte length framing, several queries per
 //! connection (answered in order), an idle timeout, and a cap on concurrent
 //! connections (excess connections are closed at accept and counted).
-use super::handoff::{self, Reply, Services};
+use super::dispatch::{self, Reply, Services};
 use crate::metrics::{self, LocalCounts};
 use crate::wire::{self, Query, Transport};
 use std::net::SocketAddr;
@@ -129,7 +129,7 @@ async fn connection(
         drop(snapshot);
         counts.record(&oc);
         if oc.handoff {
-            match handoff::dispatch(&svc, pkt, peer, Transport::Tcp).await {
+            match dispatch::dispatch(&svc, pkt, peer, Transport::Tcp).await {
                 Reply::None => break,
                 Reply::One(r) => write_msg(&mut wr, &r).await?,
                 Reply::Stream(mut rx) => {

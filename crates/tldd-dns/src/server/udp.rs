@@ -36,7 +36,7 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<Socket> {
 
 /// Where handed-off requests (UPDATE, NOTIFY, IXFR, signed queries) go.
 pub struct Handoff {
-    pub svc: Arc<super::handoff::Services>,
+    pub svc: Arc<super::dispatch::Services>,
     pub rt: tokio::runtime::Handle,
 }
 
@@ -125,8 +125,8 @@ pub fn worker(
                     Some(rs) => {
                         let (svc, rs, pkt) = (handoff.svc.clone(), rs.clone(), pkt.to_vec());
                         handoff.rt.spawn(async move {
-                            if let super::handoff::Reply::One(r) =
-                                super::handoff::dispatch(&svc, &pkt, peer, Transport::Udp).await
+                            if let super::dispatch::Reply::One(r) =
+                                super::dispatch::dispatch(&svc, &pkt, peer, Transport::Udp).await
                             {
                                 let _ = rs.send_to(&r, peer);
                             }

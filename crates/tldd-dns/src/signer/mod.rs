@@ -6,15 +6,22 @@
 //! - [`rrsig`]: canonical form and RRSIG wire form.
 //! - [`sign`]: full signing of a zone version, in parallel ([`sign_zone`],
 //!   [`sign_in_place`]); [`Signer::sign_rrset`] for one RRset.
-//! - [`chain`]: chain membership and bitmaps; [`chain::update_name`] splices
+//! - [`bitmap`]: chain membership and type bitmaps.
+//! - [`chain`]: [`chain::update_name`] splices
 //!   one name in or out and re-signs the records it touches.
 //! - [`verify()`]: checks a signed version before it is served.
 //! - [`zonefile`]: the signed zone as RFC 1035 text.
+//! - [`resign`]: what an update batch changed, signed, and the NSEC3 chain
+//!   spliced, before the version is verified.
+//! - [`refresh`]: re-signing what nears expiry, in slices.
 //!
 //! `tldd sign` itself (arguments, progress, the summary line) is the
 //! binary's `cli::sign`, built on these.
+pub mod bitmap;
 pub mod chain;
 pub mod key;
+pub mod refresh;
+pub mod resign;
 pub mod rrsig;
 pub mod sign;
 pub mod verify;

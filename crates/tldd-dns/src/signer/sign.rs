@@ -10,8 +10,8 @@
 //! so an HSM backend can keep its sessions busy.
 //!
 //! For incremental re-signing, [`Signer::sign_rrset`] signs one RRset and
-//! [`super::chain::update_name`] splices the chain for one changed name.
-use super::chain::{self, delegation_bitmap};
+//! `chain::update_name` splices the chain for one changed name.
+use super::bitmap::{self, delegation_bitmap};
 use super::key::SigningKey;
 use super::rrsig::{append_canonical_rrset, rrsig_labels, RrsigFields, Scratch};
 use crate::config::DnssecConfig;
@@ -467,10 +467,10 @@ pub(crate) type ChainEntries = (Vec<(Hash, u32)>, Vec<Vec<u8>>);
 pub(crate) fn chain_entries(zone: &Zone, params: &Nsec3Params) -> Result<ChainEntries, SignError> {
     let mut bitmaps = vec![delegation_bitmap(false), delegation_bitmap(true)];
     let mut entries: Vec<(Hash, u32)> = Vec::new();
-    bitmaps.push(chain::node_bitmap(&zone.apex));
+    bitmaps.push(bitmap::node_bitmap(&zone.apex));
     entries.push((params.hash(&zone.origin), 2));
     for (name, node) in &zone.names {
-        bitmaps.push(chain::node_bitmap(node));
+        bitmaps.push(bitmap::node_bitmap(node));
         entries.push((params.hash(name), bitmaps.len() as u32 - 1));
     }
     let opt_out = params.opt_out;

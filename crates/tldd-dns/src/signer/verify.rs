@@ -564,7 +564,7 @@ pub fn verify_changed(
             }
         }
         let h = p.hash(name);
-        let want = super::chain::expected_bitmap(zone, name, p.opt_out);
+        let want = super::bitmap::expected_bitmap(zone, name, p.opt_out);
         match (chain.lookup(&h), want) {
             (Some(Ok(r)), Some(bm)) => {
                 if r.fields().is_none_or(|f| f.bitmap != &bm[..]) {
@@ -574,7 +574,7 @@ pub fn verify_changed(
             }
             (Some(Ok(r)), None) => {
                 // Only an unsigned cut under opt-out may be there, as NS only.
-                let ns_only = super::chain::delegation_bitmap(false);
+                let ns_only = super::bitmap::delegation_bitmap(false);
                 if zone.cuts.get(name).is_none() {
                     ctx.problem(|| {
                         format!("{}: NSEC3 for a name that is gone", name::to_text(name))

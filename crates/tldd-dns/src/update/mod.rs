@@ -31,10 +31,6 @@
 //! - RDATA is compared byte for byte except that names in NS/CNAME/PTR/
 //!   DNAME/MX RDATA compare case-insensitively (RFC 2136 §1.1 / RFC 4343).
 pub mod edit;
-pub mod handler;
-pub mod refresh;
-pub mod resign;
-pub mod writer;
 
 pub use tldd_zone::diff::{Diff, ZoneState};
 pub use tldd_zone::rec::{

@@ -8,7 +8,6 @@
 //! An IXFR answer is recognised by its shape (RFC 1995 §4): a single SOA
 //! (up to date), SOA + SOA(our serial) + … (incremental, parsed into
 //! [`Diff`]s), or SOA + anything else (a full zone in AXFR form).
-use crate::update::{decode, rec_from, Diff, Rec};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +15,9 @@ use tldd_tsig::{self as tsig, Signer, Verifier};
 use tldd_zone::diff::covered;
 use tldd_zone::load::Builder;
 use tldd_zone::rdata::{AXFR, IXFR, SOA};
+use tldd_zone::rec::{decode, rec_from};
 use tldd_zone::Zone;
+use tldd_zone::{Diff, Rec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -200,7 +201,7 @@ fn complete(recs: &[Rec], have: Option<u32>, origin: &[u8]) -> Result<Option<Sha
     if recs.len() == 1 {
         // A lone SOA: up to date, if it is not newer than ours (IXFR only).
         return Ok(match have {
-            Some(h) if !crate::xfr::out::serial_lt(h, s) => Some(Shape::UpToDate),
+            Some(h) if !tldd_zone::serial::serial_lt(h, s) => Some(Shape::UpToDate),
             _ => None,
         });
     }

@@ -1,13 +1,13 @@
-//! Zone transfers and NOTIFY.
+//! Zone transfers and NOTIFY as a client: what a zone sends out or fetches.
+//! (Requests that arrive — AXFR/IXFR out, NOTIFY in — are handlers of the
+//! server: `server::xfr_out`, `server::notify`.)
 //!
-//! - [`out`]: AXFR (RFC 5936) and IXFR (RFC 1995) served from the pinned
-//!   current version and the journal, TSIG-signed message by message.
 //! - [`notify`]: NOTIFY (RFC 1996) sent to `notify` targets on every new
-//!   version (retries, backoff), and NOTIFY received by secondary zones.
+//!   version (retries, backoff).
 //! - [`client`]: SOA check and AXFR/IXFR as a client (secondary mode).
 //! - [`secondary`]: the refresh loop of a secondary zone (NOTIFY, SOA
-//!   refresh/retry/expire timers), persisting what it receives.
+//!   refresh/retry/expire timers), handing what it receives to the zone's
+//!   event loop.
 pub mod client;
 pub mod notify;
-pub mod out;
 pub mod secondary;

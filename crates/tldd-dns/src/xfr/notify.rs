@@ -1,4 +1,5 @@
-//! NOTIFY (RFC 1996), both ways.
+//! NOTIFY (RFC 1996) sent. (Received NOTIFY is a request handler:
+//! `server::notify`.)
 //!
 //! # Sending
 //! One task per `notify` target follows the zone's serial (a `watch`
@@ -8,53 +9,14 @@
 //! with the same ID; no answer: retries after 1, 2, 4, 8 s (5 tries), then
 //! gives up until the next version. A newer version arriving meanwhile
 //! replaces the one being notified (only the latest matters, RFC 1996 §4.7).
-//!
-//! # Receiving (secondary zones)
-//! Accepted from the configured `primary` address or an `allow_notify`
-//! prefix, and, if the zone has a `transfer_key`, only when signed with it.
-//! An accepted NOTIFY wakes the zone's refresh loop and is answered NOERROR
-//! with AA; others get REFUSED (NOTAUTH for zones we do not have).
-use crate::server::handoff::{error_reply, Services};
-use crate::wire::answer::rcode;
-use crate::wire::Query;
+use crate::runtime::Services;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tldd_tsig::{self as tsig, Signer, Verified, Verifier};
+use tldd_tsig::{self as tsig, Signer, Verifier};
 use tldd_zone::name;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
-
-/// Handles a NOTIFY we received.
-pub fn incoming(
-    svc: &Arc<Services>,
-    pkt: &[u8],
-    q: &Query,
-    peer: SocketAddr,
-    v: Option<&Verified>,
-) -> Vec<u8> {
-    let Some(zrt) = svc.zone_rt(q.name()) else {
-        return error_reply(svc, pkt, q, rcode::NOTAUTH, v);
-    };
-    let from_primary = zrt.primary.is_some_and(|p| p.ip() == peer.ip())
-        || zrt.allow_notify.iter().any(|n| n.contains(&peer.ip()));
-    let key_ok = match &zrt.transfer_key {
-        Some(k) => v.is_some_and(|v| v.key.name == k.name),
-        None => true,
-    };
-    if zrt.primary.is_none() || !from_primary || !key_ok {
-        tracing::info!(%peer, zone = %zrt.origin_text, "NOTIFY refused");
-        return error_reply(svc, pkt, q, rcode::REFUSED, v);
-    }
-    tracing::debug!(%peer, zone = %zrt.origin_text, "NOTIFY accepted");
-    zrt.refresh.notify_one();
-    let mut out = error_reply(svc, pkt, q, rcode::NOERROR, None);
-    out[2] |= 0x04; // AA
-    if let Some(v) = v {
-        v.signer().sign(&mut out, tsig::now());
-    }
-    out
-}
 
 /// Builds a NOTIFY for `origin` at `serial`.
 fn message(id: u16, origin: &[u8], soa: Option<(u32, &[u8])>) -> Vec<u8> {

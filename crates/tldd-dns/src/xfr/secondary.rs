@@ -25,12 +25,12 @@
 //! Timer values are clamped to [5 s, 1 day] for refresh/retry so a bad SOA
 //! cannot make the loop spin or sleep forever.
 use super::client::{fetch, soa_field, soa_serial, Fetched};
-use super::out::serial_lt;
-use crate::server::handoff::{Services, ZoneRuntime};
-use crate::update::writer::Job;
+use crate::events::Event;
+use crate::runtime::{Services, ZoneRuntime};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tldd_zone::diff::soa_rec;
+use tldd_zone::serial::serial_lt;
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -101,7 +101,7 @@ pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
 }
 
 /// (refresh, retry, expire) of a served SOA; without one: retry soon.
-fn soa_timers(soa: Option<&crate::update::Rec>) -> (u32, u32, u32) {
+fn soa_timers(soa: Option<&tldd_zone::Rec>) -> (u32, u32, u32) {
     soa.map(|s| {
         (
             soa_field(&s.rdata, 1).unwrap_or(3600),
@@ -116,7 +116,7 @@ fn soa_timers(soa: Option<&crate::update::Rec>) -> (u32, u32, u32) {
 async fn refresh(
     zrt: &ZoneRuntime,
     primary: std::net::SocketAddr,
-    have: Option<crate::update::Rec>,
+    have: Option<tldd_zone::Rec>,
 ) -> Result<&'static str, String> {
     let ours = have.as_ref().and_then(|h| soa_field(&h.rdata, 0));
     let theirs = soa_serial(primary, &zrt.origin, &zrt.transfer_key).await?;
@@ -133,8 +133,8 @@ async fn refresh(
     let (tx, rx) = tokio::sync::oneshot::channel();
     let (job, kind) = match fetched {
         Fetched::UpToDate => return Ok("uptodate"),
-        Fetched::Full(zone) => (Job::Replace { zone, reply: tx }, "axfr"),
-        Fetched::Incremental(diffs) => (Job::Diffs { diffs, reply: tx }, "ixfr"),
+        Fetched::Full(zone) => (Event::Replace { zone, reply: tx }, "axfr"),
+        Fetched::Incremental(diffs) => (Event::Diffs { diffs, reply: tx }, "ixfr"),
     };
     zrt.writer
         .send(job)

@@ -9,12 +9,12 @@
 //! not offered (2101); contacts stay with their registrar.
 use super::parse::{auth_pw, check_new_pw, opt, req, statuses};
 use super::response::Response;
-use super::result::{err, refuse_if_prohibited, EppResult};
 use super::xml::{esc, Elem, NS_CONTACT};
 use super::Ctx;
 use crate::clock::fmt;
 use crate::model::*;
 use crate::names::check_handle;
+use crate::result::{err, refuse_if_prohibited, EppResult};
 use std::fmt::Write;
 
 const XMLNS: &str = "xmlns:contact=\"urn:ietf:params:xml:ns:contact-1.0\"";

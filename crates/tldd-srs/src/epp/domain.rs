@@ -9,7 +9,6 @@
 //! Policy violations are 2306 with a reason naming the rule.
 use super::parse::{auth_pw, check_new_pw, ds_list, opt, period, render_ds, req, statuses};
 use super::response::Response;
-use super::result::{err, refuse_if_prohibited, EppResult};
 use super::xml::{esc, Elem, NS_DOMAIN, NS_RGP, NS_SECDNS};
 use super::Ctx;
 use crate::clock::{add_years, date_of, fmt, fmt_date, parse_date};
@@ -17,6 +16,7 @@ use crate::db::Txn;
 use crate::lifecycle::charge;
 use crate::model::*;
 use crate::names::{canonical, check_domain_name, check_host_name};
+use crate::result::{err, refuse_if_prohibited, EppResult};
 use std::fmt::Write;
 
 const XMLNS: &str = "xmlns:domain=\"urn:ietf:params:xml:ns:domain-1.0\"";

@@ -10,13 +10,13 @@
 //! renamed (2305; limit of this build: rename only unlinked hosts).
 use super::parse::{opt, req, statuses};
 use super::response::Response;
-use super::result::{err, refuse_if_prohibited, EppResult};
 use super::xml::{esc, Elem, NS_HOST};
 use super::Ctx;
 use crate::clock::fmt;
 use crate::db::Txn;
 use crate::model::*;
 use crate::names::{canonical, check_host_name, in_tld};
+use crate::result::{err, refuse_if_prohibited, EppResult};
 use std::fmt::Write;
 use std::net::IpAddr;
 

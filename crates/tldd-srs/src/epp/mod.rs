@@ -20,7 +20,6 @@ pub mod host;
 pub mod parse;
 pub mod poll;
 pub mod response;
-pub mod result;
 pub mod session;
 #[cfg(test)]
 mod tests;
@@ -29,8 +28,8 @@ pub mod xml;
 
 use crate::db::Store;
 use crate::lifecycle::Policy;
+use crate::result::{err, EppError, EppResult};
 use response::{greeting, render, Response};
-use result::{err, EppError, EppResult};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,9 +1,9 @@
 //! Reading typed values out of request elements, with the result code each
 //! violation earns: a required element missing is 2003, a value of the
 //! wrong shape 2005, a value out of range 2004, an unsupported option 2102.
-use crate::epp::result::{err, EppResult};
 use crate::epp::xml::{Elem, NS_SECDNS};
 use crate::model::DsData;
+use crate::result::{err, EppResult};
 
 /// The trimmed text of a required child element.
 pub fn req(el: &Elem, ns: &str, name: &str) -> EppResult<String> {

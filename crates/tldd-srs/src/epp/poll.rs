@@ -3,11 +3,11 @@
 //! removes the message named by `msgID` (2303 if it is not in the caller's
 //! queue). Transfer messages carry the domain trnData.
 use super::response::{MsgQ, Response};
-use super::result::{err, EppResult};
 use super::transfer::trn_data;
 use super::xml::Elem;
 use super::Ctx;
 use crate::model::PollPayload;
+use crate::result::{err, EppResult};
 
 pub fn poll(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     match el.attr("op") {

@@ -7,8 +7,8 @@
 //! so that clients which show `reason` (Net::EPP::Simple does) tell the
 //! registrar exactly what was wrong.
 use crate::clock::{fmt, Ts};
-use crate::epp::result::{message, EppError};
 use crate::epp::xml::{esc, NS_CONTACT, NS_DOMAIN, NS_EPP, NS_HOST, NS_RGP, NS_SECDNS};
+use crate::result::{message, EppError};
 use std::fmt::Write;
 
 /// The message-queue element of a response.

@@ -17,8 +17,8 @@
 //!   and a 2502 answer, then is closed. A session idle for
 //!   `epp_idle_timeout` is closed.
 use super::response::{render, Response};
-use super::result::err;
 use super::{Epp, Session};
+use crate::result::err;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, UnixTime};

@@ -12,12 +12,12 @@
 use super::domain::name_of;
 use super::parse::{auth_pw, period};
 use super::response::Response;
-use super::result::{err, refuse_if_prohibited, EppResult};
 use super::xml::{esc, Elem, NS_DOMAIN};
 use super::Ctx;
 use crate::clock::{fmt, DAY};
 use crate::lifecycle::can_charge;
 use crate::model::*;
+use crate::result::{err, refuse_if_prohibited, EppResult};
 
 pub fn trn_data(name: &str, tr: &Transfer) -> String {
     format!(

@@ -251,8 +251,9 @@ mod tests {
     /// ending drops its status without any write.
     #[test]
     fn answers_follow_store_changes() {
+        use crate::config::rdds::WhoisConfig;
         use crate::model::*;
-        use crate::rdds::{config::WhoisConfig, reply::answer, Rdds};
+        use crate::rdds::{reply::answer, Rdds};
         let dir = tempfile::tempdir().unwrap();
         let store = std::sync::Arc::new(Store::open(dir.path(), "shop", "SHOP").unwrap());
         let now = store.clock.now();

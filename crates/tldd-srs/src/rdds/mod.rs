@@ -24,7 +24,6 @@
 //! practice); no contact lookups (policy redacts them); no searches or
 //! wildcards.
 pub mod cache;
-pub mod config;
 pub mod fast;
 pub mod limit;
 pub mod metrics;
@@ -36,9 +35,9 @@ pub mod text;
 pub mod view;
 pub mod workers;
 
+use crate::config::rdds::WhoisConfig;
 use crate::db::Store;
 use cache::AnswerCache;
-use config::WhoisConfig;
 use limit::{LimitConfig, Limiter};
 use metrics::RddsMetrics;
 use std::sync::Arc;
@@ -125,21 +124,18 @@ impl Rdds {
 /// Binds `[srs] whois_listen` and `rdap_listen` (when set) and spawns
 /// their servers into `tasks`. Bind errors name the key.
 pub async fn start(
-    app: &Arc<crate::admin::App>,
+    cfg: &crate::config::Loaded,
+    store: &Arc<crate::db::Store>,
+    registry: &prometheus::Registry,
     tasks: &mut tokio::task::JoinSet<()>,
 ) -> anyhow::Result<()> {
-    let c = &app.cfg.srs;
+    let c = &cfg.srs;
     if c.whois_listen.is_none() && c.rdap_listen.is_none() {
         return Ok(());
     }
     let rdds = Arc::new(
-        Rdds::new(
-            app.store.clone(),
-            &app.cfg.tld,
-            c.whois.clone(),
-            &app.metrics.registry,
-        )
-        .map_err(|e| anyhow::anyhow!("{}: {e}", app.cfg.path.display()))?,
+        Rdds::new(store.clone(), &cfg.tld, c.whois.clone(), registry)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.path.display()))?,
     );
     let threads = workers::thread_count(c.whois.threads);
     let whois: Vec<Option<std::net::TcpListener>> = match c.whois_listen {
@@ -160,8 +156,8 @@ pub async fn start(
         Some(addr) => {
             let tls = match (&c.rdap_tls_cert, &c.rdap_tls_key) {
                 (Some(cert), Some(key)) => Some(crate::rdds::rdap::tls_acceptor(
-                    &app.cfg.resolve(cert),
-                    &app.cfg.resolve(key),
+                    &cfg.resolve(cert),
+                    &cfg.resolve(key),
                 )?),
                 (None, None) => None,
                 _ => anyhow::bail!("rdap_tls_cert and rdap_tls_key must be set together"),
@@ -181,7 +177,7 @@ pub async fn start(
                 c.whois
                     .port43_host
                     .clone()
-                    .unwrap_or_else(|| format!("whois.nic.{}", app.cfg.tld))
+                    .unwrap_or_else(|| format!("whois.nic.{}", cfg.tld))
             });
             tracing::info!(rdap = %addr, %base, threads, tls = tls.is_some(), "RDAP serving");
             let st = Arc::new(crate::rdds::rdap::RdapState {

@@ -15,10 +15,9 @@
 //! The answer echoes the header and zone section and is signed with the
 //! request's key. Every refusal is logged with its reason and counted in
 //! `tldd_updates_total{result=reason}`.
-use super::edit::{rc, Update};
-use super::writer::Job;
-use super::{decode, rec_from};
-use crate::server::handoff::{error_reply, Services};
+use crate::events::Event;
+use crate::runtime::{error_reply, Services};
+use crate::update::edit::{rc, Update};
 use crate::wire::answer::rcode;
 use crate::wire::Query;
 use std::net::SocketAddr;
@@ -26,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tldd_tsig::{self as tsig, Verified};
 use tldd_zone::name;
+use tldd_zone::rec::{decode, rec_from};
 
 /// Answers one UPDATE.
 pub async fn handle(
@@ -97,7 +97,7 @@ pub async fn handle(
         }
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let job = Job::Update {
+    let job = Event::Update {
         update,
         received,
         reply: tx,

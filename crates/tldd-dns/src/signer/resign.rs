@@ -23,11 +23,11 @@
 //! `[zone.dnssec]` (a parameter change needs a full `tldd sign`);
 //! signatures of untouched RRsets are not refreshed here (that is the
 //! signer's periodic refresh).
-use super::Rec;
 use crate::hsm::KeyPair;
 use crate::signer::{chain, Scratch, SignOptions, Signer};
 use tldd_zone::nsec3::{owner_name, Hash};
 use tldd_zone::rdata::{DS, NS, NSEC3, RRSIG, SOA};
+use tldd_zone::Rec;
 use tldd_zone::{name, RRset, Zone};
 
 /// Keys and options for re-signing one zone.

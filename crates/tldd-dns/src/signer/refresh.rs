@@ -31,11 +31,11 @@
 //! whole zone in the writer thread (tens of ms for 1M delegations, once
 //! per tick); signatures are not jittered at first signing, the slicing
 //! above spreads them instead.
-use super::{Diff, Rec};
 use crate::config::SerialPolicy;
 use crate::signer::{Scratch, SignOptions, Signer, SigningKey};
 use tldd_zone::diff::{soa_rec, with_serial};
 use tldd_zone::rdata::{RRSIG, SOA};
+use tldd_zone::{Diff, Rec};
 use tldd_zone::{RRset, Zone};
 
 /// Most RRsets re-signed by one refresh pass: about 0.3 s of the writer
@@ -239,7 +239,7 @@ mod tests {
         // apex DNSKEY/NS/NSEC3PARAM + 10 DS + the NSEC3 records, all of them.
         assert_eq!(r.due, r.sets.len() - 1);
         assert_eq!(r.diff.to, 8);
-        let mut state = super::super::ZoneState::new(zone);
+        let mut state = tldd_zone::ZoneState::new(zone);
         state.apply(&r.diff).unwrap();
         // Every signature now expires a full validity after `later`.
         let (left, _) = due(&state.zone, later as u32, 86400 - 60, usize::MAX);

@@ -16,6 +16,8 @@
 //! - `[[tsig]]`: keys, same shape as in `tldd serve`.
 //!
 //! Limits: one TLD per SRS process; the TLD must be a single label.
+pub mod rdds;
+
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -82,9 +84,9 @@ pub struct SrsConfig {
     pub rdap_tls_cert: Option<PathBuf>,
     pub rdap_tls_key: Option<PathBuf>,
     /// `[srs.whois]`: Whois/RDAP limits and presentation (issue 6; see
-    /// `crate::rdds::config` and docs/whois-rdap.md).
+    /// `rdds` and docs/whois-rdap.md).
     #[serde(default)]
-    pub whois: crate::rdds::config::WhoisConfig,
+    pub whois: crate::config::rdds::WhoisConfig,
     pub dns: DnsConfig,
     #[serde(default)]
     pub policy: PolicyConfig,

@@ -19,7 +19,7 @@
 //! # Signed zones
 //! When the zone is signed (it has an NSEC3 chain) and keys are
 //! configured, the batch's version is re-signed incrementally
-//! ([`super::resign`]) and the touched names are verified before it is
+//! ([`crate::signer::resign`]) and the touched names are verified before it is
 //! stored or served; a version that fails verification is dropped, the
 //! batch answered SERVFAIL, and the previous version stays in service.
 //! Verification checks every RRSIG's fields, keys and validity at the
@@ -35,7 +35,7 @@
 //! thread, not in the writer's way.
 //!
 //! # Other jobs
-//! Incoming transfers on a secondary ([`Job::Diffs`], [`Job::Replace`]) go
+//! Incoming transfers on a secondary ([`Event::Diffs`], [`Event::Replace`]) go
 //! through the same thread, the same `apply` and the same store, so a tldd
 //! secondary journals what it receives and can serve IXFR in turn.
 //!
@@ -47,23 +47,23 @@
 //! # Publishing
 //! After a swap the new serial is sent on a `watch` channel (NOTIFY senders
 //! follow it) and zone metrics are updated.
-use super::edit::{Overlay, Refusal, Update};
-use super::{Diff, ZoneState};
 use crate::config::SerialPolicy;
 use crate::journal::ZoneStore;
+use crate::update::edit::{Overlay, Refusal, Update};
 use crate::wire::answer::rcode;
 use crate::wire::ZoneSet;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 use std::time::Instant;
 use tldd_zone::Zone;
+use tldd_zone::{Diff, ZoneState};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most updates folded into one version.
 pub const MAX_BATCH: usize = 512;
 
 /// Work for the writer.
-pub enum Job {
+pub enum Event {
     /// An RFC 2136 update (already authorised); the answer is the RCODE.
     Update {
         update: Update,
@@ -80,7 +80,7 @@ pub enum Job {
         zone: Box<Zone>,
         reply: oneshot::Sender<Result<u32, String>>,
     },
-    /// Timer tick: re-sign what nears expiry ([`super::refresh`]).
+    /// Timer tick: re-sign what nears expiry ([`crate::signer::refresh`]).
     RefreshSignatures,
 }
 
@@ -98,12 +98,12 @@ pub struct Writer {
     /// When zone record counts were last published to metrics.
     pub counted: Option<Instant>,
     /// Keys for re-signing updates to a signed zone (`[zone.dnssec]`).
-    pub resigner: Option<super::resign::Resigner>,
+    pub resigner: Option<crate::signer::resign::Resigner>,
 }
 
 impl Writer {
     /// Starts the writer thread; returns the job queue.
-    pub fn spawn(self) -> std::io::Result<mpsc::Sender<Job>> {
+    pub fn spawn(self) -> std::io::Result<mpsc::Sender<Event>> {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         std::thread::Builder::new()
             .name(format!("writer-{}", self.origin_text))
@@ -111,7 +111,7 @@ impl Writer {
         Ok(tx)
     }
 
-    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+    fn run(mut self, mut rx: mpsc::Receiver<Event>) {
         let m = crate::metrics::get();
         if self.needs_snapshot {
             if let Some(state) = &self.state {
@@ -146,20 +146,20 @@ impl Writer {
             let mut updates = Vec::new();
             for job in jobs {
                 match job {
-                    Job::Update {
+                    Event::Update {
                         update,
                         received,
                         reply,
                     } => updates.push((update, received, reply)),
-                    Job::Diffs { diffs, reply } => {
+                    Event::Diffs { diffs, reply } => {
                         self.commit_updates(std::mem::take(&mut updates));
                         let _ = reply.send(self.apply_diffs(&diffs));
                     }
-                    Job::Replace { zone, reply } => {
+                    Event::Replace { zone, reply } => {
                         self.commit_updates(std::mem::take(&mut updates));
                         let _ = reply.send(self.replace(*zone));
                     }
-                    Job::RefreshSignatures => {
+                    Event::RefreshSignatures => {
                         self.commit_updates(std::mem::take(&mut updates));
                         self.refresh_signatures();
                     }
@@ -244,8 +244,9 @@ impl Writer {
             // Version N was verified; only what differs from it needs the
             // signature crypto again (every RRSIG's fields are still checked).
             let old = &state.zone;
-            let same =
-                |owner: &[u8], set: &tldd_zone::RRset| super::resign::unchanged(old, owner, set);
+            let same = |owner: &[u8], set: &tldd_zone::RRset| {
+                crate::signer::resign::unchanged(old, owner, set)
+            };
             if let Err(e) = crate::signer::verify_changed(&next.zone, &names, now, Some(&same)) {
                 crate::metrics::get()
                     .updates
@@ -293,7 +294,7 @@ impl Writer {
         let zone_label = [origin.as_str()];
         let now = crate::signer::sign::unix_now();
         let t = Instant::now();
-        let result = super::refresh::refresh(
+        let result = crate::signer::refresh::refresh(
             &state.zone,
             &rs.keys,
             &rs.opts,

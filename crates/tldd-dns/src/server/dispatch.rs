@@ -10,83 +10,12 @@
 //! Both transports share [`dispatch`]: UDP workers (plain threads) spawn it
 //! on the runtime and send the one reply from a clone of their socket; TCP
 //! connections await it and write one message, or a stream (AXFR/IXFR).
-use crate::update::writer::Job;
-use crate::wire::answer::{rcode, reply_rcode};
-use crate::wire::{query, Params, Query, Transport, ZoneSet};
-use arc_swap::ArcSwap;
+pub use crate::runtime::{error_reply, Reply, Services, ZoneRuntime};
+use crate::wire::answer::rcode;
+use crate::wire::{query, Query, Transport};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tldd_tsig::{self as tsig, Failure, KeyRing, ReplayCache, Verified};
-use tokio::sync::{mpsc, watch, Notify};
-
-/// Everything the handlers need, shared by all connections.
-pub struct Services {
-    pub zones: Arc<ArcSwap<ZoneSet>>,
-    pub params: Arc<Params>,
-    pub keys: KeyRing,
-    pub zone_rt: Vec<Arc<ZoneRuntime>>,
-    pub replay: ReplayCache,
-}
-
-/// Per-zone runtime: configuration and the writer's queue.
-pub struct ZoneRuntime {
-    /// Lower-case wire origin.
-    pub origin: Box<[u8]>,
-    pub origin_text: String,
-    pub update_key: Option<String>,
-    pub transfer_key: Option<Arc<tsig::Key>>,
-    pub allow_transfer: Vec<ipnet::IpNet>,
-    pub allow_notify: Vec<ipnet::IpNet>,
-    pub primary: Option<SocketAddr>,
-    pub writer: mpsc::Sender<Job>,
-    pub store: crate::journal::ZoneStore,
-    /// Wakes the secondary's refresh loop (NOTIFY received).
-    pub refresh: Arc<Notify>,
-    /// Serial of each new version (NOTIFY senders follow it).
-    pub serial: watch::Receiver<u32>,
-}
-
-impl Services {
-    /// The zone whose origin is exactly `name` (lower-case wire).
-    pub fn zone_rt(&self, name: &[u8]) -> Option<&Arc<ZoneRuntime>> {
-        self.zone_rt.iter().find(|z| *z.origin == *name)
-    }
-
-    /// The served version of a zone.
-    pub fn served(&self, origin: &[u8]) -> Option<Arc<tldd_zone::Zone>> {
-        self.zones
-            .load()
-            .zones()
-            .iter()
-            .find(|z| *z.origin == *origin)
-            .cloned()
-    }
-}
-
-/// What to send back.
-pub enum Reply {
-    None,
-    One(Vec<u8>),
-    /// Several messages (TCP transfers), produced by a background task.
-    Stream(mpsc::Receiver<Vec<u8>>),
-}
-
-/// A header-and-question reply with `rc`, signed when the request was.
-pub fn error_reply(
-    svc: &Services,
-    pkt: &[u8],
-    q: &Query,
-    rc: u16,
-    signer: Option<&Verified>,
-) -> Vec<u8> {
-    let mut out = vec![0u8; 512 + q.question_end];
-    let n = reply_rcode(pkt, q, &mut out, rc, &svc.params);
-    out.truncate(n);
-    if let Some(v) = signer {
-        v.signer().sign(&mut out, tsig::now());
-    }
-    out
-}
+use tldd_tsig::{self as tsig, Failure, Verified};
 
 /// Handles one handed-off request.
 pub async fn dispatch(svc: &Arc<Services>, pkt: &[u8], peer: SocketAddr, t: Transport) -> Reply {
@@ -120,10 +49,8 @@ pub async fn dispatch(svc: &Arc<Services>, pkt: &[u8], peer: SocketAddr, t: Tran
         },
     };
     match q.opcode {
-        5 => {
-            Reply::One(crate::update::handler::handle(svc, pkt, &q, peer, verified.as_ref()).await)
-        }
-        4 => Reply::One(crate::xfr::notify::incoming(
+        5 => Reply::One(super::update::handle(svc, pkt, &q, peer, verified.as_ref()).await),
+        4 => Reply::One(super::notify::incoming(
             svc,
             pkt,
             &q,
@@ -131,7 +58,7 @@ pub async fn dispatch(svc: &Arc<Services>, pkt: &[u8], peer: SocketAddr, t: Tran
             verified.as_ref(),
         )),
         0 if matches!(q.qtype, tldd_zone::rdata::AXFR | tldd_zone::rdata::IXFR) => {
-            crate::xfr::out::transfer(svc, pkt, &q, peer, t, verified).await
+            super::xfr_out::transfer(svc, pkt, &q, peer, t, verified).await
         }
         0 => Reply::One(signed_query(svc, pkt, &q, t, verified.as_ref())),
         _ => Reply::One(error_reply(svc, pkt, &q, rcode::NOTIMP, verified.as_ref())),

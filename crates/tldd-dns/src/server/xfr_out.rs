@@ -23,8 +23,7 @@
 //! serial we never had): the answer is in AXFR form (RFC 1995 §4 allows it).
 //! Over UDP the IXFR answer is sent when it fits the requester's size,
 //! otherwise a single SOA tells the client to retry over TCP (§2).
-use crate::server::handoff::{error_reply, Reply, Services, ZoneRuntime};
-use crate::update::{decode, Diff};
+use crate::runtime::{error_reply, Reply, Services, ZoneRuntime};
 use crate::wire::answer::rcode;
 use crate::wire::writer::{Section, Writer};
 use crate::wire::{Query, Transport};
@@ -33,8 +32,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tldd_tsig::{self as tsig, Signer, Verified};
 use tldd_zone::rdata::{AXFR, SOA};
+use tldd_zone::rec::decode;
 use tldd_zone::records::{for_each_record, rrsets_at};
 pub use tldd_zone::serial::serial_lt;
+use tldd_zone::Diff;
 use tldd_zone::{name, RRset, Zone};
 
 /// Largest transfer message we build over TCP (before the TSIG).

@@ -1,0 +1,83 @@
+//! The running server's shared context: what the dispatcher and every
+//! request handler (UPDATE, NOTIFY, transfers) and the secondary refresh
+//! need — the served zones ([`Services`]), each zone's runtime
+//! ([`ZoneRuntime`]: configuration, its event loop's queue, its journal) —
+//! and the reply types. A leaf: it imports only lower layers, and the
+//! handlers import it, never each other or the dispatcher.
+use crate::events::Event;
+use crate::wire::answer::reply_rcode;
+use crate::wire::{Params, Query, ZoneSet};
+use arc_swap::ArcSwap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tldd_tsig::{self as tsig, KeyRing, ReplayCache, Verified};
+use tokio::sync::{mpsc, watch, Notify};
+
+/// Everything the handlers need, shared by all connections.
+pub struct Services {
+    pub zones: Arc<ArcSwap<ZoneSet>>,
+    pub params: Arc<Params>,
+    pub keys: KeyRing,
+    pub zone_rt: Vec<Arc<ZoneRuntime>>,
+    pub replay: ReplayCache,
+}
+
+/// Per-zone runtime: configuration and the writer's queue.
+pub struct ZoneRuntime {
+    /// Lower-case wire origin.
+    pub origin: Box<[u8]>,
+    pub origin_text: String,
+    pub update_key: Option<String>,
+    pub transfer_key: Option<Arc<tsig::Key>>,
+    pub allow_transfer: Vec<ipnet::IpNet>,
+    pub allow_notify: Vec<ipnet::IpNet>,
+    pub primary: Option<SocketAddr>,
+    pub writer: mpsc::Sender<Event>,
+    pub store: crate::journal::ZoneStore,
+    /// Wakes the secondary's refresh loop (NOTIFY received).
+    pub refresh: Arc<Notify>,
+    /// Serial of each new version (NOTIFY senders follow it).
+    pub serial: watch::Receiver<u32>,
+}
+
+impl Services {
+    /// The zone whose origin is exactly `name` (lower-case wire).
+    pub fn zone_rt(&self, name: &[u8]) -> Option<&Arc<ZoneRuntime>> {
+        self.zone_rt.iter().find(|z| *z.origin == *name)
+    }
+
+    /// The served version of a zone.
+    pub fn served(&self, origin: &[u8]) -> Option<Arc<tldd_zone::Zone>> {
+        self.zones
+            .load()
+            .zones()
+            .iter()
+            .find(|z| *z.origin == *origin)
+            .cloned()
+    }
+}
+
+/// What to send back.
+pub enum Reply {
+    None,
+    One(Vec<u8>),
+    /// Several messages (TCP transfers), produced by a background task.
+    Stream(mpsc::Receiver<Vec<u8>>),
+}
+
+/// A header-and-question reply with `rc`, signed when the request was.
+pub fn error_reply(
+    svc: &Services,
+    pkt: &[u8],
+    q: &Query,
+    rc: u16,
+    signer: Option<&Verified>,
+) -> Vec<u8> {
+    let mut out = vec![0u8; 512 + q.question_end];
+    let n = reply_rcode(pkt, q, &mut out, rc, &svc.params);
+    out.truncate(n);
+    if let Some(v) = signer {
+        v.signer().sign(&mut out, tsig::now());
+    }
+    out
+}
