@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
 # Unit and integration tests (real sockets, real peers).
-cargo test --locked --no-fail-fast --lib --bins --tests -- --test-threads=2 || status=1
+cargo test --locked --workspace --no-fail-fast --lib --bins --tests -- --test-threads=2 || status=1
 # Benchmarks compile and run once each (criterion's test mode), as a smoke check.
-cargo test --locked --no-fail-fast --benches || status=1
+cargo test --locked --workspace --no-fail-fast --benches || status=1
 exit $status
