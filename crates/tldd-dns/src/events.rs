@@ -99,6 +99,7 @@ pub struct Writer {
     pub counted: Option<Instant>,
     /// Keys for re-signing updates to a signed zone (`[zone.dnssec]`).
     pub resigner: Option<crate::signer::resign::Resigner>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Writer {
@@ -112,7 +113,7 @@ impl Writer {
     }
 
     fn run(mut self, mut rx: mpsc::Receiver<Event>) {
-        let m = crate::metrics::get();
+        let m = self.metrics.clone();
         if self.needs_snapshot {
             if let Some(state) = &self.state {
                 let t = Instant::now();
@@ -178,7 +179,7 @@ impl Writer {
         if batch.is_empty() {
             return;
         }
-        let m = crate::metrics::get();
+        let m = self.metrics.clone();
         let Some(state) = &self.state else {
             for (_, _, reply) in batch {
                 let _ = reply.send(Err(Refusal {
@@ -248,7 +249,7 @@ impl Writer {
                 crate::signer::resign::unchanged(old, owner, set)
             };
             if let Err(e) = crate::signer::verify_changed(&next.zone, &names, now, Some(&same)) {
-                crate::metrics::get()
+                self.metrics
                     .updates
                     .with_label_values(&[&self.origin_text, "verify_failed"])
                     .inc();
@@ -289,7 +290,7 @@ impl Writer {
         if state.zone.nsec3.is_none() {
             return;
         }
-        let m = crate::metrics::get();
+        let m = self.metrics.clone();
         let origin = self.origin_text.clone();
         let zone_label = [origin.as_str()];
         let now = crate::signer::sign::unix_now();
@@ -384,7 +385,7 @@ impl Writer {
     fn publish(&mut self) {
         let Some(state) = &self.state else { return };
         let zone = Arc::new(state.zone.clone());
-        let m = crate::metrics::get();
+        let m = self.metrics.clone();
         self.zones.rcu(|zs| zs.with(zone.clone()));
         let _ = self.serial_tx.send(zone.serial());
         // Counting records walks the zone (about a second for 1M
@@ -394,7 +395,10 @@ impl Writer {
             let z = zone.clone();
             if std::thread::Builder::new()
                 .name("zone-metrics".into())
-                .spawn(move || crate::metrics::get().zone(&z))
+                .spawn({
+                    let m = m.clone();
+                    move || m.zone(&z)
+                })
                 .is_err()
             {
                 m.zone(&zone);

@@ -3,12 +3,16 @@
 //! The query path never touches a Prometheus counter directly (a labelled
 //! counter lookup takes a lock and hashes strings): each worker counts into a
 //! plain array ([`LocalCounts`]) and flushes it about once a second.
+//!
+//! No global state: [`Metrics`] is a handle. `tldd serve` makes one and
+//! passes it down (the runtime's `Services`, each zone's event loop, the
+//! workers' [`LocalCounts`]), so two servers in one process count apart.
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// All metrics of the process.
 pub struct Metrics {
@@ -60,13 +64,6 @@ fn histogram(
     h
 }
 
-static METRICS: OnceLock<Arc<Metrics>> = OnceLock::new();
-
-/// The process-wide metrics.
-pub fn get() -> &'static Arc<Metrics> {
-    METRICS.get_or_init(|| Arc::new(Metrics::new()))
-}
-
 fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
     reg.register(Box::new(c.clone()))
@@ -81,8 +78,17 @@ fn gauge(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec
     g
 }
 
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
 impl Metrics {
-    fn new() -> Metrics {
+    /// A fresh set of metrics in its own registry. The server makes one
+    /// and hands it to what counts; two servers in one process (a primary
+    /// and a secondary in a test) each have their own.
+    pub fn new() -> Metrics {
         let registry = Registry::new();
         let load = GaugeVec::new(
             Opts::new("tldd_zone_load_seconds", "Time the last zone load took"),
@@ -289,6 +295,7 @@ const NR: usize = RCODES.len();
 
 /// Per-worker counters, flushed into [`Metrics`] now and then.
 pub struct LocalCounts {
+    metrics: Arc<Metrics>,
     transport: &'static str,
     queries: [[u64; NR]; NQ],
     truncated: u64,
@@ -296,8 +303,9 @@ pub struct LocalCounts {
 }
 
 impl LocalCounts {
-    pub fn new(transport: &'static str) -> LocalCounts {
+    pub fn new(transport: &'static str, metrics: Arc<Metrics>) -> LocalCounts {
         LocalCounts {
+            metrics,
             transport,
             queries: [[0; NR]; NQ],
             truncated: 0,
@@ -326,7 +334,7 @@ impl LocalCounts {
 
     /// Adds the counts to the registry and resets them.
     pub fn flush(&mut self) {
-        let m = get();
+        let m = &*self.metrics;
         for (qi, row) in self.queries.iter_mut().enumerate() {
             for (ri, n) in row.iter_mut().enumerate() {
                 if *n > 0 {
@@ -354,16 +362,11 @@ impl LocalCounts {
 }
 
 /// Serves `/metrics` on `listener` until the runtime stops.
-pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+pub async fn serve(listener: tokio::net::TcpListener, m: Arc<Metrics>) -> std::io::Result<()> {
     use axum::{routing::get as route, Router};
     let app = Router::new().route(
         "/metrics",
-        route(|| async {
-            (
-                [("content-type", "text/plain; version=0.0.4")],
-                get().render(),
-            )
-        }),
+        route(move || async move { ([("content-type", "text/plain; version=0.0.4")], m.render()) }),
     );
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, "metrics listening");

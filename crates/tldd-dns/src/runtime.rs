@@ -20,6 +20,7 @@ pub struct Services {
     pub keys: KeyRing,
     pub zone_rt: Vec<Arc<ZoneRuntime>>,
     pub replay: ReplayCache,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Per-zone runtime: configuration and the writer's queue.

@@ -29,7 +29,7 @@ pub async fn dispatch(svc: &Arc<Services>, pkt: &[u8], peer: SocketAddr, t: Tran
         Some(at) => match svc.keys.verify(pkt, at, now) {
             Ok(v) => Some(v),
             Err(f) => {
-                crate::metrics::get()
+                svc.metrics
                     .tsig_failures
                     .with_label_values(&[f.code()])
                     .inc();

@@ -26,6 +26,7 @@ pub mod update;
 pub mod xfr_out;
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::wire::{Params, ZoneSet};
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -48,8 +49,8 @@ pub fn load_zone_file(
     origin: &str,
     file: &Path,
     progress: &dyn Progress,
+    m: &Metrics,
 ) -> anyhow::Result<tldd_zone::Zone> {
-    let m = crate::metrics::get();
     let started = Instant::now();
     let loaded = load_file(file, origin, progress).with_context(|| format!("zone {origin}"))?;
     let errors = loaded
@@ -84,9 +85,9 @@ pub fn load_zone_file(
 pub fn load_zones(
     cfg: &Config,
     progress: &dyn Progress,
+    m: &Metrics,
     store: &crate::journal::Store,
 ) -> anyhow::Result<Vec<(crate::journal::ZoneStore, Option<tldd_zone::Zone>)>> {
-    let m = crate::metrics::get();
     let mut out = Vec::new();
     for z in &cfg.zone {
         let origin = z.origin();
@@ -107,9 +108,9 @@ pub fn load_zones(
             }
             None => match &z.file {
                 Some(file) => {
-                    let mut zone = load_zone_file(&origin, file, progress)?;
+                    let mut zone = load_zone_file(&origin, file, progress, m)?;
                     if let Some(dnssec) = &z.dnssec {
-                        zone = sign_for_serving(cfg, &origin, &zone, dnssec)?;
+                        zone = sign_for_serving(cfg, &origin, &zone, dnssec, m)?;
                     }
                     // Written to the store by the zone's writer thread
                     // while the zone is already being served.
@@ -138,16 +139,14 @@ fn sign_for_serving(
     origin: &str,
     zone: &tldd_zone::Zone,
     dnssec: &crate::config::DnssecConfig,
+    m: &Metrics,
 ) -> anyhow::Result<tldd_zone::Zone> {
     let started = Instant::now();
     let keys = crate::signer::zone_keys(cfg, origin)?;
     let signed = crate::signer::sign_zone(zone, dnssec, &keys)
         .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
     if let Err(e) = crate::signer::verify(&signed) {
-        crate::metrics::get()
-            .verify_failures
-            .with_label_values(&[origin])
-            .inc();
+        m.verify_failures.with_label_values(&[origin]).inc();
         anyhow::bail!("zone {origin}: the signed version failed verification, not serving it: {e}");
     }
     tracing::info!(
@@ -165,9 +164,10 @@ fn sign_for_serving(
 pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("server.data_dir {}", cfg.server.data_dir.display()))?;
+    let metrics = Arc::new(Metrics::new());
     let store = crate::journal::Store::open(&cfg.server.data_dir)?;
     let keys = tldd_tsig::KeyRing::from_config(&cfg.tsig).map_err(anyhow::Error::msg)?;
-    let loaded = load_zones(&cfg, progress, &store)?;
+    let loaded = load_zones(&cfg, progress, &metrics, &store)?;
     crate::journal::trim_periodically(Duration::from_secs(30));
     let zones = Arc::new(ArcSwap::from_pointee(ZoneSet::new(
         loaded
@@ -221,6 +221,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             serial_tx,
             counted: None,
             resigner,
+            metrics: metrics.clone(),
         }
         .spawn()?;
         let key =
@@ -245,6 +246,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
         keys,
         zone_rt,
         replay: Default::default(),
+        metrics: metrics.clone(),
     });
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -311,8 +313,9 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             let l = tokio::net::TcpListener::bind(maddr)
                 .await
                 .with_context(|| format!("server.metrics {maddr}"))?;
+            let m = metrics.clone();
             tokio::spawn(async move {
-                if let Err(e) = crate::metrics::serve(l).await {
+                if let Err(e) = crate::metrics::serve(l, m).await {
                     tracing::error!("metrics listener: {e}");
                 }
             });

@@ -2,7 +2,7 @@
 //! connection (answered in order), an idle timeout, and a cap on concurrent
 //! connections (excess connections are closed at accept and counted).
 use super::dispatch::{self, Reply, Services};
-use crate::metrics::{self, LocalCounts};
+use crate::metrics::LocalCounts;
 use crate::wire::{self, Query, Transport};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,7 +65,7 @@ pub async fn serve(listener: TcpListener, svc: Arc<Services>, max: usize, idle: 
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let m = metrics::get();
+    let m = svc.metrics.clone();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -106,7 +106,7 @@ async fn connection(
     let mut q = Box::<Query>::default();
     let mut inbuf = vec![0u8; 65535];
     let mut out = vec![0u8; 65535 + 2];
-    let mut counts = LocalCounts::new("tcp");
+    let mut counts = LocalCounts::new("tcp", svc.metrics.clone());
     loop {
         let len = match tokio::time::timeout(idle, rd.read_u16()).await {
             Err(_) => break, // idle

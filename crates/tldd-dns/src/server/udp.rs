@@ -78,7 +78,7 @@ pub fn worker(
     let mut rx_msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; BATCH];
     let mut tx_msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; BATCH];
     let mut q = Box::<Query>::default();
-    let mut counts = LocalCounts::new("udp");
+    let mut counts = LocalCounts::new("udp", handoff.svc.metrics.clone());
     let mut last_flush = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         for i in 0..BATCH {

@@ -36,7 +36,7 @@ pub async fn handle(
     v: Option<&Verified>,
 ) -> Vec<u8> {
     let received = Instant::now();
-    let m = crate::metrics::get();
+    let m = &svc.metrics;
     let zone_text = name::to_text(q.name());
     let count = |result: &str| m.updates.with_label_values(&[&zone_text, result]).inc();
     let answer = |rc: u16| error_reply(svc, pkt, q, rc, v);

@@ -64,7 +64,7 @@ pub async fn transfer(
     t: Transport,
     v: Option<Verified>,
 ) -> Reply {
-    let m = crate::metrics::get();
+    let m = &svc.metrics;
     let zone_text = name::to_text(q.name());
     let kind = match (q.qtype, t) {
         (AXFR, _) => "axfr",
@@ -144,6 +144,7 @@ pub async fn transfer(
     }
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     let zt = zone_text.clone();
+    let metrics = svc.metrics.clone();
     tokio::task::spawn_blocking(move || {
         let mut sink = Sink {
             tx,
@@ -157,7 +158,7 @@ pub async fn transfer(
             None => sink.pack(axfr_records(&zone), MSG_LIMIT),
         };
         let result = if ok { "ok" } else { "error" };
-        crate::metrics::get()
+        metrics
             .transfers
             .with_label_values(&[&zt, kind, result])
             .inc();

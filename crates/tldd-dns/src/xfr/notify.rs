@@ -41,7 +41,7 @@ pub async fn sender(
     key: Option<Arc<tsig::Key>>,
     mut serial: watch::Receiver<u32>,
 ) {
-    let m = crate::metrics::get();
+    let m = &svc.metrics;
     let zone_text = name::to_text(&origin);
     loop {
         if serial.changed().await.is_err() {

@@ -41,7 +41,7 @@ fn unix_now() -> u64 {
 /// Runs the refresh loop of one secondary zone forever.
 pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
     let Some(primary) = zrt.primary else { return };
-    let m = crate::metrics::get();
+    let m = &svc.metrics;
     let zone = zrt.origin_text.clone();
     let mut last_ok = Instant::now();
     // Time without the primary before this start (zero once it answers).
@@ -56,7 +56,7 @@ pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
         let have = served.as_deref().and_then(soa_rec);
         let timers = soa_timers(have.as_ref());
         let clamp = |s: u32| Duration::from_secs(u64::from(s).clamp(5, 86400));
-        let result = refresh(&zrt, primary, have.clone()).await;
+        let result = refresh(&zrt, m, primary, have.clone()).await;
         let wait = match result {
             Ok(kind) => {
                 last_ok = Instant::now();
@@ -115,14 +115,14 @@ fn soa_timers(soa: Option<&tldd_zone::Rec>) -> (u32, u32, u32) {
 /// One refresh: SOA check, transfer if needed. Returns what happened.
 async fn refresh(
     zrt: &ZoneRuntime,
+    m: &crate::metrics::Metrics,
     primary: std::net::SocketAddr,
     have: Option<tldd_zone::Rec>,
 ) -> Result<&'static str, String> {
     let ours = have.as_ref().and_then(|h| soa_field(&h.rdata, 0));
     let theirs = soa_serial(primary, &zrt.origin, &zrt.transfer_key).await?;
     if let Some(o) = ours {
-        crate::metrics::get()
-            .secondary_lag
+        m.secondary_lag
             .with_label_values(&[&zrt.origin_text])
             .set(i64::from(theirs.wrapping_sub(o) as i32).max(0));
         if !serial_lt(o, theirs) {
