@@ -2,6 +2,13 @@
 //! line of tldd lives in this binary ([`cli`]); the work is in the library
 //! crates (`tldd_zone`, `tldd_dns`, `tldd_srs`). This file parses the
 //! arguments, sets up logging and hands each subcommand to its module.
+// The doc comments of this crate are clap's `--help` text, written for a
+// terminal (`[[zone]]`, `K<zone>+<alg>`, bare URLs), not for rustdoc.
+#![allow(
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls
+)]
 mod cli;
 
 use clap::{Parser, Subcommand};

@@ -8,11 +8,10 @@
 //! - [`version`]: one immutable zone version (copy-on-write delegation shards).
 //! - [`nsec3`]: the NSEC3 chain of a signed version (sorted, COW shards).
 //! - [`load`]: records -> zone, with the semantic checks.
-
 //! - [`rec`]: one record as updates and transfers carry it ([`Rec`]).
 //! - [`records`]: a zone version as records (per owner, and the whole zone
 //!   in transfer order).
-//! - [`diff`]: [`Diff`] (version N to N+1, exactly an IXFR journal entry)
+//! - [`diff`]: the [`Diff`] (version N to N+1, exactly an IXFR journal entry)
 //!   and [`ZoneState::apply`], the one function that makes version N+1.
 //! - [`serial`]: RFC 1982 serial arithmetic.
 //! - [`progress`]: how long work reports how far it got (the binary draws

@@ -78,13 +78,13 @@ pub const CHUNK_BYTES: usize = 96 << 10;
 pub const SNAPSHOT_AFTER: u64 = 1000;
 
 /// Versions after which a snapshot is written whatever their size.
-const SNAPSHOT_AFTER_MAX: u64 = 100 * SNAPSHOT_AFTER;
+pub const SNAPSHOT_AFTER_MAX: u64 = 100 * SNAPSHOT_AFTER;
 
 /// Pause after each synced MiB of a background snapshot, so the writer's
 /// fsync never waits behind much snapshot data.
 const SNAPSHOT_CHUNK_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 
-mod snapfile;
+pub mod snapfile;
 
 /// The process's store.
 #[derive(Clone)]

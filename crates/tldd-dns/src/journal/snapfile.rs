@@ -22,7 +22,7 @@ use tldd_zone::Zone;
 const MAGIC: &[u8; 8] = b"tldsnap1";
 
 /// Bytes written between two syncs of a paced (background) snapshot.
-const SYNC_STEP: u64 = 1 << 20;
+pub const SYNC_STEP: u64 = 1 << 20;
 
 /// The file of `generation` of the zone `stem` in `dir`.
 pub fn path(dir: &Path, stem: &str, generation: u64) -> PathBuf {

@@ -1,7 +1,7 @@
 //! Incremental re-signing of an update to a signed zone (bump in the wire).
 //!
 //! The writer applies an update batch's unsigned diff (changed RRsets have
-//! lost their RRSIGs, see [`super::edit`]) and then calls [`Resigner::resign`]
+//! lost their RRSIGs, see [`crate::update::edit`]) and then calls [`Resigner::resign`]
 //! on the new version, which:
 //! 1. signs the SOA (its serial changed) and every DS RRset that has no
 //!    signatures any more (added or changed DS);

@@ -66,10 +66,10 @@ pub struct WhoisConfig {
     pub terms: Option<String>,
     /// Web page with the terms of use (RDAP "Terms of Service" notice link).
     pub terms_url: Option<String>,
-    /// Public RDAP base URL for links, e.g. "https://rdap.nic.shop/"
+    /// Public RDAP base URL for links, e.g. `"https://rdap.nic.shop/"`
     /// (default: http(s)://<rdap_listen>/).
     pub rdap_base_url: Option<String>,
-    /// Whois host name RDAP gives in `port43` (default "whois.nic.<tld>").
+    /// Whois host name RDAP gives in `port43` (default `"whois.nic.<tld>"`).
     pub port43_host: Option<String>,
 }
 

@@ -1,6 +1,6 @@
 //! EPP (RFC 5730-5733, 5910, 3915): from one request frame to one response.
 //!
-//! [`handle_frame`] is the whole protocol state machine of a session apart
+//! [`Epp::handle_frame`] is the whole protocol state machine of a session apart
 //! from I/O (which is [`session`]): it parses the frame ([`xml`]), checks
 //! the envelope, enforces "login first", routes `<check>`..`<transfer>` to
 //! the object modules ([`domain`], [`transfer`], [`host`], [`contact`]) and

@@ -10,7 +10,7 @@
 //! - A frame is a 4-byte big-endian length (including those 4 bytes) and the
 //!   XML. A length below 5 or above `epp_max_frame` cannot be resynchronised
 //!   after: the server answers 2500 and closes. Anything inside a frame gets
-//!   an answer and the session goes on (see [`super::handle_frame`]).
+//!   an answer and the session goes on (see [`super::Epp::handle_frame`]).
 //! - Commands run on the blocking pool (they may hash passwords and fsync),
 //!   so slow storage never stalls other sessions' I/O.
 //! - Over `epp_max_connections` the connection still gets a TLS handshake

@@ -11,7 +11,7 @@
 //!                      format, CRLF) -> write, close
 //! ```
 //!
-//! Modules: [`config`] (`[srs.whois]`), [`limit`] (rate limiting),
+//! Modules: [`crate::config::rdds`] (`[srs.whois]`), [`limit`] (rate limiting),
 //! [`cache`] (rendered domain answers, exact freshness),
 //! [`query`] (query syntax), [`view`] (data shared with RDAP: names,
 //! lookups, redaction, texts), [`text`] (the Whois output format),

@@ -7,8 +7,8 @@
 //!   answer has a `redacted` member (RFC 9537);
 //! - `notices`: "Terms of Service" (link to `terms_url`) on every answer;
 //!   domain answers add "Status Codes" (description and `glossary` link to
-//!   https://icann.org/epp) and "RDDS Inaccuracy Complaint Form" (`help`
-//!   link to https://icann.org/wicf), whose link `value` is the request URL;
+//!   <https://icann.org/epp>) and "RDDS Inaccuracy Complaint Form" (`help`
+//!   link to <https://icann.org/wicf>), whose link `value` is the request URL;
 //! - domain: `handle` (ROID), `ldhName`, `unicodeName` for IDNs, `status`
 //!   in RFC 8056 names, events `registration`, `expiration`, `last changed`,
 //!   `transfer`, `last update of RDAP database`; exactly one entity with
