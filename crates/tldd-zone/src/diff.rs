@@ -4,9 +4,8 @@
 //! # Diff
 //! IXFR-shaped (RFC 1995): `removed[0]` is the old SOA and `added[0]` the
 //! new one; the rest are whole records. RRSIGs are records too (owner, type
-//! RRSIG, the covered type in their first two RDATA bytes). Encoded for the
-//! journal by [`Diff::encode`]/[`Diff::decode`] (length-prefixed fields; the
-//! decoder checks every length and never panics).
+//! RRSIG, the covered type in their first two RDATA bytes). Its bytes on
+//! disk are the journal's (tldd-dns `journal::entry`), not this crate's.
 //!
 //! # Apply
 //! Changes are grouped per owner and applied in label-count order (a new
@@ -51,55 +50,7 @@ pub struct Diff {
 }
 
 impl Diff {
-    /// Journal encoding.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(64 + 64 * (self.removed.len() + self.added.len()));
-        v.extend_from_slice(&self.from.to_be_bytes());
-        v.extend_from_slice(&self.to.to_be_bytes());
-        v.extend_from_slice(&(self.removed.len() as u32).to_be_bytes());
-        v.extend_from_slice(&(self.added.len() as u32).to_be_bytes());
-        for r in self.removed.iter().chain(&self.added) {
-            encode_rec(&mut v, &r.owner, r.rtype, r.ttl, &r.rdata);
-        }
-        v
-    }
 
-    /// Reads what [`Diff::encode`] wrote.
-    pub fn decode(b: &[u8]) -> Option<Diff> {
-        let u32_at = |i: usize| {
-            b.get(i..i + 4)
-                .map(|s| u32::from_be_bytes(s.try_into().unwrap_or([0; 4])))
-        };
-        let from = u32_at(0)?;
-        let to = u32_at(4)?;
-        let nr = u32_at(8)? as usize;
-        let na = u32_at(12)? as usize;
-        let mut pos = 16;
-        let mut removed = Vec::with_capacity(nr.min(1 << 16));
-        let mut added = Vec::with_capacity(na.min(1 << 16));
-        for i in 0..nr + na {
-            let r = decode_rec(b, &mut pos)?;
-            if i < nr {
-                removed.push(r);
-            } else {
-                added.push(r);
-            }
-        }
-        (pos == b.len()).then_some(Diff {
-            from,
-            to,
-            removed,
-            added,
-        })
-    }
-
-    /// Only the serial header of an encoded diff: (from, to).
-    pub fn peek_serials(b: &[u8]) -> Option<(u32, u32)> {
-        Some((
-            u32::from_be_bytes(b.get(0..4)?.try_into().ok()?),
-            u32::from_be_bytes(b.get(4..8)?.try_into().ok()?),
-        ))
-    }
 
     /// Owners touched, deduplicated.
     pub fn owners(&self) -> Vec<Box<[u8]>> {
@@ -113,37 +64,6 @@ impl Diff {
         v.dedup();
         v
     }
-}
-
-/// `[owner len u8][owner][type u16][ttl u32][rdlen u16][rdata]`.
-pub fn encode_rec(v: &mut Vec<u8>, owner: &[u8], rtype: u16, ttl: u32, rd: &[u8]) {
-    v.push(owner.len() as u8);
-    v.extend_from_slice(owner);
-    v.extend_from_slice(&rtype.to_be_bytes());
-    v.extend_from_slice(&ttl.to_be_bytes());
-    v.extend_from_slice(&(rd.len() as u16).to_be_bytes());
-    v.extend_from_slice(rd);
-}
-
-/// Reads one record written by [`encode_rec`].
-pub fn decode_rec(b: &[u8], pos: &mut usize) -> Option<Rec> {
-    let ol = *b.get(*pos)? as usize;
-    let owner = b.get(*pos + 1..*pos + 1 + ol)?;
-    name::wire_len(owner).filter(|&l| l == ol)?;
-    let p = *pos + 1 + ol;
-    let f = b.get(p..p + 8)?;
-    let rtype = u16::from_be_bytes([f[0], f[1]]);
-    let ttl = u32::from_be_bytes([f[2], f[3], f[4], f[5]]);
-    let rl = u16::from_be_bytes([f[6], f[7]]) as usize;
-    let rd = b.get(p + 8..p + 8 + rl)?;
-    *pos = p + 8 + rl;
-    Some(Rec {
-        owner: owner.into(),
-        rtype,
-        class: crate::rec::CLASS_IN,
-        ttl,
-        rdata: rd.into(),
-    })
 }
 
 /// A zone version plus the bookkeeping `apply` needs.
@@ -677,8 +597,6 @@ mod tests {
         let cut = s.zone.cuts.get(&w("b.co.shop.")).unwrap();
         assert!(cut.ds.is_some());
         assert!(cut.glue_for(&w("ns1.b.co.shop.")).is_some());
-        // Journal round trip.
-        assert_eq!(Diff::decode(&d.encode()), Some(d.clone()));
         // Remove both delegations under co.shop: the ENT goes too.
         let d2 = diff(
             2,
@@ -717,17 +635,5 @@ mod tests {
         let cut = s.zone.cuts.get(&w("a.co.shop.")).unwrap();
         assert!(cut.glue_for(&w("ns.a.co.shop.")).is_some());
         assert!(!s.zone.names.contains_key(&w("ns.a.co.shop.")));
-    }
-
-    #[test]
-    fn garbage_journal_entries_do_not_decode() {
-        for n in 0..64 {
-            let mut b = vec![0u8; n];
-            b.iter_mut()
-                .enumerate()
-                .for_each(|(i, x)| *x = (i * 37) as u8);
-            let _ = Diff::decode(&b);
-        }
-        assert!(Diff::decode(&[0; 15]).is_none());
     }
 }

@@ -84,6 +84,7 @@ pub const SNAPSHOT_AFTER_MAX: u64 = 100 * SNAPSHOT_AFTER;
 /// fsync never waits behind much snapshot data.
 const SNAPSHOT_CHUNK_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 
+pub mod entry;
 pub mod snapfile;
 
 /// The process's store.
@@ -159,30 +160,55 @@ struct Meta {
     last: u64,
     /// Sequence of the oldest journal entry kept (last + 1: none).
     first: u64,
+    /// Entries from this sequence on carry a version byte
+    /// ([`entry::Format::Tagged`]); older ones were written before it
+    /// existed. 0 for a journal begun by this build.
+    tagged_from: u64,
 }
 
-/// Meta format tag (1 was the per-owner layout).
+/// Meta format tags: 1 was the per-owner layout; 2 had no `tagged_from`
+/// (all its entries untagged); 3 is this build's.
 const META_V2: u8 = 2;
+const META_V3: u8 = 3;
 
 impl Meta {
-    fn encode(&self) -> [u8; 21] {
-        let mut b = [0u8; 21];
-        b[0] = META_V2;
+    fn encode(&self) -> [u8; 29] {
+        let mut b = [0u8; 29];
+        b[0] = META_V3;
         b[1..5].copy_from_slice(&self.serial.to_be_bytes());
         b[5..13].copy_from_slice(&self.last.to_be_bytes());
         b[13..21].copy_from_slice(&self.first.to_be_bytes());
+        b[21..29].copy_from_slice(&self.tagged_from.to_be_bytes());
         b
     }
 
     fn decode(b: &[u8]) -> Option<Meta> {
-        if b.len() != 21 || b[0] != META_V2 {
+        let (tag, len) = (*b.first()?, b.len());
+        if !matches!((tag, len), (META_V2, 21) | (META_V3, 29)) {
             return None;
         }
+        let last = u64::from_be_bytes(b[5..13].try_into().ok()?);
         Some(Meta {
             serial: u32::from_be_bytes(b[1..5].try_into().ok()?),
-            last: u64::from_be_bytes(b[5..13].try_into().ok()?),
+            last,
             first: u64::from_be_bytes(b[13..21].try_into().ok()?),
+            // A format-2 journal: what is there is untagged; what this
+            // build appends (from last + 1: `last` never goes back) is not.
+            tagged_from: if tag == META_V3 {
+                u64::from_be_bytes(b[21..29].try_into().ok()?)
+            } else {
+                last + 1
+            },
         })
+    }
+
+    /// How entry `seq` is laid out.
+    fn format(&self, seq: u64) -> entry::Format {
+        if seq >= self.tagged_from {
+            entry::Format::Tagged
+        } else {
+            entry::Format::Untagged
+        }
     }
 }
 
@@ -359,7 +385,7 @@ impl ZoneStore {
                 .tree
                 .get(journal_key(seq))?
                 .with_context(|| format!("journal entry {seq} after the snapshot missing"))?;
-            let d = Diff::decode(&v).context("corrupt journal entry")?;
+            let d = entry::decode(seq, &v, meta.format(seq))?;
             state
                 .apply(&d)
                 .map_err(|e| anyhow::anyhow!("replaying journal entry {seq}: {e}"))?;
@@ -466,9 +492,9 @@ impl ZoneStore {
             meta.first = meta.last;
         }
         meta.serial = diff.to;
-        let entry = diff.encode();
-        self.journal_bytes += entry.len() as u64;
-        batch.insert(&journal_key(meta.last), entry);
+        let bytes = entry::encode(diff);
+        self.journal_bytes += bytes.len() as u64;
+        batch.insert(&journal_key(meta.last), bytes);
         // Keep journal_max entries for IXFR, and all the snapshot lacks.
         let snap_seq = self.snap.seq.load(Ordering::Acquire);
         while meta.last - meta.first + 1 > self.journal_max && meta.first <= snap_seq {
@@ -525,8 +551,13 @@ impl ZoneStore {
         let mut chain: Vec<Diff> = Vec::new();
         let newest = self.tree.scan_prefix(b"j").rev();
         for kv in newest.take(self.journal_max.try_into().unwrap_or(usize::MAX)) {
-            let (_, v) = kv?;
-            let Some((f, t)) = Diff::peek_serials(&v) else {
+            let (k, v) = kv?;
+            let Some(seq) = k.get(1..9).and_then(|s| s.try_into().ok()).map(u64::from_be_bytes)
+            else {
+                continue;
+            };
+            let format = self.meta.format(seq);
+            let Some((f, t)) = entry::peek_serials(&v, format) else {
                 continue;
             };
             let expected = chain.last().map_or(to, |d| d.from);
@@ -536,7 +567,7 @@ impl ZoneStore {
                 }
                 return Ok(None);
             }
-            chain.push(Diff::decode(&v).context("corrupt journal entry")?);
+            chain.push(entry::decode(seq, &v, format)?);
             if f == from {
                 chain.reverse();
                 return Ok(Some(chain));
@@ -726,7 +757,7 @@ mod tests {
         let mut journal_bytes = 0;
         for v in 1..=1000u32 {
             let d = add_one(v);
-            journal_bytes += d.encode().len() as u64;
+            journal_bytes += entry::encode(&d).len() as u64;
             state.apply(&d).unwrap();
             zs.commit(&d, &state.zone).unwrap();
             wait_for_snapshot(&zs);
