@@ -50,8 +50,6 @@ pub struct Diff {
 }
 
 impl Diff {
-
-
     /// Owners touched, deduplicated.
     pub fn owners(&self) -> Vec<Box<[u8]>> {
         let mut v: Vec<Box<[u8]>> = self

@@ -206,10 +206,17 @@ mod tests {
             decode(5, &[9, 0, 0], Format::Tagged),
             Err(EntryError::Version { seq: 5, version: 9 })
         );
-        assert_eq!(decode(5, &[], Format::Tagged), Err(EntryError::Empty { seq: 5 }));
+        assert_eq!(
+            decode(5, &[], Format::Tagged),
+            Err(EntryError::Empty { seq: 5 })
+        );
         assert!(matches!(
             decode(5, &b[..b.len() - 1], Format::Tagged),
-            Err(EntryError::Truncated { seq: 5, what: "RDATA", .. })
+            Err(EntryError::Truncated {
+                seq: 5,
+                what: "RDATA",
+                ..
+            })
         ));
         let mut long = b.clone();
         long.push(0);
@@ -233,7 +240,9 @@ mod tests {
             let _ = decode(1, &b, Format::Untagged);
         }
         let mut huge = vec![VERSION];
-        huge.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        huge.extend_from_slice(&[
+            0, 0, 0, 1, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ]);
         assert!(decode(1, &huge, Format::Tagged).is_err());
     }
 }

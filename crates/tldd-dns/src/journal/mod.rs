@@ -552,7 +552,10 @@ impl ZoneStore {
         let newest = self.tree.scan_prefix(b"j").rev();
         for kv in newest.take(self.journal_max.try_into().unwrap_or(usize::MAX)) {
             let (k, v) = kv?;
-            let Some(seq) = k.get(1..9).and_then(|s| s.try_into().ok()).map(u64::from_be_bytes)
+            let Some(seq) = k
+                .get(1..9)
+                .and_then(|s| s.try_into().ok())
+                .map(u64::from_be_bytes)
             else {
                 continue;
             };
