@@ -48,7 +48,7 @@
 //! After a swap the new serial is sent on a `watch` channel (NOTIFY senders
 //! follow it) and zone metrics are updated.
 use crate::config::SerialPolicy;
-use crate::journal::ZoneStore;
+use crate::journal::ZoneJournal;
 use crate::update::edit::{Overlay, Refusal, Update};
 use crate::wire::answer::rcode;
 use crate::wire::ZoneSet;
@@ -91,7 +91,7 @@ pub struct Writer {
     pub needs_snapshot: bool,
     pub origin_text: String,
     pub state: Option<ZoneState>,
-    pub store: ZoneStore,
+    pub journal: ZoneJournal,
     pub zones: Arc<ArcSwap<ZoneSet>>,
     pub policy: SerialPolicy,
     pub serial_tx: watch::Sender<u32>,
@@ -117,7 +117,7 @@ impl Writer {
         if self.needs_snapshot {
             if let Some(state) = &self.state {
                 let t = Instant::now();
-                match self.store.replace(&state.zone) {
+                match self.journal.replace(&state.zone) {
                     Ok(()) => {
                         tracing::info!(
                             zone = %self.origin_text,
@@ -135,7 +135,7 @@ impl Writer {
         }
         m.journal_entries
             .with_label_values(&[&self.origin_text])
-            .set(self.store.journal_len() as i64);
+            .set(self.journal.journal_len() as i64);
         while let Some(first) = rx.blocking_recv() {
             let mut jobs = vec![first];
             while jobs.len() < MAX_BATCH {
@@ -262,7 +262,7 @@ impl Writer {
         }
         let diff = signed_diff.as_ref().unwrap_or(diff);
         let t1 = Instant::now();
-        self.store.commit(diff, &next.zone)?;
+        self.journal.commit(diff, &next.zone)?;
         let t2 = Instant::now();
         let serial = next.serial();
         self.state = Some(next);
@@ -374,7 +374,7 @@ impl Writer {
     }
 
     fn replace(&mut self, zone: Zone) -> Result<u32, String> {
-        self.store.replace(&zone).map_err(|e| format!("{e:#}"))?;
+        self.journal.replace(&zone).map_err(|e| format!("{e:#}"))?;
         let serial = zone.serial();
         self.state = Some(ZoneState::new(zone));
         self.publish();
@@ -407,7 +407,7 @@ impl Writer {
             // The store's disk size lists the sled directory: as rarely.
             m.store_bytes
                 .with_label_values(&[&self.origin_text])
-                .set(self.store.disk_size() as i64);
+                .set(self.journal.disk_size() as i64);
         } else {
             let origin = &self.origin_text;
             m.zone_serial
@@ -419,6 +419,6 @@ impl Writer {
         }
         m.journal_entries
             .with_label_values(&[&self.origin_text])
-            .set(self.store.journal_len() as i64);
+            .set(self.journal.journal_len() as i64);
     }
 }

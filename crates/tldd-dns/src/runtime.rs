@@ -34,7 +34,7 @@ pub struct ZoneRuntime {
     pub allow_notify: Vec<ipnet::IpNet>,
     pub primary: Option<SocketAddr>,
     pub writer: mpsc::Sender<Event>,
-    pub store: crate::journal::ZoneStore,
+    pub journal: crate::journal::ZoneJournal,
     /// Wakes the secondary's refresh loop (NOTIFY received).
     pub refresh: Arc<Notify>,
     /// Serial of each new version (NOTIFY senders follow it).

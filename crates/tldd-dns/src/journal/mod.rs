@@ -30,15 +30,15 @@
 //! # Durability
 //! A version is committed by one `apply_batch` (journal entry + meta,
 //! atomic in sled) followed by `flush()` (fsync); the writer acknowledges
-//! updates only after [`ZoneStore::commit`] returns. After kill -9 the tree
-//! holds the snapshot plus every flushed journal entry, so [`ZoneStore::load`]
+//! updates only after [`ZoneJournal::commit`] returns. After kill -9 the tree
+//! holds the snapshot plus every flushed journal entry, so [`ZoneJournal::load`]
 //! rebuilds exactly the last acknowledged version: snapshot, then the
 //! journal entries after it, each through [`ZoneState::apply`].
 //!
 //! # Snapshots
-//! Written by [`ZoneStore::replace`] (first load from the zone file, an
+//! Written by [`ZoneJournal::replace`] (first load from the zone file, an
 //! AXFR on a secondary; the journal restarts empty) and, in the
-//! background from an immutable version (see [`ZoneStore::commit`] for
+//! background from an immutable version (see [`ZoneJournal::commit`] for
 //! when). A new generation's file is written, synced and renamed before
 //! the pointer moves to it; the old generation is deleted after. A crash
 //! at any point leaves the previous pointer and its file intact (files of
@@ -50,7 +50,7 @@
 //! serial older than the journal falls back to AXFR.
 //!
 //! # Restart
-//! [`ZoneStore::load`] feeds the snapshot's records through the zone-file
+//! [`ZoneJournal::load`] feeds the snapshot's records through the zone-file
 //! loader's `Builder`, so a stored zone and a loaded one are built by the
 //! same code. The signatures of a stored signed zone are not verified
 //! again at restart: every version was verified (what its batch re-signed)
@@ -74,7 +74,7 @@ use tldd_zone::{Diff, ZoneState};
 pub const CHUNK_BYTES: usize = 96 << 10;
 
 /// Versions journalled after the snapshot before a new one is written, at
-/// least; see [`ZoneStore::commit`] for the size rule on top.
+/// least; see [`ZoneJournal::commit`] for the size rule on top.
 pub const SNAPSHOT_AFTER: u64 = 1000;
 
 /// Versions after which a snapshot is written whatever their size.
@@ -89,15 +89,15 @@ pub mod snapfile;
 
 /// The process's store.
 #[derive(Clone)]
-pub struct Store {
+pub struct Journal {
     db: sled::Db,
     /// `data_dir/snapshots`: the snapshot files ([`snapfile`]).
     snap_dir: PathBuf,
 }
 
-impl Store {
+impl Journal {
     /// Opens (creating) `dir/zones.sled`.
-    pub fn open(dir: &Path) -> anyhow::Result<Store> {
+    pub fn open(dir: &Path) -> anyhow::Result<Journal> {
         let path = dir.join("zones.sled");
         let db = sled::Config::new()
             .path(&path)
@@ -110,11 +110,11 @@ impl Store {
         let snap_dir = dir.join("snapshots");
         std::fs::create_dir_all(&snap_dir)
             .with_context(|| format!("creating {}", snap_dir.display()))?;
-        Ok(Store { db, snap_dir })
+        Ok(Journal { db, snap_dir })
     }
 
     /// The tree of one zone.
-    pub fn zone(&self, origin_text: &str, journal_max: u64) -> anyhow::Result<ZoneStore> {
+    pub fn zone(&self, origin_text: &str, journal_max: u64) -> anyhow::Result<ZoneJournal> {
         let tree = self
             .db
             .open_tree(origin_text.as_bytes())
@@ -133,7 +133,7 @@ impl Store {
             Some(s) => s.chunks as u64 * CHUNK_BYTES as u64,
             None => 0,
         };
-        Ok(ZoneStore {
+        Ok(ZoneJournal {
             db: self.db.clone(),
             tree,
             snap_dir: self.snap_dir.clone(),
@@ -296,7 +296,7 @@ fn decode_chunk(b: &mut Builder, v: &[u8]) -> anyhow::Result<()> {
 /// One zone's durable state. Written by the zone's writer thread (and its
 /// background snapshot); read (journal) by transfer sessions through clones.
 #[derive(Clone)]
-pub struct ZoneStore {
+pub struct ZoneJournal {
     db: sled::Db,
     tree: sled::Tree,
     snap_dir: PathBuf,
@@ -313,7 +313,7 @@ pub struct ZoneStore {
     snap: Arc<SnapState>,
 }
 
-impl ZoneStore {
+impl ZoneJournal {
     /// Snapshots after exactly `versions` versions, whatever their size
     /// (tests use a small count).
     pub fn set_snapshot_after(&mut self, versions: u64) {
@@ -585,7 +585,7 @@ impl ZoneStore {
     }
 
     /// When a secondary last reached its primary (Unix seconds), as
-    /// recorded by [`ZoneStore::set_last_refresh`]: its SOA expire clock
+    /// recorded by [`ZoneJournal::set_last_refresh`]: its SOA expire clock
     /// keeps running across restarts.
     pub fn last_refresh(&self) -> Option<u64> {
         let v = self.tree.get(b"r").ok()??;
@@ -700,7 +700,7 @@ mod tests {
         }
     }
 
-    fn wait_for_snapshot(zs: &ZoneStore) {
+    fn wait_for_snapshot(zs: &ZoneJournal) {
         while zs.snap.running.load(Ordering::Acquire) {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
@@ -710,7 +710,7 @@ mod tests {
     fn snapshot_plus_journal_rebuilds_every_version() {
         let dir = tempfile::tempdir().unwrap();
         let origin = w("shop.");
-        let store = Store::open(dir.path()).unwrap();
+        let store = Journal::open(dir.path()).unwrap();
         let mut zs = store.zone("shop.", 5).unwrap();
         zs.set_snapshot_after(7);
         assert!(zs.load(&origin).unwrap().is_none(), "empty store");
@@ -750,7 +750,7 @@ mod tests {
     #[test]
     fn small_diffs_on_a_big_zone_wait_for_the_size_rule() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Journal::open(dir.path()).unwrap();
         let mut zs = store.zone("shop.", 1000).unwrap();
         zs.snapshot_after = 3; // the size rule stays on
         let mut state = ZoneState::new(zone(300));
@@ -784,7 +784,7 @@ mod tests {
     fn a_half_written_generation_is_ignored_and_cleaned() {
         let dir = tempfile::tempdir().unwrap();
         let origin = w("shop.");
-        let store = Store::open(dir.path()).unwrap();
+        let store = Journal::open(dir.path()).unwrap();
         let mut zs = store.zone("shop.", 10).unwrap();
         let z = zone(100);
         zs.replace(&z).unwrap();
@@ -801,7 +801,7 @@ mod tests {
     #[test]
     fn a_damaged_snapshot_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Journal::open(dir.path()).unwrap();
         let mut zs = store.zone("shop.", 10).unwrap();
         zs.replace(&zone(100)).unwrap();
         let path = dir.path().join("snapshots/shop..1.snap");
@@ -817,7 +817,7 @@ mod tests {
     #[test]
     fn snapshots_in_sled_chunks_from_earlier_versions_still_load() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Journal::open(dir.path()).unwrap();
         let mut zs = store.zone("shop.", 10).unwrap();
         let mut state = ZoneState::new(zone(100));
         zs.replace(&state.zone).unwrap();

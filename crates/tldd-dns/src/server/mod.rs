@@ -86,8 +86,8 @@ pub fn load_zones(
     cfg: &Config,
     progress: &dyn Progress,
     m: &Metrics,
-    store: &crate::journal::Store,
-) -> anyhow::Result<Vec<(crate::journal::ZoneStore, Option<tldd_zone::Zone>)>> {
+    store: &crate::journal::Journal,
+) -> anyhow::Result<Vec<(crate::journal::ZoneJournal, Option<tldd_zone::Zone>)>> {
     let mut out = Vec::new();
     for z in &cfg.zone {
         let origin = z.origin();
@@ -165,7 +165,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("server.data_dir {}", cfg.server.data_dir.display()))?;
     let metrics = Arc::new(Metrics::new());
-    let store = crate::journal::Store::open(&cfg.server.data_dir)?;
+    let store = crate::journal::Journal::open(&cfg.server.data_dir)?;
     let keys = tldd_tsig::KeyRing::from_config(&cfg.tsig).map_err(anyhow::Error::msg)?;
     let loaded = load_zones(&cfg, progress, &metrics, &store)?;
     crate::journal::trim_periodically(Duration::from_secs(30));
@@ -215,7 +215,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             needs_snapshot,
             origin_text: origin_text.clone(),
             state: zone.map(tldd_zone::ZoneState::new),
-            store: zs.clone(),
+            journal: zs.clone(),
             zones: zones.clone(),
             policy: z.serial_policy,
             serial_tx,
@@ -235,7 +235,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             allow_notify: z.notify_acl(),
             primary: z.primary,
             writer,
-            store: zs,
+            journal: zs,
             refresh: Arc::new(tokio::sync::Notify::new()),
             serial: serial_rx,
         }));

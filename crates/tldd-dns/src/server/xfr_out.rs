@@ -104,8 +104,8 @@ pub async fn transfer(
             count("uptodate");
             return Reply::One(soa_only(pkt, q, &zone, signer));
         }
-        let store = zrt.store.clone();
-        let found = tokio::task::spawn_blocking(move || store.journal(client, ours))
+        let journal = zrt.journal.clone();
+        let found = tokio::task::spawn_blocking(move || journal.journal(client, ours))
             .await
             .ok()
             .and_then(Result::ok)

@@ -46,7 +46,7 @@ pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
     let mut last_ok = Instant::now();
     // Time without the primary before this start (zero once it answers).
     let mut carried = zrt
-        .store
+        .journal
         .last_refresh()
         .map(|t| Duration::from_secs(unix_now().saturating_sub(t)))
         .unwrap_or_default();
@@ -61,7 +61,7 @@ pub async fn run(svc: Arc<Services>, zrt: Arc<ZoneRuntime>) {
             Ok(kind) => {
                 last_ok = Instant::now();
                 carried = Duration::ZERO;
-                if let Err(e) = zrt.store.set_last_refresh(unix_now()) {
+                if let Err(e) = zrt.journal.set_last_refresh(unix_now()) {
                     tracing::warn!(zone = %zone, "recording the refresh time: {e:#}");
                 }
                 withdrawn = false;
