@@ -11,7 +11,7 @@ use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tldd_tsig::{self as tsig, KeyRing, ReplayCache, Verified};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::mpsc;
 
 /// Everything the handlers need, shared by all connections.
 pub struct Services {
@@ -23,7 +23,7 @@ pub struct Services {
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
-/// Per-zone runtime: configuration and the writer's queue.
+/// Per-zone runtime: configuration, the zone loop's queue, the journal.
 pub struct ZoneRuntime {
     /// Lower-case wire origin.
     pub origin: Box<[u8]>,
@@ -33,12 +33,9 @@ pub struct ZoneRuntime {
     pub allow_transfer: Vec<ipnet::IpNet>,
     pub allow_notify: Vec<ipnet::IpNet>,
     pub primary: Option<SocketAddr>,
-    pub writer: mpsc::Sender<Event>,
+    /// The zone event loop's queue ([`crate::events`]).
+    pub events: mpsc::Sender<Event>,
     pub journal: crate::journal::ZoneJournal,
-    /// Wakes the secondary's refresh loop (NOTIFY received).
-    pub refresh: Arc<Notify>,
-    /// Serial of each new version (NOTIFY senders follow it).
-    pub serial: watch::Receiver<u32>,
 }
 
 impl Services {

@@ -193,8 +193,6 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
         let mut origin = Vec::new();
         tldd_zone::name::from_text(origin_text.as_bytes(), &[0], true, &mut origin)
             .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
-        let (serial_tx, serial_rx) =
-            tokio::sync::watch::channel(zone.as_ref().map_or(0, |z| z.serial()));
         let needs_snapshot = zone.is_some() && !zs.is_complete();
         // A signed zone with `[zone.dnssec]` gets its updates re-signed.
         let resigner = match (&z.dnssec, z.primary) {
@@ -211,21 +209,35 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             }
             _ => None,
         };
-        let writer = crate::events::Writer {
+        let key =
+            |k: &Option<toml::Spanned<String>>| k.as_ref().and_then(|k| keys.by_label(k.get_ref()));
+        // Signature refresh passes at a steady pace, the first right away
+        // (a zone restored from the journal with old signatures is fixed first).
+        let resign_every = match (&z.dnssec, z.primary) {
+            (Some(d), None) => Some(crate::signer::refresh::check_interval(
+                d.validity(),
+                d.refresh_window(),
+            )),
+            _ => None,
+        };
+        let writer = crate::events::ZoneLoop {
             needs_snapshot,
             origin_text: origin_text.clone(),
+            origin: origin.clone().into(),
             state: zone.map(tldd_zone::ZoneState::new),
             journal: zs.clone(),
             zones: zones.clone(),
             policy: z.serial_policy,
-            serial_tx,
             counted: None,
             resigner,
+            resign_every,
             metrics: metrics.clone(),
+            rt: rt.handle().clone(),
+            notify: z.notify.clone(),
+            transfer_key: key(&z.transfer_key),
+            primary: z.primary,
         }
         .spawn()?;
-        let key =
-            |k: &Option<toml::Spanned<String>>| k.as_ref().and_then(|k| keys.by_label(k.get_ref()));
         zone_rt.push(Arc::new(crate::runtime::ZoneRuntime {
             origin: origin.into(),
             origin_text,
@@ -234,10 +246,8 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             allow_transfer: z.transfer_acl(),
             allow_notify: z.notify_acl(),
             primary: z.primary,
-            writer,
+            events: writer,
             journal: zs,
-            refresh: Arc::new(tokio::sync::Notify::new()),
-            serial: serial_rx,
         }));
     }
     let svc = Arc::new(crate::runtime::Services {
@@ -288,27 +298,6 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
                 Duration::from_secs(cfg.server.tcp_idle_timeout),
             ));
         }
-        for (z, zrt) in cfg.zone.iter().zip(&svc.zone_rt) {
-            for &target in &z.notify {
-                tokio::spawn(crate::xfr::notify::sender(
-                    svc.clone(),
-                    zrt.origin.clone(),
-                    target,
-                    zrt.transfer_key.clone(),
-                    zrt.serial.clone(),
-                ));
-            }
-            if zrt.primary.is_some() {
-                tokio::spawn(crate::xfr::secondary::run(svc.clone(), zrt.clone()));
-            }
-            if let (Some(d), None) = (&z.dnssec, z.primary) {
-                tokio::spawn(refresh_timer(
-                    zrt.writer.clone(),
-                    d.validity(),
-                    d.refresh_window(),
-                ));
-            }
-        }
         if let Some(maddr) = cfg.server.metrics {
             let l = tokio::net::TcpListener::bind(maddr)
                 .await
@@ -330,29 +319,6 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
     }
     rt.shutdown_timeout(Duration::from_secs(2));
     result
-}
-
-/// Asks a signed zone's writer for a signature refresh pass at a steady
-/// pace ([`crate::signer::refresh::check_interval`]); the first right away,
-/// so a zone restored from the store with old signatures is fixed first.
-async fn refresh_timer(
-    writer: tokio::sync::mpsc::Sender<crate::events::Event>,
-    validity: u32,
-    window: u32,
-) {
-    let every = crate::signer::refresh::check_interval(validity, window);
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if writer
-            .send(crate::events::Event::RefreshSignatures)
-            .await
-            .is_err()
-        {
-            return;
-        }
-    }
 }
 
 async fn wait_for_signal() {

@@ -33,7 +33,9 @@ pub fn incoming(
         return error_reply(svc, pkt, q, rcode::REFUSED, v);
     }
     tracing::debug!(%peer, zone = %zrt.origin_text, "NOTIFY accepted");
-    zrt.refresh.notify_one();
+    // The zone's loop refreshes now (a full queue means it is busy with a
+    // transfer already; the refresh after it sees the new serial).
+    let _ = zrt.events.try_send(crate::events::Event::Notified);
     let mut out = error_reply(svc, pkt, q, rcode::NOERROR, None);
     out[2] |= 0x04; // AA
     if let Some(v) = v {

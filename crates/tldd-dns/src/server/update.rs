@@ -102,7 +102,7 @@ pub async fn handle(
         received,
         reply: tx,
     };
-    if zrt.writer.send(job).await.is_err() {
+    if zrt.events.send(job).await.is_err() {
         count("servfail");
         return answer(rcode::SERVFAIL);
     }

@@ -2,21 +2,18 @@
 //! `server::notify`.)
 //!
 //! # Sending
-//! One task per `notify` target follows the zone's serial (a `watch`
-//! channel the writer feeds). For each new serial it sends a NOTIFY (SOA
-//! question, AA, the new SOA in the answer section, TSIG-signed with the
-//! zone's `transfer_key` if one is set) over UDP and waits for the answer
-//! with the same ID; no answer: retries after 1, 2, 4, 8 s (5 tries), then
-//! gives up until the next version. A newer version arriving meanwhile
-//! replaces the one being notified (only the latest matters, RFC 1996 §4.7).
-use crate::runtime::Services;
+//! [`send`] is one exchange: a NOTIFY (SOA question, AA, the new SOA in the
+//! answer section, TSIG-signed with the zone's `transfer_key` if one is
+//! set) over UDP, and the answer with the same ID. The zone's event loop
+//! decides when: on every new version, and after no answer again after 1,
+//! 2, 4, 8 s (5 tries), then not until the next version; a newer version
+//! arriving meanwhile replaces the one being notified (only the latest
+//! matters, RFC 1996 §4.7).
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tldd_tsig::{self as tsig, Signer, Verifier};
-use tldd_zone::name;
 use tokio::net::UdpSocket;
-use tokio::sync::watch;
 
 /// Builds a NOTIFY for `origin` at `serial`.
 fn message(id: u16, origin: &[u8], soa: Option<(u32, &[u8])>) -> Vec<u8> {
@@ -33,56 +30,23 @@ fn message(id: u16, origin: &[u8], soa: Option<(u32, &[u8])>) -> Vec<u8> {
     p
 }
 
-/// Sends NOTIFY to `target` for every new serial of the zone.
-pub async fn sender(
-    svc: Arc<Services>,
-    origin: Box<[u8]>,
+/// One NOTIFY exchange: sends a NOTIFY for `origin` (with the served SOA
+/// in the answer section when given, RFC 1996 §3.7) to `target`, signed
+/// with `key` if set, and waits up to 2 s for the matching answer. Retries
+/// are the zone loop's decision (`events::notify`).
+pub async fn send(
     target: SocketAddr,
+    origin: &[u8],
+    soa: Option<(u32, Vec<u8>)>,
     key: Option<Arc<tsig::Key>>,
-    mut serial: watch::Receiver<u32>,
-) {
-    let m = &svc.metrics;
-    let zone_text = name::to_text(&origin);
-    loop {
-        if serial.changed().await.is_err() {
-            return;
-        }
-        let mut attempt = 0u32;
-        loop {
-            let s = *serial.borrow_and_update();
-            let soa = svc.served(&origin).and_then(|z| {
-                z.soa()
-                    .and_then(|set| set.rdatas().next().map(|rd| (set.ttl, rd.to_vec())))
-            });
-            let id: u16 = rand::random();
-            let mut pkt = message(id, &origin, soa.as_ref().map(|(t, rd)| (*t, &rd[..])));
-            let mut signer = key.clone().map(Signer::request);
-            if let Some(sg) = signer.as_mut() {
-                sg.sign(&mut pkt, tsig::now());
-            }
-            m.notify.with_label_values(&[&zone_text, "sent"]).inc();
-            match send_once(&pkt, id, target, signer.as_ref()).await {
-                Ok(()) => {
-                    m.notify.with_label_values(&[&zone_text, "acked"]).inc();
-                    tracing::debug!(%target, zone = %zone_text, serial = s, "NOTIFY acknowledged");
-                    break;
-                }
-                Err(e) => {
-                    attempt += 1;
-                    if attempt >= 5 {
-                        m.notify.with_label_values(&[&zone_text, "failed"]).inc();
-                        tracing::warn!(%target, zone = %zone_text, serial = s, "NOTIFY failed after 5 tries: {e}");
-                        break;
-                    }
-                    let wait = Duration::from_secs(1 << (attempt - 1));
-                    // A newer version restarts the cycle with its serial.
-                    if let Ok(Ok(())) = tokio::time::timeout(wait, serial.changed()).await {
-                        attempt = 0;
-                    }
-                }
-            }
-        }
+) -> Result<(), String> {
+    let id: u16 = rand::random();
+    let mut pkt = message(id, origin, soa.as_ref().map(|(t, rd)| (*t, &rd[..])));
+    let mut signer = key.map(Signer::request);
+    if let Some(sg) = signer.as_mut() {
+        sg.sign(&mut pkt, tsig::now());
     }
+    send_once(&pkt, id, target, signer.as_ref()).await
 }
 
 async fn send_once(

@@ -1,179 +1,20 @@
-//! The zone writer: one thread per zone owns version N and is the only
-//! code that makes version N+1.
-//!
-//! # Group commit
-//! Jobs arrive on a channel. The writer takes the first job and everything
-//! already queued behind it (up to [`MAX_BATCH`]), runs every UPDATE of the
-//! batch in order on one [`Overlay`] (each all-or-nothing, each seeing the
-//! ones before it, so the result is the same as applying them one by one),
-//! turns the net change into one [`Diff`] with one serial increment,
-//! applies it, commits it to the store (atomic batch + fsync), swaps the new
-//! version into the served `ZoneSet`, and only then answers every update of
-//! the batch. While one batch is being flushed the next one queues up, so
-//! under load the fsync cost is shared; a lone update pays one fsync.
-//!
-//! If the store write fails, nothing is published and every update of the
-//! batch that would have succeeded gets SERVFAIL: an acknowledgement always
-//! means durable.
-//!
-//! # Signed zones
-//! When the zone is signed (it has an NSEC3 chain) and keys are
-//! configured, the batch's version is re-signed incrementally
-//! ([`crate::signer::resign`]) and the touched names are verified before it is
-//! stored or served; a version that fails verification is dropped, the
-//! batch answered SERVFAIL, and the previous version stays in service.
-//! Verification checks every RRSIG's fields, keys and validity at the
-//! touched names and their NSEC3 records, but runs the signature crypto
-//! only on RRsets that differ from version N (which was verified): what
-//! the batch re-signed ([`crate::signer::verify_changed`]).
-//!
-//! # Cost per version
-//! A version shares all untouched shards with the previous one (see
-//! [`tldd_zone::version`]); the writer's fixed work per version is the
-//! shard-array copies, one sled batch plus fsync, and the swap. The
-//! record count for metrics (a zone walk) runs every 10 s on its own
-//! thread, not in the writer's way.
-//!
-//! # Other jobs
-//! Incoming transfers on a secondary ([`Event::Diffs`], [`Event::Replace`]) go
-//! through the same thread, the same `apply` and the same store, so a tldd
-//! secondary journals what it receives and can serve IXFR in turn.
-//!
-//! # Start
-//! A zone loaded from its file is first written to the store by this
-//! thread (a snapshot: 1.5 s for 1M delegations); it is served
-//! meanwhile, and updates queue until the store holds it.
-//!
-//! # Publishing
-//! After a swap the new serial is sent on a `watch` channel (NOTIFY senders
-//! follow it) and zone metrics are updated.
-use crate::config::SerialPolicy;
-use crate::journal::ZoneJournal;
+//! Committing a new version: an update batch, a received transfer, a
+//! signature refresh pass; then publishing it (served set, NOTIFY, metrics).
+//! All of it runs on the zone's loop thread ([`super`]).
+use super::{Run, ZoneLoop};
 use crate::update::edit::{Overlay, Refusal, Update};
 use crate::wire::answer::rcode;
-use crate::wire::ZoneSet;
-use arc_swap::ArcSwap;
 use std::sync::Arc;
 use std::time::Instant;
-use tldd_zone::Zone;
-use tldd_zone::{Diff, ZoneState};
-use tokio::sync::{mpsc, oneshot, watch};
+use tldd_zone::{Diff, Zone, ZoneState};
+use tokio::sync::oneshot;
 
-/// Most updates folded into one version.
-pub const MAX_BATCH: usize = 512;
-
-/// Work for the writer.
-pub enum Event {
-    /// An RFC 2136 update (already authorised); the answer is the RCODE.
-    Update {
-        update: Update,
-        received: Instant,
-        reply: oneshot::Sender<Result<u32, Refusal>>,
-    },
-    /// Incremental transfer received (secondary).
-    Diffs {
-        diffs: Vec<Diff>,
-        reply: oneshot::Sender<Result<u32, String>>,
-    },
-    /// Full transfer received (secondary).
-    Replace {
-        zone: Box<Zone>,
-        reply: oneshot::Sender<Result<u32, String>>,
-    },
-    /// Timer tick: re-sign what nears expiry ([`crate::signer::refresh`]).
-    RefreshSignatures,
-}
-
-/// What the writer needs.
-pub struct Writer {
-    /// The zone came from its file: write it to the store before anything
-    /// else (queries are already served meanwhile; updates wait).
-    pub needs_snapshot: bool,
-    pub origin_text: String,
-    pub state: Option<ZoneState>,
-    pub journal: ZoneJournal,
-    pub zones: Arc<ArcSwap<ZoneSet>>,
-    pub policy: SerialPolicy,
-    pub serial_tx: watch::Sender<u32>,
-    /// When zone record counts were last published to metrics.
-    pub counted: Option<Instant>,
-    /// Keys for re-signing updates to a signed zone (`[zone.dnssec]`).
-    pub resigner: Option<crate::signer::resign::Resigner>,
-    pub metrics: Arc<crate::metrics::Metrics>,
-}
-
-impl Writer {
-    /// Starts the writer thread; returns the job queue.
-    pub fn spawn(self) -> std::io::Result<mpsc::Sender<Event>> {
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        std::thread::Builder::new()
-            .name(format!("writer-{}", self.origin_text))
-            .spawn(move || self.run(rx))?;
-        Ok(tx)
-    }
-
-    fn run(mut self, mut rx: mpsc::Receiver<Event>) {
-        let m = self.metrics.clone();
-        if self.needs_snapshot {
-            if let Some(state) = &self.state {
-                let t = Instant::now();
-                match self.journal.replace(&state.zone) {
-                    Ok(()) => {
-                        tracing::info!(
-                            zone = %self.origin_text,
-                            seconds = format!("{:.2}", t.elapsed().as_secs_f64()),
-                            "zone written to the store"
-                        );
-                    }
-                    Err(e) => {
-                        // Without a durable base no update can be acknowledged.
-                        tracing::error!(zone = %self.origin_text, "cannot write the zone to the store: {e:#}; updates will fail");
-                        self.state = None;
-                    }
-                }
-            }
-        }
-        m.journal_entries
-            .with_label_values(&[&self.origin_text])
-            .set(self.journal.journal_len() as i64);
-        while let Some(first) = rx.blocking_recv() {
-            let mut jobs = vec![first];
-            while jobs.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(j) => jobs.push(j),
-                    Err(_) => break,
-                }
-            }
-            let mut updates = Vec::new();
-            for job in jobs {
-                match job {
-                    Event::Update {
-                        update,
-                        received,
-                        reply,
-                    } => updates.push((update, received, reply)),
-                    Event::Diffs { diffs, reply } => {
-                        self.commit_updates(std::mem::take(&mut updates));
-                        let _ = reply.send(self.apply_diffs(&diffs));
-                    }
-                    Event::Replace { zone, reply } => {
-                        self.commit_updates(std::mem::take(&mut updates));
-                        let _ = reply.send(self.replace(*zone));
-                    }
-                    Event::RefreshSignatures => {
-                        self.commit_updates(std::mem::take(&mut updates));
-                        self.refresh_signatures();
-                    }
-                }
-            }
-            self.commit_updates(updates);
-        }
-    }
-
+impl ZoneLoop {
     /// Runs a batch of updates into one version.
     #[allow(clippy::type_complexity)]
-    fn commit_updates(
+    pub(super) fn commit_updates(
         &mut self,
+        run: &mut Run,
         batch: Vec<(Update, Instant, oneshot::Sender<Result<u32, Refusal>>)>,
     ) {
         if batch.is_empty() {
@@ -197,7 +38,7 @@ impl Writer {
         let diff = overlay.into_diff(self.policy, tldd_tsig::now());
         let mut serial = state.serial();
         if let Some(diff) = diff {
-            match self.commit(&diff, true) {
+            match self.commit(run, &diff, true) {
                 Ok(s) => serial = s,
                 Err(e) => {
                     tracing::error!(zone = %self.origin_text, "update batch not committed: {e:#}");
@@ -229,7 +70,7 @@ impl Writer {
     /// Applies, persists and publishes one diff; returns the new serial.
     /// With `resign` (an update batch), a signed zone's changes are signed
     /// and verified first; transferred diffs are served as received.
-    fn commit(&mut self, diff: &Diff, resign: bool) -> anyhow::Result<u32> {
+    fn commit(&mut self, run: &mut Run, diff: &Diff, resign: bool) -> anyhow::Result<u32> {
         let Some(state) = &self.state else {
             anyhow::bail!("the zone is not loaded");
         };
@@ -266,7 +107,7 @@ impl Writer {
         let t2 = Instant::now();
         let serial = next.serial();
         self.state = Some(next);
-        self.publish();
+        self.publish(run);
         tracing::debug!(
             zone = %self.origin_text,
             serial,
@@ -283,7 +124,7 @@ impl Writer {
     /// signatures verified as they will be served, then committed like any
     /// version (journal, IXFR, NOTIFY). A failure leaves the zone as it is
     /// and is retried at the next tick.
-    fn refresh_signatures(&mut self) {
+    pub(super) fn refresh_signatures(&mut self, run: &mut Run) {
         let (Some(rs), Some(state)) = (&self.resigner, &self.state) else {
             return;
         };
@@ -342,7 +183,7 @@ impl Writer {
             }
         };
         let resigned = r.sets.len() - 1; // the SOA is always in
-        match self.commit(&r.diff, false) {
+        match self.commit(run, &r.diff, false) {
             Ok(serial) => {
                 m.signatures_refreshed
                     .with_label_values(&zone_label)
@@ -365,29 +206,29 @@ impl Writer {
         }
     }
 
-    fn apply_diffs(&mut self, diffs: &[Diff]) -> Result<u32, String> {
+    pub(super) fn apply_diffs(&mut self, run: &mut Run, diffs: &[Diff]) -> Result<u32, String> {
         let mut serial = self.state.as_ref().map_or(0, ZoneState::serial);
         for d in diffs {
-            serial = self.commit(d, false).map_err(|e| format!("{e:#}"))?;
+            serial = self.commit(run, d, false).map_err(|e| format!("{e:#}"))?;
         }
         Ok(serial)
     }
 
-    fn replace(&mut self, zone: Zone) -> Result<u32, String> {
+    pub(super) fn replace(&mut self, run: &mut Run, zone: Zone) -> Result<u32, String> {
         self.journal.replace(&zone).map_err(|e| format!("{e:#}"))?;
         let serial = zone.serial();
         self.state = Some(ZoneState::new(zone));
-        self.publish();
+        self.publish(run);
         Ok(serial)
     }
 
     /// Swaps the writer's version into the served set.
-    fn publish(&mut self) {
+    fn publish(&mut self, run: &mut Run) {
         let Some(state) = &self.state else { return };
         let zone = Arc::new(state.zone.clone());
         let m = self.metrics.clone();
         self.zones.rcu(|zs| zs.with(zone.clone()));
-        let _ = self.serial_tx.send(zone.serial());
+        self.notify_all(run, zone.serial());
         // Counting records walks the zone (about a second for 1M
         // delegations): at most every 10 s, on a helper thread so the
         // writer does not stall the updates queued behind it.
