@@ -1,7 +1,7 @@
 //! NOTIFY as events of the zone loop: every published version makes each
 //! `notify` target due; a try is one exchange run as a task
 //! ([`crate::xfr::notify::send`]) whose result comes back as
-//! [`Event::NotifyDone`](super::Event::NotifyDone). No answer: the next try
+//! [`super::Event::NotifyDone`]. No answer: the next try
 //! after 1, 2, 4, 8 s, five tries in all. A newer version published while
 //! a target is being notified restarts its count with the new serial (only
 //! the latest matters, RFC 1996 §4.7); one exchange per target is in
