@@ -64,6 +64,19 @@ impl Diff {
     }
 }
 
+/// Why a diff does not apply to a version (nothing is changed then).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("diff starts at serial {from} but the zone is at {zone}")]
+    Serial { from: u32, zone: u32 },
+    #[error("{0} is outside the zone")]
+    OutOfZone(String),
+    #[error("the diff removes the SOA")]
+    NoSoa,
+    #[error("after the diff the serial is {zone} but the diff says {to}")]
+    SerialAfter { zone: u32, to: u32 },
+}
+
 /// A zone version plus the bookkeeping `apply` needs.
 #[derive(Clone)]
 pub struct ZoneState {
@@ -108,20 +121,19 @@ impl ZoneState {
 
     /// Applies `diff`. Fails (leaving `self` unchanged) when the diff does
     /// not start from this version's serial or leaves the apex without SOA.
-    pub fn apply(&mut self, diff: &Diff) -> Result<(), String> {
+    pub fn apply(&mut self, diff: &Diff) -> Result<(), ApplyError> {
         *self = self.applied(diff)?;
         Ok(())
     }
 
     /// The next version: this one with `diff` applied (one clone of the
     /// version, which shares every shard the diff does not touch).
-    pub fn applied(&self, diff: &Diff) -> Result<ZoneState, String> {
+    pub fn applied(&self, diff: &Diff) -> Result<ZoneState, ApplyError> {
         if diff.from != self.serial() {
-            return Err(format!(
-                "diff starts at serial {} but the zone is at {}",
-                diff.from,
-                self.serial()
-            ));
+            return Err(ApplyError::Serial {
+                from: diff.from,
+                zone: self.serial(),
+            });
         }
         let mut next = self.clone();
         let mut by_owner: BTreeMap<(usize, &[u8]), Changes<'_>> = BTreeMap::new();
@@ -141,7 +153,7 @@ impl ZoneState {
         }
         for ((_, owner), (rem, add)) in by_owner {
             if !name::is_below_or_at(owner, &next.zone.origin) {
-                return Err(format!("{} is outside the zone", name::to_text(owner)));
+                return Err(ApplyError::OutOfZone(name::to_text(owner)));
             }
             let mut work: Work = BTreeMap::new();
             for set in rrsets_at(&next.zone, owner) {
@@ -197,14 +209,13 @@ impl ZoneState {
             next.place(owner, sets);
         }
         if next.zone.soa().is_none() {
-            return Err("the diff removes the SOA".into());
+            return Err(ApplyError::NoSoa);
         }
         if next.serial() != diff.to {
-            return Err(format!(
-                "after the diff the serial is {} but the diff says {}",
-                next.serial(),
-                diff.to
-            ));
+            return Err(ApplyError::SerialAfter {
+                zone: next.serial(),
+                to: diff.to,
+            });
         }
         Ok(next)
     }

@@ -32,7 +32,7 @@ pub mod serial;
 pub mod text;
 pub mod version;
 
-pub use diff::{Diff, ZoneState};
+pub use diff::{ApplyError, Diff, ZoneState};
 pub use progress::Progress;
 pub use rec::Rec;
 pub use rrset::RRset;

@@ -75,7 +75,7 @@ impl ZoneLoop {
             anyhow::bail!("the zone is not loaded");
         };
         let t0 = Instant::now();
-        let mut next = state.applied(diff).map_err(anyhow::Error::msg)?;
+        let mut next = state.applied(diff)?;
         let mut signed_diff = None;
         if let (Some(rs), true) = (&self.resigner, resign && next.zone.nsec3.is_some()) {
             let r = rs
@@ -147,7 +147,7 @@ impl ZoneLoop {
         .and_then(|r| {
             let Some(r) = r else { return Ok(None) };
             let mut next = state.clone();
-            next.apply(&r.diff)?;
+            next.apply(&r.diff).map_err(|e| e.to_string())?;
             let served: Vec<(Box<[u8]>, tldd_zone::RRset)> = r
                 .sets
                 .iter()
