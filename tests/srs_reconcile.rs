@@ -170,3 +170,35 @@ fn acknowledged_changes_survive_kill_9() {
         knot.wait_records(&format!("{n}."), "NS", &["ns1.example.net."]);
     }
 }
+
+/// The SRS signs with tldd's own TSIG code, so a `[[tsig]]` key with
+/// hmac-sha1 (which `tldd serve` and Knot accept) also publishes and
+/// reconciles: UPDATEs and the AXFR are signed and checked with SHA-1
+/// against knotd.
+#[test]
+fn hmac_sha1_keys_publish_and_reconcile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let knot = Knot::start_with(tmp.path(), free_port(), "hmac-sha1");
+    let mut srs = Srs::new_with(tmp.path(), knot.port, "", "hmac-sha1");
+    let cert = srs.add_registrar("reg-a", "passA-123", &[]);
+    srs.start();
+    let mut a = Perl::connect(&srs, "reg-a", "passA-123", Some(&cert));
+    a.expect(1000, "create_contact", json!([contact("ca-1")]));
+    a.expect(
+        1000,
+        "create_host",
+        json!([{ "name": "ns1.example.net", "addrs": [] }]),
+    );
+    a.expect(
+        1000,
+        "create_domain",
+        json!([{ "name": "sha1.shop", "period": 1, "registrant": "ca-1",
+        "contacts": {}, "ns": ["ns1.example.net"], "authInfo": "dom-Pass1" }]),
+    );
+    knot.wait_records("sha1.shop.", "NS", &["ns1.example.net."]);
+    let out = srs.ok(&["reconcile", "--dry-run"]);
+    assert!(
+        out.contains("missing: 0") && out.contains("different: 0") && out.contains("extra: 0"),
+        "{out}"
+    );
+}

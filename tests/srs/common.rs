@@ -110,6 +110,8 @@ pub struct Knot {
     child: Child,
     pub port: u16,
     pub dir: PathBuf,
+    /// TSIG algorithm of `srs-key`.
+    pub alg: String,
 }
 
 impl Knot {
@@ -118,6 +120,11 @@ impl Knot {
     }
 
     pub fn start_on(dir: &Path, port: u16) -> Knot {
+        Self::start_with(dir, port, "hmac-sha256")
+    }
+
+    /// knotd whose `srs-key` uses TSIG algorithm `alg`.
+    pub fn start_with(dir: &Path, port: u16, alg: &str) -> Knot {
         let knotd = need("knotd", "knot");
         need("kdig", "knot-dnsutils");
         let dir = dir.join("knot");
@@ -132,7 +139,7 @@ impl Knot {
             "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\n    pidfile: \"{d}/knot.pid\"\n\
 control:\n    listen: \"{d}/knot.sock\"\n\
 database:\n    storage: \"{d}/db\"\n\
-key:\n  - id: srs-key\n    algorithm: hmac-sha256\n    secret: {TSIG_SECRET}\n\
+key:\n  - id: srs-key\n    algorithm: {alg}\n    secret: {TSIG_SECRET}\n\
 acl:\n  - id: srs\n    key: srs-key\n    action: [update, transfer]\n\
 template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    journal-content: changes\n\
 zone:\n  - domain: shop.\n    file: \"shop.zone\"\n    acl: srs\n\
@@ -148,7 +155,12 @@ log:\n  - target: stderr\n    any: info\n",
             .stderr(log)
             .spawn()
             .expect("start knotd");
-        let k = Knot { child, port, dir };
+        let k = Knot {
+            child,
+            port,
+            dir,
+            alg: alg.to_string(),
+        };
         wait_for("knotd to serve shop.", Duration::from_secs(20), || {
             k.kdig(&["shop.", "SOA", "+short"]).contains("a.nic.shop.")
         });
@@ -167,7 +179,7 @@ log:\n  - target: stderr\n    any: info\n",
     pub fn axfr(&self) -> Vec<(String, String, String)> {
         let out = self.kdig(&[
             "-y",
-            &format!("hmac-sha256:srs-key:{TSIG_SECRET}"),
+            &format!("{}:srs-key:{TSIG_SECRET}", self.alg),
             "shop.",
             "AXFR",
             "+noall",
@@ -233,6 +245,11 @@ pub struct Srs {
 impl Srs {
     /// Writes the config; `extra_srs` is appended to the `[srs]` table.
     pub fn new(dir: &Path, dns_port: u16, extra_srs: &str) -> Srs {
+        Self::new_with(dir, dns_port, extra_srs, "hmac-sha256")
+    }
+
+    /// As [`Srs::new`], the `srs-key` with TSIG algorithm `alg`.
+    pub fn new_with(dir: &Path, dns_port: u16, extra_srs: &str, alg: &str) -> Srs {
         let server_cert = make_cert(dir, "server");
         let epp_port = free_port();
         let metrics_port = free_port();
@@ -243,7 +260,7 @@ tls_cert = \"{crt}\"\ntls_key = \"{key}\"\nmetrics_listen = \"127.0.0.1:{metrics
 clock_control = true\nlifecycle_interval = 3600\n{extra_srs}\n\
 [srs.dns]\nserver = \"127.0.0.1:{dns_port}\"\ntsig_key = \"srs-key\"\ntimeout = 3\n\
 [srs.fees]\ncreate = 1000\nrenew = 900\ntransfer = 800\nrestore = 5000\n\
-[[tsig]]\nname = \"srs-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{TSIG_SECRET}\"\n",
+[[tsig]]\nname = \"srs-key\"\nalgorithm = \"{alg}\"\nsecret = \"{TSIG_SECRET}\"\n",
             d = dir.display(),
             crt = server_cert.crt.display(),
             key = server_cert.key.display(),
