@@ -1,0 +1,226 @@
+//! A tldd secondary following a tldd primary: first load by AXFR, then
+//! NOTIFY + IXFR through a stream of updates; with the primary stopped it
+//! keeps answering; restarted alone it serves its stored copy; NOTIFY from
+//! strangers is refused; updates sent to it are refused. Past SOA expire
+//! without its primary it answers SERVFAIL (not REFUSED) and serves no
+//! transfer, and it comes back once the primary does.
+use crate::support::serve as common;
+use crate::support::update as update_kit;
+use common::*;
+use update_kit::*;
+
+fn secondary(primary: std::net::SocketAddr, port: u16, data: &std::path::Path) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tldd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:{port}\"]\ndata_dir = \"{}\"\nudp_workers = 1\nmetrics = \"127.0.0.1:0\"\n{}[[zone]]\norigin = \"shop.\"\nprimary = \"{primary}\"\ntransfer_key = \"xfr-key\"\nupdate_key = \"srs-key\"\n",
+            data.display(),
+            keys_toml()
+        ),
+    )
+    .unwrap();
+    Server::start_with_config(&cfg, dir)
+}
+
+#[test]
+fn tldd_secondary_follows_and_survives_the_primary() {
+    let sport = free_port();
+    let p = primary("srs-key", &format!("notify = [\"127.0.0.1:{sport}\"]"), "");
+    let data = tempfile::tempdir().unwrap();
+    let s = secondary(p.addr, sport, data.path());
+    let first = serial_at(p.addr).unwrap();
+    assert!(
+        wait_for(30, || serial_at(s.addr) == Some(first)),
+        "{:?}",
+        s.log.lock().unwrap()
+    );
+    let key = Some(("hmac-sha256", "srs-key", SECRET));
+    for i in 0..20 {
+        let (ok, out) = nsupdate(
+            &p,
+            key,
+            &format!(
+                "update add sec{i}.shop. 3600 NS ns1.sec{i}.shop.\nupdate add ns1.sec{i}.shop. 3600 A 198.51.100.{i}"
+            ),
+        );
+        assert!(ok, "{out}");
+        if i % 5 == 4 {
+            let (ok, out) = nsupdate(
+                &p,
+                key,
+                &format!(
+                    "update delete sec{}.shop.\nupdate delete ns1.sec{}.shop.",
+                    i - 2,
+                    i - 2
+                ),
+            );
+            assert!(ok, "{out}");
+        }
+    }
+    let last = serial_at(p.addr).unwrap();
+    assert!(
+        wait_for(30, || serial_at(s.addr) == Some(last)),
+        "secondary at {:?}, primary {last}",
+        serial_at(s.addr)
+    );
+    assert_eq!(axfr(s.addr), axfr(p.addr));
+    let log = s.log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("kind=\"ixfr\"") || log.contains("kind=ixfr"),
+        "{log}"
+    );
+
+    // Updates go to the primary, not here.
+    let (ok, out) = nsupdate(&s, key, "update add nope.shop. 3600 NS ns.example.");
+    assert!(!ok && out.contains("REFUSED"), "{out}");
+
+    // Primary gone: the secondary keeps answering.
+    assert!(p.stop());
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let r = s.kdig(&["www.sec19.shop.", "A", "+norec"]);
+    assert!(r.contains("198.51.100.19"), "{r}");
+    assert_eq!(serial_at(s.addr), Some(last));
+
+    // Restarted with the primary still down: serves the stored copy.
+    assert!(s.stop());
+    let s = secondary("127.0.0.1:9".parse().unwrap(), free_port(), data.path());
+    assert_eq!(serial_at(s.addr), Some(last));
+    assert!(s
+        .kdig(&["www.sec19.shop.", "A", "+norec"])
+        .contains("198.51.100.19"));
+}
+
+/// A primary on a fixed port serving a small zone whose SOA expire is
+/// `expire` seconds (refresh/retry at the 5 s floor).
+fn small_primary(port: u16, expire: u32, dir: &std::path::Path) -> Server {
+    let zone = dir.join("small.zone");
+    std::fs::write(
+        &zone,
+        format!(
+            "$ORIGIN shop.\n$TTL 300\n@ SOA a.nic.shop. hostmaster.nic.shop. 7 5 5 {expire} 300\n\
+             @ NS a.nic.shop.\na.nic A 192.0.2.53\nexp NS ns1.exp.shop.\nns1.exp A 198.51.100.7\n"
+        ),
+    )
+    .unwrap();
+    let cfg = dir.join("primary.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:{port}\"]\ndata_dir = \"{}\"\nudp_workers = 1\n{}[[zone]]\norigin = \"shop.\"\nfile = \"{}\"\ntransfer_key = \"xfr-key\"\n",
+            dir.join("pdata").display(),
+            keys_toml(),
+            zone.display()
+        ),
+    )
+    .unwrap();
+    Server::start_with_config(&cfg, tempfile::tempdir().unwrap())
+}
+
+fn status(s: &Server, args: &[&str]) -> String {
+    let out = s.kdig(args);
+    out.split("status: ")
+        .nth(1)
+        .and_then(|r| r.split([',', ';']).next())
+        .unwrap_or("no answer")
+        .to_string()
+}
+
+/// SOA expire of [`small_primary`]'s zone in the expiry test: long enough
+/// that a restart which forgot the expire clock would still answer
+/// NOERROR when the test looks.
+const EXPIRE: u32 = 15;
+
+#[test]
+fn expired_secondary_answers_servfail_until_the_primary_returns() {
+    let pdir = tempfile::tempdir().unwrap();
+    let pport = free_port();
+    let p = small_primary(pport, EXPIRE, pdir.path());
+    let data = tempfile::tempdir().unwrap();
+    let s = secondary(p.addr, free_port(), data.path());
+    let paddr = p.addr;
+    assert!(
+        wait_for(30, || serial_at(s.addr) == Some(7)),
+        "{:?}",
+        s.log.lock().unwrap()
+    );
+    assert_eq!(status(&s, &["exp.shop.", "A", "+norec"]), "NOERROR");
+
+    // Primary gone: once SOA expire has passed without a refresh,
+    // queries get SERVFAIL and transfers stop.
+    assert!(p.stop());
+    let expired = wait_for(60, || {
+        status(&s, &["exp.shop.", "A", "+norec"]) == "SERVFAIL"
+            && status(&s, &["shop.", "SOA", "+norec"]) == "SERVFAIL"
+    });
+    assert!(expired, "{:?}", s.log.lock().unwrap());
+    assert_eq!(status(&s, &["nope.example.", "A", "+norec"]), "REFUSED");
+    let key = format!("hmac-sha256:xfr-key:{SECRET}");
+    let x = kdig_at(s.addr, &["shop.", "AXFR", "-y", &key]);
+    assert!(x.contains("SERVFAIL") && !x.contains("198.51.100.7"), "{x}");
+    let m = metrics_text(&s);
+    assert!(
+        m.contains("tldd_secondary_expired{zone=\"shop.\"} 1"),
+        "{m}"
+    );
+
+    // Restarted with the primary still gone, it does not start a fresh
+    // expire period on its stored copy: it expires as soon as the first
+    // refresh fails, well before another EXPIRE seconds.
+    assert!(s.stop());
+    let s = secondary(paddr, free_port(), data.path());
+    assert!(
+        wait_for(EXPIRE as u64 / 3, || status(
+            &s,
+            &["exp.shop.", "A", "+norec"]
+        ) == "SERVFAIL"),
+        "{:?}",
+        s.log.lock().unwrap()
+    );
+
+    // The primary returns: the secondary transfers again and answers.
+    let p = small_primary(pport, EXPIRE, pdir.path());
+    assert!(
+        wait_for(60, || status(&s, &["exp.shop.", "A", "+norec"])
+            == "NOERROR"),
+        "{:?}",
+        s.log.lock().unwrap()
+    );
+    assert_eq!(serial_at(s.addr), serial_at(p.addr));
+    assert!(metrics_text(&s).contains("tldd_secondary_expired{zone=\"shop.\"} 0"));
+}
+
+fn metrics_text(s: &Server) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(s.metrics.expect("metrics address")).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn notify_from_a_stranger_is_refused() {
+    let p = primary("srs-key", "", "");
+    let data = tempfile::tempdir().unwrap();
+    // The secondary believes its primary is at 127.0.0.2: our NOTIFY from
+    // 127.0.0.1 must be refused.
+    let s = secondary("127.0.0.2:53".parse().unwrap(), free_port(), data.path());
+    let (ok, out) = python(
+        "import dns.message,dns.query,dns.opcode,sys\n\
+         m=dns.message.make_query('shop.','SOA')\nm.set_opcode(dns.opcode.NOTIFY)\n\
+         r=dns.query.udp(m,'127.0.0.1',port=int(sys.argv[1]),timeout=3)\nprint(dns.rcode.to_text(r.rcode()))",
+        &[&s.port().to_string()],
+    );
+    assert!(ok && out.contains("REFUSED"), "{out}");
+    // And a primary zone does not take NOTIFY at all.
+    let (ok, out) = python(
+        "import dns.message,dns.query,dns.opcode,sys\n\
+         m=dns.message.make_query('shop.','SOA')\nm.set_opcode(dns.opcode.NOTIFY)\n\
+         r=dns.query.udp(m,'127.0.0.1',port=int(sys.argv[1]),timeout=3)\nprint(dns.rcode.to_text(r.rcode()))",
+        &[&p.port().to_string()],
+    );
+    assert!(ok && out.contains("REFUSED"), "{out}");
+}
