@@ -122,7 +122,9 @@ pub async fn serve(cfg: config::Loaded) -> anyhow::Result<()> {
         settings,
         app.metrics.clone(),
     ));
-    tracing::info!(epp = %c.epp_listen, tld = %app.cfg.tld, dns = %c.dns.server, "SRS serving");
+    // The bound address (port 0 in the config: the one the kernel chose).
+    let epp_addr = listener.local_addr()?;
+    tracing::info!(epp = %epp_addr, tld = %app.cfg.tld, dns = %c.dns.server, "SRS serving");
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(epp::session::serve(epp, listener, tls));
     tasks.spawn(app.publisher().run());

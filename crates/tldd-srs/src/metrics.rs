@@ -145,6 +145,7 @@ pub async fn serve(addr: SocketAddr, m: Arc<Metrics>) -> anyhow::Result<()> {
     let l = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("metrics_listen {addr}: {e}"))?;
+    tracing::info!(metrics = %l.local_addr()?, "SRS metrics listening");
     axum::serve(l, app).await?;
     Ok(())
 }

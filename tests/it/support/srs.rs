@@ -227,12 +227,23 @@ impl Drop for Knot {
     }
 }
 
+/// The port of `key=ADDR:PORT` in a log line.
+fn logged_port(line: &str, key: &str) -> Option<u16> {
+    let rest = &line[line.find(key)? + key.len()..];
+    let addr = rest.split_whitespace().next()?;
+    addr.parse::<std::net::SocketAddr>().ok().map(|a| a.port())
+}
+
 /// A `tldd srs` instance (config, data dir, optional running server).
 pub struct Srs {
     pub dir: PathBuf,
     pub config: PathBuf,
+    /// The bound ports, read from the server's log at each [`Srs::start`]
+    /// (the config asks for port 0: the kernel picks, nothing races).
     pub epp_port: u16,
     pub metrics_port: u16,
+    pub whois_port: Option<u16>,
+    pub rdap_port: Option<u16>,
     pub server_cert: Cert,
     child: Option<Child>,
 }
@@ -246,12 +257,10 @@ impl Srs {
     /// As [`Srs::new`], the `srs-key` with TSIG algorithm `alg`.
     pub fn new_with(dir: &Path, dns_port: u16, extra_srs: &str, alg: &str) -> Srs {
         let server_cert = make_cert(dir, "server");
-        let epp_port = free_port();
-        let metrics_port = free_port();
         let config = dir.join("srs.toml");
         let text = format!(
-            "[srs]\ntld = \"shop.\"\ndata_dir = \"{d}/srs-data\"\nepp_listen = \"127.0.0.1:{epp_port}\"\n\
-tls_cert = \"{crt}\"\ntls_key = \"{key}\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n\
+            "[srs]\ntld = \"shop.\"\ndata_dir = \"{d}/srs-data\"\nepp_listen = \"127.0.0.1:0\"\n\
+tls_cert = \"{crt}\"\ntls_key = \"{key}\"\nmetrics_listen = \"127.0.0.1:0\"\n\
 clock_control = true\nlifecycle_interval = 3600\n{extra_srs}\n\
 [srs.dns]\nserver = \"127.0.0.1:{dns_port}\"\ntsig_key = \"srs-key\"\ntimeout = 3\n\
 [srs.fees]\ncreate = 1000\nrenew = 900\ntransfer = 800\nrestore = 5000\n\
@@ -264,8 +273,10 @@ clock_control = true\nlifecycle_interval = 3600\n{extra_srs}\n\
         Srs {
             dir: dir.to_owned(),
             config,
-            epp_port,
-            metrics_port,
+            epp_port: 0,
+            metrics_port: 0,
+            whois_port: None,
+            rdap_port: None,
             server_cert,
             child: None,
         }
@@ -315,6 +326,7 @@ clock_control = true\nlifecycle_interval = 3600\n{extra_srs}\n\
     }
 
     pub fn start(&mut self) {
+        let from = std::fs::metadata(self.dir.join("srs.log")).map_or(0, |m| m.len() as usize);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -329,6 +341,35 @@ clock_control = true\nlifecycle_interval = 3600\n{extra_srs}\n\
             .spawn()
             .expect("start tldd srs");
         self.child = Some(child);
+        let config = std::fs::read_to_string(&self.config).unwrap();
+        let wants = |key: &str| config.lines().any(|l| l.trim_start().starts_with(key));
+        let (whois, rdap) = (wants("whois_listen"), wants("rdap_listen"));
+        let mut ports = (None, None, None, None);
+        wait_for(
+            "the SRS to log its listeners",
+            Duration::from_secs(20),
+            || {
+                let log = self.log();
+                let new = log.get(from..).unwrap_or_default();
+                let port = |line: &str, key: &str| {
+                    new.lines()
+                        .filter(|l| l.contains(line))
+                        .find_map(|l| logged_port(l, key))
+                };
+                ports = (
+                    port("SRS serving", "epp="),
+                    port("SRS metrics listening", "metrics="),
+                    port("Whois serving", "whois="),
+                    port("RDAP serving", "rdap="),
+                );
+                ports.0.is_some()
+                    && ports.1.is_some()
+                    && (!whois || ports.2.is_some())
+                    && (!rdap || ports.3.is_some())
+            },
+        );
+        (self.epp_port, self.metrics_port) = (ports.0.unwrap(), ports.1.unwrap());
+        (self.whois_port, self.rdap_port) = (ports.2, ports.3);
         let port = self.epp_port;
         wait_for("the EPP listener", Duration::from_secs(20), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()

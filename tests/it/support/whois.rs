@@ -33,10 +33,8 @@ pub struct Fixture {
 /// `extra` added to `[srs]`, and creates the fixture objects.
 pub fn start(whois_table: &str, extra: &str) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
-    let whois_port = free_port();
-    let rdap_port = free_port();
     let extra_srs = format!(
-        "whois_listen = \"127.0.0.1:{whois_port}\"\nrdap_listen = \"127.0.0.1:{rdap_port}\"\n{extra}\n[srs.whois]\n{whois_table}\n"
+        "whois_listen = \"127.0.0.1:0\"\nrdap_listen = \"127.0.0.1:0\"\n{extra}\n[srs.whois]\n{whois_table}\n"
     );
     let mut srs = Srs::new(tmp.path(), free_port(), &extra_srs);
     let cert = srs.add_registrar("reg-a", "passA-123", &[]);
@@ -108,6 +106,8 @@ pub fn start(whois_table: &str, extra: &str) -> Fixture {
          <extension><secDNS:update {SECDNS}><secDNS:add><secDNS:dsData><secDNS:keyTag>12345</secDNS:keyTag>\
          <secDNS:alg>13</secDNS:alg><secDNS:digestType>2</secDNS:digestType><secDNS:digest>{DS_DIGEST}</secDNS:digest>\
          </secDNS:dsData></secDNS:add></secDNS:update></extension>")));
+    let whois_port = srs.whois_port.expect("the SRS logged its Whois address");
+    let rdap_port = srs.rdap_port.expect("the SRS logged its RDAP address");
     wait_for("the Whois listener", Duration::from_secs(10), || {
         TcpStream::connect(("127.0.0.1", whois_port)).is_ok()
     });

@@ -142,6 +142,7 @@ pub async fn start(
         Some(addr) => {
             let ls = workers::bind_group(addr, threads)
                 .map_err(|e| anyhow::anyhow!("whois_listen {addr}: {e}"))?;
+            let addr = ls[0].local_addr()?;
             tracing::info!(whois = %addr, threads, rate_limit = c.whois.rate_limit, allow = c.whois.allow.len(), "Whois serving");
             ls.into_iter().map(Some).collect()
         }
@@ -164,6 +165,8 @@ pub async fn start(
             };
             let ls = workers::bind_group(addr, threads)
                 .map_err(|e| anyhow::anyhow!("rdap_listen {addr}: {e}"))?;
+            // port 0: the base URL and the log name the port the kernel chose
+            let addr = ls[0].local_addr()?;
             let scheme = if tls.is_some() { "https" } else { "http" };
             let mut base = c
                 .whois

@@ -35,11 +35,24 @@ use tokio::io::unix::AsyncFd;
 
 /// `n` listening sockets on `addr`, all sharing its port.
 pub fn bind_group(addr: SocketAddr, n: usize) -> std::io::Result<Vec<TcpListener>> {
-    // refused here when someone else has the port, even with SO_REUSEPORT
-    let probe = TcpListener::bind(addr)?;
-    let addr = probe.local_addr()?;
-    drop(probe);
-    (0..n.max(1)).map(|_| reuse_port_listener(addr)).collect()
+    let mut group = Vec::with_capacity(n.max(1));
+    let addr = if addr.port() == 0 {
+        // An ephemeral port: the kernel picks it for the first socket and
+        // the others join that one (nobody else can hold a port the
+        // kernel just handed out).
+        let first = reuse_port_listener(addr)?;
+        let actual = first.local_addr()?;
+        group.push(first);
+        actual
+    } else {
+        // refused here when someone else has the port, even with SO_REUSEPORT
+        drop(TcpListener::bind(addr)?);
+        addr
+    };
+    while group.len() < n.max(1) {
+        group.push(reuse_port_listener(addr)?);
+    }
+    Ok(group)
 }
 
 fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
