@@ -7,3 +7,6 @@ pub mod writer;
 
 pub use answer::{respond, Outcome, Params, Transport, ZoneSet};
 pub use query::Query;
+
+#[cfg(test)]
+mod tests;
