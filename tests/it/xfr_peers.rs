@@ -307,3 +307,49 @@ fn a_presigned_zone_stays_valid_through_store_and_transfers() {
     let r = s.kdig(&["shop.", "SOA", "+dnssec"]);
     assert!(r.contains("RRSIG"), "{r}");
 }
+
+/// NOTIFY retries are the zone loop's: a target that never answers gets
+/// the new version's NOTIFY five times (after 0, 1, 2, 4 and 8 s), each a
+/// NOTIFY for the zone with the new SOA, signed with the zone's transfer
+/// key, and then no more; the failure is counted. (A target that answers
+/// is notified once: `knot_and_nsd_follow_tldd_by_ixfr`.)
+#[test]
+fn notify_is_retried_five_times_then_given_up() {
+    use hickory_proto::op::{Message, MessageType, OpCode};
+    use std::time::Duration;
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let s = primary(
+        "srs-key",
+        &format!("notify = [\"{}\"]", silent.local_addr().unwrap()),
+        "metrics = \"127.0.0.1:0\"",
+    );
+    let (ok, out) = nsupdate(
+        &s,
+        Some(("hmac-sha256", "srs-key", SECRET)),
+        "update add notified.shop. 3600 IN NS ns1.example.net.",
+    );
+    assert!(ok, "{out}");
+    let serial = serial_at(s.addr).unwrap();
+    // Count until nothing comes for longer than the last back-off (8 s).
+    silent
+        .set_read_timeout(Some(Duration::from_secs(12)))
+        .unwrap();
+    let mut buf = [0u8; 1500];
+    let mut tries = 0;
+    while let Ok((n, _)) = silent.recv_from(&mut buf) {
+        let m = Message::from_vec(&buf[..n]).expect("a NOTIFY decodes");
+        assert_eq!(m.op_code, OpCode::Notify);
+        assert_eq!(m.message_type, MessageType::Query);
+        assert_eq!(m.queries[0].name().to_ascii(), "shop.");
+        match m.answers.first().map(|r| &r.data) {
+            Some(hickory_proto::rr::RData::SOA(soa)) => assert_eq!(soa.serial, serial),
+            other => panic!("NOTIFY without the SOA: {other:?}"),
+        }
+        assert!(m.signature().is_some(), "signed with the transfer key");
+        tries += 1;
+        assert!(tries <= 5, "more than five tries");
+    }
+    assert_eq!(tries, 5);
+    assert_eq!(metric(&s, "tldd_notify_total", &["result=\"sent\""]), 5.0);
+    assert_eq!(metric(&s, "tldd_notify_total", &["result=\"failed\""]), 1.0);
+}
