@@ -113,13 +113,43 @@ pub fn target_name(rtype: u16, rd: &[u8]) -> Option<&[u8]> {
     Some(&rest[..name::wire_len(rest)?])
 }
 
+/// Why presentation RDATA does not convert (the zone reader adds the line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RdataError {
+    #[error("missing RDATA field")]
+    Missing,
+    #[error("not UTF-8")]
+    NotUtf8,
+    #[error("bad number {0:?}")]
+    Number(String),
+    /// A field that does not parse: what it should have been.
+    #[error("{0}")]
+    Field(&'static str),
+    #[error("name {name:?}: {reason}")]
+    Name { name: String, reason: String },
+    #[error("bad time {0:?}")]
+    Time(String),
+    #[error("bad SOA timer {0:?}")]
+    SoaTimer(String),
+    #[error("unknown type {0:?}")]
+    UnknownType(String),
+    #[error(
+        "type {0} is not supported in presentation form; write it as RFC 3597 `\\# <len> <hex>`"
+    )]
+    Unsupported(String),
+    #[error("trailing data {0:?}")]
+    Trailing(String),
+    #[error("\\# length {len} but {got} bytes of data")]
+    GenericLength { len: usize, got: usize },
+}
+
 /// Appends the wire RDATA of `rtype` given its presentation tokens.
 pub fn from_text(
     rtype: u16,
     args: &[&[u8]],
     origin: &[u8],
     out: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), RdataError> {
     let mut p = Args { args, i: 0, origin };
     if args.first() == Some(&&b"\\#"[..]) {
         return p.generic(out);
@@ -129,14 +159,14 @@ pub fn from_text(
             let a: std::net::Ipv4Addr = p
                 .str()?
                 .parse()
-                .map_err(|_| "bad IPv4 address".to_string())?;
+                .map_err(|_| RdataError::Field("bad IPv4 address"))?;
             out.extend_from_slice(&a.octets());
         }
         AAAA => {
             let a: std::net::Ipv6Addr = p
                 .str()?
                 .parse()
-                .map_err(|_| "bad IPv6 address".to_string())?;
+                .map_err(|_| RdataError::Field("bad IPv6 address"))?;
             out.extend_from_slice(&a.octets());
         }
         NS | CNAME | PTR | DNAME => p.name(out)?,
@@ -156,13 +186,13 @@ pub fn from_text(
             p.u32(out)?;
             for _ in 0..4 {
                 let t = p.next()?;
-                let v = parse_ttl(t).ok_or_else(|| format!("bad SOA timer {:?}", lossy(t)))?;
+                let v = parse_ttl(t).ok_or_else(|| RdataError::SoaTimer(lossy(t)))?;
                 out.extend_from_slice(&v.to_be_bytes());
             }
         }
         TXT | 99 => {
             if args.is_empty() {
-                return Err("TXT needs at least one string".into());
+                return Err(RdataError::Field("TXT needs at least one string"));
             }
             while p.i < args.len() {
                 p.char_string(out)?;
@@ -177,7 +207,7 @@ pub fn from_text(
             p.u8(out)?;
             let tag = p.next()?;
             if tag.is_empty() || tag.len() > 255 {
-                return Err("bad CAA tag".into());
+                return Err(RdataError::Field("bad CAA tag"));
             }
             out.push(tag.len() as u8);
             out.extend_from_slice(tag);
@@ -198,7 +228,7 @@ pub fn from_text(
         }
         RRSIG => {
             let t = p.next()?;
-            let covered = parse_type(t).ok_or_else(|| format!("unknown type {:?}", lossy(t)))?;
+            let covered = parse_type(t).ok_or_else(|| RdataError::UnknownType(lossy(t)))?;
             out.extend_from_slice(&covered.to_be_bytes());
             p.u8_or_mnemonic(out)?;
             p.u8(out)?;
@@ -221,7 +251,7 @@ pub fn from_text(
             let h = p.next()?;
             let hash = BASE32HEX_NOPAD
                 .decode(&h.to_ascii_uppercase())
-                .map_err(|_| "bad base32hex next hashed owner".to_string())?;
+                .map_err(|_| RdataError::Field("bad base32hex next hashed owner"))?;
             out.push(hash.len() as u8);
             out.extend_from_slice(&hash);
             p.bitmap(out)?
@@ -252,18 +282,13 @@ pub fn from_text(
             p.u8(out)?;
             p.hex_rest(out)?
         }
-        _ => {
-            return Err(format!(
-            "type {} is not supported in presentation form; write it as RFC 3597 `\\# <len> <hex>`",
-            type_name(rtype)
-        ))
-        }
+        _ => return Err(RdataError::Unsupported(type_name(rtype))),
     }
     if p.i < args.len() {
-        return Err(format!("trailing data {:?}", lossy(args[p.i])));
+        return Err(RdataError::Trailing(lossy(args[p.i])));
     }
     if out.len() > 65535 {
-        return Err("RDATA longer than 65535 bytes".into());
+        return Err(RdataError::Field("RDATA longer than 65535 bytes"));
     }
     Ok(())
 }
@@ -272,11 +297,11 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn unescape_into(s: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+fn unescape_into(s: &[u8], out: &mut Vec<u8>) -> Result<(), RdataError> {
     let mut i = 0;
     while i < s.len() {
         if s[i] == b'\\' {
-            let (b, used) = name::unescape(&s[i + 1..]).ok_or("bad escape")?;
+            let (b, used) = name::unescape(&s[i + 1..]).ok_or(RdataError::Field("bad escape"))?;
             out.push(b);
             i += 1 + used;
         } else {
@@ -294,24 +319,24 @@ struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
-    fn next(&mut self) -> Result<&'a [u8], String> {
-        let t = self.args.get(self.i).ok_or("missing RDATA field")?;
+    fn next(&mut self) -> Result<&'a [u8], RdataError> {
+        let t = self.args.get(self.i).ok_or(RdataError::Missing)?;
         self.i += 1;
         Ok(t)
     }
-    fn str(&mut self) -> Result<&'a str, String> {
-        std::str::from_utf8(self.next()?).map_err(|_| "not UTF-8".to_string())
+    fn str(&mut self) -> Result<&'a str, RdataError> {
+        std::str::from_utf8(self.next()?).map_err(|_| RdataError::NotUtf8)
     }
-    fn num<T: FromStr>(&mut self) -> Result<T, String> {
+    fn num<T: FromStr>(&mut self) -> Result<T, RdataError> {
         let s = self.str()?;
-        s.parse().map_err(|_| format!("bad number {s:?}"))
+        s.parse().map_err(|_| RdataError::Number(s.to_string()))
     }
-    fn u8(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn u8(&mut self, out: &mut Vec<u8>) -> Result<(), RdataError> {
         out.push(self.num::<u8>()?);
         Ok(())
     }
     /// Algorithm fields may be written as mnemonics in some zones.
-    fn u8_or_mnemonic(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn u8_or_mnemonic(&mut self, out: &mut Vec<u8>) -> Result<(), RdataError> {
         let s = self.str()?;
         let v = match s.to_ascii_uppercase().as_str() {
             "RSASHA1" => 5,
@@ -321,52 +346,55 @@ impl<'a> Args<'a> {
             "ECDSAP384SHA384" => 14,
             "ED25519" => 15,
             "ED448" => 16,
-            _ => s.parse().map_err(|_| format!("bad number {s:?}"))?,
+            _ => s.parse().map_err(|_| RdataError::Number(s.to_string()))?,
         };
         out.push(v);
         Ok(())
     }
-    fn u16(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn u16(&mut self, out: &mut Vec<u8>) -> Result<(), RdataError> {
         out.extend_from_slice(&self.num::<u16>()?.to_be_bytes());
         Ok(())
     }
-    fn u32(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn u32(&mut self, out: &mut Vec<u8>) -> Result<(), RdataError> {
         out.extend_from_slice(&self.num::<u32>()?.to_be_bytes());
         Ok(())
     }
-    fn name(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn name(&mut self, out: &mut Vec<u8>) -> Result<(), RdataError> {
         let t = self.next()?;
-        name::from_text(t, self.origin, false, out).map_err(|e| format!("name {:?}: {e}", lossy(t)))
+        name::from_text(t, self.origin, false, out).map_err(|e| RdataError::Name {
+            name: lossy(t),
+            reason: e.to_string(),
+        })
     }
-    fn char_string(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn char_string(&mut self, out: &mut Vec<u8>) -> Result<(), RdataError> {
         let t = self.next()?;
         let at = out.len();
         out.push(0);
         unescape_into(t, out)?;
         let len = out.len() - at - 1;
         if len > 255 {
-            return Err("character string longer than 255 bytes".into());
+            return Err(RdataError::Field("character string longer than 255 bytes"));
         }
         out[at] = len as u8;
         Ok(())
     }
-    fn time(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn time(&mut self, out: &mut Vec<u8>) -> Result<(), RdataError> {
         let s = self.str()?;
         let v: u32 = if s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit()) {
             let f = |a: usize, b: usize| s[a..b].parse::<u32>().unwrap_or(0);
             let date = time::Date::from_calendar_date(
                 f(0, 4) as i32,
-                time::Month::try_from(f(4, 6) as u8).map_err(|_| "bad month")?,
+                time::Month::try_from(f(4, 6) as u8).map_err(|_| RdataError::Field("bad month"))?,
                 f(6, 8) as u8,
             )
-            .map_err(|_| "bad date")?;
+            .map_err(|_| RdataError::Field("bad date"))?;
             let t = time::Time::from_hms(f(8, 10) as u8, f(10, 12) as u8, f(12, 14) as u8)
-                .map_err(|_| "bad time")?;
+                .map_err(|_| RdataError::Field("bad time"))?;
             time::PrimitiveDateTime::new(date, t)
                 .assume_utc()
                 .unix_timestamp() as u32
         } else {
-            s.parse().map_err(|_| format!("bad time {s:?}"))?
+            s.parse().map_err(|_| RdataError::Time(s.to_string()))?
         };
         out.extend_from_slice(&v.to_be_bytes());
         Ok(())
@@ -379,54 +407,58 @@ impl<'a> Args<'a> {
         }
         joined
     }
-    fn hex_rest(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn hex_rest(&mut self, out: &mut Vec<u8>) -> Result<(), RdataError> {
         let r = self.rest();
         out.extend(
             HEXUPPER_PERMISSIVE
                 .decode(&r)
-                .map_err(|_| "bad hex".to_string())?,
+                .map_err(|_| RdataError::Field("bad hex"))?,
         );
         Ok(())
     }
-    fn base64_rest(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn base64_rest(&mut self, out: &mut Vec<u8>) -> Result<(), RdataError> {
         let r = self.rest();
-        out.extend(BASE64.decode(&r).map_err(|_| "bad base64".to_string())?);
+        out.extend(
+            BASE64
+                .decode(&r)
+                .map_err(|_| RdataError::Field("bad base64"))?,
+        );
         Ok(())
     }
-    fn salt(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn salt(&mut self, out: &mut Vec<u8>) -> Result<(), RdataError> {
         let t = self.next()?;
         if t == b"-" {
             out.push(0);
         } else {
             let s = HEXUPPER_PERMISSIVE
                 .decode(t)
-                .map_err(|_| "bad salt".to_string())?;
+                .map_err(|_| RdataError::Field("bad salt"))?;
             out.push(s.len() as u8);
             out.extend(s);
         }
         Ok(())
     }
-    fn bitmap(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn bitmap(&mut self, out: &mut Vec<u8>) -> Result<(), RdataError> {
         let mut types = Vec::new();
         while self.i < self.args.len() {
             let t = self.next()?;
-            types.push(parse_type(t).ok_or_else(|| format!("unknown type {:?}", lossy(t)))?);
+            types.push(parse_type(t).ok_or_else(|| RdataError::UnknownType(lossy(t)))?);
         }
         write_type_bitmap(&mut types, out);
         Ok(())
     }
-    fn generic(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    fn generic(&mut self, out: &mut Vec<u8>) -> Result<(), RdataError> {
         self.next()?;
         let len: usize = self.num()?;
         let r = self.rest();
         let bytes = HEXUPPER_PERMISSIVE
             .decode(&r)
-            .map_err(|_| "bad hex in \\# RDATA".to_string())?;
+            .map_err(|_| RdataError::Field("bad hex in \\# RDATA"))?;
         if bytes.len() != len {
-            return Err(format!(
-                "\\# length {len} but {} bytes of data",
-                bytes.len()
-            ));
+            return Err(RdataError::GenericLength {
+                len,
+                got: bytes.len(),
+            });
         }
         out.extend(bytes);
         Ok(())
@@ -505,7 +537,8 @@ mod tests {
     fn rd(t: u16, s: &str) -> Result<Vec<u8>, String> {
         let args: Vec<&[u8]> = s.split_whitespace().map(str::as_bytes).collect();
         let mut out = Vec::new();
-        from_text(t, &args, &[4, b's', b'h', b'o', b'p', 0], &mut out)?;
+        from_text(t, &args, &[4, b's', b'h', b'o', b'p', 0], &mut out)
+            .map_err(|e| e.to_string())?;
         Ok(out)
     }
 

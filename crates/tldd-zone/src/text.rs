@@ -426,7 +426,8 @@ fn parse_range(
         rd.clear();
         args.clear();
         args.extend(toks[i..].iter().map(|t| &data[t.start..t.end]));
-        rdata::from_text(rtype, &args, &st.origin, &mut rd).map_err(|m| err(line, m))?;
+        rdata::from_text(rtype, &args, &st.origin, &mut rd)
+            .map_err(|m| err(line, m.to_string()))?;
         let ttl = if rtype == 6 && ttl == 0 && st.default_ttl.is_none() && st.last_ttl.is_none() {
             rdata::soa_minimum(&rd).unwrap_or(0)
         } else {
