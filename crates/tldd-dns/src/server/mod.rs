@@ -335,3 +335,6 @@ async fn wait_for_signal() {
         _ = tokio::signal::ctrl_c() => {},
     }
 }
+
+#[cfg(test)]
+mod tests;
