@@ -17,6 +17,8 @@
 pub mod command;
 pub mod contact;
 pub mod domain;
+#[cfg(test)]
+mod golden;
 pub mod host;
 pub mod parse;
 pub mod poll;
