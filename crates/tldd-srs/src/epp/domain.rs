@@ -474,9 +474,9 @@ pub fn delete(ctx: &Ctx, name: &str) -> EppResult<Response> {
 }
 
 pub fn renew(ctx: &Ctx, c: &DomainRenew) -> EppResult<Response> {
-    let (name, cur, cur_date, years) = (&c.name, &c.cur_exp, c.cur_date, c.years);
+    let (name, cur, cur_date, years) = (c.name.as_str(), &c.cur_exp, c.cur_date, c.years);
     let ex = ctx.store.write(|t| -> EppResult<i64> {
-        let old = sponsored(t, ctx, &name)?;
+        let old = sponsored(t, ctx, name)?;
         let now = t.now();
         if old.rgp != Rgp::Active {
             return Err(err(2105, format!("{name} is pending delete")));
@@ -484,7 +484,7 @@ pub fn renew(ctx: &Ctx, c: &DomainRenew) -> EppResult<Response> {
         if old.pending_transfer().is_some() {
             return Err(err(2304, format!("{name} has a pending transfer")));
         }
-        refuse_if_prohibited(&old.statuses, "Renew", name.as_str())?;
+        refuse_if_prohibited(&old.statuses, "Renew", name)?;
         if date_of(old.ex_date) != Some(cur_date) {
             return Err(err(
                 2306,
@@ -502,7 +502,7 @@ pub fn renew(ctx: &Ctx, c: &DomainRenew) -> EppResult<Response> {
             ));
         }
         let amount = ctx.policy.fees.renew * years as i64;
-        charge(t, now, ctx.clid, LedgerKind::Renew, &name, years, amount)?;
+        charge(t, now, ctx.clid, LedgerKind::Renew, name, years, amount)?;
         let mut d = old.clone();
         d.ex_date = new_ex;
         d.grace.push(
@@ -516,7 +516,7 @@ pub fn renew(ctx: &Ctx, c: &DomainRenew) -> EppResult<Response> {
         1000,
         format!(
             "<domain:renData {XMLNS}><domain:name>{}</domain:name><domain:exDate>{}</domain:exDate></domain:renData>",
-            esc(&name),
+            esc(name),
             fmt(ex)
         ),
     ))

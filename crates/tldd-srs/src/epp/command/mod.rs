@@ -124,8 +124,9 @@ pub enum Request {
     Login(Result<Login, EppError>),
     /// `<logout>` (its content is not looked at).
     Logout,
-    /// Any other EPP verb, answered only inside a session.
-    Command(Verb),
+    /// Any other EPP verb, answered only inside a session (boxed: a
+    /// decoded command is large next to the other requests).
+    Command(Box<Verb>),
 }
 
 /// An EPP verb other than login and logout.
@@ -257,11 +258,11 @@ fn request(verb: &Elem, ext: Option<&Elem>) -> Request {
         "logout" => Request::Logout,
         name => {
             let (label, command) = command(name, verb, ext);
-            Request::Command(Verb {
+            Request::Command(Box::new(Verb {
                 name: name.to_string(),
                 label,
                 command,
-            })
+            }))
         }
     }
 }

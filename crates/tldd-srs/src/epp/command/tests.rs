@@ -21,7 +21,7 @@ fn verb(inner: &str) -> Verb {
             request: Request::Command(v),
         })) => {
             assert_eq!(cl_trid.as_deref(), Some("T-100"));
-            v
+            *v
         }
         other => panic!("{inner}: {other:?}"),
     }
