@@ -1,19 +1,39 @@
 //! EPP (RFC 5730-5733, 5910, 3915): from one request frame to one response.
 //!
 //! [`Epp::handle_frame`] is the whole protocol state machine of a session apart
-//! from I/O (which is [`session`]): it parses the frame ([`xml`]), checks
-//! the envelope, enforces "login first", routes `<check>`..`<transfer>` to
-//! the object modules ([`domain`], [`transfer`], [`host`], [`contact`]) and
-//! `<poll>` to [`poll`], and renders the answer ([`response`]). It never
-//! fails: bad XML is 2001, an unknown command 2000, an unknown extension
-//! 2103, an object service we do not offer 2307, a store failure 2400 —
-//! each with a reason — and the session continues, except after logout
-//! (1500), repeated login failures (2501) or a session limit (2502).
+//! from I/O (which is [`session`]). It works in two steps, in the style of
+//! tokio's mini-redis (`Command::from_frame`, then `apply`):
 //!
-//! Validation is done by these typed readers rather than by an XML Schema
-//! engine: required elements (2003), value syntax (2005), ranges (2004)
-//! and the structural rules the handlers rely on are checked; unexpected
-//! extra elements inside known commands are ignored (a limit of this build).
+//! 1. **decode** ([`command::decode`]): the frame is parsed ([`xml`]) and
+//!    turned into a typed [`command::Frame`] — `<hello>`, or an envelope with
+//!    the clTRID and a [`command::Request`] (login, logout, or a
+//!    [`command::Command`] such as `DomainCreate` with its secDNS data).
+//!    Every check that needs only the frame is made here: XML, envelope,
+//!    verb, extension namespaces, required elements, value syntax and
+//!    ranges. No store, no policy.
+//! 2. **apply** ([`Epp::apply`]): the session gate ("log in first", once),
+//!    then the object modules ([`domain`], [`transfer`], [`host`],
+//!    [`contact`], [`poll`]) check policy and the store and render the
+//!    answer ([`response`]). They never see XML elements.
+//!
+//! It never fails: bad XML is 2001, an unknown command 2000, an unknown
+//! extension 2103, an object service we do not offer 2307, a store failure
+//! 2400 — each with a reason — and the session continues, except after
+//! logout (1500), repeated login failures (2501) or a session limit (2502).
+//!
+//! The split kept every answer as it was: the same code, reason and
+//! response for every frame, and the same order of checks where a frame has
+//! several faults. Where a handler used to make a policy or store check
+//! before a syntax check, the syntax result is carried in the command as a
+//! [`command::Deferred`] field and answered at the old point (see
+//! [`command`]). `golden` (a test) replays a script of frames against a
+//! transcript recorded before the split.
+//!
+//! Validation is done by typed readers ([`parse`]) rather than by an XML
+//! Schema engine: required elements (2003), value syntax (2005), ranges
+//! (2004) and the structural rules the handlers rely on are checked;
+//! unexpected extra elements inside known commands are ignored (a limit of
+//! this build).
 pub mod command;
 pub mod contact;
 pub mod domain;
