@@ -4,7 +4,7 @@
 //! from I/O (which is [`session`]). It works in two steps, in the style of
 //! tokio's mini-redis (`Command::from_frame`, then `apply`):
 //!
-//! 1. **decode** ([`command::decode`]): the frame is parsed ([`xml`]) and
+//! 1. **decode** ([`Command::decode`](command::Command::decode)): the frame is parsed ([`xml`]) and
 //!    turned into a typed [`command::Frame`] — `<hello>`, or an envelope with
 //!    the clTRID and a [`command::Request`] (login, logout, or a
 //!    [`command::Command`] such as `DomainCreate` with its secDNS data).
@@ -151,10 +151,10 @@ impl Epp {
         }
     }
 
-    /// Answers one frame: decodes it ([`command::decode`]), then applies
+    /// Answers one frame: decodes it ([`Command::decode`]), then applies
     /// the command ([`Epp::apply`]).
     pub fn handle_frame(&self, s: &mut Session, frame: &[u8]) -> Answer {
-        let (resp, cl_trid, command) = match command::decode(frame) {
+        let (resp, cl_trid, command) = match Command::decode(frame) {
             Ok(Frame::Hello) => {
                 return Answer {
                     xml: self.greeting(),

@@ -95,13 +95,6 @@ pub enum Frame {
     Command(Envelope),
 }
 
-impl Frame {
-    /// Decodes a frame; see [`decode`].
-    pub fn decode(frame: &[u8]) -> Result<Frame, EppError> {
-        decode(frame)
-    }
-}
-
 /// A `<command>`: its client transaction id and what it asks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
@@ -197,6 +190,13 @@ pub enum Command {
     ContactDelete {
         id: String,
     },
+}
+
+impl Command {
+    /// Decodes a frame (mini-redis's `Command::from_frame`); see [`decode`].
+    pub fn decode(frame: &[u8]) -> Result<Frame, EppError> {
+        decode(frame)
+    }
 }
 
 /// The verbs that take an object element.
