@@ -4,8 +4,9 @@
 //! from I/O (which is [`session`]). It works in two steps, in the style of
 //! tokio's mini-redis (`Command::from_frame`, then `apply`):
 //!
-//! 1. **decode** ([`Command::decode`](command::Command::decode)): the frame is parsed ([`xml`]) and
-//!    turned into a typed [`command::Frame`] — `<hello>`, or an envelope with
+//! 1. **decode** ([`Command::decode`](command::Command::decode)): the
+//!    frame is parsed ([`xml`]) and turned into a typed
+//!    [`command::Frame`] — `<hello>`, or an envelope with
 //!    the clTRID and a [`command::Request`] (login, logout, or a
 //!    [`command::Command`] such as `DomainCreate` with its secDNS data).
 //!    Every check that needs only the frame is made here: XML, envelope,
