@@ -6,10 +6,11 @@
 //! any script) each with name, city and a two-letter country code, at most
 //! three street lines; e-mail `local@domain`; phone `+CC.NUMBER`. A linked
 //! contact (used by a domain) cannot be deleted (2305). Contact transfer is
-//! not offered (2101); contacts stay with their registrar.
-use super::parse::{auth_pw, check_new_pw, opt, req, statuses};
+//! not offered (2101); contacts stay with their registrar. The commands
+//! arrive decoded ([`super::command::contact`]).
+use super::command::{ContactCreate, ContactInfo, ContactUpdate};
 use super::response::Response;
-use super::xml::{esc, Elem, NS_CONTACT};
+use super::xml::esc;
 use super::Ctx;
 use crate::clock::fmt;
 use crate::model::*;
@@ -18,99 +19,6 @@ use crate::result::{err, refuse_if_prohibited, EppResult};
 use std::fmt::Write;
 
 const XMLNS: &str = "xmlns:contact=\"urn:ietf:params:xml:ns:contact-1.0\"";
-
-fn id_of(el: &Elem) -> EppResult<String> {
-    let id = req(el, NS_CONTACT, "id")?;
-    check_handle(&id)?;
-    Ok(id)
-}
-
-fn postal(el: &Elem) -> EppResult<PostalInfo> {
-    let kind = el.attr("type").unwrap_or("");
-    if kind != "int" && kind != "loc" {
-        return Err(err(2005, "postalInfo type must be int or loc"));
-    }
-    let addr = el
-        .child(NS_CONTACT, "addr")
-        .ok_or_else(|| err(2003, "<contact:addr> is required"))?;
-    let street: Vec<String> = addr
-        .all(NS_CONTACT, "street")
-        .map(|s| s.text.clone())
-        .collect();
-    if street.len() > 3 {
-        return Err(err(2001, "at most three street lines"));
-    }
-    let cc = req(addr, NS_CONTACT, "cc")?.to_ascii_uppercase();
-    if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(err(2005, format!("country code {cc:?} is not two letters")));
-    }
-    let p = PostalInfo {
-        kind: kind.to_string(),
-        name: req(el, NS_CONTACT, "name")?,
-        org: opt(el, NS_CONTACT, "org"),
-        street,
-        city: req(addr, NS_CONTACT, "city")?,
-        sp: opt(addr, NS_CONTACT, "sp"),
-        pc: opt(addr, NS_CONTACT, "pc"),
-        cc,
-    };
-    if kind == "int" {
-        let all = [&p.name, &p.city]
-            .into_iter()
-            .chain(p.org.iter())
-            .chain(p.street.iter())
-            .chain(p.sp.iter())
-            .chain(p.pc.iter());
-        for s in all {
-            if !s.is_ascii() {
-                return Err(err(
-                    2005,
-                    "postalInfo type=\"int\" must be ASCII; use type=\"loc\"",
-                ));
-            }
-        }
-    }
-    Ok(p)
-}
-
-fn phone(el: Option<&Elem>) -> EppResult<Option<Phone>> {
-    let Some(e) = el else { return Ok(None) };
-    if e.text.is_empty() {
-        return Ok(None);
-    }
-    if !crate::names::is_epp_phone(&e.text) {
-        return Err(err(2005, format!("phone {:?} is not +CC.NUMBER", e.text)));
-    }
-    Ok(Some(Phone {
-        number: e.text.clone(),
-        ext: e.attr("x").filter(|x| !x.is_empty()).map(str::to_string),
-    }))
-}
-
-fn email(s: &str) -> EppResult<String> {
-    if !crate::names::is_email(s) {
-        return Err(err(2005, format!("{s:?} is not an e-mail address")));
-    }
-    Ok(s.to_string())
-}
-
-fn disclose(el: Option<&Elem>) -> EppResult<Option<Disclose>> {
-    let Some(d) = el else { return Ok(None) };
-    let flag = match d.attr("flag") {
-        Some("1") | Some("true") => true,
-        Some("0") | Some("false") => false,
-        _ => return Err(err(2005, "disclose needs flag=\"0\" or \"1\"")),
-    };
-    let fields = d
-        .children
-        .iter()
-        .map(|c| match c.attr("type") {
-            Some(t) => format!("{}:{t}", c.name),
-            None => c.name.clone(),
-        })
-        .collect();
-    Ok(Some(Disclose { flag, fields }))
-}
 
 fn sponsored(t: &crate::db::Txn, ctx: &Ctx, id: &str) -> EppResult<Contact> {
     let c = t
@@ -125,11 +33,7 @@ fn sponsored(t: &crate::db::Txn, ctx: &Ctx, id: &str) -> EppResult<Contact> {
     Ok(c)
 }
 
-pub fn check(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let ids: Vec<&Elem> = el.all(NS_CONTACT, "id").collect();
-    if ids.is_empty() {
-        return Err(err(2003, "<contact:id> is required"));
-    }
+pub fn check(ctx: &Ctx, ids: &[String]) -> EppResult<Response> {
     if ids.len() > ctx.policy.p.max_check {
         return Err(err(
             2306,
@@ -139,16 +43,16 @@ pub fn check(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     let r = ctx.store.read();
     let mut s = format!("<contact:chkData {XMLNS}>");
     for i in ids {
-        let reason = match check_handle(&i.text) {
+        let reason = match check_handle(i) {
             Err(e) => Some(e.reason),
-            Ok(()) if r.contact(&i.text)?.is_some() => Some("In use".to_string()),
+            Ok(()) if r.contact(i)?.is_some() => Some("In use".to_string()),
             Ok(()) => None,
         };
         let _ = write!(
             s,
             "<contact:cd><contact:id avail=\"{}\">{}</contact:id>",
             u8::from(reason.is_none()),
-            esc(&i.text)
+            esc(i)
         );
         if let Some(reason) = reason {
             let _ = write!(s, "<contact:reason>{}</contact:reason>", esc(&reason));
@@ -159,12 +63,11 @@ pub fn check(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     Ok(Response::with_data(1000, s))
 }
 
-pub fn info(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let id = id_of(el)?;
-    let pw = auth_pw(el, NS_CONTACT)?;
+pub fn info(ctx: &Ctx, q: &ContactInfo) -> EppResult<Response> {
+    let (id, pw) = (&q.id, &q.auth_pw);
     let r = ctx.store.read();
     let c = r
-        .contact(&id)?
+        .contact(id)?
         .ok_or_else(|| err(2303, format!("contact {id} does not exist")))?;
     let sponsor = c.cl_id == ctx.clid;
     if !sponsor && pw.as_deref() != Some(c.auth_pw.as_str()) {
@@ -173,7 +76,7 @@ pub fn info(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
             format!("contact {id} is sponsored by another registrar"),
         ));
     }
-    let linked = !r.contact_links(&id)?.is_empty();
+    let linked = !r.contact_links(id)?.is_empty();
     let mut s = format!(
         "<contact:infData {XMLNS}><contact:id>{}</contact:id><contact:roid>{}</contact:roid>",
         esc(&c.id),
@@ -270,29 +173,16 @@ pub fn info(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     Ok(Response::with_data(1000, s))
 }
 
-fn postal_list(el: &Elem) -> EppResult<Vec<PostalInfo>> {
-    let list: Vec<PostalInfo> = el
-        .all(NS_CONTACT, "postalInfo")
-        .map(postal)
-        .collect::<EppResult<_>>()?;
-    if list.len() > 2 || (list.len() == 2 && list[0].kind == list[1].kind) {
-        return Err(err(2001, "at most one postalInfo of each type"));
-    }
-    Ok(list)
-}
-
-pub fn create(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let id = id_of(el)?;
-    let postal = postal_list(el)?;
-    if postal.is_empty() {
-        return Err(err(2003, "<contact:postalInfo> is required"));
-    }
-    let voice = phone(el.child(NS_CONTACT, "voice"))?;
-    let fax = phone(el.child(NS_CONTACT, "fax"))?;
-    let email = email(&req(el, NS_CONTACT, "email")?)?;
-    let pw = auth_pw(el, NS_CONTACT)?.ok_or_else(|| err(2003, "<contact:authInfo> is required"))?;
-    check_new_pw(&pw)?;
-    let disclose = disclose(el.child(NS_CONTACT, "disclose"))?;
+pub fn create(ctx: &Ctx, c: ContactCreate) -> EppResult<Response> {
+    let ContactCreate {
+        id,
+        postal,
+        voice,
+        fax,
+        email,
+        auth_pw: pw,
+        disclose,
+    } = c;
     let cr = ctx.store.write(|t| -> EppResult<i64> {
         if t.contact(&id)?.is_some() {
             return Err(err(2302, format!("contact {id} exists")));
@@ -323,55 +213,18 @@ pub fn create(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     ))
 }
 
-pub fn update(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let id = id_of(el)?;
-    let add_st = match el.child(NS_CONTACT, "add") {
-        Some(a) => statuses(a, NS_CONTACT)?,
-        None => vec![],
-    };
-    let rem_st = match el.child(NS_CONTACT, "rem") {
-        Some(r) => statuses(r, NS_CONTACT)?,
-        None => vec![],
-    };
-    for s in &add_st {
-        if ![
-            "clientDeleteProhibited",
-            "clientUpdateProhibited",
-            "clientTransferProhibited",
-        ]
-        .contains(&s.as_str())
-        {
-            return Err(err(
-                2306,
-                format!("status {s:?} cannot be set on a contact by a registrar"),
-            ));
-        }
-    }
-    let chg = el.child(NS_CONTACT, "chg");
-    let postal = match chg {
-        Some(c) => postal_list(c)?,
-        None => vec![],
-    };
-    let voice = chg
-        .and_then(|c| c.child(NS_CONTACT, "voice"))
-        .map(|v| phone(Some(v)))
-        .transpose()?;
-    let fax = chg
-        .and_then(|c| c.child(NS_CONTACT, "fax"))
-        .map(|v| phone(Some(v)))
-        .transpose()?;
-    let new_email = chg
-        .and_then(|c| opt(c, NS_CONTACT, "email"))
-        .map(|e| email(&e))
-        .transpose()?;
-    let new_pw = match chg {
-        Some(c) => auth_pw(c, NS_CONTACT)?,
-        None => None,
-    };
-    if let Some(pw) = &new_pw {
-        check_new_pw(pw)?;
-    }
-    let new_disclose = disclose(chg.and_then(|c| c.child(NS_CONTACT, "disclose")))?;
+pub fn update(ctx: &Ctx, u: ContactUpdate) -> EppResult<Response> {
+    let ContactUpdate {
+        id,
+        add_statuses: add_st,
+        rem_statuses: rem_st,
+        postal,
+        voice,
+        fax,
+        email: new_email,
+        auth_pw: new_pw,
+        disclose: new_disclose,
+    } = u;
     ctx.store.write(|t| -> EppResult<()> {
         let old = sponsored(t, ctx, &id)?;
         if old.statuses.contains("serverUpdateProhibited")
@@ -418,19 +271,18 @@ pub fn update(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     Ok(Response::ok())
 }
 
-pub fn delete(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let id = id_of(el)?;
+pub fn delete(ctx: &Ctx, id: &str) -> EppResult<Response> {
     ctx.store.write(|t| -> EppResult<()> {
-        let c = sponsored(t, ctx, &id)?;
+        let c = sponsored(t, ctx, id)?;
         refuse_if_prohibited(&c.statuses, "Delete", &format!("contact {id}"))?;
-        let links = t.contact_links(&id)?;
+        let links = t.contact_links(id)?;
         if !links.is_empty() {
             return Err(err(
                 2305,
                 format!("contact {id} is used by {}", links.join(", ")),
             ));
         }
-        t.del_contact(&id);
+        t.del_contact(id);
         Ok(())
     })?;
     Ok(Response::ok())

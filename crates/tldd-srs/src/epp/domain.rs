@@ -1,29 +1,29 @@
-//! Domain commands (RFC 5731 with hostObj, RFC 5910 secDNS dsData,
-//! RFC 3915 restore): check, info, create, update, delete, renew.
-//! Transfers are in [`super::transfer`].
+//! Applying domain commands (RFC 5731 with hostObj, RFC 5910 secDNS
+//! dsData, RFC 3915 restore): check, info, create, update, restore, delete,
+//! renew. Transfers are in [`super::transfer`]. The commands arrive decoded
+//! ([`super::command::domain`]); this module checks policy and the store
+//! and renders the answer.
 //!
 //! Authorization: only the sponsoring registrar may update, delete or renew;
 //! info by another registrar without the right authInfo returns the public
 //! subset (no contacts, no authInfo). Contacts used by a domain must be
 //! sponsored by the same registrar; any existing host may be a name server.
 //! Policy violations are 2306 with a reason naming the rule.
-use super::parse::{auth_pw, check_new_pw, ds_list, opt, period, render_ds, req, statuses};
-use super::response::Response;
-use super::xml::{esc, Elem, NS_DOMAIN, NS_RGP, NS_SECDNS};
+use super::command::{
+    DomainCreate, DomainInfo, DomainRenew, DomainRestore, DomainUpdate, RestoreOp,
+};
+use super::response::{render_ds, Response};
+use super::xml::{esc, NS_RGP, NS_SECDNS};
 use super::Ctx;
-use crate::clock::{add_years, date_of, fmt, fmt_date, parse_date};
+use crate::clock::{add_years, date_of, fmt, fmt_date};
 use crate::db::Txn;
 use crate::lifecycle::charge;
 use crate::model::*;
-use crate::names::{canonical, check_domain_name, check_host_name};
+use crate::names::{canonical, check_domain_name};
 use crate::result::{err, refuse_if_prohibited, EppResult};
 use std::fmt::Write;
 
 const XMLNS: &str = "xmlns:domain=\"urn:ietf:params:xml:ns:domain-1.0\"";
-
-pub fn name_of(el: &Elem) -> EppResult<String> {
-    Ok(canonical(&req(el, NS_DOMAIN, "name")?))
-}
 
 /// Loads a domain the caller sponsors (2303 / 2201 otherwise).
 pub fn sponsored(t: &Txn, ctx: &Ctx, name: &str) -> EppResult<Domain> {
@@ -39,11 +39,7 @@ pub fn sponsored(t: &Txn, ctx: &Ctx, name: &str) -> EppResult<Domain> {
     Ok(d)
 }
 
-pub fn check(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let names: Vec<&Elem> = el.all(NS_DOMAIN, "name").collect();
-    if names.is_empty() {
-        return Err(err(2003, "<domain:name> is required"));
-    }
+pub fn check(ctx: &Ctx, names: &[String]) -> EppResult<Response> {
     if names.len() > ctx.policy.p.max_check {
         return Err(err(
             2306,
@@ -53,7 +49,7 @@ pub fn check(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     let r = ctx.store.read();
     let mut s = format!("<domain:chkData {XMLNS}>");
     for n in names {
-        let name = canonical(&n.text);
+        let name = canonical(n);
         let reason = match check_domain_name(&name, ctx.tld(), &ctx.policy.p.reserved) {
             Err(e) => Some(e.reason),
             Ok(()) if r.domain(&name)?.is_some() => Some("In use".to_string()),
@@ -63,7 +59,7 @@ pub fn check(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
             s,
             "<domain:cd><domain:name avail=\"{}\">{}</domain:name>",
             u8::from(reason.is_none()),
-            esc(&n.text)
+            esc(n)
         );
         if let Some(reason) = reason {
             let _ = write!(s, "<domain:reason>{}</domain:reason>", esc(&reason));
@@ -74,23 +70,12 @@ pub fn check(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     Ok(Response::with_data(1000, s))
 }
 
-pub fn info(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let name_el = el
-        .child(NS_DOMAIN, "name")
-        .ok_or_else(|| err(2003, "<domain:name> is required"))?;
-    let name = canonical(&name_el.text);
-    let hosts = name_el.attr("hosts").unwrap_or("all");
-    if !["all", "del", "sub", "none"].contains(&hosts) {
-        return Err(err(
-            2005,
-            format!("hosts={hosts:?} is not all, del, sub or none"),
-        ));
-    }
-    let pw = auth_pw(el, NS_DOMAIN)?;
+pub fn info(ctx: &Ctx, c: &DomainInfo) -> EppResult<Response> {
+    let (name, hosts, pw) = (&c.name, c.hosts, &c.auth_pw);
     let r = ctx.store.read();
     let now = r.now();
     let d = r
-        .domain(&name)?
+        .domain(name)?
         .ok_or_else(|| err(2303, format!("domain {name} does not exist")))?;
     let full = d.cl_id == ctx.clid || pw.as_deref() == Some(d.auth_pw.as_str());
     if pw.is_some() && !full {
@@ -117,14 +102,14 @@ pub fn info(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
             );
         }
     }
-    if matches!(hosts, "all" | "del") && !d.ns.is_empty() {
+    if hosts.delegated() && !d.ns.is_empty() {
         s.push_str("<domain:ns>");
         for h in &d.ns {
             let _ = write!(s, "<domain:hostObj>{}</domain:hostObj>", esc(h));
         }
         s.push_str("</domain:ns>");
     }
-    if full && matches!(hosts, "all" | "sub") {
+    if full && hosts.subordinate() {
         for h in r.subordinates(&d.name)? {
             let _ = write!(s, "<domain:host>{}</domain:host>", esc(&h));
         }
@@ -179,36 +164,6 @@ pub fn info(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     Ok(resp)
 }
 
-/// hostObj names of a `<domain:ns>`; hostAttr is refused.
-fn ns_list(el: Option<&Elem>) -> EppResult<Vec<String>> {
-    let Some(ns) = el else { return Ok(vec![]) };
-    if ns.child(NS_DOMAIN, "hostAttr").is_some() {
-        return Err(err(
-            2102,
-            "host attributes are not supported; use host objects (hostObj)",
-        ));
-    }
-    ns.all(NS_DOMAIN, "hostObj")
-        .map(|h| {
-            let n = canonical(&h.text);
-            check_host_name(&n)?;
-            Ok(n)
-        })
-        .collect()
-}
-
-fn contact_list(el: &Elem) -> EppResult<Vec<(ContactType, String)>> {
-    el.all(NS_DOMAIN, "contact")
-        .map(|c| {
-            let kind = c
-                .attr("type")
-                .and_then(ContactType::parse)
-                .ok_or_else(|| err(2005, "contact type must be admin, tech or billing"))?;
-            Ok((kind, c.text.clone()))
-        })
-        .collect()
-}
-
 /// Checks that hosts exist and contacts exist and are ours.
 fn check_links(t: &Txn, ctx: &Ctx, ns: &[String], contacts: &[String]) -> EppResult<()> {
     for h in ns {
@@ -257,10 +212,12 @@ fn check_ds_policy(ctx: &Ctx, ds: &[DsData]) -> EppResult<()> {
     Ok(())
 }
 
-pub fn create(ctx: &Ctx, el: &Elem, ext: Option<&Elem>) -> EppResult<Response> {
-    let name = name_of(el)?;
+/// Create; the deferred syntax results of `c` are answered between the
+/// policy checks, where the handler always checked them.
+pub fn create(ctx: &Ctx, c: DomainCreate) -> EppResult<Response> {
+    let name = c.name;
     check_domain_name(&name, ctx.tld(), &ctx.policy.p.reserved)?;
-    let years = period(el, NS_DOMAIN, ctx.policy.p.min_years)?;
+    let years = c.years?.unwrap_or(ctx.policy.p.min_years);
     let p = &ctx.policy.p;
     if years < p.min_years || years > p.max_years {
         return Err(err(
@@ -268,19 +225,12 @@ pub fn create(ctx: &Ctx, el: &Elem, ext: Option<&Elem>) -> EppResult<Response> {
             format!("period must be {}..{} years", p.min_years, p.max_years),
         ));
     }
-    let ns = ns_list(el.child(NS_DOMAIN, "ns"))?;
+    let ns = c.ns?;
     check_ns_policy(ctx, &ns)?;
-    let registrant = opt(el, NS_DOMAIN, "registrant");
-    let contacts = contact_list(el)?;
-    let pw = auth_pw(el, NS_DOMAIN)?.ok_or_else(|| err(2003, "<domain:authInfo> is required"))?;
-    check_new_pw(&pw)?;
-    let mut ds = Vec::new();
-    if let Some(c) = ext.and_then(|e| e.child(NS_SECDNS, "create")) {
-        if c.child(NS_SECDNS, "maxSigLife").is_some() {
-            return Err(err(2102, "maxSigLife is not supported"));
-        }
-        ds = ds_list(c)?;
-    }
+    let registrant = c.registrant;
+    let contacts = c.contacts?;
+    let pw = c.auth_pw?;
+    let ds = c.ds?;
     check_ds_policy(ctx, &ds)?;
     let all_contacts: Vec<String> = registrant
         .iter()
@@ -331,74 +281,16 @@ pub fn create(ctx: &Ctx, el: &Elem, ext: Option<&Elem>) -> EppResult<Response> {
     ))
 }
 
-/// Parsed `<domain:add>` or `<domain:rem>`.
-struct Delta {
-    ns: Vec<String>,
-    contacts: Vec<(ContactType, String)>,
-    statuses: Vec<String>,
-}
-
-fn delta(el: Option<&Elem>) -> EppResult<Delta> {
-    let Some(el) = el else {
-        return Ok(Delta {
-            ns: vec![],
-            contacts: vec![],
-            statuses: vec![],
-        });
-    };
-    Ok(Delta {
-        ns: ns_list(el.child(NS_DOMAIN, "ns"))?,
-        contacts: contact_list(el)?,
-        statuses: statuses(el, NS_DOMAIN)?,
-    })
-}
-
-pub fn update(ctx: &Ctx, el: &Elem, ext: Option<&Elem>) -> EppResult<Response> {
-    let name = name_of(el)?;
-    if let Some(r) = ext.and_then(|e| e.child(NS_RGP, "update")) {
-        return restore(ctx, &name, r);
-    }
-    let add = delta(el.child(NS_DOMAIN, "add"))?;
-    let rem = delta(el.child(NS_DOMAIN, "rem"))?;
-    let chg = el.child(NS_DOMAIN, "chg");
-    let new_registrant = chg.and_then(|c| opt(c, NS_DOMAIN, "registrant"));
-    let new_pw = match chg {
-        Some(c) => auth_pw(c, NS_DOMAIN)?,
-        None => None,
-    };
-    if let Some(pw) = &new_pw {
-        check_new_pw(pw)?;
-    }
-    for s in &add.statuses {
-        if !CLIENT_STATUSES.contains(&s.as_str()) {
-            return Err(err(
-                2306,
-                format!("status {s:?} cannot be set by a registrar"),
-            ));
-        }
-    }
-    let secdns = ext.and_then(|e| e.child(NS_SECDNS, "update"));
-    let (ds_rem_all, ds_rem, ds_add) = match secdns {
-        None => (false, vec![], vec![]),
-        Some(u) => {
-            if u.child(NS_SECDNS, "chg").is_some() {
-                return Err(err(2102, "maxSigLife is not supported"));
-            }
-            let rem = u.child(NS_SECDNS, "rem");
-            let all = rem
-                .and_then(|r| r.child_text(NS_SECDNS, "all"))
-                .is_some_and(|v| v == "true" || v == "1");
-            let list = match rem {
-                Some(r) => ds_list(r)?,
-                None => vec![],
-            };
-            let add = match u.child(NS_SECDNS, "add") {
-                Some(a) => ds_list(a)?,
-                None => vec![],
-            };
-            (all, list, add)
-        }
-    };
+pub fn update(ctx: &Ctx, c: DomainUpdate) -> EppResult<Response> {
+    let DomainUpdate {
+        name,
+        add,
+        rem,
+        registrant: new_registrant,
+        auth_pw: new_pw,
+        secdns,
+    } = c;
+    let (ds_rem_all, ds_rem, ds_add) = (secdns.rem_all, secdns.rem, secdns.add);
     ctx.store.write(|t| -> EppResult<()> {
         let old = sponsored(t, ctx, &name)?;
         let now = t.now();
@@ -521,16 +413,14 @@ pub fn update(ctx: &Ctx, el: &Elem, ext: Option<&Elem>) -> EppResult<Response> {
 
 /// RFC 3915 restore: `op="request"` restores at once; `op="report"` is
 /// accepted for a domain already restored (the report step is optional).
-fn restore(ctx: &Ctx, name: &str, upd: &Elem) -> EppResult<Response> {
-    let r = upd
-        .child(NS_RGP, "restore")
-        .ok_or_else(|| err(2003, "<rgp:restore> is required"))?;
-    let op = r.attr("op").unwrap_or("");
+/// A bad `op` is answered after the sponsorship check (as it always was).
+pub fn restore(ctx: &Ctx, c: &DomainRestore) -> EppResult<Response> {
+    let name = c.name.as_str();
     ctx.store.write(|t| -> EppResult<()> {
         let old = sponsored(t, ctx, name)?;
         let now = t.now();
-        match (op, old.rgp) {
-            ("request", Rgp::Redemption { .. }) => {
+        match (c.op.clone()?, old.rgp) {
+            (RestoreOp::Request, Rgp::Redemption { .. }) => {
                 charge(
                     t,
                     now,
@@ -547,25 +437,22 @@ fn restore(ctx: &Ctx, name: &str, upd: &Elem) -> EppResult<Response> {
                 t.put_domain(Some(&old), &d);
                 Ok(())
             }
-            ("request", _) => Err(err(2304, format!("{name} is not in its redemption period"))),
-            ("report", Rgp::Active) => Ok(()),
-            ("report", _) => Err(err(
+            (RestoreOp::Request, _) => {
+                Err(err(2304, format!("{name} is not in its redemption period")))
+            }
+            (RestoreOp::Report, Rgp::Active) => Ok(()),
+            (RestoreOp::Report, _) => Err(err(
                 2304,
                 format!("{name} has not been restored; send a restore request"),
-            )),
-            (other, _) => Err(err(
-                2005,
-                format!("restore op {other:?} is not request or report"),
             )),
         }
     })?;
     Ok(Response::ok())
 }
 
-pub fn delete(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let name = name_of(el)?;
+pub fn delete(ctx: &Ctx, name: &str) -> EppResult<Response> {
     let purged = ctx.store.write(|t| -> EppResult<bool> {
-        let d = sponsored(t, ctx, &name)?;
+        let d = sponsored(t, ctx, name)?;
         let now = t.now();
         if d.rgp != Rgp::Active {
             return Err(err(2304, format!("{name} is already pending delete")));
@@ -573,8 +460,8 @@ pub fn delete(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
         if d.pending_transfer().is_some() {
             return Err(err(2304, format!("{name} has a pending transfer")));
         }
-        refuse_if_prohibited(&d.statuses, "Delete", name.as_str())?;
-        let subs = t.subordinates(&name)?;
+        refuse_if_prohibited(&d.statuses, "Delete", name)?;
+        let subs = t.subordinates(name)?;
         if !subs.is_empty() {
             return Err(err(
                 2305,
@@ -586,14 +473,10 @@ pub fn delete(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     Ok(Response::code(if purged { 1000 } else { 1001 }))
 }
 
-pub fn renew(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let name = name_of(el)?;
-    let cur = req(el, NS_DOMAIN, "curExpDate")?;
-    let cur_date = parse_date(&cur)
-        .ok_or_else(|| err(2005, format!("curExpDate {cur:?} is not YYYY-MM-DD")))?;
-    let years = period(el, NS_DOMAIN, 1)?;
+pub fn renew(ctx: &Ctx, c: &DomainRenew) -> EppResult<Response> {
+    let (name, cur, cur_date, years) = (c.name.as_str(), &c.cur_exp, c.cur_date, c.years);
     let ex = ctx.store.write(|t| -> EppResult<i64> {
-        let old = sponsored(t, ctx, &name)?;
+        let old = sponsored(t, ctx, name)?;
         let now = t.now();
         if old.rgp != Rgp::Active {
             return Err(err(2105, format!("{name} is pending delete")));
@@ -601,7 +484,7 @@ pub fn renew(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
         if old.pending_transfer().is_some() {
             return Err(err(2304, format!("{name} has a pending transfer")));
         }
-        refuse_if_prohibited(&old.statuses, "Renew", name.as_str())?;
+        refuse_if_prohibited(&old.statuses, "Renew", name)?;
         if date_of(old.ex_date) != Some(cur_date) {
             return Err(err(
                 2306,
@@ -619,7 +502,7 @@ pub fn renew(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
             ));
         }
         let amount = ctx.policy.fees.renew * years as i64;
-        charge(t, now, ctx.clid, LedgerKind::Renew, &name, years, amount)?;
+        charge(t, now, ctx.clid, LedgerKind::Renew, name, years, amount)?;
         let mut d = old.clone();
         d.ex_date = new_ex;
         d.grace.push(
@@ -633,7 +516,7 @@ pub fn renew(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
         1000,
         format!(
             "<domain:renData {XMLNS}><domain:name>{}</domain:name><domain:exDate>{}</domain:exDate></domain:renData>",
-            esc(&name),
+            esc(name),
             fmt(ex)
         ),
     ))

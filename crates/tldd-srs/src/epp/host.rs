@@ -8,9 +8,10 @@
 //! (2306). Addresses must be unicast and not loopback/unspecified (2306).
 //! A linked host (a domain delegates to it) cannot be deleted (2305) or
 //! renamed (2305; limit of this build: rename only unlinked hosts).
-use super::parse::{opt, req, statuses};
+//! The commands arrive decoded ([`super::command::host`]).
+use super::command::{HostCreate, HostUpdate};
 use super::response::Response;
-use super::xml::{esc, Elem, NS_HOST};
+use super::xml::esc;
 use super::Ctx;
 use crate::clock::fmt;
 use crate::db::Txn;
@@ -18,40 +19,8 @@ use crate::model::*;
 use crate::names::{canonical, check_host_name, in_tld};
 use crate::result::{err, refuse_if_prohibited, EppResult};
 use std::fmt::Write;
-use std::net::IpAddr;
 
 const XMLNS: &str = "xmlns:host=\"urn:ietf:params:xml:ns:host-1.0\"";
-
-fn name_of(el: &Elem) -> EppResult<String> {
-    let n = canonical(&req(el, NS_HOST, "name")?);
-    check_host_name(&n)?;
-    Ok(n)
-}
-
-fn addrs(el: &Elem) -> EppResult<Vec<IpAddr>> {
-    el.all(NS_HOST, "addr")
-        .map(|a| {
-            let ip: IpAddr = a
-                .text
-                .parse()
-                .map_err(|_| err(2005, format!("{:?} is not an IP address", a.text)))?;
-            match (a.attr("ip").unwrap_or("v4"), ip) {
-                ("v4", IpAddr::V4(_)) | ("v6", IpAddr::V6(_)) => {}
-                (v, _) => return Err(err(2005, format!("address {ip} does not match ip=\"{v}\""))),
-            }
-            let bad = match ip {
-                IpAddr::V4(v) => {
-                    v.is_loopback() || v.is_unspecified() || v.is_multicast() || v.is_broadcast()
-                }
-                IpAddr::V6(v) => v.is_loopback() || v.is_unspecified() || v.is_multicast(),
-            };
-            if bad {
-                return Err(err(2306, format!("{ip} is not a usable unicast address")));
-            }
-            Ok(ip)
-        })
-        .collect()
-}
 
 fn sponsored(t: &Txn, ctx: &Ctx, name: &str) -> EppResult<Host> {
     let h = t
@@ -89,11 +58,7 @@ fn check_parent(t: &Txn, ctx: &Ctx, name: &str) -> EppResult<bool> {
     Ok(true)
 }
 
-pub fn check(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let names: Vec<&Elem> = el.all(NS_HOST, "name").collect();
-    if names.is_empty() {
-        return Err(err(2003, "<host:name> is required"));
-    }
+pub fn check(ctx: &Ctx, names: &[String]) -> EppResult<Response> {
     if names.len() > ctx.policy.p.max_check {
         return Err(err(
             2306,
@@ -103,7 +68,7 @@ pub fn check(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     let r = ctx.store.read();
     let mut s = format!("<host:chkData {XMLNS}>");
     for n in names {
-        let name = canonical(&n.text);
+        let name = canonical(n);
         let reason = match check_host_name(&name) {
             Err(e) => Some(e.reason),
             Ok(()) if r.host(&name)?.is_some() => Some("In use".to_string()),
@@ -113,7 +78,7 @@ pub fn check(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
             s,
             "<host:cd><host:name avail=\"{}\">{}</host:name>",
             u8::from(reason.is_none()),
-            esc(&n.text)
+            esc(n)
         );
         if let Some(reason) = reason {
             let _ = write!(s, "<host:reason>{}</host:reason>", esc(&reason));
@@ -124,13 +89,12 @@ pub fn check(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     Ok(Response::with_data(1000, s))
 }
 
-pub fn info(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let name = name_of(el)?;
+pub fn info(ctx: &Ctx, name: &str) -> EppResult<Response> {
     let r = ctx.store.read();
     let h = r
-        .host(&name)?
+        .host(name)?
         .ok_or_else(|| err(2303, format!("host {name} does not exist")))?;
-    let linked = !r.host_links(&name)?.is_empty();
+    let linked = !r.host_links(name)?.is_empty();
     let mut s = format!(
         "<host:infData {XMLNS}><host:name>{}</host:name><host:roid>{}</host:roid>",
         esc(&h.name),
@@ -165,9 +129,8 @@ pub fn info(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     Ok(Response::with_data(1000, s))
 }
 
-pub fn create(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let name = name_of(el)?;
-    let addrs = addrs(el)?;
+pub fn create(ctx: &Ctx, c: HostCreate) -> EppResult<Response> {
+    let HostCreate { name, addrs } = c;
     if addrs.len() > ctx.policy.p.max_host_addrs {
         return Err(err(
             2306,
@@ -219,45 +182,15 @@ pub fn create(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     ))
 }
 
-pub fn update(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let name = name_of(el)?;
-    let add = el.child(NS_HOST, "add");
-    let rem = el.child(NS_HOST, "rem");
-    let add_addrs = match add {
-        Some(a) => addrs(a)?,
-        None => vec![],
-    };
-    let rem_addrs = match rem {
-        Some(r) => addrs(r)?,
-        None => vec![],
-    };
-    let add_st = match add {
-        Some(a) => statuses(a, NS_HOST)?,
-        None => vec![],
-    };
-    let rem_st = match rem {
-        Some(r) => statuses(r, NS_HOST)?,
-        None => vec![],
-    };
-    let new_name = match el
-        .child(NS_HOST, "chg")
-        .and_then(|c| opt(c, NS_HOST, "name"))
-    {
-        Some(n) => {
-            let n = canonical(&n);
-            check_host_name(&n)?;
-            Some(n)
-        }
-        None => None,
-    };
-    for s in &add_st {
-        if !["clientDeleteProhibited", "clientUpdateProhibited"].contains(&s.as_str()) {
-            return Err(err(
-                2306,
-                format!("status {s:?} cannot be set on a host by a registrar"),
-            ));
-        }
-    }
+pub fn update(ctx: &Ctx, c: HostUpdate) -> EppResult<Response> {
+    let HostUpdate {
+        name,
+        add_addrs,
+        rem_addrs,
+        add_statuses: add_st,
+        rem_statuses: rem_st,
+        new_name,
+    } = c;
     ctx.store.write(|t| -> EppResult<()> {
         let old = sponsored(t, ctx, &name)?;
         if old.statuses.contains("serverUpdateProhibited")
@@ -342,12 +275,11 @@ pub fn update(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
     Ok(Response::ok())
 }
 
-pub fn delete(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    let name = name_of(el)?;
+pub fn delete(ctx: &Ctx, name: &str) -> EppResult<Response> {
     ctx.store.write(|t| -> EppResult<()> {
-        let h = sponsored(t, ctx, &name)?;
+        let h = sponsored(t, ctx, name)?;
         refuse_if_prohibited(&h.statuses, "Delete", &format!("host {name}"))?;
-        let links = t.host_links(&name)?;
+        let links = t.host_links(name)?;
         if !links.is_empty() {
             return Err(err(
                 2305,

@@ -137,19 +137,6 @@ pub fn ds_list(el: &Elem) -> EppResult<Vec<DsData>> {
     el.all(NS_SECDNS, "dsData").map(ds_data).collect()
 }
 
-/// Renders secDNS dsData elements.
-pub fn render_ds(ds: &[DsData]) -> String {
-    ds.iter()
-        .map(|d| {
-            format!(
-                "<secDNS:dsData><secDNS:keyTag>{}</secDNS:keyTag><secDNS:alg>{}</secDNS:alg>\
-<secDNS:digestType>{}</secDNS:digestType><secDNS:digest>{}</secDNS:digest></secDNS:dsData>",
-                d.key_tag, d.alg, d.digest_type, d.digest
-            )
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,57 +1,48 @@
 //! Poll (RFC 5730 section 2.9.2.3): `op="req"` returns the registrar's
 //! oldest message (1301) or 1300 when the queue is empty; `op="ack"`
 //! removes the message named by `msgID` (2303 if it is not in the caller's
-//! queue). Transfer messages carry the domain trnData.
+//! queue). Transfer messages carry the domain trnData. The `op` and
+//! `msgID` are decoded by [`super::command`].
 use super::response::{MsgQ, Response};
 use super::transfer::trn_data;
-use super::xml::Elem;
 use super::Ctx;
 use crate::model::PollPayload;
 use crate::result::{err, EppResult};
 
-pub fn poll(ctx: &Ctx, el: &Elem) -> EppResult<Response> {
-    match el.attr("op") {
-        Some("req") => {
-            let msgs = ctx.store.read().polls(ctx.clid)?;
-            let Some(m) = msgs.first() else {
-                return Ok(Response::code(1300));
-            };
-            let mut r = Response::code(1301);
-            r.msgq = Some(MsgQ {
-                count: msgs.len(),
-                id: Some(m.id),
-                q_date: Some(m.q_date),
-                msg: Some(m.msg.clone()),
-            });
-            if let Some(PollPayload::DomainTransfer { name, transfer }) = &m.payload {
-                r.res_data = Some(trn_data(name, transfer));
-            }
-            Ok(r)
-        }
-        Some("ack") => {
-            let id_s = el
-                .attr("msgID")
-                .ok_or_else(|| err(2003, "poll ack needs msgID"))?;
-            let id: u64 = id_s
-                .parse()
-                .map_err(|_| err(2005, format!("msgID {id_s:?} is not a message id")))?;
-            let left = ctx.store.write(|t| -> EppResult<Vec<u64>> {
-                let msgs = t.polls(ctx.clid)?;
-                if !msgs.iter().any(|m| m.id == id) {
-                    return Err(err(2303, format!("message {id} is not in your queue")));
-                }
-                t.del_poll(ctx.clid, id);
-                Ok(msgs.iter().map(|m| m.id).filter(|&m| m != id).collect())
-            })?;
-            let mut r = Response::ok();
-            r.msgq = Some(MsgQ {
-                count: left.len(),
-                id: left.first().copied(),
-                ..Default::default()
-            });
-            Ok(r)
-        }
-        Some(other) => Err(err(2005, format!("poll op {other:?} is not req or ack"))),
-        None => Err(err(2003, "poll needs an op attribute")),
+/// `<poll op="req"/>`.
+pub fn req(ctx: &Ctx) -> EppResult<Response> {
+    let msgs = ctx.store.read().polls(ctx.clid)?;
+    let Some(m) = msgs.first() else {
+        return Ok(Response::code(1300));
+    };
+    let mut r = Response::code(1301);
+    r.msgq = Some(MsgQ {
+        count: msgs.len(),
+        id: Some(m.id),
+        q_date: Some(m.q_date),
+        msg: Some(m.msg.clone()),
+    });
+    if let Some(PollPayload::DomainTransfer { name, transfer }) = &m.payload {
+        r.res_data = Some(trn_data(name, transfer));
     }
+    Ok(r)
+}
+
+/// `<poll op="ack" msgID=".."/>`.
+pub fn ack(ctx: &Ctx, id: u64) -> EppResult<Response> {
+    let left = ctx.store.write(|t| -> EppResult<Vec<u64>> {
+        let msgs = t.polls(ctx.clid)?;
+        if !msgs.iter().any(|m| m.id == id) {
+            return Err(err(2303, format!("message {id} is not in your queue")));
+        }
+        t.del_poll(ctx.clid, id);
+        Ok(msgs.iter().map(|m| m.id).filter(|&m| m != id).collect())
+    })?;
+    let mut r = Response::ok();
+    r.msgq = Some(MsgQ {
+        count: left.len(),
+        id: left.first().copied(),
+        ..Default::default()
+    });
+    Ok(r)
 }

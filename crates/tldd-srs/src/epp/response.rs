@@ -8,6 +8,7 @@
 //! registrar exactly what was wrong.
 use crate::clock::{fmt, Ts};
 use crate::epp::xml::{esc, NS_CONTACT, NS_DOMAIN, NS_EPP, NS_HOST, NS_RGP, NS_SECDNS};
+use crate::model::DsData;
 use crate::result::{message, EppError};
 use std::fmt::Write;
 
@@ -129,6 +130,19 @@ pub fn greeting(sv_id: &str, now: Ts) -> String {
         esc(sv_id),
         fmt(now)
     )
+}
+
+/// Renders secDNS dsData elements.
+pub fn render_ds(ds: &[DsData]) -> String {
+    ds.iter()
+        .map(|d| {
+            format!(
+                "<secDNS:dsData><secDNS:keyTag>{}</secDNS:keyTag><secDNS:alg>{}</secDNS:alg>\
+<secDNS:digestType>{}</secDNS:digestType><secDNS:digest>{}</secDNS:digest></secDNS:dsData>",
+                d.key_tag, d.alg, d.digest_type, d.digest
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use super::*;
 use crate::clock::DAY;
 use crate::config::{FeesConfig, PolicyConfig};
+use crate::epp::xml::{NS_DOMAIN, NS_EPP, NS_RGP};
 use crate::model::LedgerKind;
 
 struct World {

@@ -9,10 +9,10 @@
 //! queues a poll message for the losing registrar; the registry approves it
 //! on its own after `pending_transfer_days` (see [`crate::lifecycle`]).
 //! Approve/reject are for the losing registrar, cancel for the gaining one.
-use super::domain::name_of;
-use super::parse::{auth_pw, period};
+//! The command arrives decoded ([`super::command::DomainTransfer`]).
+use super::command::{DomainTransfer, TransferOp};
 use super::response::Response;
-use super::xml::{esc, Elem, NS_DOMAIN};
+use super::xml::{esc, NS_DOMAIN};
 use super::Ctx;
 use crate::clock::{fmt, DAY};
 use crate::lifecycle::can_charge;
@@ -34,17 +34,14 @@ pub fn trn_data(name: &str, tr: &Transfer) -> String {
     )
 }
 
-pub fn transfer(ctx: &Ctx, op: &str, el: &Elem) -> EppResult<Response> {
-    let name = name_of(el)?;
-    let pw = auth_pw(el, NS_DOMAIN)?;
-    match op {
-        "query" => query(ctx, &name, pw),
-        "request" => request(ctx, &name, pw, period(el, NS_DOMAIN, 1)?),
-        "approve" | "reject" | "cancel" => decide(ctx, &name, op),
-        other => Err(err(
-            2005,
-            format!("transfer op {other:?} is not request, query, approve, reject or cancel"),
-        )),
+pub fn transfer(ctx: &Ctx, c: DomainTransfer) -> EppResult<Response> {
+    let (name, pw) = (c.name.as_str(), c.auth_pw);
+    match c.op {
+        TransferOp::Query => query(ctx, name, pw),
+        TransferOp::Request { years } => request(ctx, name, pw, years),
+        op @ (TransferOp::Approve | TransferOp::Reject | TransferOp::Cancel) => {
+            decide(ctx, name, op)
+        }
     }
 }
 
@@ -138,7 +135,7 @@ fn request(ctx: &Ctx, name: &str, pw: Option<String>, years: u32) -> EppResult<R
     Ok(Response::with_data(1001, trn_data(name, &tr)))
 }
 
-fn decide(ctx: &Ctx, name: &str, op: &str) -> EppResult<Response> {
+fn decide(ctx: &Ctx, name: &str, op: TransferOp) -> EppResult<Response> {
     let tr = ctx.store.write(|t| -> EppResult<Transfer> {
         let old = t
             .domain(name)?
@@ -148,30 +145,30 @@ fn decide(ctx: &Ctx, name: &str, op: &str) -> EppResult<Response> {
             .pending_transfer()
             .cloned()
             .ok_or_else(|| err(2301, format!("{name} has no pending transfer")))?;
-        let party = if op == "cancel" {
+        let party = if op == TransferOp::Cancel {
             &pending.re_id
         } else {
             &pending.ac_id
         };
         if party != ctx.clid {
-            let who = if op == "cancel" {
+            let who = if op == TransferOp::Cancel {
                 "the requesting"
             } else {
                 "the sponsoring"
             };
             return Err(err(
                 2201,
-                format!("only {who} registrar may {op} this transfer"),
+                format!("only {who} registrar may {} this transfer", op.as_str()),
             ));
         }
-        if op == "approve" {
+        if op == TransferOp::Approve {
             let d = ctx
                 .policy
                 .complete_transfer(t, &old, now, TrStatus::ClientApproved)?;
             return d.transfer.ok_or_else(|| err(2400, "transfer vanished"));
         }
         let mut tr = pending;
-        tr.status = if op == "reject" {
+        tr.status = if op == TransferOp::Reject {
             TrStatus::ClientRejected
         } else {
             TrStatus::ClientCancelled
@@ -181,7 +178,11 @@ fn decide(ctx: &Ctx, name: &str, op: &str) -> EppResult<Response> {
         let mut d = old.clone();
         d.transfer = Some(tr.clone());
         t.put_domain(Some(&old), &d);
-        let notify = if op == "reject" { &tr.re_id } else { &tr.ac_id };
+        let notify = if op == TransferOp::Reject {
+            &tr.re_id
+        } else {
+            &tr.ac_id
+        };
         t.add_poll(
             notify,
             &format!("Transfer of {name} {}", tr.status.as_str()),
