@@ -5,11 +5,12 @@
 //! `tldd srs -c srs.toml` (or `tldd srs serve -c srs.toml`) runs one process:
 //!
 //! ```text
-//! registrar --EPP/TLS--> epp::session --> epp::{domain,host,contact,transfer,poll}
+//! registrar --EPP/TLS--> epp::session --> epp::command::decode (typed Command)
+//!                                              --> apply: epp::{domain,host,contact,transfer,poll}
 //!                                              | Store::write (one atomic, fsynced batch:
 //!                                              |  objects + indexes + ledger + poll + DNS op)
 //!                                              v
-//!                         store (sled) --pubq--> publisher --UPDATE+TSIG--> zone primary
+//!                         db (sled) --pubq--> publisher --UPDATE+TSIG--> zone primary
 //!                              ^                                           (tldd serve, Knot, ...)
 //!                 lifecycle (timer / `lifecycle --at`), admin (control socket / CLI)
 //! ```
