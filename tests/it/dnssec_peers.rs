@@ -4,81 +4,12 @@
 //! answer and authority sections (tests/dnssec_peers/diff.py, dnspython).
 //! Needs nsd, knot, python3-dnspython.
 use crate::support::dnssec as dnssec_common;
+use crate::support::peers::*;
 use crate::support::serve as common;
-use common::{free_port, Server};
+use common::Server;
 use dnssec_common::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Peer(Child);
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_up(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let q = query("shop.", 6, false);
-    while Instant::now() < deadline {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(300)))
-            .unwrap();
-        let _ = s.send_to(&q, ("127.0.0.1", port));
-        let mut b = [0u8; 4096];
-        if let Ok((n, _)) = s.recv_from(&mut b) {
-            if n > 12 && b[3] & 0xf == 0 {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("peer on port {port} did not come up");
-}
-
-fn nsd(dir: &Path, zone: &Path) -> (Peer, u16) {
-    let port = free_port();
-    let d = dir.display();
-    let conf = format!(
-        "server:\n  ip-address: 127.0.0.1@{port}\n  port: {port}\n  chroot: \"\"\n  username: \"\"\n  zonesdir: \"{d}\"\n  database: \"\"\n  pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  logfile: \"{d}/nsd.log\"\n  server-count: 1\n  do-ip6: no\nremote-control:\n  control-enable: no\nzone:\n  name: shop.\n  zonefile: \"{}\"\n",
-        zone.display()
-    );
-    let p = dir.join("nsd.conf");
-    std::fs::write(&p, conf).unwrap();
-    let c = Command::new("nsd")
-        .args(["-d", "-c"])
-        .arg(&p)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nsd must be installed");
-    let peer = Peer(c);
-    wait_up(port);
-    (peer, port)
-}
-
-fn knot(dir: &Path, zone: &Path) -> (Peer, u16) {
-    let port = free_port();
-    let d = dir.display();
-    let conf = format!(
-        "server:\n  listen: 127.0.0.1@{port}\n  rundir: \"{d}\"\n  udp-workers: 1\n  tcp-workers: 1\n  background-workers: 1\ndatabase:\n  storage: \"{d}\"\ntemplate:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    journal-content: none\nzone:\n  - domain: shop.\n    file: \"{}\"\n",
-        zone.display()
-    );
-    let p = dir.join("knot.conf");
-    std::fs::write(&p, conf).unwrap();
-    let c = Command::new("knotd")
-        .args(["-c"])
-        .arg(&p)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("knotd must be installed");
-    let peer = Peer(c);
-    wait_up(port);
-    (peer, port)
-}
+use std::process::Command;
 
 fn queries(extra: usize) -> String {
     let mut q = vec![
@@ -143,9 +74,11 @@ fn tldd_nsd_knot_agree_on_do_answers() {
         assert!(ok, "{err}");
         let srv = Server::with_zone("shop.", &signed, "");
         let nd = tempfile::tempdir().unwrap();
-        let (_n, nport) = nsd(nd.path(), &signed);
+        let n = nsd_serving(nd.path(), &signed);
+        let nport = n.port();
         let kd = tempfile::tempdir().unwrap();
-        let (_k, kport) = knot(kd.path(), &signed);
+        let k = knot_serving(kd.path(), &signed);
+        let kport = k.port();
         let o = Command::new("/usr/bin/python3")
             .arg(&script)
             .arg(&qfile)

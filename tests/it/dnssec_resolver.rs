@@ -8,81 +8,10 @@
 //! Needs unbound, knot-dnsutils (kdig),
 //! python3-dnspython.
 use crate::support::dnssec as dnssec_common;
+use crate::support::peers::{resolve, unbound};
 use crate::support::serve as common;
-use common::{free_port, Server};
+use common::Server;
 use dnssec_common::*;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Unbound {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Unbound {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn unbound(anchor: &str, stubs: &[(&str, u16)]) -> Unbound {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut conf = format!(
-        "server:\n  interface: 127.0.0.1\n  port: {port}\n  do-ip6: no\n  use-syslog: no\n  logfile: \"\"\n  chroot: \"\"\n  username: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  do-not-query-localhost: no\n  module-config: \"validator iterator\"\n  qname-minimisation: no\n  num-threads: 1\n  so-reuseport: no\n  val-log-level: 2\n  verbosity: 1\n  cache-max-ttl: 0\n  cache-max-negative-ttl: 0\n  trust-anchor-signaling: no\n  root-key-sentinel: no\n",
-        d = dir.path().display()
-    );
-    for line in anchor.lines().filter(|l| !l.trim().is_empty()) {
-        conf.push_str(&format!("  trust-anchor: \"{}\"\n", line.trim()));
-    }
-    for (zone, p) in stubs {
-        conf.push_str(&format!(
-            "stub-zone:\n  name: \"{zone}\"\n  stub-addr: 127.0.0.1@{p}\n"
-        ));
-    }
-    let path = dir.path().join("unbound.conf");
-    std::fs::write(&path, &conf).unwrap();
-    let child = Command::new("unbound")
-        .args(["-d", "-c"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("unbound must be installed");
-    let u = Unbound {
-        child,
-        port,
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if !resolve(&u, "shop.", "SOA").is_empty() {
-            return u;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("unbound did not come up; config:\n{conf}");
-}
-
-/// kdig through Unbound; returns the whole output.
-fn resolve(u: &Unbound, name: &str, t: &str) -> String {
-    let o = Command::new("kdig")
-        .args([
-            "@127.0.0.1",
-            "-p",
-            &u.port.to_string(),
-            "+dnssec",
-            "+time=5",
-            "+retry=0",
-            name,
-            t,
-        ])
-        .output()
-        .expect("kdig (knot-dnsutils) must be installed");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn status(out: &str) -> String {
     out.lines()

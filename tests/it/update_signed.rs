@@ -137,38 +137,17 @@ fn updates_to_a_signed_opt_out_zone_stay_valid_and_follow_to_knot() {
     let kp = free_port();
     let s = signed_server(dir.path(), true, &format!("notify = [\"127.0.0.1:{kp}\"]"));
     verify_axfr(s.addr, dir.path(), "start");
-    // Knot follows (the knot helper lives in xfr_peers; a minimal copy here).
-    let kdir = tempfile::tempdir().unwrap();
-    let d = kdir.path().display();
-    let conf = format!(
-        "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{kp}\n    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n\
-         log:\n  - target: stderr\n    any: info\n\
-         database:\n    storage: \"{d}\"\n\
-         key:\n  - id: xfr-key\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
-         remote:\n  - id: tldd\n    address: 127.0.0.1@{}\n    key: xfr-key\n\
-         acl:\n  - id: a\n    address: 127.0.0.1\n    key: xfr-key\n    action: [notify, transfer]\n\
-         template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    zonefile-load: none\n    journal-content: changes\n\
-         zone:\n  - domain: shop.\n    master: tldd\n    acl: a\n",
-        s.port()
-    );
-    std::fs::write(kdir.path().join("knot.conf"), conf).unwrap();
-    let log = kdir.path().join("knot.log");
-    let mut knot = Command::new("knotd")
-        .arg("-c")
-        .arg(kdir.path().join("knot.conf"))
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("knotd");
-    let kaddr: std::net::SocketAddr = format!("127.0.0.1:{kp}").parse().unwrap();
+    // Knot follows by NOTIFY + IXFR.
+    let knot = crate::support::peers::knot_secondary(kp, s.addr);
+    let kaddr = knot.addr;
     let first = serial_at(s.addr).unwrap();
     assert!(wait_for(30, || serial_at(kaddr) == Some(first)));
     batches(&s, dir.path());
     let last = serial_at(s.addr).unwrap();
     let ok = wait_for(30, || serial_at(kaddr) == Some(last));
-    let klog = std::fs::read_to_string(&log).unwrap_or_default();
+    let klog = knot.log();
     let same = ok && axfr(kaddr) == axfr(s.addr);
-    let _ = knot.kill();
-    let _ = knot.wait();
+    drop(knot);
     assert!(ok, "knot did not follow: {klog}");
     assert!(klog.contains("IXFR"), "{klog}");
     assert!(same, "Knot's copy differs");

@@ -4,96 +4,12 @@
 //! kdig over TCP and UDP, the transfer ACL, and a pre-signed zone that
 //! must stay byte-exact through tldd's store and transfers
 //! (ldns-verify-zone on what a secondary serves).
+use crate::support::peers::*;
 use crate::support::serve as common;
 use crate::support::update as update_kit;
 use common::*;
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use update_kit::*;
-
-struct Peer {
-    child: Child,
-    addr: SocketAddr,
-    log: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn knot(port: u16, primary: SocketAddr) -> Peer {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let conf = format!(
-        "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\n    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n\
-         log:\n  - target: stderr\n    any: info\n\
-         database:\n    storage: \"{d}\"\n\
-         key:\n  - id: xfr-key\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
-         remote:\n  - id: tldd\n    address: {}@{}\n    key: xfr-key\n\
-         acl:\n  - id: from_tldd\n    address: 127.0.0.1\n    key: xfr-key\n    action: notify\n\
-         \x20 - id: local_xfr\n    address: 127.0.0.1\n    key: xfr-key\n    action: transfer\n\
-         template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    zonefile-load: none\n    journal-content: changes\n\
-         zone:\n  - domain: shop.\n    master: tldd\n    acl: [from_tldd, local_xfr]\n",
-        primary.ip(),
-        primary.port()
-    );
-    let path = dir.path().join("knot.conf");
-    std::fs::write(&path, conf).unwrap();
-    let log = dir.path().join("knot.log");
-    let child = Command::new("knotd")
-        .arg("-c")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("knotd (package knot) must be installed");
-    Peer {
-        child,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        log,
-        _dir: dir,
-    }
-}
-
-fn nsd(port: u16, primary: SocketAddr) -> Peer {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let conf = format!(
-        "server:\n    ip-address: 127.0.0.1@{port}\n    username: \"\"\n    zonesdir: \"{d}\"\n    database: \"\"\n\
-         \x20   pidfile: \"{d}/nsd.pid\"\n    xfrdfile: \"{d}/xfrd.state\"\n    zonelistfile: \"{d}/zone.list\"\n\
-         \x20   xfrdir: \"{d}\"\n    logfile: \"{d}/nsd.log\"\n    verbosity: 2\n    server-count: 1\n\
-         remote-control:\n    control-enable: no\n\
-         key:\n    name: \"xfr-key\"\n    algorithm: hmac-sha256\n    secret: \"{SECRET}\"\n\
-         zone:\n    name: \"shop.\"\n    zonefile: \"shop.zone\"\n    allow-notify: 127.0.0.1 xfr-key\n\
-         \x20   request-xfr: {}@{} xfr-key\n    provide-xfr: 127.0.0.1 xfr-key\n",
-        primary.ip(),
-        primary.port()
-    );
-    let path = dir.path().join("nsd.conf");
-    std::fs::write(&path, conf).unwrap();
-    let log = dir.path().join("nsd.log");
-    let child = Command::new("nsd")
-        .args(["-d", "-c"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nsd (package nsd) must be installed");
-    Peer {
-        child,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        log,
-        _dir: dir,
-    }
-}
-
-fn log_of(p: &Peer) -> String {
-    std::fs::read_to_string(&p.log).unwrap_or_default()
-}
 
 fn metric(s: &Server, name: &str, labels: &[&str]) -> f64 {
     let addr = s.metrics.unwrap();
@@ -116,8 +32,8 @@ fn knot_and_nsd_follow_tldd_by_ixfr() {
         &format!("notify = [\"127.0.0.1:{kp}\", \"127.0.0.1:{np}\"]\nallow_transfer = [\"127.0.0.1\"]\njournal_max = 50"),
         "metrics = \"127.0.0.1:0\"",
     );
-    let k = knot(kp, s.addr);
-    let n = nsd(np, s.addr);
+    let k = knot_secondary(kp, s.addr);
+    let n = nsd_secondary(np, s.addr);
     let first = serial_at(s.addr).unwrap();
     assert!(
         wait_for(30, || serial_at(k.addr) == Some(first)
@@ -125,8 +41,8 @@ fn knot_and_nsd_follow_tldd_by_ixfr() {
         "initial AXFR: knot {:?} nsd {:?}\n{}\n{}",
         serial_at(k.addr),
         serial_at(n.addr),
-        log_of(&k),
-        log_of(&n)
+        k.log(),
+        n.log()
     );
     // A run of updates: adds with DS and glue, changes, deletes.
     let key = Some(("hmac-sha256", "srs-key", SECRET));
@@ -159,8 +75,8 @@ fn knot_and_nsd_follow_tldd_by_ixfr() {
         "follow: knot {:?} nsd {:?}\n{}\n{}",
         serial_at(k.addr),
         serial_at(n.addr),
-        log_of(&k),
-        log_of(&n)
+        k.log(),
+        n.log()
     );
     let ours = axfr(s.addr);
     assert!(ours.len() > 900, "{}", ours.len());
@@ -173,7 +89,7 @@ fn knot_and_nsd_follow_tldd_by_ixfr() {
     assert_eq!(axfr(k.addr), ours, "Knot's copy differs");
     assert_eq!(axfr(n.addr), ours, "NSD's copy differs");
     // Both followed by IXFR, not AXFR.
-    assert!(log_of(&k).contains("IXFR"), "{}", log_of(&k));
+    assert!(k.log().contains("IXFR"), "{}", k.log());
     assert!(
         metric(
             &s,
@@ -274,12 +190,12 @@ fn a_presigned_zone_stays_valid_through_store_and_transfers() {
             signed.display()
         ),
     );
-    let k = knot(kp, s.addr);
+    let k = knot_secondary(kp, s.addr);
     let serial = serial_at(s.addr).unwrap();
     assert!(
         wait_for(30, || serial_at(k.addr) == Some(serial)),
         "{}",
-        log_of(&k)
+        k.log()
     );
     for (who, addr) in [("tldd", s.addr), ("knot", k.addr)] {
         let key = format!("hmac-sha256:xfr-key:{SECRET}");

@@ -12,8 +12,10 @@
 //! - [`dnssec`]: signed zones from `tldd sign` and the verifying tools.
 //! - [`keys`]: `tldd keys` on soft keys and on a SoftHSM2 token.
 //! - [`update`]: RFC 2136 updates with dnspython (`tests/update_tool.py`).
+//! - [`peers`]: Knot, NSD and Unbound, one typed driver each.
 pub mod dnssec;
 pub mod keys;
+pub mod peers;
 pub mod ports;
 pub mod serve;
 pub mod srs;
