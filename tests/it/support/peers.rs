@@ -140,23 +140,7 @@ pub fn nsd_serving(dir: &Path, zone: &Path) -> Peer {
         "server:\n  ip-address: 127.0.0.1@{port}\n  port: {port}\n  chroot: \"\"\n  username: \"\"\n  zonesdir: \"{d}\"\n  database: \"\"\n  pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  logfile: \"{d}/nsd.log\"\n  server-count: 1\n  do-ip6: no\nremote-control:\n  control-enable: no\nzone:\n  name: shop.\n  zonefile: \"{}\"\n",
         zone.display()
     );
-    let p = dir.join("nsd.conf");
-    std::fs::write(&p, conf).unwrap();
-    let c = Command::new("nsd")
-        .args(["-d", "-c"])
-        .arg(&p)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nsd must be installed");
-    let peer = Peer {
-        child: c,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        log: dir.join("server.log"),
-        _dir: None,
-    };
-    wait_up(port);
-    peer
+    serve_with(&["nsd", "-d", "-c"], dir.join("nsd.conf"), &conf, port)
 }
 
 /// knotd serving `zone` (a file for `shop.`) from `dir`, on a free port.
@@ -167,19 +151,24 @@ pub fn knot_serving(dir: &Path, zone: &Path) -> Peer {
         "server:\n  listen: 127.0.0.1@{port}\n  rundir: \"{d}\"\n  udp-workers: 1\n  tcp-workers: 1\n  background-workers: 1\ndatabase:\n  storage: \"{d}\"\ntemplate:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    journal-content: none\nzone:\n  - domain: shop.\n    file: \"{}\"\n",
         zone.display()
     );
-    let p = dir.join("knot.conf");
-    std::fs::write(&p, conf).unwrap();
-    let c = Command::new("knotd")
-        .args(["-c"])
-        .arg(&p)
+    serve_with(&["knotd", "-c"], dir.join("knot.conf"), &conf, port)
+}
+
+/// Writes `conf` to `path`, runs `cmd... path`, waits until it answers on
+/// `port`.
+fn serve_with(cmd: &[&str], path: std::path::PathBuf, conf: &str, port: u16) -> Peer {
+    std::fs::write(&path, conf).unwrap();
+    let child = Command::new(cmd[0])
+        .args(&cmd[1..])
+        .arg(&path)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("knotd must be installed");
+        .unwrap_or_else(|e| panic!("{} must be installed: {e}", cmd[0]));
     let peer = Peer {
-        child: c,
+        child,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        log: dir.join("server.log"),
+        log: path.with_file_name("server.log"),
         _dir: None,
     };
     wait_up(port);
