@@ -38,6 +38,16 @@ pub struct Loaded {
 }
 
 /// Errors that stop a load.
+/// Why records cannot become a servable zone (everything else is a
+/// [`Problem`] reported beside the zone).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    #[error("no SOA record at the apex {0}")]
+    NoSoa(String),
+    #[error("no NS records at the apex {0}")]
+    NoNs(String),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(transparent)]
@@ -190,7 +200,7 @@ impl Builder {
 
     /// Classifies and builds. Fails only when the zone cannot be served
     /// (no SOA or NS at the apex); other problems are reported.
-    pub fn build(mut self) -> Result<Loaded, String> {
+    pub fn build(mut self) -> Result<Loaded, BuildError> {
         let origin = self.origin.clone();
         // Cuts: non-apex owners of NS.
         let ns_count = self.entries.iter().filter(|e| e.rtype == NS).count();
@@ -586,17 +596,14 @@ impl Builder {
         zone.nsec3 = Some(chain);
     }
 
-    fn check_apex(&mut self, zone: &Zone, entries: &[Entry]) -> Result<(), String> {
+    fn check_apex(&mut self, zone: &Zone, entries: &[Entry]) -> Result<(), BuildError> {
         let soa_lines: Vec<u32> = entries
             .iter()
             .filter(|e| e.bucket == APEX && e.rtype == SOA)
             .map(|e| e.line)
             .collect();
         if soa_lines.is_empty() {
-            return Err(format!(
-                "no SOA record at the apex {}",
-                name::to_text(&zone.origin)
-            ));
+            return Err(BuildError::NoSoa(name::to_text(&zone.origin)));
         }
         if soa_lines.len() > 1 {
             self.problem(
@@ -606,10 +613,7 @@ impl Builder {
             );
         }
         if zone.apex.get(NS).is_none() {
-            return Err(format!(
-                "no NS records at the apex {}",
-                name::to_text(&zone.origin)
-            ));
+            return Err(BuildError::NoNs(name::to_text(&zone.origin)));
         }
         Ok(())
     }
@@ -711,9 +715,9 @@ pub fn load_file(path: &Path, origin: &str, progress: &dyn Progress) -> Result<L
     }
     progress.finish();
     progress.phase(&format!("indexing {origin}"), 0, Unit::Items);
-    let loaded = builder.build().map_err(|message| LoadError::Zone {
+    let loaded = builder.build().map_err(|e| LoadError::Zone {
         file: path.display().to_string(),
-        message,
+        message: e.to_string(),
     })?;
     progress.finish();
     release_freed_memory();

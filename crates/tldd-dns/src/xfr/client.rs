@@ -162,7 +162,7 @@ pub async fn fetch(
                     for r in &recs {
                         b.add(0, &r.owner, r.rtype, r.class, r.ttl, &r.rdata);
                     }
-                    let loaded = b.build()?;
+                    let loaded = b.build().map_err(|e| e.to_string())?;
                     let errors = loaded
                         .problems
                         .iter()
