@@ -40,8 +40,25 @@ pub const CLASS_ANY: u16 = 255;
 
 /// Decodes a whole message with hickory-proto (UPDATE, IXFR/AXFR
 /// responses, NOTIFY). A decode error is FORMERR for the caller.
-pub fn decode(pkt: &[u8]) -> Result<Message, String> {
-    Message::from_vec(pkt).map_err(|e| e.to_string())
+pub fn decode(pkt: &[u8]) -> Result<Message, RecError> {
+    Message::from_vec(pkt).map_err(|e| RecError::Message(e.to_string()))
+}
+
+/// A message or record the update and transfer code cannot take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecError {
+    /// hickory-proto could not decode the message.
+    #[error("{0}")]
+    Message(String),
+    /// A record's RDATA would not re-encode.
+    #[error("{rtype} RDATA: {reason}")]
+    Rdata { rtype: String, reason: String },
+}
+
+impl From<RecError> for String {
+    fn from(e: RecError) -> String {
+        e.to_string()
+    }
 }
 
 /// Wire form of a hickory name, lower-cased.
@@ -57,14 +74,15 @@ pub fn wire_name(name: &hickory_proto::rr::Name) -> Vec<u8> {
 
 /// Converts a decoded record: owner lower-cased, RDATA re-encoded without
 /// compression and with the case it came with.
-pub fn rec_from(r: &Record) -> Result<Rec, String> {
+pub fn rec_from(r: &Record) -> Result<Rec, RecError> {
     let mut rd = Vec::new();
     if !matches!(r.data, hickory_proto::rr::RData::Update0(_)) {
         let mut enc = BinEncoder::new(&mut rd);
         enc.set_name_encoding(NameEncoding::Uncompressed);
-        r.data
-            .emit(&mut enc)
-            .map_err(|e| format!("{} RDATA: {e}", r.record_type()))?;
+        r.data.emit(&mut enc).map_err(|e| RecError::Rdata {
+            rtype: r.record_type().to_string(),
+            reason: e.to_string(),
+        })?;
     }
     Ok(Rec {
         owner: wire_name(&r.name).into(),
