@@ -4,11 +4,11 @@
 //!
 //! ```no_run
 //! # fn main() -> anyhow::Result<()> {
-//! # let cfg = tldd::config::Config::load(std::path::Path::new("tldd.toml"))?;
+//! # let cfg = tldd_dns::config::Config::load(std::path::Path::new("tldd.toml"))?;
 //! # let (rrsig_input, a, b) = (vec![0u8], vec![1u8], vec![2u8]);
-//! use tldd::hsm::{KeyPair, SignError};
-//! use tldd::keys::state::Role;
-//! let keys: Vec<(Role, KeyPair)> = tldd::keys::active_keys(&cfg, "shop.")?;
+//! use tldd_dns::hsm::{KeyPair, SignError};
+//! use tldd_dns::keys::state::Role;
+//! let keys: Vec<(Role, KeyPair)> = tldd_dns::keys::active_keys(&cfg, "shop.")?;
 //! for (role, key) in &keys {
 //!     let _alg: u8 = key.algorithm(); // 8, 13 or 15: RRSIG algorithm field
 //!     let _tag: u16 = key.key_tag(); // RFC 4034 App. B: RRSIG key tag field
