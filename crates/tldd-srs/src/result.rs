@@ -101,3 +101,34 @@ pub fn refuse_if_prohibited(
     }
     Ok(())
 }
+
+/// The statuses of a host or contact after an `<update>` (RFC 5732/5733
+/// §3.2.5): refused 2304 while `serverUpdateProhibited` is set, or
+/// `clientUpdateProhibited` unless this update removes it; removing a
+/// status that is not set or adding one that is gives 2306.
+pub fn changed_statuses(
+    kind: &str,
+    id: &str,
+    old: &std::collections::BTreeSet<String>,
+    rem: &[String],
+    add: &[String],
+) -> EppResult<std::collections::BTreeSet<String>> {
+    if old.contains("serverUpdateProhibited")
+        || (old.contains("clientUpdateProhibited")
+            && !rem.iter().any(|s| s == "clientUpdateProhibited"))
+    {
+        return Err(err(2304, format!("{kind} {id} is update-prohibited")));
+    }
+    let mut new = old.clone();
+    for s in rem {
+        if !new.remove(s) {
+            return Err(err(2306, format!("status {s:?} is not set")));
+        }
+    }
+    for s in add {
+        if !new.insert(s.clone()) {
+            return Err(err(2306, format!("status {s:?} is already set")));
+        }
+    }
+    Ok(new)
+}

@@ -15,7 +15,7 @@ use super::Ctx;
 use crate::clock::fmt;
 use crate::model::*;
 use crate::names::check_handle;
-use crate::result::{err, refuse_if_prohibited, EppResult};
+use crate::result::{changed_statuses, err, refuse_if_prohibited, EppResult};
 use std::fmt::Write;
 
 const XMLNS: &str = "xmlns:contact=\"urn:ietf:params:xml:ns:contact-1.0\"";
@@ -227,23 +227,8 @@ pub fn update(ctx: &Ctx, u: ContactUpdate) -> EppResult<Response> {
     } = u;
     ctx.store.write(|t| -> EppResult<()> {
         let old = sponsored(t, ctx, &id)?;
-        if old.statuses.contains("serverUpdateProhibited")
-            || (old.statuses.contains("clientUpdateProhibited")
-                && !rem_st.iter().any(|s| s == "clientUpdateProhibited"))
-        {
-            return Err(err(2304, format!("contact {id} is update-prohibited")));
-        }
         let mut c = old.clone();
-        for s in &rem_st {
-            if !c.statuses.remove(s) {
-                return Err(err(2306, format!("status {s:?} is not set")));
-            }
-        }
-        for s in &add_st {
-            if !c.statuses.insert(s.clone()) {
-                return Err(err(2306, format!("status {s:?} is already set")));
-            }
-        }
+        c.statuses = changed_statuses("contact", &id, &old.statuses, &rem_st, &add_st)?;
         for p in &postal {
             c.postal.retain(|x| x.kind != p.kind);
             c.postal.push(p.clone());

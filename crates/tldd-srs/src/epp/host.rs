@@ -17,7 +17,7 @@ use crate::clock::fmt;
 use crate::db::Txn;
 use crate::model::*;
 use crate::names::{canonical, check_host_name, in_tld};
-use crate::result::{err, refuse_if_prohibited, EppResult};
+use crate::result::{changed_statuses, err, refuse_if_prohibited, EppResult};
 use std::fmt::Write;
 
 const XMLNS: &str = "xmlns:host=\"urn:ietf:params:xml:ns:host-1.0\"";
@@ -193,23 +193,8 @@ pub fn update(ctx: &Ctx, c: HostUpdate) -> EppResult<Response> {
     } = c;
     ctx.store.write(|t| -> EppResult<()> {
         let old = sponsored(t, ctx, &name)?;
-        if old.statuses.contains("serverUpdateProhibited")
-            || (old.statuses.contains("clientUpdateProhibited")
-                && !rem_st.iter().any(|s| s == "clientUpdateProhibited"))
-        {
-            return Err(err(2304, format!("host {name} is update-prohibited")));
-        }
         let mut h = old.clone();
-        for s in &rem_st {
-            if !h.statuses.remove(s) {
-                return Err(err(2306, format!("status {s:?} is not set")));
-            }
-        }
-        for s in &add_st {
-            if !h.statuses.insert(s.clone()) {
-                return Err(err(2306, format!("status {s:?} is already set")));
-            }
-        }
+        h.statuses = changed_statuses("host", &name, &old.statuses, &rem_st, &add_st)?;
         for a in &rem_addrs {
             let before = h.addrs.len();
             h.addrs.retain(|x| x != a);
