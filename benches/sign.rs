@@ -39,6 +39,7 @@ fn opts() -> SignOptions {
         salt: vec![],
         validity: 14 * 86400,
         inception_offset: 3600,
+        dnskey_ttl: 3600,
         now: signer::sign::unix_now(),
     }
 }

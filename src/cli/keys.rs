@@ -93,9 +93,10 @@ pub enum KeysCommand {
         /// Zone origin.
         #[arg(long)]
         zone: String,
-        /// TTL of the printed records.
-        #[arg(long, default_value_t = 3600)]
-        ttl: u32,
+        /// TTL of the printed records [default: the zone's `dnskey_ttl`,
+        /// the TTL it serves them with]
+        #[arg(long)]
+        ttl: Option<u32>,
     },
     /// Print the audit log, or check its hash chain with --verify.
     ///

@@ -41,6 +41,7 @@ fn signed(opt_out: bool) -> Fixture {
         salt: vec![0xab, 0xcd],
         validity: 86400 * 14,
         inception_offset: 3600,
+        dnskey_ttl: 3600,
         now: signer::sign::unix_now(),
     };
     signer::sign_in_place(&mut z, &o, &keys, &|_| {}).unwrap();

@@ -14,6 +14,7 @@ fn opts(opt_out: bool) -> SignOptions {
         salt: Vec::new(),
         validity: 14 * 86400,
         inception_offset: 3600,
+        dnskey_ttl: 3600,
         now: signer::sign::unix_now(),
     }
 }
@@ -232,6 +233,7 @@ fn sign_zone_leaves_input_unsigned() {
         nsec3_salt: String::new(),
         signature_validity: "14d".into(),
         signature_refresh: None,
+        dnskey_ttl: None,
     };
     let signed = signer::sign_zone(&z, &cfg, &keys(13)).unwrap();
     assert!(z.nsec3.is_none());

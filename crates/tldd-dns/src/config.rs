@@ -228,6 +228,9 @@ pub struct DnssecConfig {
     /// Re-sign an RRset when its signatures expire within this long
     /// (duration); default a quarter of `signature_validity`.
     pub signature_refresh: Option<String>,
+    /// TTL of the DNSKEY RRset (duration); default one hour, the value
+    /// RFC 7583 rollover timings are usually planned with.
+    pub dnskey_ttl: Option<String>,
 }
 
 impl DnssecConfig {
@@ -242,6 +245,14 @@ impl DnssecConfig {
             .as_deref()
             .and_then(parse_duration)
             .map_or(self.validity() / 4, |r| r as u32)
+    }
+
+    /// The DNSKEY TTL in seconds (checked by [`Config::load`]).
+    pub fn dnskey_ttl(&self) -> u32 {
+        self.dnskey_ttl
+            .as_deref()
+            .and_then(parse_duration)
+            .map_or(3600, |t| t as u32)
     }
 }
 
@@ -441,6 +452,16 @@ impl Config {
                             message: format!(
                                 "{r:?}: must be a duration shorter than signature_validity"
                             ),
+                        });
+                    }
+                }
+                if let Some(t) = &d.dnskey_ttl {
+                    if !parse_duration(t).is_some_and(|t| t < 1 << 31) {
+                        return Err(ConfigError::Invalid {
+                            path: path.to_owned(),
+                            line: first_line_of("dnskey_ttl"),
+                            key: "zone.dnssec.dnskey_ttl".into(),
+                            message: format!("{t:?} is not a duration below 68 years"),
                         });
                     }
                 }

@@ -88,6 +88,11 @@ pub fn soa_minimum(rd: &[u8]) -> Option<u32> {
     soa_u32(rd, 4)
 }
 
+/// SOA EXPIRE field.
+pub fn soa_expire(rd: &[u8]) -> Option<u32> {
+    soa_u32(rd, 3)
+}
+
 /// SOA SERIAL field.
 pub fn soa_serial(rd: &[u8]) -> Option<u32> {
     soa_u32(rd, 0)

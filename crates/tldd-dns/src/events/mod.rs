@@ -160,6 +160,9 @@ pub struct ZoneLoop {
     pub transfer_key: Option<Arc<tldd_tsig::Key>>,
     /// `[[zone]] primary`: this zone is a secondary.
     pub primary: Option<SocketAddr>,
+    /// A secondary's expire deadline in unix seconds (0: none), which the
+    /// answer path reads for EDNS EXPIRE ([`crate::wire::ZoneSet::with_expire_clock`]).
+    pub expire_clock: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The loop's state besides the zone: deadlines and what is in flight.

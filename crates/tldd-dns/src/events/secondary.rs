@@ -99,6 +99,7 @@ impl ZoneLoop {
                         .unwrap_or_else(Instant::now),
                 );
             }
+            self.publish_expire(st.expire_at);
         }
         if st.in_flight {
             st.again = true;
@@ -162,6 +163,7 @@ impl ZoneLoop {
                 st.refresh_at = Some(now + clamp(refresh));
                 st.expire_at = (self.state.is_some() && expire != u32::MAX)
                     .then(|| now + Duration::from_secs(expire.into()));
+                self.publish_expire(st.expire_at);
             }
             Err(e) => {
                 tracing::warn!(zone = %zone, primary = ?self.primary, "refresh failed: {e}");
@@ -181,6 +183,7 @@ impl ZoneLoop {
     pub(super) fn expire(&mut self, run: &mut Run) {
         let st = &mut run.secondary;
         st.expire_at = None;
+        self.publish_expire(Some(Instant::now()));
         if st.withdrawn || self.state.is_none() {
             return;
         }
@@ -192,6 +195,17 @@ impl ZoneLoop {
             .with_label_values(&[&self.origin_text])
             .set(1);
         st.withdrawn = true;
+    }
+
+    /// Tells the answer path when this zone expires, for EDNS EXPIRE
+    /// (RFC 7314 §3: a secondary answers the time it has left).
+    fn publish_expire(&self, at: Option<Instant>) {
+        let unix = match at {
+            Some(t) => unix_now() + t.saturating_duration_since(Instant::now()).as_secs(),
+            None => 0,
+        };
+        self.expire_clock
+            .store(unix, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// (refresh, retry, expire) of the version this loop holds.

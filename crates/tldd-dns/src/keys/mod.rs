@@ -236,11 +236,23 @@ pub fn ds(cfg: &Config, operator: &str, zone: &str, ttl: u32) -> Result<String> 
     })
 }
 
-/// The zone's DNSKEY records (active and published), audited as an export.
-pub fn dnskey(cfg: &Config, operator: &str, zone: &str, ttl: u32) -> Result<String> {
+/// The zone's DNSKEY records (active and published), audited as an export;
+/// `ttl` by default the one the zone serves them with (`dnskey_ttl`).
+pub fn dnskey(cfg: &Config, operator: &str, zone: &str, ttl: Option<u32>) -> Result<String> {
+    let ttl = ttl.unwrap_or_else(|| served_dnskey_ttl(cfg, zone));
     export(cfg, operator, zone, "export-dnskey", false, |z, k| {
         Ok(dnskey_line(z, ttl, k))
     })
+}
+
+/// The DNSKEY TTL the configured zone `zone` is signed with.
+pub fn served_dnskey_ttl(cfg: &Config, zone: &str) -> u32 {
+    let norm = |s: &str| format!("{}.", s.trim_end_matches('.').to_ascii_lowercase());
+    cfg.zone
+        .iter()
+        .find(|z| norm(&z.origin()) == norm(zone))
+        .and_then(|z| z.dnssec.as_ref())
+        .map_or(3600, |d| d.dnskey_ttl())
 }
 
 /// The audit log's text (empty when nothing was logged yet).

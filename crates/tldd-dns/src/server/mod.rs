@@ -220,6 +220,10 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             )),
             _ => None,
         };
+        let expire_clock = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        if z.primary.is_some() {
+            zones.rcu(|zs| ZoneSet::clone(zs).with_expire_clock(&origin, expire_clock.clone()));
+        }
         let writer = crate::events::ZoneLoop {
             needs_snapshot,
             origin_text: origin_text.clone(),
@@ -236,6 +240,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             notify: z.notify.clone(),
             transfer_key: key(&z.transfer_key),
             primary: z.primary,
+            expire_clock,
         }
         .spawn()?;
         zone_rt.push(Arc::new(crate::runtime::ZoneRuntime {

@@ -214,6 +214,7 @@ mod tests {
             salt: vec![],
             validity,
             inception_offset: 3600,
+            dnskey_ttl: 3600,
             now,
         };
         crate::signer::sign_in_place(&mut zone, &opts, &keys, &|_| {}).unwrap();

@@ -53,6 +53,8 @@ pub struct SignOptions {
     pub inception_offset: u32,
     /// Unix time of signing.
     pub now: u64,
+    /// TTL of the DNSKEY RRset (`[zone.dnssec] dnskey_ttl`).
+    pub dnskey_ttl: u32,
 }
 
 impl SignOptions {
@@ -83,6 +85,7 @@ impl SignOptions {
             validity,
             inception_offset: 3600,
             now: unix_now(),
+            dnskey_ttl: cfg.dnskey_ttl(),
         })
     }
 
@@ -315,7 +318,7 @@ pub fn sign_in_place<K: SigningKey>(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<SignStats, SignError> {
     let signer = Signer::new(&zone.origin, keys, opts)?;
-    let soa_ttl = zone.soa().ok_or(SignError::NoSoa)?.ttl;
+    zone.soa().ok_or(SignError::NoSoa)?;
     let params = opts.params();
     let origin = zone.origin.clone();
 
@@ -329,16 +332,20 @@ pub fn sign_in_place<K: SigningKey>(
         .get(DNSKEY)
         .map(|s| s.rdatas().map(<[u8]>::to_vec).collect())
         .unwrap_or_default();
-    let dnskey_ttl = zone.apex.get(DNSKEY).map_or(soa_ttl, |s| s.ttl);
     for rd in signer.dnskey_rdatas() {
         if !dnskeys.iter().any(|d| d == rd) {
             dnskeys.push(rd.to_vec());
         }
     }
     let refs: Vec<&[u8]> = dnskeys.iter().map(|v| v.as_slice()).collect();
-    zone.apex.put(RRset::new(DNSKEY, dnskey_ttl, &refs));
-    zone.apex
-        .put(RRset::new(NSEC3PARAM, 0, &[&params.param_rdata()]));
+    zone.apex.put(RRset::new(DNSKEY, opts.dnskey_ttl, &refs));
+    // The TTL of the NSEC3 records (RFC 9077: the negative TTL); 0 made
+    // validators warn and gained nothing.
+    zone.apex.put(RRset::new(
+        NSEC3PARAM,
+        zone.negative_ttl(),
+        &[&params.param_rdata()],
+    ));
     for node in zone.names.values_mut() {
         node.remove(NSEC);
         node.remove(NSEC3);

@@ -6,7 +6,9 @@
 //! NXDOMAIN/NODATA with the SOA (TTL = min(SOA TTL, MINIMUM), RFC 2308), apex
 //! data with AA and additional addresses for NS/MX/SRV targets. EDNS (RFC
 //! 6891): our payload size, DO echoed, BADVERS for version > 0, NSID (RFC
-//! 5001). ANY over UDP gets the RFC 8482 HINFO; over TCP all RRsets. CHAOS
+//! 5001), EXPIRE (RFC 7314). ANY over UDP gets one real RRset (RFC 8482
+//! §4.1, signed under DO), QTYPE RRSIG the signatures of one RRset; over
+//! TCP both get everything at the name. QCLASS ANY reads the IN data. CHAOS
 //! TXT `id.server`/`hostname.bind`/`version.bind`/`version.server` when
 //! configured, REFUSED otherwise.
 //!
@@ -19,8 +21,9 @@
 use super::dnssec::Denial;
 use super::query::{self, Query, Reject};
 use super::writer::{Full, Section, Writer};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tldd_zone::rdata::{self, A, AAAA, ANY, AXFR, CNAME, DS, HINFO, IXFR, NS, SOA, TXT};
+use tldd_zone::rdata::{self, A, AAAA, ANY, AXFR, CNAME, DS, IXFR, NS, RRSIG, SOA, TXT};
 use tldd_zone::{name, Delegation, Found, Node, RRset, Zone};
 
 /// RCODEs (extended ones carry their upper bits in OPT).
@@ -37,6 +40,7 @@ pub mod rcode {
 
 const CLASS_IN: u16 = 1;
 const CLASS_CH: u16 = 3;
+const CLASS_ANY: u16 = 255;
 
 /// Server-wide answer settings.
 #[derive(Clone, Debug, Default)]
@@ -58,6 +62,10 @@ pub struct ZoneSet {
     /// data we may serve, so their names get SERVFAIL (RFC 1034 §4.3.5
     /// practice, as NSD and Knot do), not REFUSED. Usually empty.
     expired: Vec<Box<[u8]>>,
+    /// Secondary zones' expire deadlines (unix seconds, 0 while unknown),
+    /// shared with each zone's event loop, for EDNS EXPIRE (RFC 7314).
+    /// A zone without one is a primary: its SOA EXPIRE is the answer.
+    clocks: Vec<(Box<[u8]>, Arc<AtomicU64>)>,
 }
 
 impl ZoneSet {
@@ -66,6 +74,33 @@ impl ZoneSet {
         ZoneSet {
             zones,
             expired: Vec::new(),
+            clocks: Vec::new(),
+        }
+    }
+
+    /// Registers the expire deadline a secondary zone's event loop keeps
+    /// (unix seconds); kept by every copy made from this set.
+    pub fn with_expire_clock(mut self, origin: &[u8], clock: Arc<AtomicU64>) -> ZoneSet {
+        self.clocks.retain(|(o, _)| **o != *origin);
+        self.clocks.push((origin.into(), clock));
+        self
+    }
+
+    /// The EDNS EXPIRE value for `zone` (RFC 7314 §3): a secondary's
+    /// remaining time before it stops serving, a primary's SOA EXPIRE.
+    pub fn expire_value(&self, zone: &Zone) -> Option<u32> {
+        let soa = || zone.soa()?.rdatas().next().and_then(rdata::soa_expire);
+        match self.clocks.iter().find(|(o, _)| **o == *zone.origin) {
+            Some((_, c)) => match c.load(Ordering::Relaxed) {
+                0 => soa(),
+                at => {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    Some(at.saturating_sub(now).min(u64::from(u32::MAX)) as u32)
+                }
+            },
+            None => soa(),
         }
     }
 
@@ -79,6 +114,7 @@ impl ZoneSet {
                 .collect(),
         );
         out.expired = self.expired.clone();
+        out.clocks = self.clocks.clone();
         if !out.expired.iter().any(|e| **e == *origin) {
             out.expired.push(origin.into());
         }
@@ -122,6 +158,7 @@ impl ZoneSet {
         zones.push(zone);
         let mut out = ZoneSet::new(zones);
         out.expired = expired;
+        out.clocks = self.clocks.clone();
         out
     }
 }
@@ -162,11 +199,12 @@ pub fn respond(
             return (0, oc);
         }
         Err(Reject::NotImp) => {
+            // No question echoed unless exactly one parsed (QDCOUNT 0 then,
+            // as NSD and Knot answer); OPT when the query had a sound one.
             oc.rcode = rcode::NOTIMP;
-            return (
-                error_reply(pkt, q, out, rcode::NOTIMP, q.question_end > 12, p),
-                oc,
-            );
+            q.edns = query::scan_edns(pkt);
+            let question = q.question_end > 12;
+            return (error_reply(pkt, q, out, rcode::NOTIMP, question, p), oc);
         }
         Err(Reject::FormErr { question, .. }) => {
             oc.malformed = true;
@@ -175,7 +213,9 @@ pub fn respond(
                 q.question_end = 12;
                 q.label_count = 0;
             }
-            q.edns = None;
+            // RFC 6891 §7: a reply to a query with OPT carries OPT, also
+            // FORMERR (unless the OPT itself is what is wrong).
+            q.edns = query::scan_edns(pkt);
             return (error_reply(pkt, q, out, rcode::FORMERR, question, p), oc);
         }
     }
@@ -200,14 +240,16 @@ pub fn respond(
         (Transport::Udp, Some(e)) => (e.udp_size.max(512).min(p.udp_payload.max(512))) as usize,
         (Transport::Udp, None) => 512,
     };
-    let opt_room = if q.edns.is_some() {
-        11 + p
-            .nsid
-            .as_ref()
-            .filter(|_| q.edns.is_some_and(|e| e.nsid))
-            .map_or(0, |n| 4 + n.len())
-    } else {
-        0
+    let opt_room = match q.edns {
+        Some(e) => {
+            11 + p
+                .nsid
+                .as_ref()
+                .filter(|_| e.nsid)
+                .map_or(0, |n| 4 + n.len())
+                + if e.expire { 8 } else { 0 }
+        }
+        None => 0,
     };
     let mut w = Writer::new(
         out,
@@ -215,15 +257,19 @@ pub fn respond(
         &q.labels[..q.label_count],
         limit.saturating_sub(opt_room),
     );
+    let mut expire = None;
     let (rc, aa, tc) = match q.qclass {
-        CLASS_IN => match q.qtype {
+        // QCLASS ANY (RFC 1035 §3.2.5) is answered from the IN data, as
+        // NSD and Knot do.
+        CLASS_IN | CLASS_ANY => match q.qtype {
             AXFR | IXFR => {
-                // IXFR over UDP is answered when it fits (RFC 1995 §2).
+                // IXFR over UDP is answered when it fits (RFC 1995 §2);
+                // AXFR over UDP is not implemented (NOTIMP, as NSD and Knot).
                 if t == Transport::Tcp || q.qtype == IXFR {
                     oc.handoff = true;
                     return (0, oc);
                 }
-                (rcode::FORMERR, false, false)
+                (rcode::NOTIMP, false, false)
             }
             // Meta types that cannot be asked for (RFC 6891 §6.1.1, RFC 8945).
             rdata::OPT | 249 | rdata::TSIG => (rcode::FORMERR, false, false),
@@ -233,7 +279,12 @@ pub fn respond(
                     (rcode::SERVFAIL, false, false)
                 } else {
                     match found {
-                        Some(zone) => answer_in(zone, q, &mut w, t),
+                        Some(zone) => {
+                            if q.edns.is_some_and(|e| e.expire) {
+                                expire = zones.expire_value(zone);
+                            }
+                            answer_in(zone, q, &mut w, t)
+                        }
                         None => (rcode::REFUSED, false, false),
                     }
                 }
@@ -244,7 +295,7 @@ pub fn respond(
     };
     oc.rcode = rc;
     oc.truncated = tc;
-    (finish(w, q, p, rc, aa, tc), oc)
+    (finish(w, q, p, rc, aa, tc, expire), oc)
 }
 
 fn header_flags(q: &Query, rc: u16, aa: bool, tc: bool) -> u16 {
@@ -254,10 +305,18 @@ fn header_flags(q: &Query, rc: u16, aa: bool, tc: bool) -> u16 {
         | (rc & 0xf)
 }
 
-fn finish(mut w: Writer<'_>, q: &Query, p: &Params, rc: u16, aa: bool, tc: bool) -> usize {
+fn finish(
+    mut w: Writer<'_>,
+    q: &Query,
+    p: &Params,
+    rc: u16,
+    aa: bool,
+    tc: bool,
+    expire: Option<u32>,
+) -> usize {
     if let Some(e) = q.edns {
         let nsid = p.nsid.as_deref().filter(|_| e.nsid);
-        w.opt(p.udp_payload, (rc >> 4) as u8, e.dnssec_ok, nsid);
+        w.opt(p.udp_payload, (rc >> 4) as u8, e.dnssec_ok, nsid, expire);
     }
     w.finish(header_flags(q, rc, aa, tc), 1)
 }
@@ -279,7 +338,7 @@ fn error_reply(
     let mut w = Writer::new(out, &pkt[..qend.max(12).min(pkt.len())], &[], 512);
     if let Some(e) = q.edns {
         let nsid = p.nsid.as_deref().filter(|_| e.nsid);
-        w.opt(p.udp_payload, (rc >> 4) as u8, e.dnssec_ok, nsid);
+        w.opt(p.udp_payload, (rc >> 4) as u8, e.dnssec_ok, nsid, None);
     }
     let flags = 0x8000 | (q.flags & 0x7900) | (q.flags & 0x0010) | (rc & 0xf);
     let len = w.finish(flags, with_question as u16);
@@ -500,13 +559,21 @@ fn answer_node(
         );
     }
     if q.qtype == ANY {
+        // RFC 8482 §4.1 over UDP: one real RRset (the first by type, as
+        // Knot picks), with its RRSIGs under DO so a validator can check
+        // it — a synthesized HINFO could not be signed here, the keys do
+        // not sign per query. Over TCP: every RRset.
         if t == Transport::Udp {
-            // RFC 8482 §4.2: one synthesized HINFO instead of everything.
-            let rd = b"\x07RFC8482\x00";
-            return match w.rr(Section::Answer, qname, HINFO, CLASS_IN, 3600, rd) {
-                Ok(()) => (rcode::NOERROR, true, false),
-                Err(Full) => (rcode::NOERROR, true, true),
+            let Some(set) = node.rrsets.first() else {
+                return (rcode::NOERROR, true, false);
             };
+            let m = w.mark();
+            if put_rrset(w, Section::Answer, qname, set, dnssec).is_err() {
+                w.rollback(m);
+                return (rcode::NOERROR, true, true);
+            }
+            additional_for(zone, set, w, dnssec);
+            return (rcode::NOERROR, true, false);
         }
         for set in &node.rrsets {
             if put_rrset(w, Section::Answer, qname, set, dnssec).is_err() {
@@ -515,13 +582,25 @@ fn answer_node(
         }
         return (rcode::NOERROR, true, false);
     }
+    if q.qtype == RRSIG {
+        if let Some(answered) = answer_rrsig(node, qname, w, t) {
+            return answered;
+        }
+        return negative(
+            zone,
+            w,
+            rcode::NOERROR,
+            dnssec,
+            Denial::NoData { name: qname },
+        );
+    }
     if let Some(set) = node.get(q.qtype) {
         let m = w.mark();
         if put_rrset(w, Section::Answer, qname, set, dnssec).is_err() {
             w.rollback(m);
             return (rcode::NOERROR, true, true);
         }
-        additional_for(zone, set, w);
+        additional_for(zone, set, w, dnssec);
         return (rcode::NOERROR, true, false);
     }
     if let Some(cname) = node.get(CNAME) {
@@ -534,6 +613,34 @@ fn answer_node(
         dnssec,
         Denial::NoData { name: qname },
     )
+}
+
+/// QTYPE RRSIG (RFC 4035 §3.1.5 leaves the choice; RFC 8482 treats it
+/// like ANY): the signatures stored at the name — over UDP those of its
+/// first signed RRset (as Knot answers), over TCP all of them. A name
+/// without signatures gets NODATA, which its NSEC3 then proves truthfully.
+fn answer_rrsig(
+    node: &Node,
+    qname: &[u8],
+    w: &mut Writer<'_>,
+    t: Transport,
+) -> Option<(u16, bool, bool)> {
+    let mut any = false;
+    for set in node.rrsets.iter().filter(|s| s.sigs().next().is_some()) {
+        let m = w.mark();
+        let r = set
+            .sigs()
+            .try_for_each(|sig| w.rr(Section::Answer, qname, RRSIG, CLASS_IN, set.ttl, sig));
+        if r.is_err() {
+            w.rollback(m);
+            return Some((rcode::NOERROR, true, true));
+        }
+        any = true;
+        if t == Transport::Udp {
+            break;
+        }
+    }
+    any.then_some((rcode::NOERROR, true, false))
 }
 
 /// Answers with the CNAME and, while the chain stays inside this zone's
@@ -606,8 +713,10 @@ fn follow_cname(
     (rcode::NOERROR, true, false)
 }
 
-/// Addresses of NS/MX/SRV targets that the zone holds, when they fit.
-fn additional_for(zone: &Zone, set: &RRset, w: &mut Writer<'_>) {
+/// Addresses of NS/MX/SRV targets that the zone holds, when they fit;
+/// under `dnssec` with their RRSIGs (authoritative addresses have them,
+/// glue does not), as Knot and NSD add them.
+fn additional_for(zone: &Zone, set: &RRset, w: &mut Writer<'_>, dnssec: bool) {
     if !matches!(set.rtype, NS | rdata::MX | rdata::SRV) {
         return;
     }
@@ -623,7 +732,15 @@ fn additional_for(zone: &Zone, set: &RRset, w: &mut Writer<'_>) {
             continue;
         };
         let m = w.mark();
-        if put_addresses(w, target, node).is_err() {
+        let r = if dnssec {
+            [A, AAAA].iter().try_for_each(|&t| match node.get(t) {
+                Some(s) => put_rrset(w, Section::Additional, target, s, true),
+                None => Ok(()),
+            })
+        } else {
+            put_addresses(w, target, node)
+        };
+        if r.is_err() {
             w.rollback(m);
             return;
         }

@@ -10,6 +10,8 @@ use tldd_zone::rdata::{OPT, TSIG};
 
 /// EDNS option code of NSID (RFC 5001).
 pub const OPT_NSID: u16 = 3;
+/// EDNS option code of EXPIRE (RFC 7314).
+pub const OPT_EXPIRE: u16 = 9;
 
 /// What was in the OPT record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub struct Edns {
     pub version: u8,
     pub dnssec_ok: bool,
     pub nsid: bool,
+    /// The query asked for the zone's remaining time (RFC 7314).
+    pub expire: bool,
 }
 
 /// A parsed query. Borrowing nothing: the raw question is at
@@ -87,6 +91,9 @@ pub fn parse(pkt: &[u8], q: &mut Query) -> Result<(), Reject> {
     q.tsig_at = None;
     q.qname_len = 0;
     q.label_count = 0;
+    // No question until one parsed (the buffer is reused across queries:
+    // an error reply must never echo a previous query's question).
+    q.question_end = 12;
     let qd = u16::from_be_bytes([pkt[4], pkt[5]]);
     let an = u16::from_be_bytes([pkt[6], pkt[7]]);
     let ns = u16::from_be_bytes([pkt[8], pkt[9]]);
@@ -184,29 +191,9 @@ pub fn parse(pkt: &[u8], q: &mut Query) -> Result<(), Reject> {
 }
 
 /// Skips one RR at `pos`; returns (end, type, owner is root).
-fn skip_rr(pkt: &[u8], mut pos: usize) -> Option<(usize, u16, bool)> {
+fn skip_rr(pkt: &[u8], pos: usize) -> Option<(usize, u16, bool)> {
     let owner_root = *pkt.get(pos)? == 0;
-    let mut hops = 0;
-    loop {
-        let len = *pkt.get(pos)? as usize;
-        if len == 0 {
-            pos += 1;
-            break;
-        }
-        if len & 0xc0 == 0xc0 {
-            pkt.get(pos + 1)?;
-            pos += 2;
-            break;
-        }
-        if len & 0xc0 != 0 {
-            return None;
-        }
-        pos += 1 + len;
-        hops += 1;
-        if hops > 127 {
-            return None;
-        }
-    }
+    let pos = skip_name(pkt, pos)?;
     let f = pkt.get(pos..pos + 10)?;
     let rtype = u16::from_be_bytes([f[0], f[1]]);
     let rdlen = u16::from_be_bytes([f[8], f[9]]) as usize;
@@ -225,6 +212,7 @@ fn parse_opt(rr: &[u8]) -> Option<Edns> {
     let rdlen = u16::from_be_bytes([*rr.get(8)?, *rr.get(9)?]) as usize;
     let mut opts = rr.get(10..10 + rdlen)?;
     let mut nsid = false;
+    let mut expire = false;
     while !opts.is_empty() {
         if opts.len() < 4 {
             return None;
@@ -234,8 +222,11 @@ fn parse_opt(rr: &[u8]) -> Option<Edns> {
         if opts.len() < 4 + len {
             return None;
         }
-        if code == OPT_NSID {
-            nsid = true;
+        match code {
+            OPT_NSID => nsid = true,
+            // A query's EXPIRE option is empty (RFC 7314 §2).
+            OPT_EXPIRE => expire = true,
+            _ => {}
         }
         opts = &opts[4 + len..];
     }
@@ -244,7 +235,56 @@ fn parse_opt(rr: &[u8]) -> Option<Edns> {
         version,
         dnssec_ok,
         nsid,
+        expire,
     })
+}
+
+/// The OPT of a message that [`parse`] refused (FORMERR, NOTIMP), so the
+/// error reply can carry OPT as RFC 6891 §7 asks: found by walking every
+/// section by its counts. `None` when there is no OPT, more than one, one
+/// not owned by the root, or when the message does not walk cleanly to its
+/// end (then nothing in it can be trusted, and the reply goes without OPT
+/// as Knot's does).
+pub fn scan_edns(pkt: &[u8]) -> Option<Edns> {
+    let count = |i: usize| u16::from_be_bytes([pkt[i], pkt[i + 1]]) as usize;
+    if pkt.len() < 12 {
+        return None;
+    }
+    let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
+    let mut pos = 12;
+    for _ in 0..qd {
+        pos = skip_name(pkt, pos)? + 4;
+    }
+    for _ in 0..an + ns {
+        pos = skip_rr(pkt, pos)?.0;
+    }
+    let mut edns = None;
+    for _ in 0..ar {
+        let start = pos;
+        let (end, rtype, owner_root) = skip_rr(pkt, pos)?;
+        if rtype == OPT {
+            if edns.is_some() || !owner_root {
+                return None;
+            }
+            edns = Some(parse_opt(&pkt[start + 1..end])?);
+        }
+        pos = end;
+    }
+    (pos == pkt.len()).then_some(edns).flatten()
+}
+
+/// Skips a (possibly compressed) name at `pos`; returns the end.
+fn skip_name(pkt: &[u8], mut pos: usize) -> Option<usize> {
+    for _ in 0..128 {
+        let len = *pkt.get(pos)? as usize;
+        match len & 0xc0 {
+            0 if len == 0 => return Some(pos + 1),
+            0 => pos += 1 + len,
+            0xc0 => return pkt.get(pos + 1).map(|_| pos + 2),
+            _ => return None,
+        }
+    }
+    None
 }
 
 impl Default for Query {

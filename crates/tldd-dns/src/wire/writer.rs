@@ -234,16 +234,29 @@ impl<'b> Writer<'b> {
     }
 
     /// Appends the OPT record (always fits: the caller reserved its room).
-    pub fn opt(&mut self, udp_size: u16, ext_rcode: u8, dnssec_ok: bool, nsid: Option<&[u8]>) {
+    pub fn opt(
+        &mut self,
+        udp_size: u16,
+        ext_rcode: u8,
+        dnssec_ok: bool,
+        nsid: Option<&[u8]>,
+        expire: Option<u32>,
+    ) {
         let saved = self.limit;
         self.limit = self.buf.len();
-        let mut rd = [0u8; 4 + 255];
+        let mut rd = [0u8; 4 + 255 + 8];
         let mut rdlen = 0;
         if let Some(n) = nsid {
             rd[..2].copy_from_slice(&super::query::OPT_NSID.to_be_bytes());
             rd[2..4].copy_from_slice(&(n.len() as u16).to_be_bytes());
             rd[4..4 + n.len()].copy_from_slice(n);
             rdlen = 4 + n.len();
+        }
+        if let Some(e) = expire {
+            rd[rdlen..rdlen + 2].copy_from_slice(&super::query::OPT_EXPIRE.to_be_bytes());
+            rd[rdlen + 2..rdlen + 4].copy_from_slice(&4u16.to_be_bytes());
+            rd[rdlen + 4..rdlen + 8].copy_from_slice(&e.to_be_bytes());
+            rdlen += 8;
         }
         let ttl = ((ext_rcode as u32) << 24) | if dnssec_ok { 0x8000 } else { 0 };
         if self
