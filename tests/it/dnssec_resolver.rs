@@ -66,10 +66,19 @@ fn unbound_validates_tldd_answers() {
             ("signed.shop.", "DS"),
             ("deep.sub.shop.", "DS"),
             ("d0.shop.", "DS"),
+            // RFC 8482: one real, signed RRset (a bare HINFO would be bogus).
+            ("shop.", "ANY"),
+            ("nic.shop.", "ANY"),
         ] {
             let out = resolve(&u, name, t);
             assert_eq!(status(&out), "NOERROR", "{name} {t}: {out}");
             assert!(ad(&out), "{name} {t} without AD (opt-out {opt_out}): {out}");
+        }
+        // QTYPE RRSIG: answered (not a false NODATA), never SERVFAIL.
+        for name in ["shop.", "nic.shop."] {
+            let out = resolve(&u, name, "RRSIG");
+            assert_eq!(status(&out), "NOERROR", "{name} RRSIG: {out}");
+            assert!(out.contains("RRSIG"), "{name} RRSIG: {out}");
         }
         // Denials.
         for (name, t, want) in [
