@@ -146,6 +146,11 @@ fn expired_secondary_answers_servfail_until_the_primary_returns() {
         s.log.lock().unwrap()
     );
     assert_eq!(status(&s, &["exp.shop.", "A", "+norec"]), "NOERROR");
+    // EDNS EXPIRE (RFC 7314): the primary answers its SOA expire, the
+    // secondary the time it has left, which runs down without the primary.
+    assert_eq!(edns_expire(&p), Some(EXPIRE));
+    let left = edns_expire(&s).expect("secondary answers EXPIRE");
+    assert!((1..=EXPIRE).contains(&left), "{left}");
 
     // Primary gone: once SOA expire has passed without a refresh,
     // queries get SERVFAIL and transfers stop.
@@ -155,6 +160,7 @@ fn expired_secondary_answers_servfail_until_the_primary_returns() {
             && status(&s, &["shop.", "SOA", "+norec"]) == "SERVFAIL"
     });
     assert!(expired, "{:?}", s.log.lock().unwrap());
+    assert!(edns_expire(&s).is_none(), "an expired zone answers SERVFAIL");
     assert_eq!(status(&s, &["nope.example.", "A", "+norec"]), "REFUSED");
     let key = format!("hmac-sha256:xfr-key:{SECRET}");
     let x = kdig_at(s.addr, &["shop.", "AXFR", "-y", &key]);
@@ -189,6 +195,14 @@ fn expired_secondary_answers_servfail_until_the_primary_returns() {
     );
     assert_eq!(serial_at(s.addr), serial_at(p.addr));
     assert!(metrics_text(&s).contains("tldd_secondary_expired{zone=\"shop.\"} 0"));
+}
+
+/// The EDNS EXPIRE value in the answer to `shop. SOA +expire`.
+fn edns_expire(s: &Server) -> Option<u32> {
+    let out = s.kdig(&["shop.", "SOA", "+norec", "+expire"]);
+    out.lines()
+        .find_map(|l| l.strip_prefix(";; EXPIRE: "))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 fn metrics_text(s: &Server) -> String {

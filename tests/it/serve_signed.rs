@@ -17,7 +17,7 @@ fn a_dnssec_zone_is_signed_at_load_and_served_signed() {
             "[server]\nlisten = [\"127.0.0.1:0\"]\ndata_dir = \"{}\"\nudp_workers = 1\n\
              [[tsig]]\nname = \"xfr\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{key}\"\n\
              [[zone]]\norigin = \"shop.\"\nfile = \"{}\"\ntransfer_key = \"xfr\"\n\
-             [zone.dnssec]\nkeystore = \"soft\"\nnsec3_opt_out = true\n",
+             [zone.dnssec]\nkeystore = \"soft\"\nnsec3_opt_out = true\ndnskey_ttl = \"2h\"\n",
             data.display(),
             repo("zones/shop.zone").display()
         ),
@@ -45,6 +45,28 @@ fn a_dnssec_zone_is_signed_at_load_and_served_signed() {
     assert!(nx.contains("NSEC3\t1 1 0 -"), "opt-out NSEC3 proof: {nx}");
     let param = s.kdig(&["shop.", "NSEC3PARAM", "+norec"]);
     assert!(param.contains("NSEC3PARAM\t1 0 0 -"), "{param}");
+    // NSEC3PARAM with the NSEC3 TTL (the zone's negative TTL, SOA MINIMUM
+    // 900 here), not 0; DNSKEY with `dnskey_ttl`, and `tldd keys dnskey`
+    // prints the TTL that is served.
+    let ttl_of = |out: &str, t: &str| -> Vec<u32> {
+        out.lines()
+            .filter(|l| !l.starts_with(';'))
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() > 3 && f[3] == t).then(|| f[1].parse().unwrap())
+            })
+            .collect()
+    };
+    assert_eq!(ttl_of(&param, "NSEC3PARAM"), [900], "{param}");
+    assert_eq!(ttl_of(&dnskey, "DNSKEY"), [7200, 7200], "{dnskey}");
+    let printed = Command::new(BIN)
+        .args(["keys", "-c"])
+        .arg(&cfg)
+        .args(["dnskey", "--zone", "shop."])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&printed.stdout);
+    assert_eq!(ttl_of(&printed, "DNSKEY"), [7200, 7200], "{printed}");
 
     // The whole zone, transferred out, verifies with a tool nobody here wrote.
     let axfr = s.kdig(&[
