@@ -16,6 +16,7 @@ mod dnssec_resolver;
 mod keys_hsm;
 mod keys_hsm_lib;
 mod keys_soft;
+mod linters;
 mod malformed;
 mod old_layout;
 mod rdap_service;
