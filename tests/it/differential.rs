@@ -20,7 +20,10 @@ fn differential(extra: &[&str]) {
     println!("{text}");
     assert!(out.status.success(), "differential test failed:\n{text}");
     assert!(text.contains("answers identical to NSD or Knot"), "{text}");
-    assert!(text.contains("hand-made messages answered like NSD or Knot"), "{text}");
+    assert!(
+        text.contains("hand-made messages answered like NSD or Knot"),
+        "{text}"
+    );
 }
 
 #[test]

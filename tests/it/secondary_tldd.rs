@@ -160,7 +160,10 @@ fn expired_secondary_answers_servfail_until_the_primary_returns() {
             && status(&s, &["shop.", "SOA", "+norec"]) == "SERVFAIL"
     });
     assert!(expired, "{:?}", s.log.lock().unwrap());
-    assert!(edns_expire(&s).is_none(), "an expired zone answers SERVFAIL");
+    assert!(
+        edns_expire(&s).is_none(),
+        "an expired zone answers SERVFAIL"
+    );
     assert_eq!(status(&s, &["nope.example.", "A", "+norec"]), "REFUSED");
     let key = format!("hmac-sha256:xfr-key:{SECRET}");
     let x = kdig_at(s.addr, &["shop.", "AXFR", "-y", &key]);

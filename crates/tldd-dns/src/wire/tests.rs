@@ -266,3 +266,106 @@ fn small_udp_payloads_truncate_tcp_never_does() {
         40
     );
 }
+
+#[test]
+fn error_replies_keep_opt_and_never_echo_a_stale_question() {
+    let zs = zones();
+    // One Query buffer for all, as a UDP worker reuses it.
+    let mut q = Box::<Query>::default();
+    let mut out = vec![0u8; 65535];
+    let mut send = |pkt: &[u8]| {
+        let (n, _) = respond(&zs, &params(), pkt, &mut q, &mut out, Transport::Udp);
+        out[..n].to_vec()
+    };
+    let counts = |r: &[u8]| {
+        let c = |i: usize| u16::from_be_bytes([r[i], r[i + 1]]);
+        (r[3] & 0xf, c(4), c(6), c(8), c(10))
+    };
+    let opt = [0u8, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0];
+    let warm = query("www.shop.", A, DNSClass::IN, Some(1232));
+    for (opcode, with_opt) in [(6u8, true), (6, false), (1, true), (3, false)] {
+        assert!(!send(&warm).is_empty());
+        let mut pkt = vec![
+            0xab,
+            0xcd,
+            opcode << 3,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            with_opt as u8,
+        ];
+        if with_opt {
+            pkt.extend_from_slice(&opt);
+        }
+        let r = send(&pkt);
+        // NOTIMP, no question, OPT only when the query had one.
+        assert_eq!(counts(&r), (4, 0, 0, 0, with_opt as u16), "opcode {opcode}");
+        assert_eq!(r.len(), 12 + if with_opt { 11 } else { 0 });
+    }
+    // QDCOUNT 0 with OPT (a cookie-only query): FORMERR with OPT.
+    let mut pkt = vec![0xab, 0xcd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    pkt.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 12, 0, 10, 0, 8]);
+    pkt.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(counts(&send(&pkt)), (1, 0, 0, 0, 1));
+    // Two OPTs: FORMERR without OPT (the OPT is what is wrong).
+    let mut pkt = query("shop.", SOA, DNSClass::IN, None);
+    pkt[11] = 2;
+    pkt.extend_from_slice(&opt);
+    pkt.extend_from_slice(&opt);
+    assert_eq!(counts(&send(&pkt)), (1, 1, 0, 0, 0));
+}
+
+#[test]
+fn qclass_any_reads_in_and_axfr_over_udp_is_notimp() {
+    let zs = zones();
+    let r = ask(
+        &zs,
+        &query("shop.", SOA, DNSClass::ANY, None),
+        Transport::Udp,
+    )
+    .unwrap();
+    assert_eq!(r.response_code, ResponseCode::NoError);
+    assert!(r.authoritative);
+    assert_eq!(types(&r.answers), [SOA]);
+    let r = ask(
+        &zs,
+        &query("shop.", RecordType::AXFR, DNSClass::IN, None),
+        Transport::Udp,
+    )
+    .unwrap();
+    assert_eq!(r.response_code, ResponseCode::NotImp);
+}
+
+#[test]
+fn any_over_udp_is_one_real_rrset_and_rrsig_of_unsigned_is_nodata() {
+    let zs = zones();
+    let r = ask(
+        &zs,
+        &query("mail.shop.", RecordType::ANY, DNSClass::IN, None),
+        Transport::Udp,
+    )
+    .unwrap();
+    assert_eq!(types(&r.answers), [RecordType::MX]);
+    let r = ask(
+        &zs,
+        &query("shop.", RecordType::ANY, DNSClass::IN, None),
+        Transport::Tcp,
+    )
+    .unwrap();
+    assert_eq!(types(&r.answers), [NS, SOA]);
+    // An unsigned zone has no RRSIGs: NODATA with the SOA.
+    let r = ask(
+        &zs,
+        &query("www.shop.", RecordType::RRSIG, DNSClass::IN, None),
+        Transport::Udp,
+    )
+    .unwrap();
+    assert_eq!(r.response_code, ResponseCode::NoError);
+    assert!(r.answers.is_empty());
+    assert_eq!(types(&r.authorities), [SOA]);
+}
