@@ -286,6 +286,38 @@ fn policy_zone_and_prerequisite_errors() {
         r.contains("ns.example.") && r.contains("ns2.example.") && !r.contains("ns3"),
         "{r}"
     );
+    // Glue its delegation still needs cannot go alone (a lame
+    // delegation), and nothing below a cut that no NS names is published.
+    assert_eq!(
+        rc(
+            r#"[["add","g.shop.",3600,"NS","ns1.g.shop."],["add","ns1.g.shop.",3600,"A","192.0.2.7"]]"#
+        ),
+        "NOERROR"
+    );
+    for ops in [
+        r#"[["delete","ns1.g.shop.","A"]]"#,
+        r#"[["delete","ns1.g.shop.","A","192.0.2.7"]]"#,
+        r#"[["delete","ns1.g.shop."]]"#,
+        r#"[["add","a.b.g.shop.",3600,"A","192.0.2.8"]]"#,
+        r#"[["add","ns2.g.shop.",3600,"AAAA","2001:db8::8"]]"#,
+    ] {
+        assert_eq!(rc(ops), "REFUSED", "{ops}");
+    }
+    let r = s.kdig(&["www.g.shop.", "A", "+norec"]);
+    assert!(r.contains("192.0.2.7"), "glue still served: {r}");
+    let r = s.kdig(&["a.b.g.shop.", "A", "+norec"]);
+    assert!(!r.contains("192.0.2.8"), "{r}");
+    // Renumbering the server, or moving the delegation with its glue, is fine.
+    assert_eq!(
+        rc(
+            r#"[["add","ns1.g.shop.",3600,"A","192.0.2.9"],["delete","ns1.g.shop.","A","192.0.2.7"]]"#
+        ),
+        "NOERROR"
+    );
+    assert_eq!(
+        rc(r#"[["delete","g.shop.","NS"],["delete","ns1.g.shop."]]"#),
+        "NOERROR"
+    );
     // Not our zone.
     let (ok, out) = {
         let script = format!(

@@ -15,10 +15,13 @@
 //! name holds nothing else). Then the result must still be a TLD zone:
 //! - NS only at names not below another delegation;
 //! - DS only where there is NS;
-//! - A/AAAA only at or below a delegation (glue);
+//! - A/AAAA only at or below a delegation (glue), and only at a name that
+//!   some delegation names as a name server (no orphan data below a cut);
 //! - a delegation that loses its NS must lose its DS and glue in the same
 //!   update;
-//! - every in-bailiwick name server of a changed delegation has glue.
+//! - every in-bailiwick name server of a changed delegation has glue, and
+//!   glue cannot lose its last address while its own delegation still
+//!   names it (that would be a lame delegation).
 //!
 //! So the apex (SOA, NS, DNSKEY, NSEC3PARAM), NSEC3 and RRSIG are never
 //! edited by an update.
@@ -75,6 +78,11 @@ pub struct Overlay<'z> {
     /// What the current update replaced, to undo it if it fails (cheaper
     /// than copying the overlay before each update of a large batch).
     undo: Vec<Undo>,
+}
+
+/// Does the NS RRset of `cut` name `host`?
+fn names(cut: &(Box<[u8]>, RRset), host: &[u8]) -> bool {
+    cut.1.rdatas().any(|t| t.eq_ignore_ascii_case(host))
 }
 
 /// (owner, type, overlay entry before the change).
@@ -378,6 +386,45 @@ impl<'z> Overlay<'z> {
         false
     }
 
+    /// The nearest delegation at or above `n` (below the apex), with its
+    /// NS RRset as the batch sees it.
+    fn nearest_cut(&self, n: &[u8]) -> Option<(Box<[u8]>, RRset)> {
+        let mut cur = Some(n);
+        while let Some(c) = cur {
+            if c.len() <= self.base.origin.len() {
+                return None;
+            }
+            if let Some(ns) = self.get(c, NS) {
+                return Some((c.into(), ns));
+            }
+            cur = name::parent(c);
+        }
+        None
+    }
+
+    /// Does some delegation, as the batch leaves it, name `host` as a name
+    /// server? Its own delegation (in-bailiwick glue) and the delegations
+    /// this update touches are looked at first; only sibling glue that
+    /// neither names falls back to a scan of every delegation (rare: a
+    /// superordinate domain returning to the zone while only a sibling
+    /// uses its host).
+    fn named_by_ns(&self, host: &[u8], touched: &[&[u8]]) -> bool {
+        if self.nearest_cut(host).is_some_and(|c| names(&c, host)) {
+            return true;
+        }
+        let named = |owner: &[u8]| {
+            self.get(owner, NS)
+                .is_some_and(|ns| ns.rdatas().any(|t| t.eq_ignore_ascii_case(host)))
+        };
+        if touched.iter().any(|o| named(o)) {
+            return true;
+        }
+        self.base
+            .cuts
+            .iter()
+            .any(|d| d.ns.rdatas().any(|t| t.eq_ignore_ascii_case(host)) && named(&d.name))
+    }
+
     /// The result of the update must still be a TLD zone (see module doc).
     fn consistent(&self, touched: &[&[u8]]) -> Result<(), Refusal> {
         let bad = |detail: String| Err(refuse(rcode::REFUSED, "policy_shape", detail));
@@ -395,6 +442,22 @@ impl<'z> Overlay<'z> {
                 return bad(format!(
                     "address records at {t} are not glue (no delegation at or above)"
                 ));
+            }
+            if (has(A) || has(AAAA)) && !self.named_by_ns(owner, touched) {
+                return bad(format!(
+                    "address records at {t} are not glue: no delegation names {t} as a name server"
+                ));
+            }
+            if !has(A) && !has(AAAA) {
+                if let Some(cut) = self.nearest_cut(owner).filter(|c| names(c, owner)) {
+                    if self.base.addresses(owner).is_some() {
+                        return bad(format!(
+                            "{t} is a name server of {} and would lose its last glue address \
+                             (a lame delegation); change the delegation's NS first",
+                            name::to_text(&cut.0)
+                        ));
+                    }
+                }
             }
             if let Some(ns) = sets.iter().find(|s| s.rtype == NS) {
                 for target in ns.rdatas() {
@@ -640,6 +703,64 @@ mod tests {
             Err(rc::NOTZONE)
         );
         assert!(o.is_empty());
+    }
+
+    #[test]
+    fn glue_policy_keeps_delegations_resolvable() {
+        let z = zone();
+        let mut o = Overlay::new(&z);
+        // The last address of a name server its delegation still names.
+        let e = o
+            .update(&upd(
+                vec![],
+                vec![r("ns.a.shop.", A, CLASS_NONE, 0, &[1, 2, 3, 5])],
+            ))
+            .unwrap_err();
+        assert_eq!((e.rcode, e.reason), (rcode::REFUSED, "policy_shape"));
+        assert!(e.detail.contains("lame"), "{}", e.detail);
+        let e = o
+            .update(&upd(vec![], vec![r("ns.a.shop.", ANY, CLASS_ANY, 0, b"")]))
+            .unwrap_err();
+        assert_eq!(e.reason, "policy_shape");
+        // An address below the cut that no NS names.
+        let e = o
+            .update(&upd(
+                vec![],
+                vec![r("x.y.a.shop.", A, CLASS_IN, 60, &[1, 1, 1, 1])],
+            ))
+            .unwrap_err();
+        assert_eq!(e.reason, "policy_shape");
+        assert!(e.detail.contains("no delegation names"), "{}", e.detail);
+        assert!(o.is_empty());
+        // Replacing the address (add one, then remove the old) is fine, and
+        // so is moving the delegation to a new server with its glue.
+        o.update(&upd(
+            vec![],
+            vec![
+                r("ns.a.shop.", A, CLASS_IN, 60, &[1, 2, 3, 6]),
+                r("ns.a.shop.", A, CLASS_NONE, 0, &[1, 2, 3, 5]),
+            ],
+        ))
+        .unwrap();
+        o.update(&upd(
+            vec![],
+            vec![
+                r("a.shop.", NS, CLASS_IN, 60, &w("ns2.a.shop.")),
+                r("ns2.a.shop.", A, CLASS_IN, 60, &[1, 2, 3, 7]),
+                r("a.shop.", NS, CLASS_NONE, 0, &w("ns.a.shop.")),
+                r("ns.a.shop.", ANY, CLASS_ANY, 0, b""),
+            ],
+        ))
+        .unwrap();
+        // Sibling glue: b.shop. served by a host below a.shop.
+        o.update(&upd(
+            vec![],
+            vec![
+                r("b.shop.", NS, CLASS_IN, 60, &w("ns3.a.shop.")),
+                r("ns3.a.shop.", A, CLASS_IN, 60, &[1, 2, 3, 8]),
+            ],
+        ))
+        .unwrap();
     }
 
     #[test]
