@@ -241,3 +241,78 @@ fn notify_from_a_stranger_is_refused() {
     );
     assert!(ok && out.contains("REFUSED"), "{out}");
 }
+
+/// A primary on `port` serving `zone` (text), updatable with srs-key.
+fn primary_on(port: u16, zone: &str, dir: &std::path::Path) -> Server {
+    let file = dir.join("zone.txt");
+    std::fs::write(&file, zone).unwrap();
+    let cfg = dir.join("primary.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:{port}\"]\ndata_dir = \"{}\"\nudp_workers = 1\n{}[[zone]]\norigin = \"shop.\"\nfile = \"{}\"\ntransfer_key = \"xfr-key\"\nupdate_key = \"srs-key\"\n",
+            dir.join("pdata").display(),
+            keys_toml(),
+            file.display()
+        ),
+    )
+    .unwrap();
+    Server::start_with_config(&cfg, tempfile::tempdir().unwrap())
+}
+
+#[test]
+fn an_ixfr_that_does_not_apply_cleanly_falls_back_to_axfr() {
+    let head = "$ORIGIN shop.\n$TTL 300\n@ SOA a.nic.shop. hostmaster.nic.shop. 7 5 5 600 300\n\
+                @ NS a.nic.shop.\na.nic A 192.0.2.53\n";
+    let pport = free_port();
+    // The first primary has y.shop.; its replacement, at the same serial,
+    // has x.shop. instead: the secondary's copy and the new primary's differ.
+    let d1 = tempfile::tempdir().unwrap();
+    let p1 = primary_on(pport, &format!("{head}y NS ns.example.\n"), d1.path());
+    let data = tempfile::tempdir().unwrap();
+    let s = secondary(p1.addr, free_port(), data.path());
+    assert!(wait_for(30, || serial_at(s.addr) == Some(7)));
+    assert!(s.kdig(&["y.shop.", "NS", "+norec"]).contains("ns.example."));
+    assert!(p1.stop());
+    let d2 = tempfile::tempdir().unwrap();
+    let p2 = primary_on(pport, &format!("{head}x NS ns.example.\n"), d2.path());
+    // Serial 8 deletes x.shop.: an IXFR from 7 removes a delegation the
+    // secondary never had.
+    let (ok, out) = nsupdate(
+        &p2,
+        Some(("hmac-sha256", "srs-key", SECRET)),
+        "update delete x.shop. NS",
+    );
+    assert!(ok, "{out}");
+    assert_eq!(serial_at(p2.addr), Some(8));
+    assert!(
+        wait_for(60, || serial_at(s.addr) == Some(8)),
+        "{:?}",
+        s.log.lock().unwrap()
+    );
+    // A full transfer: the secondary now holds exactly the primary's zone.
+    assert_eq!(normalize_axfr(s.addr), normalize_axfr(p2.addr));
+    assert!(!s.kdig(&["y.shop.", "NS", "+norec"]).contains("ns.example."));
+    let log = s.log.lock().unwrap().join("\n");
+    assert!(log.contains("falling back to AXFR"), "{log}");
+}
+
+fn normalize_axfr(addr: std::net::SocketAddr) -> Vec<String> {
+    let key = format!("hmac-sha256:xfr-key:{SECRET}");
+    let mut v: Vec<String> = kdig_at(
+        addr,
+        &["shop.", "AXFR", "-y", &key, "+nocomments", "+nostats"],
+    )
+    .lines()
+    .filter(|l| !l.contains("TSIG") && !l.starts_with(';') && !l.trim().is_empty())
+    .map(|l| {
+        l.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    })
+    .collect();
+    v.sort();
+    v.dedup();
+    v
+}

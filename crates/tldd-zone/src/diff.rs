@@ -75,6 +75,8 @@ pub enum ApplyError {
     NoSoa,
     #[error("after the diff the serial is {zone} but the diff says {to}")]
     SerialAfter { zone: u32, to: u32 },
+    #[error("the diff removes {0}, which the zone does not have")]
+    Missing(String),
 }
 
 /// A zone version plus the bookkeeping `apply` needs.
@@ -129,6 +131,20 @@ impl ZoneState {
     /// The next version: this one with `diff` applied (one clone of the
     /// version, which shares every shard the diff does not touch).
     pub fn applied(&self, diff: &Diff) -> Result<ZoneState, ApplyError> {
+        self.applied_with(diff, false)
+    }
+
+    /// Like [`applied`](Self::applied), but a removed record the zone does
+    /// not hold is an error ([`ApplyError::Missing`]): for diffs from
+    /// another server (IXFR), where that means the two copies differ and
+    /// only a full transfer can bring them together (RFC 1995 §4, as Knot
+    /// falls back). Updates and the journal keep RFC 2136's lenient
+    /// deletes.
+    pub fn applied_strictly(&self, diff: &Diff) -> Result<ZoneState, ApplyError> {
+        self.applied_with(diff, true)
+    }
+
+    fn applied_with(&self, diff: &Diff, strict: bool) -> Result<ZoneState, ApplyError> {
         if diff.from != self.serial() {
             return Err(ApplyError::Serial {
                 from: diff.from,
@@ -167,12 +183,25 @@ impl ZoneState {
                 );
             }
             for r in rem {
-                if r.rtype == RRSIG {
-                    if let Some(e) = work.get_mut(&covered(&r.rdata)) {
+                let removed = if r.rtype == RRSIG {
+                    work.get_mut(&covered(&r.rdata)).is_some_and(|e| {
+                        let n = e.2.len();
                         e.2.retain(|s| **s != *r.rdata);
-                    }
-                } else if let Some(e) = work.get_mut(&r.rtype) {
-                    e.1.retain(|x| !rdata_eq(r.rtype, x, &r.rdata));
+                        e.2.len() < n
+                    })
+                } else {
+                    work.get_mut(&r.rtype).is_some_and(|e| {
+                        let n = e.1.len();
+                        e.1.retain(|x| !rdata_eq(r.rtype, x, &r.rdata));
+                        e.1.len() < n
+                    })
+                };
+                if strict && !removed {
+                    return Err(ApplyError::Missing(format!(
+                        "{} {}",
+                        name::to_text(owner),
+                        crate::rdata::type_name(r.rtype)
+                    )));
                 }
             }
             for r in add {

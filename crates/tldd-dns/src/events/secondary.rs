@@ -14,6 +14,11 @@
 //! journals what it receives and serves IXFR in turn. One refresh is in
 //! flight at a time; a NOTIFY during one asks for another right after it.
 //!
+//! An IXFR is first tried strictly on a copy
+//! ([`tldd_zone::ZoneState::applied_strictly`]): one that removes a record
+//! this copy does not hold means the two copies differ, and the next
+//! refresh, right away, asks for a full transfer instead.
+//!
 //! Timer values are clamped to [5 s, 1 day] for refresh/retry so a bad SOA
 //! cannot make the loop spin or sleep forever.
 use super::{Event, Run, Timer, ZoneLoop};
@@ -45,6 +50,8 @@ pub struct State {
     again: bool,
     /// Past expire: not served until a full transfer.
     withdrawn: bool,
+    /// The last IXFR did not apply cleanly: the next refresh asks for AXFR.
+    need_axfr: bool,
     /// Time without the primary before this start.
     carried: Duration,
     armed: bool,
@@ -66,6 +73,7 @@ impl State {
             in_flight: false,
             again: false,
             withdrawn: false,
+            need_axfr: false,
             carried,
             armed: false,
         }
@@ -107,7 +115,7 @@ impl ZoneLoop {
         }
         st.in_flight = true;
         st.refresh_at = None;
-        let have = if st.withdrawn {
+        let have = if st.withdrawn || st.need_axfr {
             None
         } else {
             self.state.as_ref().and_then(|s| soa_rec(&s.zone))
@@ -138,11 +146,24 @@ impl ZoneLoop {
                 .replace(run, *z)
                 .map(|s| (s, "axfr"))
                 .map(log_transfer(&zone)),
-            Outcome::Fetched(Fetched::Incremental(d)) => self
-                .apply_diffs(run, &d)
-                .map(|s| (s, "ixfr"))
-                .map(log_transfer(&zone)),
+            Outcome::Fetched(Fetched::Incremental(d)) => match self.ixfr_applies(&d) {
+                Ok(()) => self
+                    .apply_diffs(run, &d)
+                    .map(|s| (s, "ixfr"))
+                    .map(log_transfer(&zone)),
+                Err(e) => {
+                    // Our copy and the primary's differ: only a full
+                    // transfer brings them together. Right away.
+                    tracing::warn!(zone = %zone, "IXFR does not apply cleanly ({e}); falling back to AXFR");
+                    run.secondary.need_axfr = true;
+                    run.secondary.again = true;
+                    Err(format!("IXFR does not apply cleanly: {e}"))
+                }
+            },
         };
+        if matches!(result, Ok("axfr")) {
+            run.secondary.need_axfr = false;
+        }
         let m = self.metrics.clone();
         let now = Instant::now();
         let st = &mut run.secondary;
@@ -195,6 +216,23 @@ impl ZoneLoop {
             .with_label_values(&[&self.origin_text])
             .set(1);
         st.withdrawn = true;
+    }
+
+    /// Whether every diff of an IXFR applies strictly to the version held
+    /// (no removal of a record we do not have), tried on a copy first so a
+    /// bad transfer changes nothing.
+    fn ixfr_applies(
+        &self,
+        diffs: &[tldd_zone::diff::Diff],
+    ) -> Result<(), tldd_zone::diff::ApplyError> {
+        let Some(state) = &self.state else {
+            return Ok(());
+        };
+        let mut probe = state.clone();
+        for d in diffs {
+            probe = probe.applied_strictly(d)?;
+        }
+        Ok(())
     }
 
     /// Tells the answer path when this zone expires, for EDNS EXPIRE

@@ -110,7 +110,7 @@ pub fn load_zones(
                 Some(file) => {
                     let mut zone = load_zone_file(&origin, file, progress, m)?;
                     if let Some(dnssec) = &z.dnssec {
-                        zone = sign_for_serving(cfg, &origin, &zone, dnssec, m)?;
+                        zone = sign_for_serving(cfg, &origin, zone, dnssec, z.serial_policy, m)?;
                     }
                     // Written to the store by the zone's writer thread
                     // while the zone is already being served.
@@ -134,16 +134,34 @@ pub fn load_zones(
 
 /// Signs a freshly loaded zone with its active keys and verifies the result
 /// (bump-in-the-wire: a version that fails verification is never served).
+///
+/// The signed zone is new content, so it gets a new serial (the file's
+/// moved on by `serial_policy`): a secondary that loaded the same unsigned
+/// file must see the primary ahead of it and transfer, or it would serve
+/// the zone without DNSKEY, NSEC3 and RRSIG and never notice.
 fn sign_for_serving(
     cfg: &Config,
     origin: &str,
-    zone: &tldd_zone::Zone,
+    mut zone: tldd_zone::Zone,
     dnssec: &crate::config::DnssecConfig,
+    policy: crate::config::SerialPolicy,
     m: &Metrics,
 ) -> anyhow::Result<tldd_zone::Zone> {
     let started = Instant::now();
     let keys = crate::signer::zone_keys(cfg, origin)?;
-    let signed = crate::signer::sign_zone(zone, dnssec, &keys)
+    let file_serial = zone.serial();
+    let serial = policy.next(file_serial, tldd_tsig::now());
+    let soa = zone
+        .soa()
+        .and_then(|s| Some((s.ttl, s.rdatas().next()?)))
+        .and_then(|(ttl, rd)| Some((ttl, tldd_zone::diff::with_serial(rd, serial)?)))
+        .with_context(|| format!("zone {origin}: no valid SOA"))?;
+    zone.apex.put(tldd_zone::RRset::new(
+        tldd_zone::rdata::SOA,
+        soa.0,
+        &[&soa.1],
+    ));
+    let signed = crate::signer::sign_zone(&zone, dnssec, &keys)
         .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
     if let Err(e) = crate::signer::verify(&signed) {
         m.verify_failures.with_label_values(&[origin]).inc();
@@ -153,8 +171,10 @@ fn sign_for_serving(
         zone = %origin,
         keys = keys.len(),
         nsec3 = signed.nsec3.as_ref().map_or(0, |c| c.len()),
+        file_serial,
+        serial,
         seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
-        "zone signed and verified"
+        "zone signed and verified (a new serial: signing changed the content)"
     );
     Ok(signed)
 }
