@@ -124,7 +124,11 @@ fn a_resend_inside_the_window_gets_the_cached_answer_and_changes_nothing() {
     assert_eq!(first.rcode, "NOERROR", "{both:?}");
     assert_eq!(both[1].as_ref(), Some(&first), "the same answer twice");
     assert!(delegated(&s, "rpc.shop."));
-    assert_eq!(serial_at(s.addr), Some(serial.wrapping_add(1)), "applied once");
+    assert_eq!(
+        serial_at(s.addr),
+        Some(serial.wrapping_add(1)),
+        "applied once"
+    );
 }
 
 #[test]

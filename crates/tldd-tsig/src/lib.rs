@@ -784,8 +784,7 @@ impl ReplayCache {
             return Admit::Refused(Refusal::Full);
         }
         let mac: Arc<[u8]> = v.mac.as_slice().into();
-        c.expiry
-            .push(std::cmp::Reverse((window_end, mac.clone())));
+        c.expiry.push(std::cmp::Reverse((window_end, mac.clone())));
         c.by_mac.insert(
             mac,
             Slot {
@@ -1204,10 +1203,7 @@ mod tests {
         c.abandon(b"mac2");
         assert_eq!(c.admit(&early, 1900), Admit::Answered(b"answer2".to_vec()));
         assert_eq!(c.len(), 1, "mac3 (open through 1601) let go of");
-        assert_eq!(
-            c.admit(&early, 1901),
-            Admit::Refused(Refusal::WindowClosed)
-        );
+        assert_eq!(c.admit(&early, 1901), Admit::Refused(Refusal::WindowClosed));
         assert!(c.is_empty());
     }
 
@@ -1237,11 +1233,17 @@ mod tests {
         assert_eq!(c.admit(&third, 1001), Admit::Refused(Refusal::Full));
         assert_eq!(c.admit(&third, 1005), Admit::Refused(Refusal::Full));
         // Both are still known: nothing was dropped to make room.
-        assert_eq!(c.admit(&verified(b"a", 1000, 5), 1005), Admit::Answered(b"A".to_vec()));
+        assert_eq!(
+            c.admit(&verified(b"a", 1000, 5), 1005),
+            Admit::Answered(b"A".to_vec())
+        );
         assert_eq!(c.admit(&verified(b"b", 1000, 10), 1005), Admit::Pending);
         // Once a's window has closed there is room.
         assert_eq!(c.admit(&third, 1006), Admit::New);
-        assert_eq!(c.admit(&verified(b"d", 1006, 5), 1006), Admit::Refused(Refusal::Full));
+        assert_eq!(
+            c.admit(&verified(b"d", 1006, 5), 1006),
+            Admit::Refused(Refusal::Full)
+        );
     }
 
     #[test]

@@ -188,7 +188,11 @@ pub struct RawAnswer {
 /// Sends each message over UDP from its own socket, `gap` seconds apart,
 /// and collects the answers (None: none within 15 s).
 pub fn send_raw(addr: SocketAddr, gap: f64, msgs: &[&[u8]]) -> Vec<Option<RawAnswer>> {
-    let (ip, port, gap) = (addr.ip().to_string(), addr.port().to_string(), gap.to_string());
+    let (ip, port, gap) = (
+        addr.ip().to_string(),
+        addr.port().to_string(),
+        gap.to_string(),
+    );
     let hex: Vec<String> = msgs.iter().map(|m| to_hex(m)).collect();
     let mut args = vec!["sendraw", ip.as_str(), port.as_str(), gap.as_str()];
     args.extend(hex.iter().map(String::as_str));
