@@ -67,9 +67,13 @@
 //!    version; the time rule costs nothing, survives kill -9, and only
 //!    refuses what was signed before the start (a retransmission across a
 //!    restart gets BADTIME instead of its old answer; the client signs
-//!    anew). `tldd serve` binds its sockets only once its clock has passed
-//!    `not_before`, so a client that signs after seeing it listen is never
-//!    refused for this.
+//!    anew; a client whose clock lags ours by L seconds is refused for L
+//!    seconds after a restart). `tldd serve` binds its sockets only once
+//!    its clock has passed `not_before`, so a client that signs after
+//!    seeing it listen is never refused for this; and when no zone was
+//!    restored from its store (a new data_dir) no earlier process applied
+//!    anything through it, so the rule is off
+//!    ([`ReplayCache::for_new_store`]).
 //! 4. **Nothing is applied before its time signed.** A request signed
 //!    ahead of our clock (the client's clock is fast, within the fudge)
 //!    could be accepted by one process and replayed, bytes unchanged, to
@@ -733,6 +737,17 @@ impl ReplayCache {
         Self::with_capacity(started, Self::CAPACITY)
     }
 
+    /// The cache of a process whose store is new (nothing was restored
+    /// from it, so no earlier process applied anything through it): no
+    /// time signed is too early.
+    pub fn for_new_store() -> ReplayCache {
+        ReplayCache {
+            inner: Default::default(),
+            capacity: Self::CAPACITY,
+            not_before: 0,
+        }
+    }
+
     /// As [`ReplayCache::new`], holding at most `capacity` open windows.
     pub fn with_capacity(started: u64, capacity: usize) -> ReplayCache {
         ReplayCache {
@@ -1221,6 +1236,9 @@ mod tests {
             Admit::Refused(Refusal::SignedBeforeStart)
         );
         assert_eq!(c.admit(&verified(b"c", 1001, 300), 1001), Admit::New);
+        // A new store: nothing before the start to be replayed.
+        let c = ReplayCache::for_new_store();
+        assert_eq!(c.admit(&verified(b"a", 999, 300), 1001), Admit::New);
     }
 
     #[test]

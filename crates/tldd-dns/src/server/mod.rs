@@ -162,9 +162,7 @@ fn sign_for_serving(
 /// Runs the server with a parsed configuration.
 /// Zone loading reports to `progress`.
 pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
-    // The replay cache vouches for requests signed after this second only
-    // (tldd_tsig's `# Replay`, rule 3).
-    let replay = tldd_tsig::ReplayCache::new(tldd_tsig::now());
+    let started = tldd_tsig::now();
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("server.data_dir {}", cfg.server.data_dir.display()))?;
     let metrics = Arc::new(Metrics::new());
@@ -173,6 +171,14 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?
         .with_max_fudge(u16::try_from(cfg.server.tsig_max_fudge).unwrap_or(u16::MAX));
     let loaded = load_zones(&cfg, progress, &metrics, &store)?;
+    // The replay cache vouches for requests signed after this second only
+    // (tldd_tsig's `# Replay`, rule 3), unless no zone was restored from
+    // the store: then no earlier process applied anything through it.
+    let replay = if loaded.iter().any(|(zs, _)| zs.is_complete()) {
+        tldd_tsig::ReplayCache::new(started)
+    } else {
+        tldd_tsig::ReplayCache::for_new_store()
+    };
     crate::journal::trim_periodically(Duration::from_secs(30));
     let zones = Arc::new(ArcSwap::from_pointee(ZoneSet::new(
         loaded
