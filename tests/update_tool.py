@@ -11,6 +11,14 @@ usage:
       Prints {"rcode": "...", "tsig_error": N, "signed_ok": bool}.
   update_tool.py replay ADDR PORT KEYSPEC OPS_JSON
       Sends the very same signed packet twice; prints both answers.
+  update_tool.py sign KEYSPEC OPS_JSON [--fudge F] [--skew S]
+      Builds and signs an UPDATE (TSIG fudge F, default 300; clock skewed
+      by S seconds) without sending it; prints {"wire": hex, "time": T}
+      (T the time signed), for tests that capture and resend the bytes.
+  update_tool.py sendraw ADDR PORT GAP HEX...
+      Sends each hex-encoded message over UDP, each from its own socket,
+      GAP seconds apart, then waits for all answers (up to 15 s); prints
+      [{"rcode": "...", "tsig_error": N, "answer": hex}] (null: no answer).
   update_tool.py fuzz ADDR PORT KEYSPEC N
       Sends N mutated/truncated signed updates, then a normal query;
       prints {"answered": bool}.
@@ -156,6 +164,41 @@ def main():
         if cmd == 'replay':
             answers.append(check(exchange(addr, port, wire, tcp), u, kr))
         print(json.dumps(answers if cmd == 'replay' else answers[0]))
+    elif cmd == 'sign':
+        spec, ops = sys.argv[2], json.loads(sys.argv[3])
+        fudge = int(sys.argv[sys.argv.index('--fudge') + 1]) if '--fudge' in sys.argv else 300
+        skew = int(sys.argv[sys.argv.index('--skew') + 1]) if '--skew' in sys.argv else 0
+        real = time.time
+        time.time = lambda: real() + skew
+        u, kr = build(ops, spec)
+        _, name, alg = keyring(spec)
+        u.use_tsig(kr, keyname=name, algorithm=alg, fudge=fudge)
+        wire = u.to_wire()
+        time.time = real
+        print(json.dumps({'wire': wire.hex(), 'time': tsig_of(wire)[2].time_signed}))
+    elif cmd == 'sendraw':
+        addr, port, gap = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+        socks = []
+        for i, h in enumerate(sys.argv[5:]):
+            if i:
+                time.sleep(gap)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.sendto(bytes.fromhex(h), (addr, port))
+            socks.append(s)
+        deadline = time.time() + 15
+        out = []
+        for s in socks:
+            s.settimeout(max(0.1, deadline - time.time()))
+            try:
+                r, _ = s.recvfrom(65535)
+            except socket.timeout:
+                out.append(None)
+                continue
+            t = tsig_of(r)
+            out.append({'rcode': dns.rcode.to_text(r[3] & 0xf),
+                        'tsig_error': t[2].error if t else None, 'answer': r.hex()})
+            s.close()
+        print(json.dumps(out))
     elif cmd == 'fuzz':
         addr, port, spec, n = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
         rnd = random.Random(7)

@@ -76,6 +76,10 @@ pub struct ServerConfig {
     pub identity: Option<String>,
     /// CHAOS TXT `version.bind` / `version.server`; absent (the default) => REFUSED.
     pub version: Option<String>,
+    /// Seconds: the largest TSIG fudge accepted; a signed request (or a
+    /// response we check) claiming more is held to this (1 to 65535).
+    #[serde(default = "default_tsig_max_fudge")]
+    pub tsig_max_fudge: u64,
 }
 
 fn default_udp_payload() -> u16 {
@@ -92,6 +96,9 @@ fn default_tcp_max() -> usize {
 }
 fn default_tcp_idle() -> u64 {
     10
+}
+fn default_tsig_max_fudge() -> u64 {
+    tldd_tsig::FUDGE.into()
 }
 
 /// `[[tsig]]` (shared with the SRS config).
@@ -336,6 +343,14 @@ impl Config {
                 });
             }
         }
+        if !(1..=u64::from(u16::MAX)).contains(&self.server.tsig_max_fudge) {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                line: first_line_of("tsig_max_fudge"),
+                key: "server.tsig_max_fudge".into(),
+                message: "must be 1 to 65535 seconds".into(),
+            });
+        }
         for key in &self.tsig {
             if !matches!(
                 key.algorithm.to_ascii_lowercase().as_str(),
@@ -579,6 +594,32 @@ mod tests {
         assert_eq!(SerialPolicy::Unixtime.next(5, 1000), 1000);
         assert_eq!(SerialPolicy::Unixtime.next(2000, 1000), 2001);
         assert_eq!(SerialPolicy::Increment.next(u32::MAX, 0), 0);
+    }
+
+    #[test]
+    fn tsig_max_fudge_is_seconds_with_a_range() {
+        let base = "[server]\nlisten=[\"127.0.0.1:53\"]\ndata_dir=\"/tmp\"\n";
+        assert_eq!(parse(base).unwrap().server.tsig_max_fudge, 300);
+        assert_eq!(
+            parse(&format!("{base}tsig_max_fudge = 3\n"))
+                .unwrap()
+                .server
+                .tsig_max_fudge,
+            3
+        );
+        for bad in ["0", "65536"] {
+            let e = parse(&format!("{base}tsig_max_fudge = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("t.toml:4:") && e.contains("server.tsig_max_fudge"),
+                "{e}"
+            );
+        }
+        let e = parse(&format!("{base}tsig_max_fudge = \"5m\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 4") && e.contains("tsig_max_fudge"), "{e}");
     }
 
     #[test]

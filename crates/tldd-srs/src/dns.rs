@@ -12,7 +12,12 @@
 //!
 //! The answer must carry a valid TSIG from the same key (checked with
 //! `tldd_tsig::Verifier`, including the time window) and RCODE NOERROR;
-//! anything else is an error and the publisher retries.
+//! anything else is an error and the publisher retries. The time window is
+//! the answer's fudge capped at [`tldd_tsig::FUDGE`] (300 s, the key's
+//! default `max_fudge`), as `tldd serve` caps what it accepts: a server
+//! claiming a fudge of 65535 is still held to 300 s. Answers are all the
+//! SRS accepts signed, and each is bound to our request by its MAC, so no
+//! replay cache is needed on this side.
 use crate::model::{DsData, OwnerSet};
 use hickory_proto::dnssec::rdata::{DNSSECRData, DS};
 use hickory_proto::dnssec::{Algorithm, DigestType};

@@ -22,12 +22,71 @@
 //! Truncated MACs (RFC 8945 §5.2.2.1) are refused as BADSIG: no peer we
 //! talk to sends them.
 //!
+//! The fudge is the signer's choice (it is in the message), so it is
+//! capped: a message is held to `min(its fudge, the key's max fudge)`
+//! ([`Key::max_fudge`], `[server] tsig_max_fudge` in `tldd serve`, 300 s
+//! by default, [`FUDGE`] wherever nothing is configured, e.g. the SRS).
+//! A message claiming fudge 65535 is BADTIME once it is more than the cap
+//! away from our clock. The same cap applies to the responses a
+//! [`Verifier`] checks (transfers and SOA checks in secondary mode, the
+//! SRS's UPDATE and AXFR answers).
+//!
 //! # Replay
-//! A request signed outside the fudge window is refused (BADTIME). Inside
-//! the window an identical MAC means the very same request: the UPDATE path
-//! answers it from a small cache (see [`ReplayCache`]) instead of applying it
-//! twice, which also makes a client's retransmission after a lost answer
-//! harmless.
+//! A request signed outside its (capped) window is refused (BADTIME).
+//! Inside the window an identical MAC means the very same request: the
+//! UPDATE path admits every signed request through a [`ReplayCache`],
+//! which answers a repeat with the first answer instead of applying it
+//! twice (so a client's retransmission after a lost answer is harmless,
+//! and a replay changes nothing). The rules that make that hold:
+//!
+//! 1. **Never forget early.** An accepted MAC stays in the cache until its
+//!    own window has closed by our clock (`time_signed + capped fudge <
+//!    now`); after that the message itself is BADTIME. The cache also
+//!    remembers the latest window it let go of, and refuses a request whose
+//!    window closed at or before it, so a clock stepped backwards cannot
+//!    reopen a forgotten window.
+//! 2. **Full means refuse.** The cache holds [`ReplayCache::CAPACITY`]
+//!    entries: 1000 updates/s for the 600 s a default window can stay open
+//!    (an entry lives at most 2 x 300 s: accepted up to 300 s before its
+//!    time signed, kept until 300 s after it). When it is full a new
+//!    request is refused, never admitted by forgetting another: `tldd
+//!    serve` answers it REFUSED (signed), logs a warning and counts
+//!    `tldd_updates_total{result="replay_cache_full"}`. REFUSED rather
+//!    than BADTIME because the client's clock is fine (BADTIME tells
+//!    clients their clock is off, and some adjust it); the condition is
+//!    the server's and clears as windows close, and the SRS publisher
+//!    retries anything but NOERROR.
+//! 3. **A restart forgets nothing it could be asked about.** The cache is
+//!    not persisted; instead it vouches only for requests signed after the
+//!    process started: a request whose time signed is in or before the
+//!    second the process started ([`ReplayCache::not_before`]) cannot be
+//!    in this process's memory, so it is refused (BADTIME). Persisting
+//!    would have to be as durable as the journal (an update applied and
+//!    acknowledged, then kill -9 before its MAC is on disk, would be
+//!    applied again), i.e. one more fsync on every update, and a format to
+//!    version; the time rule costs nothing, survives kill -9, and only
+//!    refuses what was signed before the start (a retransmission across a
+//!    restart gets BADTIME instead of its old answer; the client signs
+//!    anew; a client whose clock lags ours by L seconds is refused for L
+//!    seconds after a restart). `tldd serve` binds its sockets only once
+//!    its clock has passed `not_before`, so a client that signs after
+//!    seeing it listen is never refused for this; and when no zone was
+//!    restored from its store (a new data_dir) no earlier process applied
+//!    anything through it, so the rule is off
+//!    ([`ReplayCache::for_new_store`]).
+//! 4. **Nothing is applied before its time signed.** A request signed
+//!    ahead of our clock (the client's clock is fast, within the fudge)
+//!    could be accepted by one process and replayed, bytes unchanged, to
+//!    the next, whose start is then still before the time signed. So the
+//!    UPDATE path waits until our clock has reached the time signed before
+//!    applying ([`until`]): anything a process applied was signed before
+//!    any later process started. For a synchronised client the wait is
+//!    under a second, and none at all for a client on the same host (the
+//!    SRS).
+//!
+//! NOTIFY and transfer requests get the fudge cap but no cache: replaying
+//! one makes us check a primary's SOA or send a zone that the key may
+//! have anyway, and only inside the capped window.
 //!
 //! # Multi-message responses
 //! [`Signer`] keeps the running MAC: the first message is signed over the
@@ -71,7 +130,8 @@ pub const TSIG: u16 = 250;
 pub const BADSIG: u16 = 16;
 pub const BADKEY: u16 = 17;
 pub const BADTIME: u16 = 18;
-/// Fudge we put in what we sign (seconds).
+/// Fudge we put in what we sign (seconds), and the cap on the fudge we
+/// accept when nothing else is configured ([`Key::with_max_fudge`]).
 pub const FUDGE: u16 = 300;
 
 /// A HMAC algorithm.
@@ -130,6 +190,7 @@ impl Alg {
 }
 
 /// One shared key.
+#[derive(Clone)]
 pub struct Key {
     /// Lower-case wire name.
     pub name: Box<[u8]>,
@@ -137,6 +198,8 @@ pub struct Key {
     pub label: String,
     pub alg: Alg,
     key: hmac::Key,
+    /// The largest fudge we hold a message signed with this key to.
+    max_fudge: u16,
 }
 
 impl std::fmt::Debug for Key {
@@ -158,7 +221,21 @@ impl Key {
             label: name_text.to_string(),
             alg,
             key: hmac::Key::new(alg.ring(), secret),
+            max_fudge: FUDGE,
         })
+    }
+
+    /// The same key, holding what it verifies to a fudge of at most
+    /// `secs` seconds (default [`FUDGE`]): a message or response claiming a
+    /// larger fudge is checked as if it said `secs`.
+    pub fn with_max_fudge(mut self, secs: u16) -> Key {
+        self.max_fudge = secs;
+        self
+    }
+
+    /// The cap on the fudge of what this key verifies (seconds).
+    pub fn max_fudge(&self) -> u16 {
+        self.max_fudge
     }
 
     /// A key from its `[[tsig]]` entry (algorithm spelling, base64 secret).
@@ -203,6 +280,19 @@ impl KeyRing {
         Ok(KeyRing { keys })
     }
 
+    /// The same keys, each capped at `secs` of fudge
+    /// ([`Key::with_max_fudge`]); `tldd serve` passes `[server]
+    /// tsig_max_fudge`.
+    pub fn with_max_fudge(self, secs: u16) -> KeyRing {
+        KeyRing {
+            keys: self
+                .keys
+                .iter()
+                .map(|k| Arc::new((**k).clone().with_max_fudge(secs)))
+                .collect(),
+        }
+    }
+
     /// The key configured under `label` (`[[tsig]] name`).
     pub fn by_label(&self, label: &str) -> Option<Arc<Key>> {
         self.keys.iter().find(|k| k.label == label).cloned()
@@ -214,6 +304,8 @@ impl KeyRing {
 
     /// Verifies the TSIG of a request at offset `at` (the start of the TSIG
     /// RR, as found by the query parser). `now` in seconds since the epoch.
+    /// The time is checked against the message's fudge capped at the key's
+    /// [`Key::max_fudge`]; [`Verified::fudge`] is that capped value.
     pub fn verify(&self, pkt: &[u8], at: usize, now: u64) -> Result<Verified, Failure> {
         let rr = parse(pkt, at).ok_or(Failure::FormErr)?;
         let Some(key) = self.by_name(&rr.key_name) else {
@@ -239,14 +331,16 @@ impl KeyRing {
         if !key.check(&tbs, rr.mac) {
             return Err(Failure::Unsigned(Unsigned::from(&rr, BADSIG)));
         }
+        let fudge = rr.fudge.min(key.max_fudge);
         let verified = Verified {
             key: key.clone(),
             mac: rr.mac.to_vec(),
             time: rr.time,
+            fudge,
             orig_id: rr.orig_id,
             tsig_at: at,
         };
-        if now.abs_diff(rr.time) > rr.fudge as u64 {
+        if now.abs_diff(rr.time) > u64::from(fudge) {
             return Err(Failure::BadTime(verified));
         }
         Ok(verified)
@@ -259,7 +353,11 @@ pub struct Verified {
     pub key: Arc<Key>,
     /// The request MAC (the first response is signed over it).
     pub mac: Vec<u8>,
+    /// Time signed (seconds since the epoch).
     pub time: u64,
+    /// The fudge the request is held to: its own, capped at the key's
+    /// [`Key::max_fudge`].
+    pub fudge: u16,
     pub orig_id: u16,
     /// Where the TSIG RR started: `pkt[..tsig_at]` is the unsigned request
     /// (with ARCOUNT still counting the TSIG).
@@ -267,6 +365,12 @@ pub struct Verified {
 }
 
 impl Verified {
+    /// The last second of the request's window (`time + fudge`): from the
+    /// second after it on, the request is BADTIME.
+    pub fn window_end(&self) -> u64 {
+        self.time + u64::from(self.fudge)
+    }
+
     /// A signer for the response(s) to this request.
     pub fn signer(&self) -> Signer {
         Signer {
@@ -276,6 +380,7 @@ impl Verified {
             error: 0,
             other: Vec::new(),
             time_override: None,
+            fudge: FUDGE,
         }
     }
 }
@@ -364,6 +469,8 @@ pub struct Signer {
     error: u16,
     other: Vec<u8>,
     time_override: Option<u64>,
+    /// The fudge put in what it signs ([`FUDGE`]).
+    fudge: u16,
 }
 
 impl Signer {
@@ -376,7 +483,16 @@ impl Signer {
             error: 0,
             other: Vec::new(),
             time_override: None,
+            fudge: FUDGE,
         }
+    }
+
+    /// Signs with `fudge` instead of [`FUDGE`] (tests: what a client that
+    /// picks its own fudge sends).
+    #[cfg(test)]
+    fn with_fudge(mut self, fudge: u16) -> Signer {
+        self.fudge = fudge;
+        self
     }
 
     /// The MAC of the last signed message.
@@ -407,19 +523,19 @@ impl Signer {
                 &self.key.name,
                 self.key.alg.wire_name(),
                 time,
-                FUDGE,
+                self.fudge,
                 self.error,
                 &self.other,
             );
         } else {
             tbs.extend_from_slice(&u48(time));
-            tbs.extend_from_slice(&FUDGE.to_be_bytes());
+            tbs.extend_from_slice(&self.fudge.to_be_bytes());
         }
         let mac = self.key.mac(&tbs);
         let mut rd = Vec::with_capacity(64);
         rd.extend_from_slice(self.key.alg.wire_name());
         rd.extend_from_slice(&u48(time));
-        rd.extend_from_slice(&FUDGE.to_be_bytes());
+        rd.extend_from_slice(&self.fudge.to_be_bytes());
         rd.extend_from_slice(&(mac.as_ref().len() as u16).to_be_bytes());
         rd.extend_from_slice(mac.as_ref());
         rd.extend_from_slice(&id.to_be_bytes());
@@ -455,7 +571,8 @@ impl Verifier {
         }
     }
 
-    /// Checks one response message. `now` is our clock.
+    /// Checks one response message. `now` is our clock; the time is held to
+    /// the response's fudge capped at the key's [`Key::max_fudge`].
     pub fn check(&mut self, msg: &[u8], now: u64) -> Result<(), String> {
         let Some(at) = find_tsig(msg) else {
             if self.first {
@@ -500,7 +617,7 @@ impl Verifier {
         if !self.key.check(&tbs, rr.mac) {
             return Err("response TSIG does not verify".into());
         }
-        if now.abs_diff(rr.time) > rr.fudge as u64 {
+        if now.abs_diff(rr.time) > u64::from(rr.fudge.min(self.key.max_fudge)) {
             return Err("response TSIG time outside the fudge".into());
         }
         self.prior = rr.mac.to_vec();
@@ -524,43 +641,209 @@ pub fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Remembers answers to signed requests by their MAC for twice the fudge,
-/// so a retransmitted (or replayed) UPDATE gets the same answer and is not
-/// applied twice. A hash map for lookups, a queue in arrival order for
-/// expiry; bounded at [`ReplayCache::MAX`] entries (oldest dropped first).
-#[derive(Default)]
+/// How long until the wall clock reaches second `t` (seconds since the
+/// epoch); `None` once it has. The UPDATE path waits this long before
+/// applying a request signed ahead of our clock (rule 4 of the module's
+/// `# Replay`).
+pub fn until(t: u64) -> Option<std::time::Duration> {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t);
+    at.duration_since(std::time::SystemTime::now())
+        .ok()
+        .filter(|d| !d.is_zero())
+}
+
+/// The replay memory of one process: every admitted request's MAC, with
+/// its answer once there is one, kept until the request's own (capped)
+/// window has closed. See the module's `# Replay` for the rules; in short:
+/// never forget early, refuse when full, vouch only for requests signed
+/// after [`ReplayCache::not_before`].
+///
+/// A hash map by MAC for lookups and a min-heap by window end for expiry
+/// (MACs shared between the two). About 300 bytes an entry with its
+/// answer: some 180 MB at [`ReplayCache::CAPACITY`].
 pub struct ReplayCache {
     inner: std::sync::Mutex<ReplayInner>,
+    capacity: usize,
+    not_before: u64,
 }
 
 #[derive(Default)]
 struct ReplayInner {
-    by_mac: std::collections::HashMap<Vec<u8>, Vec<u8>>,
-    order: std::collections::VecDeque<(u64, Vec<u8>)>,
+    by_mac: std::collections::HashMap<Arc<[u8]>, Slot>,
+    /// (window end, MAC), earliest first.
+    expiry: std::collections::BinaryHeap<std::cmp::Reverse<(u64, Arc<[u8]>)>>,
+    /// The latest window end let go of (0: none yet).
+    forgotten_through: u64,
+}
+
+struct Slot {
+    window_end: u64,
+    /// None while the request is being applied.
+    answer: Option<Box<[u8]>>,
+}
+
+/// What [`ReplayCache::admit`] decided.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// Not seen before: it is now reserved (pending) for the caller, who
+    /// must end it with [`ReplayCache::answered`] or
+    /// [`ReplayCache::abandon`].
+    New,
+    /// The same request is being applied right now (a retransmission
+    /// while the first copy is in flight): ask again later.
+    Pending,
+    /// Answered before: send this answer again (its ID is the request's).
+    Answered(Vec<u8>),
+    /// Not admitted.
+    Refused(Refusal),
+}
+
+/// Why [`ReplayCache::admit`] refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Signed in or before the second this process started: it may have
+    /// been applied by an earlier process, and this one cannot know
+    /// (answer BADTIME).
+    SignedBeforeStart,
+    /// Its window closed at or before one the cache has already let go of
+    /// (only when the clock went backwards; answer BADTIME).
+    WindowClosed,
+    /// [`ReplayCache::CAPACITY`] open windows already (answer REFUSED).
+    Full,
+}
+
+impl Refusal {
+    /// For logs and metrics.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::SignedBeforeStart => "signed_before_start",
+            Refusal::WindowClosed => "window_closed",
+            Refusal::Full => "replay_cache_full",
+        }
+    }
 }
 
 impl ReplayCache {
-    pub const MAX: usize = 1 << 20;
+    /// 1000 updates/s over 600 s, the longest a default (300 s) window
+    /// stays open after it opened (accepted 300 s before its time signed,
+    /// kept until 300 s after). With a larger `tsig_max_fudge` the
+    /// sustainable rate is `CAPACITY / (2 x fudge)`.
+    pub const CAPACITY: usize = 600_000;
 
-    /// The cached answer for this request MAC.
-    pub fn get(&self, mac: &[u8]) -> Option<Vec<u8>> {
-        let c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        c.by_mac.get(mac).cloned()
+    /// The cache of a process that started at `started` (seconds since the
+    /// epoch, [`now`] at the start): requests signed in that second or
+    /// earlier are refused ([`Refusal::SignedBeforeStart`]).
+    pub fn new(started: u64) -> ReplayCache {
+        Self::with_capacity(started, Self::CAPACITY)
     }
 
-    /// Caches `response` for `mac`, dropping entries older than 2 x fudge.
-    pub fn put(&self, mac: &[u8], response: &[u8], now: u64) {
-        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some((t, m)) = c.order.front() {
-            if now.saturating_sub(*t) <= 2 * FUDGE as u64 && c.order.len() < Self::MAX {
+    /// The cache of a process whose store is new (nothing was restored
+    /// from it, so no earlier process applied anything through it): no
+    /// time signed is too early.
+    pub fn for_new_store() -> ReplayCache {
+        ReplayCache {
+            inner: Default::default(),
+            capacity: Self::CAPACITY,
+            not_before: 0,
+        }
+    }
+
+    /// As [`ReplayCache::new`], holding at most `capacity` open windows.
+    pub fn with_capacity(started: u64, capacity: usize) -> ReplayCache {
+        ReplayCache {
+            inner: Default::default(),
+            capacity,
+            not_before: started + 1,
+        }
+    }
+
+    /// The earliest time signed admitted: the second after the start.
+    pub fn not_before(&self) -> u64 {
+        self.not_before
+    }
+
+    /// Requests remembered (pending or answered) whose window is open.
+    pub fn len(&self) -> usize {
+        self.lock().by_mac.len()
+    }
+
+    /// True when nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReplayInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Admits a verified request at our clock `now`: lets go of windows
+    /// that closed before `now`, then answers from memory, refuses, or
+    /// reserves the MAC until `v`'s window ends ([`Verified::window_end`]).
+    pub fn admit(&self, v: &Verified, now: u64) -> Admit {
+        let mut c = self.lock();
+        c.expire(now);
+        if let Some(slot) = c.by_mac.get(&v.mac[..]) {
+            return match &slot.answer {
+                Some(a) => Admit::Answered(a.to_vec()),
+                None => Admit::Pending,
+            };
+        }
+        if v.time < self.not_before {
+            return Admit::Refused(Refusal::SignedBeforeStart);
+        }
+        let window_end = v.window_end();
+        if window_end <= c.forgotten_through {
+            return Admit::Refused(Refusal::WindowClosed);
+        }
+        if c.by_mac.len() >= self.capacity {
+            return Admit::Refused(Refusal::Full);
+        }
+        let mac: Arc<[u8]> = v.mac.as_slice().into();
+        c.expiry.push(std::cmp::Reverse((window_end, mac.clone())));
+        c.by_mac.insert(
+            mac,
+            Slot {
+                window_end,
+                answer: None,
+            },
+        );
+        Admit::New
+    }
+
+    /// Records the answer to a request [`Admit::New`] reserved: repeats of
+    /// it get `answer` until its window ends.
+    pub fn answered(&self, mac: &[u8], answer: &[u8]) {
+        let mut c = self.lock();
+        if let Some(slot) = c.by_mac.get_mut(mac) {
+            slot.answer = Some(answer.into());
+        }
+    }
+
+    /// Drops the reservation of a request that was certainly not applied
+    /// (its repeat is then handled as new). A pending entry not abandoned
+    /// stays until its window ends.
+    pub fn abandon(&self, mac: &[u8]) {
+        let mut c = self.lock();
+        if c.by_mac.get(mac).is_some_and(|s| s.answer.is_none()) {
+            c.by_mac.remove(mac);
+        }
+    }
+}
+
+impl ReplayInner {
+    /// Lets go of every window that ended before `now`.
+    fn expire(&mut self, now: u64) {
+        while let Some(std::cmp::Reverse((end, _))) = self.expiry.peek() {
+            if *end >= now {
                 break;
             }
-            let m = m.clone();
-            c.by_mac.remove(&m);
-            c.order.pop_front();
-        }
-        if c.by_mac.insert(mac.to_vec(), response.to_vec()).is_none() {
-            c.order.push_back((now, mac.to_vec()));
+            let Some(std::cmp::Reverse((end, mac))) = self.expiry.pop() else {
+                break;
+            };
+            self.forgotten_through = self.forgotten_through.max(end);
+            if self.by_mac.get(&mac).is_some_and(|s| s.window_end == end) {
+                self.by_mac.remove(&mac);
+            }
         }
     }
 }
@@ -834,14 +1117,159 @@ mod tests {
     }
 
     #[test]
-    fn replay_cache_expires_after_twice_the_fudge() {
-        let c = ReplayCache::default();
-        c.put(b"mac1", b"answer1", 1000);
-        c.put(b"mac2", b"answer2", 1500);
-        assert_eq!(c.get(b"mac1").as_deref(), Some(&b"answer1"[..]));
-        c.put(b"mac3", b"answer3", 1000 + 2 * FUDGE as u64 + 1);
-        assert_eq!(c.get(b"mac1"), None);
-        assert_eq!(c.get(b"mac2").as_deref(), Some(&b"answer2"[..]));
+    fn the_fudge_a_message_claims_is_capped() {
+        let k = key(Alg::Sha256);
+        let mut p = request();
+        let len = p.len();
+        Signer::request(k.clone())
+            .with_fudge(65535)
+            .sign(&mut p, 1000);
+        // Default cap (300 s): inside, the request is held to 300 s ...
+        let v = ring_of(&k).verify(&p, len, 1300).unwrap();
+        assert_eq!((v.fudge, v.window_end()), (300, 1300));
+        // ... and one second past it is BADTIME, although it says 65535.
+        assert!(matches!(
+            ring_of(&k).verify(&p, len, 1301),
+            Err(Failure::BadTime(_))
+        ));
+        assert!(matches!(
+            ring_of(&k).verify(&p, len, 699),
+            Err(Failure::BadTime(_))
+        ));
+        // A configured cap.
+        let capped = ring_of(&k).with_max_fudge(2);
+        assert_eq!(capped.verify(&p, len, 1002).unwrap().window_end(), 1002);
+        assert!(matches!(
+            capped.verify(&p, len, 1003),
+            Err(Failure::BadTime(_))
+        ));
+        // A smaller fudge in the message is kept.
+        let mut p = request();
+        Signer::request(k.clone()).with_fudge(1).sign(&mut p, 1000);
+        assert_eq!(ring_of(&k).verify(&p, len, 1001).unwrap().fudge, 1);
+        assert!(ring_of(&k).verify(&p, len, 1002).is_err());
+    }
+
+    #[test]
+    fn a_response_stream_is_held_to_the_cap_too() {
+        let k = key(Alg::Sha256);
+        let mut req = request();
+        let mut client = Signer::request(k.clone());
+        client.sign(&mut req, 5000);
+        let v = ring_of(&k).verify(&req, request().len(), 5000).unwrap();
+        let answer = |at: u64| {
+            let mut m = request();
+            m[2] |= 0x80;
+            v.signer().with_fudge(65535).sign(&mut m, at);
+            m
+        };
+        assert!(Verifier::new(&client).check(&answer(5000), 5300).is_ok());
+        assert!(Verifier::new(&client).check(&answer(5000), 5301).is_err());
+        let capped = Signer::request(Arc::new((*k).clone().with_max_fudge(3)));
+        let mut req = request();
+        let mut client = capped;
+        client.sign(&mut req, 5000);
+        let v = ring_of(&k).verify(&req, request().len(), 5000).unwrap();
+        let mut m = request();
+        m[2] |= 0x80;
+        v.signer().with_fudge(65535).sign(&mut m, 5000);
+        assert!(Verifier::new(&client).check(&m, 5003).is_ok());
+        assert!(Verifier::new(&client).check(&m, 5004).is_err());
+    }
+
+    /// A request signed at `time` whose window closes `fudge` s later.
+    fn verified(mac: &[u8], time: u64, fudge: u16) -> Verified {
+        Verified {
+            key: key(Alg::Sha256),
+            mac: mac.to_vec(),
+            time,
+            fudge,
+            orig_id: 0,
+            tsig_at: 0,
+        }
+    }
+
+    #[test]
+    fn replay_cache_keeps_a_mac_until_its_window_closes() {
+        let c = ReplayCache::new(100);
+        // Signed at 1000 with the cap at 300: open through 1300.
+        let m1 = verified(b"mac1", 1000, 300);
+        assert_eq!(c.admit(&m1, 1000), Admit::New);
+        assert_eq!(c.admit(&m1, 1000), Admit::Pending, "in flight");
+        c.answered(b"mac1", b"answer1");
+        // Signed ahead of our clock (by 300 s, as far as the cap allows):
+        // open through 1900, 600 s after it arrived.
+        let early = verified(b"mac2", 1600, 300);
+        assert_eq!(c.admit(&early, 1300), Admit::New);
+        c.answered(b"mac2", b"answer2");
+        // mac1 through the last second of its window, gone after it.
+        assert_eq!(c.admit(&m1, 1300), Admit::Answered(b"answer1".to_vec()));
+        assert_eq!(c.len(), 2);
+        let other = verified(b"mac3", 1301, 300);
+        assert_eq!(c.admit(&other, 1301), Admit::New);
+        assert_eq!(c.len(), 2, "mac1 let go of at 1301");
+        // If the clock now stepped back into mac1's window, the forgotten
+        // MAC is refused, not admitted as new.
+        assert_eq!(c.admit(&m1, 1200), Admit::Refused(Refusal::WindowClosed));
+        // Abandoned (certainly not applied): handled as new next time.
+        c.abandon(b"mac3");
+        assert_eq!(c.admit(&other, 1302), Admit::New);
+        // An answered entry is not abandoned, and is kept to its end.
+        c.abandon(b"mac2");
+        assert_eq!(c.admit(&early, 1900), Admit::Answered(b"answer2".to_vec()));
+        assert_eq!(c.len(), 1, "mac3 (open through 1601) let go of");
+        assert_eq!(c.admit(&early, 1901), Admit::Refused(Refusal::WindowClosed));
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn replay_cache_refuses_what_was_signed_before_the_start() {
+        let c = ReplayCache::new(1000);
+        assert_eq!(c.not_before(), 1001);
+        assert_eq!(
+            c.admit(&verified(b"a", 999, 300), 1001),
+            Admit::Refused(Refusal::SignedBeforeStart)
+        );
+        // In the second of the start: it may predate the start.
+        assert_eq!(
+            c.admit(&verified(b"b", 1000, 300), 1001),
+            Admit::Refused(Refusal::SignedBeforeStart)
+        );
+        assert_eq!(c.admit(&verified(b"c", 1001, 300), 1001), Admit::New);
+        // A new store: nothing before the start to be replayed.
+        let c = ReplayCache::for_new_store();
+        assert_eq!(c.admit(&verified(b"a", 999, 300), 1001), Admit::New);
+    }
+
+    #[test]
+    fn a_full_replay_cache_refuses_rather_than_forgets() {
+        let c = ReplayCache::with_capacity(0, 2);
+        assert_eq!(c.admit(&verified(b"a", 1000, 5), 1000), Admit::New);
+        assert_eq!(c.admit(&verified(b"b", 1000, 10), 1000), Admit::New);
+        c.answered(b"a", b"A");
+        let third = verified(b"c", 1001, 5);
+        assert_eq!(c.admit(&third, 1001), Admit::Refused(Refusal::Full));
+        assert_eq!(c.admit(&third, 1005), Admit::Refused(Refusal::Full));
+        // Both are still known: nothing was dropped to make room.
+        assert_eq!(
+            c.admit(&verified(b"a", 1000, 5), 1005),
+            Admit::Answered(b"A".to_vec())
+        );
+        assert_eq!(c.admit(&verified(b"b", 1000, 10), 1005), Admit::Pending);
+        // Once a's window has closed there is room.
+        assert_eq!(c.admit(&third, 1006), Admit::New);
+        assert_eq!(
+            c.admit(&verified(b"d", 1006, 5), 1006),
+            Admit::Refused(Refusal::Full)
+        );
+    }
+
+    #[test]
+    fn until_counts_down_to_a_second() {
+        let now = now();
+        assert_eq!(until(now), None);
+        let d = until(now + 3).unwrap();
+        assert!(d > std::time::Duration::from_secs(2) && d <= std::time::Duration::from_secs(3));
     }
 
     #[test]

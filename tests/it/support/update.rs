@@ -145,3 +145,77 @@ pub fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// Runs `tests/update_tool.py` (dnspython) and parses its JSON output.
+pub fn update_tool(args: &[&str]) -> serde_json::Value {
+    let out = Command::new("/usr/bin/python3")
+        .arg(repo("tests/update_tool.py"))
+        .args(args)
+        .output()
+        .expect("/usr/bin/python3 with dnspython");
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{e}: {text} {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// An UPDATE signed by dnspython and not sent: the bytes to send (and
+/// resend, byte for byte) and its TSIG time signed.
+pub struct SignedUpdate {
+    pub wire: Vec<u8>,
+    pub time: u64,
+}
+
+/// Signs `ops` (update_tool.py's OPS_JSON) with `key` (ALG:NAME:SECRET),
+/// TSIG fudge `fudge`, on a clock `skew` seconds off ours.
+pub fn sign_update(key: &str, ops: &str, fudge: u16, skew: i64) -> SignedUpdate {
+    let (fudge, skew) = (fudge.to_string(), skew.to_string());
+    let v = update_tool(&["sign", key, ops, "--fudge", &fudge, "--skew", &skew]);
+    SignedUpdate {
+        wire: from_hex(v["wire"].as_str().expect("wire")),
+        time: v["time"].as_u64().expect("time"),
+    }
+}
+
+/// One answer to [`send_raw`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAnswer {
+    pub rcode: String,
+    /// The error field of the answer's TSIG (None: unsigned).
+    pub tsig_error: Option<u64>,
+    pub bytes: Vec<u8>,
+}
+
+/// Sends each message over UDP from its own socket, `gap` seconds apart,
+/// and collects the answers (None: none within 15 s).
+pub fn send_raw(addr: SocketAddr, gap: f64, msgs: &[&[u8]]) -> Vec<Option<RawAnswer>> {
+    let (ip, port, gap) = (
+        addr.ip().to_string(),
+        addr.port().to_string(),
+        gap.to_string(),
+    );
+    let hex: Vec<String> = msgs.iter().map(|m| to_hex(m)).collect();
+    let mut args = vec!["sendraw", ip.as_str(), port.as_str(), gap.as_str()];
+    args.extend(hex.iter().map(String::as_str));
+    let v = update_tool(&args);
+    v.as_array()
+        .expect("a list of answers")
+        .iter()
+        .map(|a| {
+            (!a.is_null()).then(|| RawAnswer {
+                rcode: a["rcode"].as_str().unwrap_or_default().to_string(),
+                tsig_error: a["tsig_error"].as_u64(),
+                bytes: from_hex(a["answer"].as_str().unwrap_or_default()),
+            })
+        })
+        .collect()
+}
+
+fn to_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn from_hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}

@@ -3,7 +3,11 @@
 //!
 //! Order of checks for every such request: the TSIG first (RFC 8945 §5.2:
 //! a bad TSIG is answered NOTAUTH with the TSIG error, before anything else
-//! is looked at), then the opcode's own handler. Every answer to a signed
+//! is looked at; the time is checked against the message's fudge capped at
+//! `[server] tsig_max_fudge`), then the opcode's own handler. Only UPDATE
+//! goes through the replay cache as well (`super::update`): a replayed
+//! NOTIFY or transfer request inside its capped window only makes us check
+//! a primary's SOA, or send the zone again to an address the ACL allows. Every answer to a signed
 //! request is signed with the same key (except BADKEY/BADSIG answers, which
 //! the RFC wants unsigned).
 //!

@@ -182,12 +182,23 @@ fn sign_for_serving(
 /// Runs the server with a parsed configuration.
 /// Zone loading reports to `progress`.
 pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
+    let started = tldd_tsig::now();
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("server.data_dir {}", cfg.server.data_dir.display()))?;
     let metrics = Arc::new(Metrics::new());
     let store = crate::journal::Journal::open(&cfg.server.data_dir)?;
-    let keys = tldd_tsig::KeyRing::from_config(&cfg.tsig).map_err(anyhow::Error::msg)?;
+    let keys = tldd_tsig::KeyRing::from_config(&cfg.tsig)
+        .map_err(anyhow::Error::msg)?
+        .with_max_fudge(u16::try_from(cfg.server.tsig_max_fudge).unwrap_or(u16::MAX));
     let loaded = load_zones(&cfg, progress, &metrics, &store)?;
+    // The replay cache vouches for requests signed after this second only
+    // (tldd_tsig's `# Replay`, rule 3), unless no zone was restored from
+    // the store: then no earlier process applied anything through it.
+    let replay = if loaded.iter().any(|(zs, _)| zs.is_complete()) {
+        tldd_tsig::ReplayCache::new(started)
+    } else {
+        tldd_tsig::ReplayCache::for_new_store()
+    };
     crate::journal::trim_periodically(Duration::from_secs(30));
     let zones = Arc::new(ArcSwap::from_pointee(ZoneSet::new(
         loaded
@@ -280,9 +291,15 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
         params: params.clone(),
         keys,
         zone_rt,
-        replay: Default::default(),
+        replay,
         metrics: metrics.clone(),
     });
+    // Listen only once our clock is past the start second, so that a
+    // client signing after it sees us listen is never refused as signed
+    // before the start (at most a second; loading zones usually took it).
+    if let Some(wait) = tldd_tsig::until(svc.replay.not_before()) {
+        std::thread::sleep(wait);
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let workers = cfg

@@ -31,7 +31,7 @@ fn services() -> Arc<Services> {
         }),
         keys,
         zone_rt: vec![],
-        replay: Default::default(),
+        replay: tldd_tsig::ReplayCache::new(0),
         metrics: Arc::new(crate::metrics::Metrics::new()),
     })
 }
