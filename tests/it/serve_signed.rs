@@ -97,3 +97,69 @@ fn a_dnssec_zone_is_signed_at_load_and_served_signed() {
         String::from_utf8_lossy(&v.stderr)
     );
 }
+
+/// A secondary provisioned with the same unsigned file the primary signs
+/// at load still gets the signed zone: signing is new content, so the
+/// primary serves it with a new serial and the secondary transfers.
+#[test]
+fn a_secondary_started_from_the_unsigned_file_gets_the_signed_zone() {
+    use crate::support::peers::{nsd_secondary_from, wait_up};
+    use crate::support::ports::free_port;
+    use crate::support::update::{keys_toml, serial_at, wait_for};
+    let dir = tempfile::tempdir().unwrap();
+    let file = repo("zones/shop.zone");
+    let nport = free_port();
+    let cfg = dir.path().join("tldd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\ndata_dir = \"{}\"\nudp_workers = 1\n{}\
+             [[zone]]\norigin = \"shop.\"\nfile = \"{}\"\ntransfer_key = \"xfr-key\"\n\
+             notify = [\"127.0.0.1:{nport}\"]\n\
+             [zone.dnssec]\nkeystore = \"soft\"\n",
+            dir.path().join("data").display(),
+            keys_toml(),
+            file.display()
+        ),
+    )
+    .unwrap();
+    for role in ["ksk", "zsk"] {
+        let out = Command::new(BIN)
+            .args(["keys", "-c"])
+            .arg(&cfg)
+            .args(["generate", "--zone", "shop.", "--role", role])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let file_serial: u32 = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(" SOA "))
+        .and_then(|l| l.split_whitespace().nth(6)?.parse().ok())
+        .unwrap();
+    let p = Server::start_with_config(&cfg, dir);
+    let served = serial_at(p.addr).unwrap();
+    assert_ne!(
+        served, file_serial,
+        "signing changed the content, not the serial"
+    );
+    assert!(tldd_zone::serial::serial_lt(file_serial, served));
+    let nsd = nsd_secondary_from(nport, p.addr, Some(&file));
+    wait_up(nport);
+    let nsd_addr = std::net::SocketAddr::from(([127, 0, 0, 1], nport));
+    assert!(
+        wait_for(60, || serial_at(nsd_addr) == Some(served)),
+        "NSD stayed at the file's serial: {}",
+        nsd.log()
+    );
+    let out = crate::support::update::kdig_at(nsd_addr, &["shop.", "DNSKEY", "+dnssec", "+norec"]);
+    assert!(
+        out.contains("DNSKEY\t257 3 13") && out.contains("RRSIG"),
+        "{out}"
+    );
+}

@@ -81,7 +81,16 @@ pub fn knot_secondary(port: u16, primary: SocketAddr) -> Peer {
 /// NSD as a secondary of `primary` on `port`, same key and ACLs as
 /// [`knot_secondary`].
 pub fn nsd_secondary(port: u16, primary: SocketAddr) -> Peer {
+    nsd_secondary_from(port, primary, None)
+}
+
+/// [`nsd_secondary`] that starts from a copy of `initial` as its zone file
+/// (as a secondary provisioned from the primary's file would).
+pub fn nsd_secondary_from(port: u16, primary: SocketAddr, initial: Option<&Path>) -> Peer {
     let dir = tempfile::tempdir().unwrap();
+    if let Some(f) = initial {
+        std::fs::copy(f, dir.path().join("shop.zone")).unwrap();
+    }
     let d = dir.path().display();
     let conf = format!(
         "server:\n    ip-address: 127.0.0.1@{port}\n    username: \"\"\n    zonesdir: \"{d}\"\n    database: \"\"\n\
