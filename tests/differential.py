@@ -214,7 +214,7 @@ def main():
             for extra in (['-f', 'KSK'], []):
                 subprocess.run(['dnssec-keygen', '-q', '-K', keys, '-a', '13', *extra, origin],
                                check=True, stdout=subprocess.DEVNULL)
-            subprocess.run(['dnssec-signzone', '-q', '-S', '-K', keys, '-3', '-', '-H', '0', '-A',
+            subprocess.run(['dnssec-signzone', '-q', '-S', '-K', keys, '-d', keys, '-3', '-', '-H', '0', '-A',
                             '-o', origin, '-f', f'{work}/signed.zone', zone], check=True,
                            stdout=subprocess.DEVNULL)
             zone = f'{work}/signed.zone'

@@ -150,7 +150,7 @@ def main():
                                  check=True, capture_output=True, text=True).stdout.strip()
             subprocess.run(['dnssec-keygen', '-q', '-K', keys, '-a', '13', ORIGIN], check=True,
                            capture_output=True)
-            subprocess.run(['dnssec-signzone', '-q', '-S', '-K', keys, '-3', '-', '-H', '0', '-A', '-o', ORIGIN,
+            subprocess.run(['dnssec-signzone', '-q', '-S', '-K', keys, '-d', keys, '-3', '-', '-H', '0', '-A', '-o', ORIGIN,
                             '-f', f'{work}/signed.zone', f'{work}/shop.zone'], check=True, capture_output=True)
             ds_text = subprocess.run(['dnssec-dsfromkey', '-2', f'{keys}/{ksk}.key'], check=True,
                                      capture_output=True, text=True).stdout

@@ -471,7 +471,7 @@ impl Config {
                     }
                 }
                 if let Some(t) = &d.dnskey_ttl {
-                    if !parse_duration(t).is_some_and(|t| t < 1 << 31) {
+                    if parse_duration(t).is_none_or(|t| t >= 1 << 31) {
                         return Err(ConfigError::Invalid {
                             path: path.to_owned(),
                             line: first_line_of("dnskey_ttl"),
