@@ -24,17 +24,7 @@ fn a_dnssec_zone_is_signed_at_load_and_served_signed() {
     )
     .unwrap();
     for role in ["ksk", "zsk"] {
-        let out = Command::new(BIN)
-            .args(["keys", "-c"])
-            .arg(&cfg)
-            .args(["generate", "--zone", "shop.", "--role", role])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::support::dnssec::keys(&cfg, &["generate", "--zone", "shop.", "--role", role]);
     }
     let s = Server::start_with_config(&cfg, dir);
     let dnskey = s.kdig(&["shop.", "DNSKEY", "+dnssec", "+norec"]);
@@ -124,17 +114,7 @@ fn a_secondary_started_from_the_unsigned_file_gets_the_signed_zone() {
     )
     .unwrap();
     for role in ["ksk", "zsk"] {
-        let out = Command::new(BIN)
-            .args(["keys", "-c"])
-            .arg(&cfg)
-            .args(["generate", "--zone", "shop.", "--role", role])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::support::dnssec::keys(&cfg, &["generate", "--zone", "shop.", "--role", role]);
     }
     let file_serial: u32 = std::fs::read_to_string(&file)
         .unwrap()
