@@ -85,46 +85,102 @@ pub const SNAPSHOT_AFTER_MAX: u64 = 100 * SNAPSHOT_AFTER;
 const SNAPSHOT_CHUNK_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 
 pub mod entry;
+mod error;
+mod load;
+pub mod mark;
 pub mod snapfile;
+
+pub use error::StoreError;
 
 /// The process's store.
 #[derive(Clone)]
 pub struct Journal {
     db: sled::Db,
+    /// `data_dir/zones.sled` (for messages).
+    db_path: PathBuf,
     /// `data_dir/snapshots`: the snapshot files ([`snapfile`]).
     snap_dir: PathBuf,
+    /// `data_dir/marks`: the high-water marks ([`mark`]).
+    marks_dir: PathBuf,
 }
 
 impl Journal {
-    /// Opens (creating) `dir/zones.sled`.
-    pub fn open(dir: &Path) -> anyhow::Result<Journal> {
+    /// Opens (creating) `dir/zones.sled`. A database sled cannot open, or
+    /// panics on (a damaged file), is a [`StoreError::Open`].
+    pub fn open(dir: &Path) -> Result<Journal, StoreError> {
         let path = dir.join("zones.sled");
-        let db = sled::Config::new()
-            .path(&path)
-            .mode(sled::Mode::HighThroughput)
-            // The zone lives in memory already; sled's page cache only
-            // needs to hold the write path (its default is 1 GiB).
-            .cache_capacity(16 << 20)
-            .open()
-            .with_context(|| format!("opening the zone store {}", path.display()))?;
+        let opened = tldd_zone::guard::catch_quietly(|| {
+            sled::Config::new()
+                .path(&path)
+                .mode(sled::Mode::HighThroughput)
+                // The zone lives in memory already; sled's page cache only
+                // needs to hold the write path (its default is 1 GiB).
+                .cache_capacity(16 << 20)
+                .open()
+        });
+        let db = match opened {
+            Ok(Ok(db)) => db,
+            Ok(Err(e)) => {
+                return Err(StoreError::Open {
+                    path,
+                    detail: format!("{e} (is another tldd serving from it?)"),
+                })
+            }
+            Err(panic) => {
+                return Err(StoreError::Open {
+                    path,
+                    detail: format!("the database is damaged (sled: {panic})"),
+                })
+            }
+        };
         let snap_dir = dir.join("snapshots");
-        std::fs::create_dir_all(&snap_dir)
-            .with_context(|| format!("creating {}", snap_dir.display()))?;
-        Ok(Journal { db, snap_dir })
+        let marks_dir = dir.join("marks");
+        for d in [&snap_dir, &marks_dir] {
+            std::fs::create_dir_all(d).map_err(|e| StoreError::Dir {
+                path: d.clone(),
+                detail: format!("cannot create: {e}"),
+            })?;
+        }
+        Ok(Journal {
+            db,
+            db_path: path,
+            snap_dir,
+            marks_dir,
+        })
     }
 
-    /// The tree of one zone.
-    pub fn zone(&self, origin_text: &str, journal_max: u64) -> anyhow::Result<ZoneJournal> {
-        let tree = self
-            .db
-            .open_tree(origin_text.as_bytes())
-            .with_context(|| format!("zone store tree {origin_text}"))?;
-        let meta = tree
-            .get(b"m")?
-            .and_then(|v| Meta::decode(&v))
-            .unwrap_or_default();
-        let snap = tree.get(b"p")?.and_then(|v| Snap::decode(&v));
+    /// The zones the database holds a tree for (origins as text).
+    pub fn zone_names(&self) -> Vec<String> {
+        self.db
+            .tree_names()
+            .into_iter()
+            .filter(|n| n.as_ref() != b"__sled__default")
+            .map(|n| String::from_utf8_lossy(&n).into_owned())
+            .collect()
+    }
+
+    /// The tree of one zone, and its mark as last written.
+    pub fn zone(&self, origin_text: &str, journal_max: u64) -> Result<ZoneJournal, StoreError> {
+        let read_err = |detail: String| StoreError::Read {
+            path: self.db_path.clone(),
+            zone: origin_text.into(),
+            detail,
+        };
+        let opened = tldd_zone::guard::catch_quietly(|| -> sled::Result<_> {
+            let tree = self.db.open_tree(origin_text.as_bytes())?;
+            let meta = tree.get(b"m")?.and_then(|v| Meta::decode(&v));
+            let snap = tree.get(b"p")?.and_then(|v| Snap::decode(&v));
+            Ok((tree, meta, snap))
+        });
+        let (tree, meta, snap) = match opened {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => return Err(read_err(e.to_string())),
+            Err(panic) => return Err(read_err(format!("the database is damaged (sled: {panic})"))),
+        };
+        let meta = meta.unwrap_or_default();
         let stem = origin_text.replace('/', "_");
+        let mark_path = mark::path(&self.marks_dir, &stem);
+        let mark_seen = mark::read(&mark_path)?;
         let bytes = match snap {
             Some(s) if s.chunks == 0 => {
                 std::fs::metadata(snapfile::path(&self.snap_dir, &stem, s.generation))
@@ -135,9 +191,14 @@ impl Journal {
         };
         Ok(ZoneJournal {
             db: self.db.clone(),
+            db_path: self.db_path.clone(),
             tree,
             snap_dir: self.snap_dir.clone(),
+            origin_text: origin_text.into(),
             stem,
+            mark_path,
+            mark_seen,
+            mark: None,
             journal_max: journal_max.max(1),
             snapshot_after: SNAPSHOT_AFTER,
             size_rule: true,
@@ -164,27 +225,47 @@ struct Meta {
     /// ([`entry::Format::Tagged`]); older ones were written before it
     /// existed. 0 for a journal begun by this build.
     tagged_from: u64,
+    /// The checksum chain ([`mark`]); `None` in a meta written before
+    /// marks existed.
+    chain: Option<ChainState>,
+}
+
+/// Where the journal's checksum chain stands.
+#[derive(Clone, Copy, Debug)]
+struct ChainState {
+    /// `chain(last)`.
+    at_last: mark::Chain,
+    /// The chain starts at this sequence with `base` (a replace, or the
+    /// first start of this build on an older store)...
+    from: u64,
+    base: mark::Chain,
 }
 
 /// Meta format tags: 1 was the per-owner layout; 2 had no `tagged_from`
-/// (all its entries untagged); 3 is this build's.
+/// (all its entries untagged); 3 had no chain; 4 is this build's.
 const META_V2: u8 = 2;
 const META_V3: u8 = 3;
+const META_V4: u8 = 4;
 
 impl Meta {
-    fn encode(&self) -> [u8; 29] {
-        let mut b = [0u8; 29];
-        b[0] = META_V3;
-        b[1..5].copy_from_slice(&self.serial.to_be_bytes());
-        b[5..13].copy_from_slice(&self.last.to_be_bytes());
-        b[13..21].copy_from_slice(&self.first.to_be_bytes());
-        b[21..29].copy_from_slice(&self.tagged_from.to_be_bytes());
+    fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(101);
+        b.push(if self.chain.is_some() { META_V4 } else { META_V3 });
+        b.extend_from_slice(&self.serial.to_be_bytes());
+        b.extend_from_slice(&self.last.to_be_bytes());
+        b.extend_from_slice(&self.first.to_be_bytes());
+        b.extend_from_slice(&self.tagged_from.to_be_bytes());
+        if let Some(c) = &self.chain {
+            b.extend_from_slice(&c.at_last);
+            b.extend_from_slice(&c.from.to_be_bytes());
+            b.extend_from_slice(&c.base);
+        }
         b
     }
 
     fn decode(b: &[u8]) -> Option<Meta> {
         let (tag, len) = (*b.first()?, b.len());
-        if !matches!((tag, len), (META_V2, 21) | (META_V3, 29)) {
+        if !matches!((tag, len), (META_V2, 21) | (META_V3, 29) | (META_V4, 101)) {
             return None;
         }
         let last = u64::from_be_bytes(b[5..13].try_into().ok()?);
@@ -194,10 +275,19 @@ impl Meta {
             first: u64::from_be_bytes(b[13..21].try_into().ok()?),
             // A format-2 journal: what is there is untagged; what this
             // build appends (from last + 1: `last` never goes back) is not.
-            tagged_from: if tag == META_V3 {
-                u64::from_be_bytes(b[21..29].try_into().ok()?)
-            } else {
+            tagged_from: if tag == META_V2 {
                 last + 1
+            } else {
+                u64::from_be_bytes(b[21..29].try_into().ok()?)
+            },
+            chain: if tag == META_V4 {
+                Some(ChainState {
+                    at_last: b[29..61].try_into().ok()?,
+                    from: u64::from_be_bytes(b[61..69].try_into().ok()?),
+                    base: b[69..101].try_into().ok()?,
+                })
+            } else {
+                None
             },
         })
     }
@@ -220,20 +310,25 @@ struct Snap {
     /// Journal entries up to this sequence are in the snapshot.
     seq: u64,
     chunks: u32,
+    /// `chain(seq)`; `None` in a pointer written before marks existed.
+    chain: Option<mark::Chain>,
 }
 
 impl Snap {
-    fn encode(&self) -> [u8; 24] {
-        let mut b = [0u8; 24];
-        b[0..8].copy_from_slice(&self.generation.to_be_bytes());
-        b[8..12].copy_from_slice(&self.serial.to_be_bytes());
-        b[12..20].copy_from_slice(&self.seq.to_be_bytes());
-        b[20..24].copy_from_slice(&self.chunks.to_be_bytes());
+    fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(56);
+        b.extend_from_slice(&self.generation.to_be_bytes());
+        b.extend_from_slice(&self.serial.to_be_bytes());
+        b.extend_from_slice(&self.seq.to_be_bytes());
+        b.extend_from_slice(&self.chunks.to_be_bytes());
+        if let Some(c) = &self.chain {
+            b.extend_from_slice(c);
+        }
         b
     }
 
     fn decode(b: &[u8]) -> Option<Snap> {
-        if b.len() != 24 {
+        if b.len() != 24 && b.len() != 56 {
             return None;
         }
         Some(Snap {
@@ -241,6 +336,7 @@ impl Snap {
             serial: u32::from_be_bytes(b[8..12].try_into().ok()?),
             seq: u64::from_be_bytes(b[12..20].try_into().ok()?),
             chunks: u32::from_be_bytes(b[20..24].try_into().ok()?),
+            chain: b.get(24..56).and_then(|c| c.try_into().ok()),
         })
     }
 }
@@ -298,10 +394,18 @@ fn decode_chunk(b: &mut Builder, v: &[u8]) -> anyhow::Result<()> {
 #[derive(Clone)]
 pub struct ZoneJournal {
     db: sled::Db,
+    db_path: PathBuf,
     tree: sled::Tree,
     snap_dir: PathBuf,
+    origin_text: String,
     /// The zone's snapshot file names start with this (its origin).
     stem: String,
+    /// `data_dir/marks/<zone>.hwm`.
+    mark_path: PathBuf,
+    /// The mark as it was when the store was opened (checked by `load`).
+    mark_seen: Option<mark::Mark>,
+    /// The writer's handle, opened at its first write.
+    mark: Option<Arc<mark::MarkFile>>,
     journal_max: u64,
     /// Versions after the snapshot before a new one ([`SNAPSHOT_AFTER`]).
     snapshot_after: u64,
@@ -321,84 +425,6 @@ impl ZoneJournal {
         self.size_rule = false;
     }
 
-    /// The stored zone (snapshot + journal replayed), if there is one.
-    pub fn load(&self, origin: &[u8]) -> anyhow::Result<Option<Zone>> {
-        let Some(meta) = self.tree.get(b"m")?.and_then(|v| Meta::decode(&v)) else {
-            if self.tree.get(b"m")?.is_some() {
-                tracing::warn!("the store was written by an older tldd (per-owner layout); loading the zone file instead");
-            }
-            return Ok(None);
-        };
-        let Some(snap) = self.tree.get(b"p")?.and_then(|v| Snap::decode(&v)) else {
-            tracing::warn!(
-                "the store has no complete snapshot (interrupted first write); ignoring it"
-            );
-            return Ok(None);
-        };
-        let mut b = Builder::new(origin);
-        if snap.chunks == 0 {
-            let path = snapfile::path(&self.snap_dir, &self.stem, snap.generation);
-            let records = snapfile::read(&path)?;
-            // A stored record is about 40 bytes (owner, header, RDATA).
-            b.reserve(records.len() / 40, records.len());
-            decode_chunk(&mut b, &records)?;
-        } else {
-            // A snapshot kept in sled chunks by an earlier tldd.
-            let bytes = (snap.chunks as usize)
-                .saturating_mul(CHUNK_BYTES)
-                .min(4 << 30);
-            b.reserve(bytes / 40, bytes);
-            for c in 0..snap.chunks {
-                let v = self
-                    .tree
-                    .get(chunk_key(snap.generation, c))?
-                    .with_context(|| format!("snapshot chunk {c} missing"))?;
-                decode_chunk(&mut b, &v)?;
-            }
-        }
-        let zone = b
-            .build()
-            .map_err(|e| anyhow::anyhow!("stored zone: {e}"))?
-            .zone;
-        anyhow::ensure!(
-            zone.serial() == snap.serial,
-            "stored snapshot serial {} does not match its pointer {}",
-            zone.serial(),
-            snap.serial
-        );
-        // Snapshots of generations that never became current, and chunks
-        // no longer pointed to.
-        snapfile::remove_others(
-            &self.snap_dir,
-            &self.stem,
-            (snap.chunks == 0).then_some(snap.generation),
-        )?;
-        for k in self.tree.scan_prefix(b"s").keys() {
-            let k = k?;
-            if snap.chunks == 0 || k.get(1..9) != Some(&snap.generation.to_be_bytes()[..]) {
-                self.tree.remove(k)?;
-            }
-        }
-        let mut state = ZoneState::new(zone);
-        for seq in snap.seq + 1..=meta.last {
-            let v = self
-                .tree
-                .get(journal_key(seq))?
-                .with_context(|| format!("journal entry {seq} after the snapshot missing"))?;
-            let d = entry::decode(seq, &v, meta.format(seq))?;
-            state
-                .apply(&d)
-                .map_err(|e| anyhow::anyhow!("replaying journal entry {seq}: {e}"))?;
-        }
-        anyhow::ensure!(
-            state.serial() == meta.serial,
-            "stored zone serial {} does not match its meta {}",
-            state.serial(),
-            meta.serial
-        );
-        Ok(Some(state.zone))
-    }
-
     /// Writes `zone` as a new snapshot generation, then points to it in
     /// one atomic batch with `with` (more changes that must land together
     /// with the pointer); `seq`: the journal sequence it includes.
@@ -408,6 +434,7 @@ impl ZoneJournal {
         &self,
         zone: &Zone,
         seq: u64,
+        chain: mark::Chain,
         mut with: sled::Batch,
         paced: bool,
     ) -> anyhow::Result<()> {
@@ -420,8 +447,9 @@ impl ZoneJournal {
             serial: zone.serial(),
             seq,
             chunks: 0, // in a file
+            chain: Some(chain),
         };
-        with.insert(b"p", &snap.encode());
+        with.insert(b"p", snap.encode());
         self.tree.apply_batch(with)?;
         self.db.flush()?;
         self.snap.seq.store(seq, Ordering::Release);
@@ -462,7 +490,15 @@ impl ZoneJournal {
     fn replace_inner(&mut self, zone: &Zone) -> anyhow::Result<()> {
         let mut meta = self.meta;
         meta.serial = zone.serial();
+        // A sequence of its own, so the mark moves past the old journal.
+        meta.last += 1;
         meta.first = meta.last + 1;
+        let base = mark::base(meta.last, meta.serial);
+        meta.chain = Some(ChainState {
+            at_last: base,
+            from: meta.last,
+            base,
+        });
         let mut batch = sled::Batch::default();
         // The journal, and any per-owner records of the old layout.
         for prefix in [&b"j"[..], b"n"] {
@@ -470,11 +506,12 @@ impl ZoneJournal {
                 batch.remove(k?);
             }
         }
-        batch.insert(b"m", &meta.encode());
-        self.write_snapshot(zone, meta.last, batch, false)?;
+        batch.insert(b"m", meta.encode());
+        self.write_snapshot(zone, meta.last, base, batch, false)?;
         self.meta = meta;
         self.journal_bytes = 0;
-        Ok(())
+        self.write_mark()
+            .with_context(|| format!("writing the high-water mark {}", self.mark_path.display()))
     }
 
     /// Makes the version `zone` (= previous + `diff`) durable: the journal
@@ -493,6 +530,18 @@ impl ZoneJournal {
         }
         meta.serial = diff.to;
         let bytes = entry::encode(diff);
+        let prev = meta.chain.unwrap_or_else(|| {
+            let base = mark::base(self.meta.last, self.meta.serial);
+            ChainState {
+                at_last: base,
+                from: self.meta.last,
+                base,
+            }
+        });
+        meta.chain = Some(ChainState {
+            at_last: mark::next(&prev.at_last, meta.last, &bytes),
+            ..prev
+        });
         self.journal_bytes += bytes.len() as u64;
         batch.insert(&journal_key(meta.last), bytes);
         // Keep journal_max entries for IXFR, and all the snapshot lacks.
@@ -501,10 +550,13 @@ impl ZoneJournal {
             batch.remove(&journal_key(meta.first));
             meta.first += 1;
         }
-        batch.insert(b"m", &meta.encode());
+        batch.insert(b"m", meta.encode());
         self.tree.apply_batch(batch)?;
         self.db.flush()?;
         self.meta = meta;
+        // Outside sled, after its fsync and before the acknowledgement.
+        self.write_mark()
+            .with_context(|| format!("writing the high-water mark {}", self.mark_path.display()))?;
         let since = meta.last - snap_seq;
         let big_enough = !self.size_rule
             || self.journal_bytes.saturating_mul(2) >= self.snap.bytes.load(Ordering::Acquire)
@@ -515,6 +567,7 @@ impl ZoneJournal {
         {
             self.journal_bytes = 0;
             let (store, zone, seq) = (self.clone(), zone.clone(), meta.last);
+            let chain = meta.chain.map_or([0; 32], |c| c.at_last);
             let spawned = std::thread::Builder::new()
                 .name("snapshot".into())
                 .spawn(move || {
@@ -523,7 +576,7 @@ impl ZoneJournal {
                     // reservation in sled's log buffer stalls every flush
                     // behind it, the writer's commits included (measured:
                     // 60-100 ms stalls with nice 10 on a busy 2-core box).
-                    match store.write_snapshot(&zone, seq, sled::Batch::default(), true) {
+                    match store.write_snapshot(&zone, seq, chain, sled::Batch::default(), true) {
                         Ok(()) => tracing::info!(
                             serial = zone.serial(),
                             seconds = format!("{:.2}", t.elapsed().as_secs_f64()),
@@ -639,211 +692,4 @@ pub fn trim_periodically(every: std::time::Duration) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tldd_zone::rdata::{NS, SOA};
-    use tldd_zone::Rec;
-
-    fn w(s: &str) -> Box<[u8]> {
-        let mut v = Vec::new();
-        tldd_zone::name::from_text(s.as_bytes(), &[0], true, &mut v).unwrap();
-        v.into()
-    }
-
-    fn soa(serial: u32) -> Vec<u8> {
-        let mut v = w("ns.shop.").to_vec();
-        v.extend_from_slice(&w("h.shop."));
-        for x in [serial, 1, 2, 3, 4] {
-            v.extend_from_slice(&x.to_be_bytes());
-        }
-        v
-    }
-
-    fn rec(owner: &str, rtype: u16, rd: &[u8]) -> Rec {
-        Rec {
-            owner: w(owner),
-            rtype,
-            class: 1,
-            ttl: 3600,
-            rdata: rd.into(),
-        }
-    }
-
-    fn zone(delegations: usize) -> Zone {
-        let mut b = Builder::new(&w("shop."));
-        b.add(1, &w("shop."), SOA, 1, 3600, &soa(1));
-        b.add(2, &w("shop."), NS, 1, 3600, &w("ns.shop."));
-        b.add(3, &w("ns.shop."), 1, 1, 3600, &[1, 2, 3, 4]);
-        for i in 0..delegations {
-            b.add(
-                4,
-                &w(&format!("d{i}.shop.")),
-                NS,
-                1,
-                3600,
-                &w("ns.example."),
-            );
-        }
-        b.build().unwrap().zone
-    }
-
-    /// Version `from + 1`: delegation `n{from}` added.
-    fn add_one(from: u32) -> Diff {
-        Diff {
-            from,
-            to: from + 1,
-            removed: vec![rec("shop.", SOA, &soa(from))],
-            added: vec![
-                rec("shop.", SOA, &soa(from + 1)),
-                rec(&format!("n{from}.shop."), NS, &w("ns.example.")),
-            ],
-        }
-    }
-
-    fn wait_for_snapshot(zs: &ZoneJournal) {
-        while zs.snap.running.load(Ordering::Acquire) {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    }
-
-    #[test]
-    fn snapshot_plus_journal_rebuilds_every_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let origin = w("shop.");
-        let store = Journal::open(dir.path()).unwrap();
-        let mut zs = store.zone("shop.", 5).unwrap();
-        zs.set_snapshot_after(7);
-        assert!(zs.load(&origin).unwrap().is_none(), "empty store");
-        // Big enough for several chunks.
-        let mut state = ZoneState::new(zone(40_000));
-        zs.replace(&state.zone).unwrap();
-        assert!(zs.is_complete());
-        for v in 1..=30u32 {
-            let d = add_one(v);
-            state.apply(&d).unwrap();
-            zs.commit(&d, &state.zone).unwrap();
-            wait_for_snapshot(&zs);
-            // What a restart would serve is exactly the last version.
-            let again = store
-                .zone("shop.", 5)
-                .unwrap()
-                .load(&origin)
-                .unwrap()
-                .unwrap();
-            assert_eq!(again.serial(), v + 1);
-            assert_eq!(again.cuts.len(), 40_000 + v as usize);
-            assert!(again.cuts.get(&w(&format!("n{v}.shop."))).is_some());
-        }
-        // The journal is trimmed to journal_max (plus what the snapshot
-        // lacks) and still chains for IXFR.
-        assert!(zs.journal_len() <= 5 + 7, "{}", zs.journal_len());
-        let chain = zs.journal(29, 31).unwrap().unwrap();
-        assert_eq!(chain.len(), 2);
-        // One snapshot generation's file only, and no chunks in sled.
-        let files = std::fs::read_dir(dir.path().join("snapshots"))
-            .unwrap()
-            .count();
-        assert_eq!(files, 1);
-        assert_eq!(zs.tree.scan_prefix(b"s").count(), 0);
-    }
-
-    #[test]
-    fn small_diffs_on_a_big_zone_wait_for_the_size_rule() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Journal::open(dir.path()).unwrap();
-        let mut zs = store.zone("shop.", 1000).unwrap();
-        zs.snapshot_after = 3; // the size rule stays on
-        let mut state = ZoneState::new(zone(300));
-        zs.replace(&state.zone).unwrap();
-        let first = zs.snap.seq.load(Ordering::Acquire);
-        let snap_bytes = zs.snap.bytes.load(Ordering::Acquire);
-        let mut journal_bytes = 0;
-        for v in 1..=1000u32 {
-            let d = add_one(v);
-            journal_bytes += entry::encode(&d).len() as u64;
-            state.apply(&d).unwrap();
-            zs.commit(&d, &state.zone).unwrap();
-            wait_for_snapshot(&zs);
-            if zs.snap.seq.load(Ordering::Acquire) != first {
-                assert!(v >= 3);
-                assert!(
-                    journal_bytes * 2 >= snap_bytes,
-                    "{journal_bytes} vs {snap_bytes}"
-                );
-                assert!(
-                    v > 3,
-                    "a snapshot after 3 tiny versions of a 300-delegation zone"
-                );
-                return;
-            }
-        }
-        panic!("no snapshot after 1000 versions");
-    }
-
-    #[test]
-    fn a_half_written_generation_is_ignored_and_cleaned() {
-        let dir = tempfile::tempdir().unwrap();
-        let origin = w("shop.");
-        let store = Journal::open(dir.path()).unwrap();
-        let mut zs = store.zone("shop.", 10).unwrap();
-        let z = zone(100);
-        zs.replace(&z).unwrap();
-        // A crash while the next generation was being written.
-        zs.tree.insert(chunk_key(99, 0), &b"garbage"[..]).unwrap();
-        let tmp = dir.path().join("snapshots/shop..99.snap.tmp");
-        std::fs::write(&tmp, b"half").unwrap();
-        let again = zs.load(&origin).unwrap().unwrap();
-        assert_eq!(again.cuts.len(), 100);
-        assert!(zs.tree.get(chunk_key(99, 0)).unwrap().is_none());
-        assert!(!tmp.exists());
-    }
-
-    #[test]
-    fn a_damaged_snapshot_file_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Journal::open(dir.path()).unwrap();
-        let mut zs = store.zone("shop.", 10).unwrap();
-        zs.replace(&zone(100)).unwrap();
-        let path = dir.path().join("snapshots/shop..1.snap");
-        let mut v = std::fs::read(&path).unwrap();
-        v[40] ^= 1;
-        std::fs::write(&path, &v).unwrap();
-        let Err(e) = zs.load(&w("shop.")) else {
-            panic!("a damaged snapshot loaded");
-        };
-        assert!(format!("{e:#}").contains("damaged snapshot file"), "{e:#}");
-    }
-
-    #[test]
-    fn snapshots_in_sled_chunks_from_earlier_versions_still_load() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Journal::open(dir.path()).unwrap();
-        let mut zs = store.zone("shop.", 10).unwrap();
-        let mut state = ZoneState::new(zone(100));
-        zs.replace(&state.zone).unwrap();
-        // Rewrite generation 1 as an earlier tldd stored it: one chunk.
-        let path = dir.path().join("snapshots/shop..1.snap");
-        let records = snapfile::read(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        zs.tree.insert(chunk_key(1, 0), records).unwrap();
-        let mut p = Snap::decode(&zs.tree.get(b"p").unwrap().unwrap()).unwrap();
-        p.chunks = 1;
-        zs.tree.insert(b"p", &p.encode()).unwrap();
-        let d = add_one(1);
-        state.apply(&d).unwrap();
-        zs.commit(&d, &state.zone).unwrap();
-        let again = zs.load(&w("shop.")).unwrap().unwrap();
-        assert_eq!(again.cuts.len(), 101);
-        // The next snapshot is a file and the chunks go.
-        zs.replace(&state.zone).unwrap();
-        assert_eq!(zs.tree.scan_prefix(b"s").count(), 0);
-        assert_eq!(zs.load(&w("shop.")).unwrap().unwrap().cuts.len(), 101);
-    }
-
-    #[test]
-    fn a_truncated_chunk_is_an_error_not_a_panic() {
-        let mut b = Builder::new(&w("shop."));
-        assert!(decode_chunk(&mut b, &[5, 1, 2]).is_err());
-        assert!(decode_chunk(&mut b, &[0, 0, 1, 0, 0, 0, 0, 0, 9]).is_err());
-    }
-}
+mod tests;

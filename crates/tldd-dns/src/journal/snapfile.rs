@@ -139,3 +139,16 @@ pub fn disk_size(dir: &Path) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// Some complete snapshot file of the zone `stem` in `dir`, if there is
+/// one (evidence that the zone had a store: see `load`).
+pub fn any(dir: &Path, stem: &str) -> Option<PathBuf> {
+    let prefix = format!("{stem}.");
+    std::fs::read_dir(dir).ok()?.find_map(|e| {
+        let e = e.ok()?;
+        let name = e.file_name();
+        let rest = name.to_str()?.strip_prefix(&prefix)?;
+        rest.strip_suffix(".snap")?.parse::<u64>().ok()?;
+        Some(e.path())
+    })
+}

@@ -91,7 +91,7 @@ pub fn load_zones(
     let mut out = Vec::new();
     for z in &cfg.zone {
         let origin = z.origin();
-        let zs = store.zone(&origin, z.journal_max)?;
+        let mut zs = store.zone(&origin, z.journal_max)?;
         let mut wire = Vec::new();
         tldd_zone::name::from_text(origin.as_bytes(), &[0], true, &mut wire)
             .map_err(|e| anyhow::anyhow!("zone {origin}: {e}"))?;
