@@ -204,3 +204,213 @@ fn a_truncated_chunk_is_an_error_not_a_panic() {
     assert!(decode_chunk(&mut b, &[5, 1, 2]).is_err());
     assert!(decode_chunk(&mut b, &[0, 0, 1, 0, 0, 0, 0, 0, 9]).is_err());
 }
+
+/// A store of `shop.` with versions 1..=`versions` committed after the
+/// zone; the handles are dropped (as at a stop).
+fn stored(dir: &Path, versions: u32) -> ZoneState {
+    let store = Journal::open(dir).unwrap();
+    let mut zs = store.zone("shop.", 100).unwrap();
+    let mut state = ZoneState::new(zone(50));
+    zs.replace(&state.zone).unwrap();
+    for v in 1..=versions {
+        let d = add_one(v);
+        state.apply(&d).unwrap();
+        zs.commit(&d, &state.zone).unwrap();
+    }
+    state
+}
+
+fn reload(dir: &Path) -> Result<Option<Zone>, StoreError> {
+    Journal::open(dir)?.zone("shop.", 100)?.load(&w("shop."))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_clean_stop_reloads_the_last_version_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = stored(dir.path(), 6);
+    let again = reload(dir.path()).unwrap().unwrap();
+    assert_eq!(again.serial(), state.serial());
+    assert_eq!(again.cuts.len(), 56);
+}
+
+#[test]
+fn a_journal_that_lost_its_tail_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    stored(dir.path(), 3);
+    // The journal as it was at version 4 (serial 4), kept aside.
+    let old = tempfile::tempdir().unwrap();
+    copy_dir(&dir.path().join("zones.sled"), old.path());
+    // Three more acknowledged versions, then the journal "loses" them.
+    {
+        let store = Journal::open(dir.path()).unwrap();
+        let mut zs = store.zone("shop.", 100).unwrap();
+        let mut state = ZoneState::new(zs.load(&w("shop.")).unwrap().unwrap());
+        for v in 4..=6 {
+            let d = add_one(v);
+            state.apply(&d).unwrap();
+            zs.commit(&d, &state.zone).unwrap();
+        }
+    }
+    std::fs::remove_dir_all(dir.path().join("zones.sled")).unwrap();
+    copy_dir(old.path(), &dir.path().join("zones.sled"));
+    let Err(err) = reload(dir.path()) else {
+        panic!("a journal behind its mark loaded");
+    };
+    match &err {
+        StoreError::JournalBehind {
+            journal_serial,
+            acked_serial,
+            ..
+        } => assert_eq!((*journal_serial, *acked_serial), (4, 7)),
+        other => panic!("{other}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("tldd store check"), "{text}");
+}
+
+#[test]
+fn a_deleted_journal_next_to_a_snapshot_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    stored(dir.path(), 2);
+    std::fs::remove_dir_all(dir.path().join("zones.sled")).unwrap();
+    assert!(matches!(
+        reload(dir.path()),
+        Err(StoreError::JournalMissing { .. })
+    ));
+    // Also with the mark gone: the snapshot file is evidence enough.
+    std::fs::remove_dir_all(dir.path().join("marks")).unwrap();
+    std::fs::remove_dir_all(dir.path().join("zones.sled")).unwrap();
+    assert!(matches!(
+        reload(dir.path()),
+        Err(StoreError::JournalMissing { .. })
+    ));
+}
+
+#[test]
+fn a_lost_mark_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    stored(dir.path(), 2);
+    std::fs::remove_file(dir.path().join("marks/shop..hwm")).unwrap();
+    assert!(matches!(
+        reload(dir.path()),
+        Err(StoreError::MarkMissing { .. })
+    ));
+}
+
+#[test]
+fn a_stop_between_journal_and_mark_keeps_the_newer_version() {
+    let dir = tempfile::tempdir().unwrap();
+    stored(dir.path(), 3);
+    let mark = dir.path().join("marks/shop..hwm");
+    let before = std::fs::read(&mark).unwrap();
+    // One more version reaches the journal; the mark write is "lost".
+    {
+        let store = Journal::open(dir.path()).unwrap();
+        let mut zs = store.zone("shop.", 100).unwrap();
+        let mut state = ZoneState::new(zs.load(&w("shop.")).unwrap().unwrap());
+        let d = add_one(4);
+        state.apply(&d).unwrap();
+        zs.commit(&d, &state.zone).unwrap();
+    }
+    std::fs::write(&mark, &before).unwrap();
+    let again = reload(dir.path()).unwrap().unwrap();
+    assert_eq!(again.serial(), 5);
+}
+
+#[test]
+fn a_mark_for_other_content_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    stored(dir.path(), 3);
+    let path = dir.path().join("marks/shop..hwm");
+    let mut m = mark::read(&path).unwrap().unwrap();
+    m.chain[0] ^= 1;
+    std::fs::remove_file(&path).unwrap();
+    mark::MarkFile::open(&path, &m).unwrap();
+    assert!(matches!(
+        reload(dir.path()),
+        Err(StoreError::ChainMismatch { .. })
+    ));
+}
+
+#[test]
+fn a_damaged_mark_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    stored(dir.path(), 3);
+    std::fs::write(dir.path().join("marks/shop..hwm"), vec![0u8; 1024]).unwrap();
+    assert!(matches!(reload(dir.path()), Err(StoreError::Mark(_))));
+}
+
+/// Truncated, zeroed or bit-flipped: whatever sled makes of its files,
+/// opening and loading answer (an error or the exact last version),
+/// never a panic and never an older version.
+#[test]
+fn damaged_database_files_are_errors_or_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = stored(dir.path(), 20);
+    let pristine = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), pristine.path());
+    let db = dir.path().join("zones.sled");
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(&db).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            files.push(p.file_name().unwrap().to_owned());
+        }
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                let q = e.unwrap().path();
+                files.push(q.strip_prefix(&db).unwrap().as_os_str().to_owned());
+            }
+        }
+    }
+    assert!(!files.is_empty());
+    for f in &files {
+        for damage in ["truncate", "zero", "flip"] {
+            std::fs::remove_dir_all(dir.path()).unwrap();
+            copy_dir(pristine.path(), dir.path());
+            let path = db.join(f);
+            let mut v = std::fs::read(&path).unwrap();
+            if v.is_empty() {
+                continue;
+            }
+            match damage {
+                "truncate" => v.truncate(v.len() / 2),
+                "zero" => {
+                    let at = v.len() / 2;
+                    let end = (at + 4096).min(v.len());
+                    v[at..end].fill(0);
+                }
+                _ => {
+                    let at = v.len() * 3 / 4;
+                    v[at] ^= 0x10;
+                }
+            }
+            std::fs::write(&path, &v).unwrap();
+            match reload(dir.path()) {
+                Ok(Some(z)) => assert_eq!(
+                    z.serial(),
+                    state.serial(),
+                    "{damage} {f:?}: loaded an older version"
+                ),
+                Ok(None) => panic!("{damage} {f:?}: loaded as a store never written"),
+                Err(e) => {
+                    let text = e.to_string();
+                    assert!(text.contains("tldd store check"), "{text}");
+                }
+            }
+        }
+    }
+}
