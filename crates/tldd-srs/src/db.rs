@@ -78,22 +78,45 @@ fn id_key(prefix: &str, id: u64) -> Vec<u8> {
     k
 }
 
+/// The message for a registry store sled cannot open or read.
+fn damaged(path: &Path, detail: &str) -> StoreError {
+    StoreError(format!(
+        "the registry store {} is damaged ({detail}); nothing was served. \
+         `tldd store check {}` reports every file; to recover see README \
+         \"When the store is damaged\" (restore srs.sled from the latest backup, \
+         then `tldd srs reconcile`)",
+        path.display(),
+        path.parent().map_or_else(|| "DATA_DIR".into(), |d| d.display().to_string())
+    ))
+}
+
 impl Store {
-    /// Opens (or creates) the store in `data_dir`.
+    /// Opens (or creates) the store in `data_dir`. A database sled cannot
+    /// open, or panics on, is an error naming `srs.sled`, never a panic.
     pub fn open(data_dir: &Path, tld: &str, roid_suffix: &str) -> SResult<Store> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError(format!("cannot create {}: {e}", data_dir.display())))?;
-        let db = sled::Config::new()
-            .path(data_dir.join("srs.sled"))
-            .open()
-            .map_err(|e| {
-                StoreError(format!(
+        let path = data_dir.join("srs.sled");
+        // sled panics on some damaged files instead of answering an error:
+        // caught here, so a damaged store is a message, not a crash.
+        let opened = tldd_zone::guard::catch_quietly(|| -> sled::Result<_> {
+            let db = sled::Config::new().path(&path).open()?;
+            let tree = db.open_tree("srs")?;
+            let clock = tree.get(META_CLOCK)?;
+            Ok((db, tree, clock))
+        });
+        let (db, tree, clock) = match opened {
+            Ok(Ok(v)) => v,
+            Ok(Err(sled::Error::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Err(StoreError(format!(
                     "cannot open {} (is another tldd srs running on it?): {e}",
-                    data_dir.join("srs.sled").display()
-                ))
-            })?;
-        let tree = db.open_tree("srs")?;
-        let offset = match tree.get(META_CLOCK)? {
+                    path.display()
+                )))
+            }
+            Ok(Err(e)) => return Err(damaged(&path, &e.to_string())),
+            Err(panic) => return Err(damaged(&path, &format!("sled: {panic}"))),
+        };
+        let offset = match clock {
             Some(v) => i64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])),
             None => 0,
         };
