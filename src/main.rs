@@ -53,6 +53,8 @@ enum Command {
     Keys(cli::keys::KeysArgs),
     /// The lightweight registry (EPP, lifecycle, publisher).
     Srs(cli::srs::SrsArgs),
+    /// The zone store in data_dir: check every file, recover a damaged one.
+    Store(cli::store::StoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -95,6 +97,11 @@ fn main() -> ExitCode {
         Command::Sign(args) => cli::sign::run(args),
         Command::Keys(args) => cli::keys::run(args),
         Command::Srs(args) => cli::srs::run(args),
+        Command::Store(args) => cli::store::run(args).map(|ok| {
+            if !ok {
+                std::process::exit(1)
+            }
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,4 +3,5 @@ pub mod keys;
 pub mod progress;
 pub mod sign;
 pub mod srs;
+pub mod store;
 pub mod zone;

@@ -27,6 +27,7 @@ pub mod hsm;
 pub mod journal;
 pub mod keys;
 pub mod metrics;
+pub mod recover;
 pub mod runtime;
 pub mod server;
 pub mod signer;

@@ -14,6 +14,8 @@ use std::path::PathBuf;
 pub enum StoreError {
     /// sled could not open the database (an error or a panic in sled).
     Open { path: PathBuf, detail: String },
+    /// Another process (a running tldd) holds the database.
+    Locked { path: PathBuf },
     /// A read of the database failed (I/O, or a panic in sled).
     Read {
         path: PathBuf,
@@ -57,6 +59,7 @@ impl StoreError {
     /// The `data_dir` the hint names.
     fn hint(&self) -> String {
         let p = match self {
+            StoreError::Locked { .. } => return String::new(),
             StoreError::Open { path, .. }
             | StoreError::Read { path, .. }
             | StoreError::JournalBehind { mark: path, .. }
@@ -78,7 +81,7 @@ impl StoreError {
         let dir = dir.map_or_else(|| "DATA_DIR".into(), |d| d.display().to_string());
         format!(
             "; nothing was served. `tldd store check {dir}` reports every file of the store; \
-             to recover see README \"When the store is damaged\" (`tldd store recover {dir}`, \
+             to recover see README \"When the store is damaged\" (`tldd store recover -c CONFIG`, \
              then `tldd srs reconcile`)"
         )
     }
@@ -94,6 +97,11 @@ impl fmt::Display for StoreError {
                     path.display()
                 )
             }
+            StoreError::Locked { path } => write!(
+                f,
+                "the zone store {} is in use by another process (a running tldd serve?)",
+                path.display()
+            ),
             StoreError::Read { path, zone, detail } => write!(
                 f,
                 "zone {zone}: reading the zone store {} failed: {detail}",

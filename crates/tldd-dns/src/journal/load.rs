@@ -28,6 +28,17 @@ impl ZoneJournal {
     /// `Ok(None)` only for a zone that never had a store (or a store of
     /// the old per-owner layout, which is reloaded from the zone file).
     pub fn load(&mut self, origin: &[u8]) -> Result<Option<Zone>, StoreError> {
+        self.load_checked(origin, true)
+    }
+
+    /// As [`ZoneJournal::load`], without the housekeeping a start does
+    /// (removing stale snapshot files, marking a store of an earlier
+    /// tldd): what `tldd store check` runs.
+    pub fn check(&mut self, origin: &[u8]) -> Result<Option<Zone>, StoreError> {
+        self.load_checked(origin, false)
+    }
+
+    fn load_checked(&mut self, origin: &[u8], tidy: bool) -> Result<Option<Zone>, StoreError> {
         // As it is now (this handle may have written since it opened).
         self.mark_seen = mark::read(&self.mark_path)?;
         let read = tldd_zone::guard::catch_quietly(|| -> sled::Result<_> {
@@ -63,10 +74,14 @@ impl ZoneJournal {
                 ),
             ));
         }
-        let zone = self.read_snapshot(origin, &snap)?;
+        let zone = if tidy {
+            self.read_snapshot(origin, &snap)?
+        } else {
+            self.build_snapshot(origin, &snap)?
+        };
         let (zone, at_mark) = self.replay(zone, &meta, &snap)?;
         self.check_mark(&meta, &snap, at_mark)?;
-        if meta.chain.is_none() {
+        if meta.chain.is_none() && tidy {
             self.mark_older_store(meta)?;
         }
         Ok(Some(zone))
@@ -89,7 +104,8 @@ impl ZoneJournal {
         Ok(())
     }
 
-    fn read_snapshot(&self, origin: &[u8], snap: &Snap) -> Result<Zone, StoreError> {
+    /// The zone of the snapshot `snap` points to, checked; touches nothing.
+    pub(super) fn build_snapshot(&self, origin: &[u8], snap: &Snap) -> Result<Zone, StoreError> {
         let mut b = Builder::new(origin);
         let path = snapfile::path(&self.snap_dir, &self.stem, snap.generation);
         let fed = (|| -> anyhow::Result<()> {
@@ -134,6 +150,11 @@ impl ZoneJournal {
                 ),
             ));
         }
+        Ok(zone)
+    }
+
+    fn read_snapshot(&self, origin: &[u8], snap: &Snap) -> Result<Zone, StoreError> {
+        let zone = self.build_snapshot(origin, snap)?;
         // Snapshots of generations that never became current, and chunks
         // no longer pointed to.
         let cleaned = (|| -> anyhow::Result<()> {

@@ -87,6 +87,7 @@ const SNAPSHOT_CHUNK_PAUSE: std::time::Duration = std::time::Duration::from_mill
 pub mod entry;
 mod error;
 mod load;
+pub mod salvage;
 pub mod mark;
 pub mod snapfile;
 
@@ -120,15 +121,13 @@ impl Journal {
         });
         let db = match opened {
             Ok(Ok(db)) => db,
+            Ok(Err(sled::Error::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Err(StoreError::Locked { path })
+            }
             Ok(Err(e)) => {
                 return Err(StoreError::Open {
                     path,
-                    detail: match e {
-                        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                            format!("{io} (is another tldd serving from it?)")
-                        }
-                        e => e.to_string(),
-                    },
+                    detail: e.to_string(),
                 })
             }
             Err(panic) => {

@@ -139,7 +139,7 @@ pub fn load_zones(
 /// moved on by `serial_policy`): a secondary that loaded the same unsigned
 /// file must see the primary ahead of it and transfer, or it would serve
 /// the zone without DNSKEY, NSEC3 and RRSIG and never notice.
-fn sign_for_serving(
+pub(crate) fn sign_for_serving(
     cfg: &Config,
     origin: &str,
     mut zone: tldd_zone::Zone,
@@ -151,16 +151,7 @@ fn sign_for_serving(
     let keys = crate::signer::zone_keys(cfg, origin)?;
     let file_serial = zone.serial();
     let serial = policy.next(file_serial, tldd_tsig::now());
-    let soa = zone
-        .soa()
-        .and_then(|s| Some((s.ttl, s.rdatas().next()?)))
-        .and_then(|(ttl, rd)| Some((ttl, tldd_zone::diff::with_serial(rd, serial)?)))
-        .with_context(|| format!("zone {origin}: no valid SOA"))?;
-    zone.apex.put(tldd_zone::RRset::new(
-        tldd_zone::rdata::SOA,
-        soa.0,
-        &[&soa.1],
-    ));
+    set_serial(&mut zone, serial).with_context(|| format!("zone {origin}"))?;
     let signed = crate::signer::sign_zone(&zone, dnssec, &keys)
         .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
     if let Err(e) = crate::signer::verify(&signed) {
@@ -177,6 +168,22 @@ fn sign_for_serving(
         "zone signed and verified (a new serial: signing changed the content)"
     );
     Ok(signed)
+}
+
+/// Puts `serial` into the zone's SOA (the signatures, if any, are then
+/// stale: the caller signs).
+pub(crate) fn set_serial(zone: &mut tldd_zone::Zone, serial: u32) -> anyhow::Result<()> {
+    let soa = zone
+        .soa()
+        .and_then(|s| Some((s.ttl, s.rdatas().next()?)))
+        .and_then(|(ttl, rd)| Some((ttl, tldd_zone::diff::with_serial(rd, serial)?)))
+        .context("no valid SOA")?;
+    zone.apex.put(tldd_zone::RRset::new(
+        tldd_zone::rdata::SOA,
+        soa.0,
+        &[&soa.1],
+    ));
+    Ok(())
 }
 
 /// Runs the server with a parsed configuration.
