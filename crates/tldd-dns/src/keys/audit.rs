@@ -95,6 +95,18 @@ pub fn append(path: &Path, ev: Event) -> Result<AuditEntry> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
+    // Extending a chain that no longer verifies would bury the damage
+    // under valid-looking entries: refused, with what to do.
+    if let Err(b) = verify(&existing) {
+        anyhow::bail!(
+            "{}: {b}: the audit log's hash chain is broken, so nothing more is \
+             appended to it and the key operation was not done. Keep the damaged \
+             log as evidence (`mv {0} {0}.damaged`), record the incident, and run \
+             the command again: a new log starts a new chain (write down its head \
+             with `tldd keys audit --verify`)",
+            path.display()
+        );
+    }
     let last = existing.lines().rfind(|l| !l.is_empty());
     let (seq, prev) = match last {
         Some(l) => {
@@ -245,14 +257,19 @@ mod tests {
     }
 
     #[test]
-    fn append_after_a_torn_line_starts_a_new_line() {
+    fn a_broken_chain_is_not_extended() {
         let (_d, p) = log_with(1);
+        // A torn line (a crash during a write), or any other damage.
         let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
         f.write_all(b"{\"seq\":2,\"ti").unwrap();
         drop(f);
+        let before = std::fs::read_to_string(&p).unwrap();
+        let e = append(&p, Event::default()).unwrap_err();
+        assert!(format!("{e:#}").contains("line 2"), "{e:#}");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), before);
+        // Moved aside, a new chain starts.
+        std::fs::rename(&p, p.with_extension("damaged")).unwrap();
         append(&p, Event::default()).unwrap();
-        let text = std::fs::read_to_string(&p).unwrap();
-        assert_eq!(text.lines().count(), 3);
-        assert_eq!(verify(&text).unwrap_err().line, 2);
+        assert_eq!(verify(&std::fs::read_to_string(&p).unwrap()).unwrap().entries, 1);
     }
 }
