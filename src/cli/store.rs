@@ -61,10 +61,18 @@ pub enum StoreCommand {
     /// gets a serial past the last acknowledged one (per serial_policy) and
     /// is re-signed, so secondaries transfer it. The versions the store lost
     /// come back from the registry: run `tldd srs reconcile` after the start.
+    ///
+    /// With --srs-data: accepts the registry store in that directory as it is
+    /// (a srs.sled restored from a backup on purpose, which its high-water
+    /// mark refuses), keeping the old mark aside and printing how many
+    /// acknowledged transactions the restored store lacks.
     Recover {
         /// tldd configuration file (TOML): data_dir and the [[zone]]s.
-        #[arg(short, long)]
-        config: PathBuf,
+        #[arg(short, long, required_unless_present = "srs_data")]
+        config: Option<PathBuf>,
+        /// The SRS's data_dir, to accept its restored srs.sled.
+        #[arg(long)]
+        srs_data: Option<PathBuf>,
     },
 }
 
@@ -72,8 +80,42 @@ pub enum StoreCommand {
 pub fn run(args: StoreArgs) -> Result<bool> {
     match args.command {
         StoreCommand::Check { dir } => Ok(check(&dir)),
-        StoreCommand::Recover { config } => recover(&config),
+        StoreCommand::Recover { config, srs_data } => {
+            if let Some(dir) = srs_data {
+                accept_srs(&dir)?;
+            }
+            match config {
+                Some(c) => recover(&c),
+                None => Ok(true),
+            }
+        }
     }
+}
+
+fn accept_srs(dir: &Path) -> Result<()> {
+    let aside = dir.join(format!(
+        "damaged-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    ));
+    let (old, held) = tldd_srs::db::accept_as_is(dir, &aside).map_err(|e| anyhow::anyhow!(e.0))?;
+    match old {
+        Some(acked) if acked > held => println!(
+            "accepted srs.sled in {}: it holds {held} transactions, {} were acknowledged: \
+             {} acknowledged transactions are lost; tell the registrars what changed since \
+             the backup (old mark kept in {})",
+            dir.display(),
+            acked,
+            acked - held,
+            aside.display()
+        ),
+        _ => println!(
+            "accepted srs.sled in {}: {held} transactions, none acknowledged are missing",
+            dir.display()
+        ),
+    }
+    Ok(())
 }
 
 fn check(dir: &Path) -> bool {
@@ -106,9 +148,9 @@ fn check(dir: &Path) -> bool {
         let what = format!("zone {zone}");
         match journal.as_ref().map(|j| j.check_zone(&zone).result) {
             Some(Ok(c)) => {
-                let acked = c
-                    .acked
-                    .map_or("no mark".into(), |(seq, s)| format!("entry {seq}, serial {s}"));
+                let acked = c.acked.map_or("no mark".into(), |(seq, s)| {
+                    format!("entry {seq}, serial {s}")
+                });
                 let detail = match c.serial {
                     Some(s) => format!(
                         "serial {s}, {} journal entries, last acknowledged {acked}",
@@ -131,13 +173,37 @@ fn check(dir: &Path) -> bool {
     }
     let log = keys.join("audit.log");
     if log.exists() {
-        match std::fs::read_to_string(&log).map(|t| audit::verify(&t)) {
-            Ok(Ok(v)) => say(
-                true,
-                "keys/audit.log",
-                format!("{} entries, head {}", v.entries, v.head),
-            ),
-            Ok(Err(b)) => say(false, "keys/audit.log", b.to_string()),
+        let state = StateFile::load(&keys).ok();
+        match std::fs::read_to_string(&log).map(|t| (audit::verify(&t), t)) {
+            Ok((Ok(v), text)) => {
+                let missing = state
+                    .as_ref()
+                    .map(|s| audit::unrecorded_keys(&text, s))
+                    .unwrap_or_default();
+                match missing.first() {
+                    None => say(
+                        true,
+                        "keys/audit.log",
+                        format!("{} entries, head {}", v.entries, v.head),
+                    ),
+                    Some(k) => say(
+                        false,
+                        "keys/audit.log",
+                        format!(
+                            "{} entries, but the generation of {} key {} of zone {} (and {} more) \
+                             is not in it: lines were cut from its end, or state.json was edited; \
+                             compare the head with the last ceremony record (`tldd keys audit \
+                             --verify --expect-head HASH`)",
+                            v.entries,
+                            k.role.as_str(),
+                            k.key_tag,
+                            k.zone,
+                            missing.len() - 1
+                        ),
+                    ),
+                }
+            }
+            Ok((Err(b), _)) => say(false, "keys/audit.log", b.to_string()),
             Err(e) => say(false, "keys/audit.log", e.to_string()),
         }
     }

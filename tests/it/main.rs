@@ -32,6 +32,7 @@ mod srs_epp;
 mod srs_lifecycle;
 mod srs_reconcile;
 mod srs_to_tldd;
+mod store_faults;
 mod update_replay;
 mod update_rfc2136;
 mod update_signed;

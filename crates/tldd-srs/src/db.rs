@@ -57,6 +57,9 @@ pub struct Store {
     pub publish_blocked: Mutex<Option<String>>,
     /// Bumped after every change to the tree (see [`Store::generation`]).
     generation: AtomicU64,
+    /// Transactions committed (`meta/commits`; [`crate::hwm`]).
+    commits: AtomicU64,
+    hwm: crate::hwm::Hwm,
 }
 
 const META_CLOCK: &[u8] = b"meta/clock_offset";
@@ -86,8 +89,36 @@ fn damaged(path: &Path, detail: &str) -> StoreError {
          \"When the store is damaged\" (restore srs.sled from the latest backup, \
          then `tldd srs reconcile`)",
         path.display(),
-        path.parent().map_or_else(|| "DATA_DIR".into(), |d| d.display().to_string())
+        path.parent()
+            .map_or_else(|| "DATA_DIR".into(), |d| d.display().to_string())
     ))
+}
+
+/// `tldd store recover --srs-data DIR`: the store in `data_dir` accepted
+/// as it is (a restore from a backup), its old mark moved to `aside`.
+/// Returns (transactions the old mark vouched for, transactions held).
+pub fn accept_as_is(data_dir: &Path, aside: &Path) -> SResult<(Option<u64>, u64)> {
+    let path = data_dir.join("srs.sled");
+    if !path.exists() {
+        return Err(StoreError(format!("{} does not exist", path.display())));
+    }
+    let opened = tldd_zone::guard::catch_quietly(|| -> sled::Result<_> {
+        let db = sled::Config::new().path(&path).open()?;
+        let tree = db.open_tree("srs")?;
+        let commits = tree.get(crate::hwm::META_COMMITS)?;
+        Ok(commits.map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))))
+    });
+    let stored = match opened {
+        Ok(Ok(c)) => c.unwrap_or(0),
+        Ok(Err(e)) => return Err(damaged(&path, &e.to_string())),
+        Err(panic) => return Err(damaged(&path, &format!("sled: {panic}"))),
+    };
+    crate::hwm::accept(data_dir, stored, aside).map_err(|e| {
+        StoreError(format!(
+            "writing {}: {e}",
+            crate::hwm::path(data_dir).display()
+        ))
+    })
 }
 
 impl Store {
@@ -97,15 +128,17 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError(format!("cannot create {}: {e}", data_dir.display())))?;
         let path = data_dir.join("srs.sled");
+        let existed = path.exists();
         // sled panics on some damaged files instead of answering an error:
         // caught here, so a damaged store is a message, not a crash.
         let opened = tldd_zone::guard::catch_quietly(|| -> sled::Result<_> {
             let db = sled::Config::new().path(&path).open()?;
             let tree = db.open_tree("srs")?;
             let clock = tree.get(META_CLOCK)?;
-            Ok((db, tree, clock))
+            let commits = tree.get(crate::hwm::META_COMMITS)?;
+            Ok((db, tree, clock, commits))
         });
-        let (db, tree, clock) = match opened {
+        let (db, tree, clock, commits) = match opened {
             Ok(Ok(v)) => v,
             Ok(Err(sled::Error::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 return Err(StoreError(format!(
@@ -116,6 +149,8 @@ impl Store {
             Ok(Err(e)) => return Err(damaged(&path, &e.to_string())),
             Err(panic) => return Err(damaged(&path, &format!("sled: {panic}"))),
         };
+        let commits = commits.map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])));
+        let hwm = crate::hwm::Hwm::open(data_dir, commits, existed)?;
         let offset = match clock {
             Some(v) => i64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])),
             None => 0,
@@ -130,6 +165,8 @@ impl Store {
             publish_notify: Arc::new(tokio::sync::Notify::new()),
             publish_blocked: Mutex::new(None),
             generation: AtomicU64::new(0),
+            commits: AtomicU64::new(commits.unwrap_or(0)),
+            hwm,
         })
     }
 
@@ -159,7 +196,9 @@ impl Store {
             (r, queued)
         };
         self.db.flush().map_err(StoreError::from)?;
-        if queued.1 {
+        // Before the reply: the mark vouches for this transaction.
+        self.hwm.record(queued.1 .1)?;
+        if queued.1 .0 {
             self.publish_notify.notify_one();
         }
         Ok(queued.0)
@@ -606,7 +645,10 @@ impl<'s> Txn<'s> {
         Ok(set)
     }
 
-    fn commit(mut self) -> SResult<bool> {
+    /// Applies the overlay as one batch; returns whether a publisher
+    /// operation was queued, and the transaction's number (the store's
+    /// commit counter, see [`crate::hwm`]).
+    fn commit(mut self) -> SResult<(bool, u64)> {
         let mut owners = std::mem::take(&mut self.extra_owners);
         for d in std::mem::take(&mut self.touched_domains) {
             for h in self.subordinates(&d)? {
@@ -635,9 +677,12 @@ impl<'s> Txn<'s> {
                 None => batch.remove(k),
             }
         }
+        let n = self.store.commits.load(Ordering::Acquire) + 1;
+        batch.insert(crate::hwm::META_COMMITS, &n.to_be_bytes());
         self.store.tree.apply_batch(batch)?;
+        self.store.commits.store(n, Ordering::Release);
         self.store.changed();
-        Ok(queued)
+        Ok((queued, n))
     }
 }
 

@@ -34,6 +34,7 @@ pub mod config;
 pub mod db;
 pub mod dns;
 pub mod epp;
+pub mod hwm;
 pub mod lifecycle;
 pub mod metrics;
 pub mod model;

@@ -16,6 +16,8 @@
 //! - [`serial`]: RFC 1982 serial arithmetic.
 //! - [`guard`]: a library panic (sled on a damaged file) turned into an
 //!   error at a storage boundary.
+//! - [`mark`]: the high-water mark a store keeps outside itself, so a store
+//!   that lost acknowledged writes refuses to start.
 //! - [`progress`]: how long work reports how far it got (the binary draws
 //!   the bars; this crate never touches the terminal).
 //!
@@ -24,6 +26,7 @@
 pub mod diff;
 pub mod guard;
 pub mod load;
+pub mod mark;
 pub mod name;
 pub mod nsec3;
 pub mod progress;

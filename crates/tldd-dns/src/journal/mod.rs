@@ -88,7 +88,7 @@ pub mod entry;
 mod error;
 mod load;
 pub mod salvage;
-pub mod mark;
+pub use tldd_zone::mark;
 pub mod snapfile;
 
 pub use error::StoreError;

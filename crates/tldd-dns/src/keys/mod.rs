@@ -85,6 +85,7 @@ pub fn generate(
     let dir = state::ensure_keys_dir(cfg)?;
     let _lock = StateLock::acquire(&dir)?;
     let mut st = StateFile::load(&dir)?;
+    audit::ensure_intact(&audit_path(cfg), &st, operator)?;
     let taken: Vec<u16> = st.zone_keys(&zone).map(|k| k.key_tag).collect();
 
     let mut record = None;
@@ -196,6 +197,7 @@ fn export(
     let zone = state::canonical_zone(cfg, zone_arg)?;
     let dir = state::ensure_keys_dir(cfg)?;
     let _lock = StateLock::acquire(&dir)?;
+    audit::ensure_intact(&audit_path(cfg), &StateFile::load(&dir)?, operator)?;
     let keys: Vec<_> = state::load_keys(cfg, &zone, &[KeyState::Active, KeyState::Published])?
         .into_iter()
         .filter(|(r, _)| !only_ksk || r.role == Role::Ksk)

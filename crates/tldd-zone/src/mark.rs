@@ -1,6 +1,8 @@
-//! The high-water mark: what the journal last acknowledged, kept outside
-//! sled, so a journal that lost its tail, was deleted or was replaced by
-//! an older copy is caught at start instead of served.
+//! The high-water mark: what a store last acknowledged, kept outside the
+//! store, so a store that lost its tail, was deleted or was replaced by an
+//! older copy is caught at start instead of served. Two stores keep one:
+//! the zone journal (`tldd_dns::journal`, per zone, with the checksum
+//! chain) and the registry's store (`tldd_srs::db`, its commit count).
 //!
 //! # Why outside the journal
 //! sled recovers a torn log tail by cutting it: after a crash that is
@@ -16,8 +18,9 @@
 //! sequence: `chain(n) = SHA-256(chain(n-1) ‖ n ‖ entry n's bytes)`, so the
 //! mark vouches for the content of every entry, not only their number.
 //! The journal's meta and its snapshot pointer carry the chain at their
-//! own sequence (see [`super`]), so [`super::ZoneJournal::load`] recomputes
-//! it while it replays and compares.
+//! own sequence (see `tldd_dns::journal`), so its `load` recomputes it
+//! while it replays and compares. The registry's store records its commit
+//! count as `seq` (no serial, no chain).
 //!
 //! # Format and durability
 //! Two 512-byte slots (offsets 0 and 512; a write never spans a sector,
