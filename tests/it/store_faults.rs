@@ -64,6 +64,8 @@ fn try_serve(cfg: &Path) -> Started {
             }
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("tldd neither served nor exited: {log}");
 }
 
@@ -150,7 +152,7 @@ fn damage(path: &Path, how: &str) -> bool {
             v.truncate(v.len() - 4096)
         }
         "zero 4 KiB" => {
-            let at = v.len() / 2 & !511;
+            let at = (v.len() / 2) & !511;
             let end = (at + 4096).min(v.len());
             v[at..end].fill(0);
         }
