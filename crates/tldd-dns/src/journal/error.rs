@@ -88,7 +88,11 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Open { path, detail } => {
-                write!(f, "the zone store {} cannot be opened: {detail}", path.display())
+                write!(
+                    f,
+                    "the zone store {} cannot be opened: {detail}",
+                    path.display()
+                )
             }
             StoreError::Read { path, zone, detail } => write!(
                 f,

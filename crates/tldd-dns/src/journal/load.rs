@@ -281,8 +281,7 @@ impl ZoneJournal {
             from: meta.last,
             base,
         });
-        guarded_insert(&self.db, &self.tree, b"m", &meta.encode())
-            .map_err(|e| self.read_err(e))?;
+        guarded_insert(&self.db, &self.tree, b"m", &meta.encode()).map_err(|e| self.read_err(e))?;
         self.meta = meta;
         self.write_mark().map_err(|e| StoreError::Dir {
             path: self.mark_path.clone(),
@@ -313,10 +312,10 @@ impl ZoneJournal {
         let m = Mark {
             seq: self.meta.last,
             serial: self.meta.serial,
-            chain: self
-                .meta
-                .chain
-                .map_or_else(|| mark::base(self.meta.last, self.meta.serial), |c| c.at_last),
+            chain: self.meta.chain.map_or_else(
+                || mark::base(self.meta.last, self.meta.serial),
+                |c| c.at_last,
+            ),
         };
         match &self.mark {
             Some(f) => f.write(&m),

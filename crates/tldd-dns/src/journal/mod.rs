@@ -250,7 +250,11 @@ const META_V4: u8 = 4;
 impl Meta {
     fn encode(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(101);
-        b.push(if self.chain.is_some() { META_V4 } else { META_V3 });
+        b.push(if self.chain.is_some() {
+            META_V4
+        } else {
+            META_V3
+        });
         b.extend_from_slice(&self.serial.to_be_bytes());
         b.extend_from_slice(&self.last.to_be_bytes());
         b.extend_from_slice(&self.first.to_be_bytes());
