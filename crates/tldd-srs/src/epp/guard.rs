@@ -66,7 +66,7 @@
 //!   not counting it means an attacker without the key cannot lock a
 //!   registrar out: a registrar is only ever delayed by its own key.
 //!
-//! After `epp_login_failures_before_backoff` (default 5) failures of one
+//! After `epp_login_failures_before_backoff` (default 10) failures of one
 //! key, every further `<login>` covered by it is refused with 2501 and a
 //! reason naming the backoff and the seconds left (no password is checked,
 //! so this costs no Argon2 work) for a window of `epp_login_backoff_initial`
@@ -125,7 +125,7 @@ impl Default for GuardSettings {
             prelogin_max: 64,
             handshake_timeout: Duration::from_secs(5),
             login_timeout: Duration::from_secs(20),
-            failures_before_backoff: 5,
+            failures_before_backoff: 10,
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(600),
         }
