@@ -524,7 +524,7 @@ secret = "c2VjcmV0c2VjcmV0c2VjcmV0"
     fn guard_keys_default_parse_and_are_checked() {
         let c = Loaded::parse(BASE, Path::new("srs.toml")).unwrap();
         let g = c.srs.guard();
-        assert_eq!((g.prelogin_per_address, g.prelogin_max), (4, 64));
+        assert_eq!((g.prelogin_per_address, g.prelogin_max), (8, 64));
         assert_eq!(g.handshake_timeout, Duration::from_secs(5));
         assert_eq!(g.login_timeout, Duration::from_secs(20));
         let text = BASE.replace(

@@ -21,8 +21,10 @@
 //! against the pool; they are bounded by `epp_max_connections` and the
 //! per-registrar session limit as before.
 //!
-//! - **Per source** (`epp_prelogin_per_address`, default 4, the default
-//!   number of sessions of a registrar): one IPv4 address, or one IPv6 /64
+//! - **Per source** (`epp_prelogin_per_address`, default 8: twice the
+//!   default number of sessions of a registrar, so a registrar can
+//!   reconnect its whole pool while old connections that failed to log in
+//!   wait out their deadline): one IPv4 address, or one IPv6 /64
 //!   (a single customer usually holds a whole /64), holds at most that many
 //!   tickets. The next connection from it is closed at once, before any
 //!   TLS work.
@@ -121,7 +123,7 @@ pub struct GuardSettings {
 impl Default for GuardSettings {
     fn default() -> Self {
         GuardSettings {
-            prelogin_per_address: 4,
+            prelogin_per_address: 8,
             prelogin_max: 64,
             handshake_timeout: Duration::from_secs(5),
             login_timeout: Duration::from_secs(20),
