@@ -318,9 +318,8 @@ async fn connection(
                 break;
             }
             Ok(Err(FrameError::Bad(reason))) => {
-                let r: Response = err(2500, reason).into();
                 epp.metrics.observe("invalid", 2500, 0.0);
-                let _ = write_frame(&mut stream, render(&r, None, "SRS-FRAME").as_bytes()).await;
+                parting(&mut stream, err(2500, reason).into(), "SRS-FRAME").await;
                 break;
             }
         };
