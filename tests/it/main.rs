@@ -30,6 +30,7 @@ mod sign_tools;
 mod srs_badinput;
 mod srs_epp;
 mod srs_lifecycle;
+mod srs_prelogin;
 mod srs_reconcile;
 mod srs_to_tldd;
 mod store_faults;

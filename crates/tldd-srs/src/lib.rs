@@ -117,6 +117,7 @@ pub async fn serve(cfg: config::Loaded) -> anyhow::Result<()> {
         idle_timeout: Duration::from_secs(c.epp_idle_timeout.max(1)),
         max_frame: c.epp_max_frame,
         max_connections: c.epp_max_connections.max(1),
+        guard: c.guard(),
     };
     let epp = Arc::new(epp::Epp::new(
         app.store.clone(),

@@ -5,6 +5,15 @@
 //! - `tldd_srs_epp_command_seconds{command}`: latency histogram, from frame
 //!   received to answer ready (storage flush included);
 //! - `tldd_srs_epp_sessions`: open EPP connections;
+//! - `tldd_srs_epp_prelogin_connections`: connections not logged in yet
+//!   (`epp::guard`), and `tldd_srs_epp_prelogin_refused_total{reason}`:
+//!   connections closed before login by a limit — `per_address`,
+//!   `prelogin_max` (both at accept, before TLS), `evicted` (pushed out of
+//!   a full pre-login pool by a lighter source), `max_connections` (2502
+//!   after the handshake);
+//! - `tldd_srs_epp_timeouts_total{phase}`: `handshake`, `login`;
+//! - `tldd_srs_epp_login_backoff_total{scope}`: logins refused by the
+//!   backoff, by the table that refused (`address`, `clid`);
 //! - `tldd_srs_publisher_queue_depth`, `tldd_srs_publisher_lag_seconds`
 //!   (age of the oldest unacknowledged DNS change), and
 //!   `tldd_srs_publisher_updates_total{result}` (`ok`, `error`: no usable
@@ -23,6 +32,10 @@ pub struct Metrics {
     pub epp_commands: IntCounterVec,
     pub epp_latency: HistogramVec,
     pub epp_sessions: IntGauge,
+    pub epp_prelogin: IntGauge,
+    pub epp_prelogin_refused: IntCounterVec,
+    pub epp_timeouts: IntCounterVec,
+    pub epp_login_backoff: IntCounterVec,
     pub queue_depth: IntGauge,
     pub queue_lag: Gauge,
     pub updates: IntCounterVec,
@@ -52,6 +65,35 @@ impl Metrics {
         .expect("metric");
         let epp_sessions =
             IntGauge::new("tldd_srs_epp_sessions", "open EPP connections").expect("metric");
+        let epp_prelogin = IntGauge::new(
+            "tldd_srs_epp_prelogin_connections",
+            "EPP connections not logged in yet",
+        )
+        .expect("metric");
+        let epp_prelogin_refused = IntCounterVec::new(
+            Opts::new(
+                "tldd_srs_epp_prelogin_refused_total",
+                "EPP connections closed before login by a limit, by reason",
+            ),
+            &["reason"],
+        )
+        .expect("metric");
+        let epp_timeouts = IntCounterVec::new(
+            Opts::new(
+                "tldd_srs_epp_timeouts_total",
+                "EPP connections closed by a deadline before login, by phase",
+            ),
+            &["phase"],
+        )
+        .expect("metric");
+        let epp_login_backoff = IntCounterVec::new(
+            Opts::new(
+                "tldd_srs_epp_login_backoff_total",
+                "EPP logins refused by the login backoff, by scope",
+            ),
+            &["scope"],
+        )
+        .expect("metric");
         let queue_depth = IntGauge::new(
             "tldd_srs_publisher_queue_depth",
             "DNS changes not yet acknowledged",
@@ -84,6 +126,10 @@ impl Metrics {
             Box::new(epp_commands.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(epp_latency.clone()),
             Box::new(epp_sessions.clone()),
+            Box::new(epp_prelogin.clone()),
+            Box::new(epp_prelogin_refused.clone()),
+            Box::new(epp_timeouts.clone()),
+            Box::new(epp_login_backoff.clone()),
             Box::new(queue_depth.clone()),
             Box::new(queue_lag.clone()),
             Box::new(updates.clone()),
@@ -97,6 +143,10 @@ impl Metrics {
             epp_commands,
             epp_latency,
             epp_sessions,
+            epp_prelogin,
+            epp_prelogin_refused,
+            epp_timeouts,
+            epp_login_backoff,
             queue_depth,
             queue_lag,
             updates,

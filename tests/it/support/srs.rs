@@ -410,6 +410,21 @@ clock_control = true\nlifecycle_interval = 3600\n{extra_srs}\n\
         out
     }
 
+    /// The value of one series in `/metrics`, e.g.
+    /// `tldd_srs_epp_timeouts_total{phase="login"}` (0 when absent).
+    pub fn metric(&self, series: &str) -> f64 {
+        self.metrics()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(series)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0.0)
+    }
+
     /// Ledger lines of a registrar: (kind, object, amount).
     pub fn ledger(&self, registrar: &str) -> Vec<(String, String, i64)> {
         self.ok(&["ledger", "--registrar", registrar])
@@ -586,8 +601,25 @@ impl rustls::client::danger::ServerCertVerifier for AnyServer {
     }
 }
 
+/// A plain TCP connection to the loopback `port` from `source` (any
+/// 127.0.0.0/8 address on Linux).
+pub fn tcp_from(source: &str, port: u16) -> std::net::TcpStream {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let src: std::net::SocketAddr = format!("{source}:0").parse().unwrap();
+    sock.bind(&src.into()).unwrap();
+    let dst: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    sock.connect_timeout(&dst.into(), Duration::from_secs(5))
+        .unwrap();
+    sock.into()
+}
+
 impl RawEpp {
     pub fn connect(port: u16, cert: Option<&Cert>) -> RawEpp {
+        Self::connect_from(port, cert, "127.0.0.1")
+    }
+
+    /// As [`RawEpp::connect`], from the loopback address `source`.
+    pub fn connect_from(port: u16, cert: Option<&Cert>, source: &str) -> RawEpp {
         use rustls::pki_types::pem::PemObject;
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let b = rustls::ClientConfig::builder_with_provider(provider.clone())
@@ -609,7 +641,7 @@ impl RawEpp {
         let conn =
             rustls::ClientConnection::new(std::sync::Arc::new(cfg), "epp.test".try_into().unwrap())
                 .unwrap();
-        let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let tcp = tcp_from(source, port);
         tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
         let mut r = RawEpp {
             s: rustls::StreamOwned::new(conn, tcp),

@@ -21,7 +21,10 @@ pub mod rdds;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use toml::Spanned;
+
+use crate::epp::guard::GuardSettings;
 
 pub use tldd_tsig::KeyConfig as TsigKeyConfig;
 
@@ -64,6 +67,30 @@ pub struct SrsConfig {
     /// Failed logins on one connection before it is closed with 2501.
     #[serde(default = "default_max_login_failures")]
     pub epp_max_login_failures: u32,
+    /// Connections not logged in yet from one IPv4 address / IPv6 /64
+    /// (`epp::guard`); more are closed at accept.
+    #[serde(default = "default_prelogin_per_address")]
+    pub epp_prelogin_per_address: usize,
+    /// Connections not logged in yet, over all sources (clamped to
+    /// `epp_max_connections`).
+    #[serde(default = "default_prelogin_max")]
+    pub epp_prelogin_max: usize,
+    /// Accept to the end of the TLS handshake (a duration: `5`, `"5s"`, `"500ms"`).
+    #[serde(default = "default_handshake_timeout", with = "duration")]
+    pub epp_handshake_timeout: Duration,
+    /// Greeting to a successful `<login>` (a duration).
+    #[serde(default = "default_login_timeout", with = "duration")]
+    pub epp_login_timeout: Duration,
+    /// Failed logins of one source (or one client ID, with its certificate)
+    /// before further logins are refused for a while.
+    #[serde(default = "default_failures_before_backoff")]
+    pub epp_login_failures_before_backoff: u32,
+    /// First refusal window; doubled with each further failure (a duration).
+    #[serde(default = "default_backoff_initial", with = "duration")]
+    pub epp_login_backoff_initial: Duration,
+    /// Longest refusal window (a duration).
+    #[serde(default = "default_backoff_max", with = "duration")]
+    pub epp_login_backoff_max: Duration,
     /// `svID` in the greeting.
     pub server_id: Option<String>,
     /// Prometheus `/metrics` listener (HTTP).
@@ -202,6 +229,76 @@ fn default_max_frame() -> u32 {
 fn default_max_login_failures() -> u32 {
     3
 }
+fn default_prelogin_per_address() -> usize {
+    GuardSettings::default().prelogin_per_address
+}
+fn default_prelogin_max() -> usize {
+    GuardSettings::default().prelogin_max
+}
+fn default_handshake_timeout() -> Duration {
+    GuardSettings::default().handshake_timeout
+}
+fn default_login_timeout() -> Duration {
+    GuardSettings::default().login_timeout
+}
+fn default_failures_before_backoff() -> u32 {
+    GuardSettings::default().failures_before_backoff
+}
+fn default_backoff_initial() -> Duration {
+    GuardSettings::default().backoff_initial
+}
+fn default_backoff_max() -> Duration {
+    GuardSettings::default().backoff_max
+}
+
+/// A duration: an integer (seconds, as the other `[srs]` timeouts) or a
+/// string with a unit: `"500ms"`, `"5s"`, `"2m"`, `"1h"`, `"1d"`.
+pub mod duration {
+    use serde::{de, Deserializer};
+    use std::time::Duration;
+
+    pub fn parse(s: &str) -> Option<Duration> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let n: u64 = s[..split].parse().ok()?;
+        let ms = match s[split..].trim() {
+            "ms" => 1,
+            "" | "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return None,
+        };
+        n.checked_mul(ms).map(Duration::from_millis)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Duration;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration: seconds, or a string such as \"5s\" or \"500ms\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+                u64::try_from(v)
+                    .map(Duration::from_secs)
+                    .map_err(|_| E::custom("a duration cannot be negative"))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
+                Ok(Duration::from_secs(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+                parse(v).ok_or_else(|| {
+                    E::custom(format!(
+                        "{v:?} is not a duration (\"5s\", \"500ms\", \"2m\")"
+                    ))
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 fn default_lifecycle_interval() -> u64 {
     60
 }
@@ -286,6 +383,7 @@ impl Loaded {
                 path.display()
             );
         }
+        check_guard(&file.srs).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         // --- whois/rdap (issue 6) ---
         if let Err(e) = file.srs.whois.check() {
             anyhow::bail!("{}: {e}", path.display());
@@ -317,6 +415,51 @@ impl Loaded {
             p.to_owned()
         } else {
             self.path.parent().unwrap_or(Path::new(".")).join(p)
+        }
+    }
+}
+
+/// The `epp::guard` keys: in range, and in order.
+fn check_guard(c: &SrsConfig) -> Result<(), String> {
+    let ms = Duration::from_millis;
+    let hour = Duration::from_secs(3600);
+    if c.epp_prelogin_per_address == 0 || c.epp_prelogin_max == 0 {
+        return Err(
+            "`srs.epp_prelogin_per_address` and `epp_prelogin_max` must be at least 1".into(),
+        );
+    }
+    for (key, d) in [
+        ("epp_handshake_timeout", c.epp_handshake_timeout),
+        ("epp_login_timeout", c.epp_login_timeout),
+    ] {
+        if d < ms(10) || d > hour {
+            return Err(format!("`srs.{key}` must be 10ms to 1h"));
+        }
+    }
+    if c.epp_login_failures_before_backoff == 0 {
+        return Err("`srs.epp_login_failures_before_backoff` must be at least 1".into());
+    }
+    let (a, b) = (c.epp_login_backoff_initial, c.epp_login_backoff_max);
+    if a < ms(10) || b < a || b > 24 * hour {
+        return Err(
+            "`srs`: need 10ms <= epp_login_backoff_initial <= epp_login_backoff_max <= 1d".into(),
+        );
+    }
+    Ok(())
+}
+
+impl SrsConfig {
+    /// The `epp::guard` settings (`epp_prelogin_max` clamped to
+    /// `epp_max_connections`).
+    pub fn guard(&self) -> GuardSettings {
+        GuardSettings {
+            prelogin_per_address: self.epp_prelogin_per_address,
+            prelogin_max: self.epp_prelogin_max.min(self.epp_max_connections.max(1)),
+            handshake_timeout: self.epp_handshake_timeout,
+            login_timeout: self.epp_login_timeout,
+            failures_before_backoff: self.epp_login_failures_before_backoff,
+            backoff_initial: self.epp_login_backoff_initial,
+            backoff_max: self.epp_login_backoff_max,
         }
     }
 }
@@ -375,6 +518,47 @@ secret = "c2VjcmV0c2VjcmV0c2VjcmV0"
             .unwrap_err()
             .to_string();
         assert!(e.contains("srs.toml:10: `srs.dns.tsig_key`"), "{e}");
+    }
+
+    #[test]
+    fn guard_keys_default_parse_and_are_checked() {
+        let c = Loaded::parse(BASE, Path::new("srs.toml")).unwrap();
+        let g = c.srs.guard();
+        assert_eq!((g.prelogin_per_address, g.prelogin_max), (8, 64));
+        assert_eq!(g.handshake_timeout, Duration::from_secs(5));
+        assert_eq!(g.login_timeout, Duration::from_secs(20));
+        let text = BASE.replace(
+            "tls_key = \"server.key\"",
+            "tls_key = \"server.key\"\nepp_handshake_timeout = \"750ms\"\nepp_login_timeout = 3\n\
+             epp_login_backoff_max = \"2m\"\nepp_max_connections = 10",
+        );
+        let g = Loaded::parse(&text, Path::new("srs.toml"))
+            .unwrap()
+            .srs
+            .guard();
+        assert_eq!(g.handshake_timeout, Duration::from_millis(750));
+        assert_eq!(g.login_timeout, Duration::from_secs(3));
+        assert_eq!(g.backoff_max, Duration::from_secs(120));
+        assert_eq!(g.prelogin_max, 10, "clamped to epp_max_connections");
+        let bad = BASE.replace(
+            "tls_key = \"server.key\"",
+            "tls_key = \"server.key\"\nepp_login_timeout = \"soon\"",
+        );
+        let e = Loaded::parse(&bad, Path::new("srs.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("epp_login_timeout") && e.contains("not a duration"),
+            "{e}"
+        );
+        let bad = BASE.replace("tls_key = \"server.key\"", "tls_key = \"server.key\"\nepp_login_backoff_initial = \"1h\"\nepp_login_backoff_max = \"1m\"");
+        let e = Loaded::parse(&bad, Path::new("srs.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("epp_login_backoff_initial"), "{e}");
+        assert_eq!(duration::parse("2d"), Some(Duration::from_secs(172_800)));
+        assert_eq!(duration::parse("5 s"), Some(Duration::from_secs(5)));
+        assert_eq!(duration::parse("s"), None);
     }
 
     #[test]

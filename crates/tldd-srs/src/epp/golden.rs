@@ -47,6 +47,7 @@ fn epp(dir: &std::path::Path) -> Epp {
         idle_timeout: std::time::Duration::from_secs(60),
         max_frame: 65536,
         max_connections: 10,
+        guard: Default::default(),
     };
     Epp::new(
         store,

@@ -40,6 +40,7 @@ pub mod contact;
 pub mod domain;
 #[cfg(test)]
 mod golden;
+pub mod guard;
 pub mod host;
 pub mod parse;
 pub mod poll;
@@ -83,6 +84,8 @@ pub struct EppSettings {
     pub idle_timeout: std::time::Duration,
     pub max_frame: u32,
     pub max_connections: usize,
+    /// Pre-login limits, deadlines and the login backoff ([`guard`]).
+    pub guard: guard::GuardSettings,
 }
 
 /// State shared by all sessions.
@@ -91,6 +94,8 @@ pub struct Epp {
     pub policy: Policy,
     pub settings: EppSettings,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Connections before login, and failed logins across connections.
+    pub guard: guard::Guard,
     sessions: Mutex<HashMap<String, u32>>,
     trid: AtomicU64,
 }
@@ -120,11 +125,13 @@ impl Epp {
         settings: EppSettings,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Epp {
+        let guard = guard::Guard::new(settings.guard.clone(), metrics.epp_prelogin.clone());
         Epp {
             store,
             policy,
             settings,
             metrics,
+            guard,
             sessions: Mutex::new(HashMap::new()),
             trid: AtomicU64::new(0),
         }
@@ -203,12 +210,37 @@ impl Epp {
         (r.unwrap_or_else(Into::into), verb.label)
     }
 
+    /// A `<login>`: the backoff ([`guard::LoginGuard`]) first, then the
+    /// credentials; failures count per connection and in the backoff.
     fn login(&self, s: &mut Session, l: EppResult<Login>) -> Response {
-        match l.and_then(|l| self.try_login(s, l)) {
-            Ok(r) => r,
+        let l = match l {
+            Ok(l) => l,
+            Err(e) => return e.into(),
+        };
+        let now = std::time::Instant::now();
+        if let Err(b) = self.guard.login.check(s.peer, &l.clid, now) {
+            self.metrics
+                .epp_login_backoff
+                .with_label_values(&[b.scope()])
+                .inc();
+            tracing::warn!(peer = %s.peer, clid = %l.clid, reason = %b.reason(), "EPP login refused");
+            return err(2501, b.reason()).into();
+        }
+        let clid = l.clid.clone();
+        let mut with_cert = false;
+        match self.try_login(s, l, &mut with_cert) {
+            Ok(r) => {
+                self.guard.login.succeeded(s.peer, &clid);
+                r
+            }
             Err(e) if e.code == 2200 => {
                 s.failures += 1;
-                tracing::warn!(peer = %s.peer, failures = s.failures, reason = %e.reason, "EPP login failed");
+                let backoff =
+                    self.guard
+                        .login
+                        .failed(s.peer, with_cert.then_some(clid.as_str()), now);
+                tracing::warn!(peer = %s.peer, failures = s.failures, reason = %e.reason,
+                    backoff = ?backoff, "EPP login failed");
                 if s.failures >= self.settings.max_login_failures {
                     err(2501, format!("{}; too many failures", e.reason)).into()
                 } else {
@@ -220,8 +252,10 @@ impl Epp {
     }
 
     /// Logs in a decoded `<login>` (2200 for any credential that does not
-    /// match, without saying which).
-    fn try_login(&self, s: &mut Session, l: Login) -> EppResult<Response> {
+    /// match, without saying which). `with_cert` is set when the connection
+    /// presented one of the registrar's certificates (the backoff counts
+    /// such failures against the client ID too).
+    fn try_login(&self, s: &mut Session, l: Login, with_cert: &mut bool) -> EppResult<Response> {
         let Login { clid, pw, new_pw } = l;
         let denied = || {
             err(
@@ -232,12 +266,12 @@ impl Epp {
         let Some(reg) = self.store.get_registrar(&clid)? else {
             return Err(denied());
         };
-        if !crate::registrar::verify_password(&reg.password_hash, &pw) {
+        *with_cert = s
+            .cert_sha256
+            .as_ref()
+            .is_some_and(|fp| reg.cert_sha256.iter().any(|c| c == fp));
+        if !crate::registrar::verify_password(&reg.password_hash, &pw) || !*with_cert {
             return Err(denied());
-        }
-        match &s.cert_sha256 {
-            Some(fp) if reg.cert_sha256.iter().any(|c| c == fp) => {}
-            _ => return Err(denied()),
         }
         if !crate::registrar::network_allowed(&reg, s.peer) {
             return Err(denied());

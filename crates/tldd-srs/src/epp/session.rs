@@ -13,9 +13,15 @@
 //!   an answer and the session goes on (see [`super::Epp::handle_frame`]).
 //! - Commands run on the blocking pool (they may hash passwords and fsync),
 //!   so slow storage never stalls other sessions' I/O.
-//! - Over `epp_max_connections` the connection still gets a TLS handshake
-//!   and a 2502 answer, then is closed. A session idle for
-//!   `epp_idle_timeout` is closed.
+//! - Before its TLS handshake a connection takes a place in the pre-login
+//!   pool ([`super::guard`]: per source and in all); without one it is
+//!   closed at once. The handshake has `epp_handshake_timeout`, the time
+//!   from greeting to a successful `<login>` `epp_login_timeout`; logged
+//!   in, the session leaves the pool.
+//! - Over `epp_max_connections` the connection (holding its pre-login
+//!   place) still gets a TLS handshake and a 2502 answer, then is closed.
+//!   A session idle for `epp_idle_timeout` is closed.
+use super::guard::Ticket;
 use super::response::{render, Response};
 use super::{Epp, Session};
 use crate::result::err;
@@ -25,15 +31,18 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use sha2::{Digest, Sha256};
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a parting answer (2500, 2502) may take to send.
+const PARTING_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Accepts any client certificate whose handshake signature verifies.
 #[derive(Debug)]
@@ -113,6 +122,26 @@ pub async fn serve(epp: Arc<Epp>, listener: TcpListener, tls: TlsAcceptor) {
     let slots = Arc::new(Semaphore::new(epp.settings.max_connections));
     loop {
         let (tcp, peer) = crate::accept(&listener, "EPP").await;
+        let admitted = match epp.guard.prelogin.admit(peer.ip()) {
+            Ok(a) => a,
+            Err(why) => {
+                epp.metrics
+                    .epp_prelogin_refused
+                    .with_label_values(&[why.label()])
+                    .inc();
+                tracing::debug!(%peer, reason = why.label(), "EPP connection closed before login");
+                drop(tcp);
+                continue;
+            }
+        };
+        if let Some(source) = admitted.evicted {
+            epp.metrics
+                .epp_prelogin_refused
+                .with_label_values(&["evicted"])
+                .inc();
+            tracing::debug!(%peer, %source, "EPP pre-login pool full: evicted the oldest of {source}");
+        }
+        let ticket = admitted.ticket;
         let _ = tcp.set_nodelay(true);
         let epp = epp.clone();
         let tls = tls.clone();
@@ -120,20 +149,21 @@ pub async fn serve(epp: Arc<Epp>, listener: TcpListener, tls: TlsAcceptor) {
             Ok(permit) => {
                 tokio::spawn(async move {
                     epp.metrics.epp_sessions.inc();
-                    connection(&epp, tcp, peer.ip(), tls).await;
+                    connection(&epp, tcp, peer.ip(), tls, ticket).await;
                     epp.metrics.epp_sessions.dec();
                     drop(permit);
                 });
             }
             Err(_) => {
+                epp.metrics
+                    .epp_prelogin_refused
+                    .with_label_values(&["max_connections"])
+                    .inc();
                 tokio::spawn(async move {
                     tracing::warn!(%peer, "EPP connection limit reached");
-                    if let Ok(Ok(mut s)) =
-                        tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await
-                    {
-                        let r: Response = err(2502, "the server is at its connection limit").into();
-                        let _ = write_frame(&mut s, render(&r, None, "SRS-LIMIT").as_bytes()).await;
-                        let _ = s.shutdown().await;
+                    if let Some(mut s) = handshake(&epp, tcp, peer.ip(), tls, &ticket).await {
+                        let r = err(2502, "the server is at its connection limit");
+                        parting(&mut s, r.into(), "SRS-LIMIT").await;
                     }
                 });
             }
@@ -141,17 +171,107 @@ pub async fn serve(epp: Arc<Epp>, listener: TcpListener, tls: TlsAcceptor) {
     }
 }
 
-async fn connection(epp: &Arc<Epp>, tcp: TcpStream, peer: std::net::IpAddr, tls: TlsAcceptor) {
-    let mut stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-            return;
+/// The TLS handshake, within `epp_handshake_timeout` and unless the
+/// pre-login pool evicts the connection first.
+async fn handshake(
+    epp: &Epp,
+    tcp: TcpStream,
+    peer: std::net::IpAddr,
+    tls: TlsAcceptor,
+    ticket: &Ticket,
+) -> Option<TlsStream<TcpStream>> {
+    let limit = epp.settings.guard.handshake_timeout;
+    tokio::select! {
+        r = tokio::time::timeout(limit, tls.accept(tcp)) => match r {
+            Ok(Ok(s)) => Some(s),
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                None
+            }
+            Err(_) => {
+                epp.metrics.epp_timeouts.with_label_values(&["handshake"]).inc();
+                tracing::debug!(%peer, "TLS handshake timed out");
+                None
+            }
+        },
+        _ = ticket.evicted() => {
+            tracing::debug!(%peer, "evicted from the pre-login pool during the TLS handshake");
+            None
         }
-        Err(_) => {
-            tracing::debug!(%peer, "TLS handshake timed out");
-            return;
+    }
+}
+
+/// Why a connection that has not logged in is being closed.
+enum Stop {
+    Timeout,
+    Evicted,
+}
+
+/// Runs `f` under the pre-login rules while `ticket` is held: the login
+/// deadline and eviction.
+async fn pre<F: Future>(
+    ticket: Option<&Ticket>,
+    deadline: tokio::time::Instant,
+    f: F,
+) -> Result<F::Output, Stop> {
+    let Some(t) = ticket else {
+        return Ok(f.await);
+    };
+    tokio::select! {
+        r = tokio::time::timeout_at(deadline, f) => r.map_err(|_| Stop::Timeout),
+        _ = t.evicted() => Err(Stop::Evicted),
+    }
+}
+
+/// Sends a last answer (if it goes out within [`PARTING_TIMEOUT`]) and closes.
+async fn parting<S: AsyncWrite + Unpin>(s: &mut S, r: Response, trid: &str) {
+    let xml = render(&r, None, trid);
+    let _ = tokio::time::timeout(PARTING_TIMEOUT, async {
+        let _ = write_frame(s, xml.as_bytes()).await;
+        let _ = s.shutdown().await;
+    })
+    .await;
+}
+
+async fn stop_prelogin<S: AsyncWrite + Unpin>(
+    epp: &Epp,
+    s: &mut S,
+    peer: std::net::IpAddr,
+    why: Stop,
+) {
+    let r = match why {
+        Stop::Timeout => {
+            epp.metrics.epp_timeouts.with_label_values(&["login"]).inc();
+            tracing::info!(%peer, "EPP login timeout, closing");
+            err(
+                2500,
+                format!(
+                    "login timeout: no successful <login> within {:?} of the greeting",
+                    epp.settings.guard.login_timeout
+                ),
+            )
         }
+        Stop::Evicted => {
+            tracing::debug!(%peer, "evicted from the pre-login pool");
+            err(
+                2502,
+                "too many connections are waiting to log in; this one, the oldest of its \
+                 source, was closed to admit another",
+            )
+        }
+    };
+    parting(s, r.into(), "SRS-PRELOGIN").await;
+}
+
+async fn connection(
+    epp: &Arc<Epp>,
+    tcp: TcpStream,
+    peer: std::net::IpAddr,
+    tls: TlsAcceptor,
+    ticket: Ticket,
+) {
+    let Some(mut stream) = handshake(epp, tcp, peer, tls, &ticket).await else {
+        return;
     };
     let cert_sha256 = stream
         .get_ref()
@@ -165,30 +285,41 @@ async fn connection(epp: &Arc<Epp>, tcp: TcpStream, peer: std::net::IpAddr, tls:
         clid: None,
         failures: 0,
     };
-    if write_frame(&mut stream, epp.greeting().as_bytes())
-        .await
-        .is_err()
+    // Held until the login succeeds.
+    let mut ticket = Some(ticket);
+    let deadline = tokio::time::Instant::now() + epp.settings.guard.login_timeout;
+    let greeting = epp.greeting();
+    match pre(
+        ticket.as_ref(),
+        deadline,
+        write_frame(&mut stream, greeting.as_bytes()),
+    )
+    .await
     {
-        return;
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => return,
+        Err(why) => return stop_prelogin(epp, &mut stream, peer, why).await,
     }
     loop {
-        let frame = match read_frame(
+        let read = read_frame(
             &mut stream,
             epp.settings.max_frame,
             epp.settings.idle_timeout,
-        )
-        .await
-        {
-            Ok(f) => f,
-            Err(FrameError::Closed) => break,
-            Err(FrameError::Idle) => {
+        );
+        let frame = match pre(ticket.as_ref(), deadline, read).await {
+            Err(why) => {
+                stop_prelogin(epp, &mut stream, peer, why).await;
+                break;
+            }
+            Ok(Ok(f)) => f,
+            Ok(Err(FrameError::Closed)) => break,
+            Ok(Err(FrameError::Idle)) => {
                 tracing::info!(%peer, registrar = ?session.clid, "EPP session idle, closing");
                 break;
             }
-            Err(FrameError::Bad(reason)) => {
-                let r: Response = err(2500, reason).into();
+            Ok(Err(FrameError::Bad(reason))) => {
                 epp.metrics.observe("invalid", 2500, 0.0);
-                let _ = write_frame(&mut stream, render(&r, None, "SRS-FRAME").as_bytes()).await;
+                parting(&mut stream, err(2500, reason).into(), "SRS-FRAME").await;
                 break;
             }
         };
@@ -207,13 +338,19 @@ async fn connection(epp: &Arc<Epp>, tcp: TcpStream, peer: std::net::IpAddr, tls:
             }
         };
         session = s;
+        if session.clid.is_some() {
+            ticket = None; // logged in: out of the pre-login pool
+        }
         epp.metrics
             .observe(&answer.command, answer.code, start.elapsed().as_secs_f64());
-        if write_frame(&mut stream, answer.xml.as_bytes())
-            .await
-            .is_err()
-        {
-            break;
+        let write = write_frame(&mut stream, answer.xml.as_bytes());
+        match pre(ticket.as_ref(), deadline, write).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break,
+            Err(why) => {
+                stop_prelogin(epp, &mut stream, peer, why).await;
+                break;
+            }
         }
         if answer.close {
             let _ = stream.shutdown().await;

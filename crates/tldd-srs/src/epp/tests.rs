@@ -43,6 +43,7 @@ fn world() -> World {
         idle_timeout: std::time::Duration::from_secs(60),
         max_frame: 65536,
         max_connections: 10,
+        guard: Default::default(),
     };
     let epp = Epp::new(
         store,
