@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use tldd_dns::config::Config;
 use tldd_dns::journal::{salvage, Journal};
-use tldd_dns::keys::{audit, state::StateFile};
+use tldd_dns::keys::{audit, intact, state::StateFile};
 use tldd_dns::recover::Outcome;
 
 const STORE_HELP: &str = "\
@@ -178,7 +178,7 @@ fn check(dir: &Path) -> bool {
             Ok((Ok(v), text)) => {
                 let missing = state
                     .as_ref()
-                    .map(|s| audit::unrecorded_keys(&text, s))
+                    .map(|s| intact::unrecorded_keys(&text, s))
                     .unwrap_or_default();
                 match missing.first() {
                     None => say(

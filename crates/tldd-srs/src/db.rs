@@ -40,6 +40,12 @@ impl From<sled::Error> for StoreError {
     }
 }
 
+impl From<crate::hwm::HwmError> for StoreError {
+    fn from(e: crate::hwm::HwmError) -> Self {
+        StoreError(e.0)
+    }
+}
+
 pub type SResult<T> = Result<T, StoreError>;
 
 /// The store, shared by EPP sessions, the lifecycle runner and the publisher.
@@ -197,7 +203,7 @@ impl Store {
         };
         self.db.flush().map_err(StoreError::from)?;
         // Before the reply: the mark vouches for this transaction.
-        self.hwm.record(queued.1 .1)?;
+        self.hwm.record(queued.1 .1).map_err(StoreError::from)?;
         if queued.1 .0 {
             self.publish_notify.notify_one();
         }

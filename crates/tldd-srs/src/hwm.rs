@@ -28,10 +28,15 @@
 //! or moves a test clock back), and damage that sled opens *at the same
 //! commit count* (a flipped bit inside a record) is caught only when the
 //! record is read (it then fails to decode: an error, never a panic).
-use crate::db::StoreError;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use tldd_zone::mark::{self, Mark, MarkFile};
+
+/// Why the mark refuses the store (or cannot be written); the store
+/// turns it into its own error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HwmError(pub String);
 
 /// The counter's key in the store's tree.
 pub(crate) const META_COMMITS: &[u8] = b"meta/commits";
@@ -54,8 +59,8 @@ pub(crate) struct Hwm {
     inner: Mutex<(MarkFile, u64)>,
 }
 
-fn refuse(path: &Path, detail: String) -> StoreError {
-    StoreError(format!(
+fn refuse(path: &Path, detail: String) -> HwmError {
+    HwmError(format!(
         "the registry store {detail}; nothing was served. `tldd store check {dir}` \
          reports every file. If srs.sled was restored from a backup on purpose, \
          `tldd store recover --srs-data {dir}` accepts it (and says how many \
@@ -74,7 +79,7 @@ impl Hwm {
         data_dir: &Path,
         stored: Option<u64>,
         store_existed: bool,
-    ) -> Result<Hwm, StoreError> {
+    ) -> Result<Hwm, HwmError> {
         let path = path(data_dir);
         let seen = mark::read(&path).map_err(|e| refuse(&path, format!("mark: {e}")))?;
         let count = stored.unwrap_or(0);
@@ -121,20 +126,20 @@ impl Hwm {
             _ => {}
         }
         let file = MarkFile::open(&path, &at(count))
-            .map_err(|e| StoreError(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| HwmError(format!("cannot write {}: {e}", path.display())))?;
         Ok(Hwm {
             inner: Mutex::new((file, seen.map_or(count, |m| m.seq))),
         })
     }
 
     /// Records that transaction `n` is durable (after sled's fsync).
-    pub(crate) fn record(&self, n: u64) -> Result<(), StoreError> {
+    pub(crate) fn record(&self, n: u64) -> Result<(), HwmError> {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if n <= g.1 {
             return Ok(()); // a later commit's flush already covered it
         }
         g.0.write(&at(n)).map_err(|e| {
-            StoreError(format!(
+            HwmError(format!(
                 "cannot write the high-water mark {}: {e}",
                 g.0.path().display()
             ))

@@ -87,58 +87,9 @@ fn sha256_hex(line: &str) -> String {
     hex::encode(digest::digest(&digest::SHA256, line.as_bytes()))
 }
 
-/// Called by every key operation before it changes anything: fails
-/// unless the log at `path` verifies and records the generation of every
-/// key in `state` (a log cut at a line boundary still verifies: see
-/// [`unrecorded_keys`]), so a damaged log stops an operation before a key
-/// is made, not after. A log that does not exist yet (the first operation,
-/// or a new chain after a damaged log was moved aside) begins with one
-/// `adopt` entry per key `state` already holds, by `operator`.
-pub fn ensure_intact(path: &Path, state: &super::state::StateFile, operator: &str) -> Result<()> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    refuse_broken(path, &text)?;
-    if text.is_empty() {
-        for k in &state.keys {
-            append(
-                path,
-                Event {
-                    operator: operator.into(),
-                    action: "adopt".into(),
-                    zone: k.zone.clone(),
-                    key_tag: Some(k.key_tag),
-                    role: Some(k.role.as_str().into()),
-                    algorithm: Some(k.algorithm),
-                    keystore: Some(k.keystore.as_str().into()),
-                    token: k.token.clone(),
-                },
-            )?;
-        }
-        return Ok(());
-    }
-    if let Some(k) = unrecorded_keys(&text, state).first() {
-        anyhow::bail!(
-            "{}: the generation of {} key {} of zone {} is not in the audit log (lines cut \
-             from its end, or state.json edited): the key operation was not done. Compare \
-             the log with its write-once copy and the last ceremony's head hash \
-             (`tldd keys audit --verify --expect-head HASH`); once the incident is recorded, \
-             keep the log aside (`mv {0} {0}.damaged`) and run the command again (the new \
-             log starts by adopting the keys state.json holds)",
-            path.display(),
-            k.role.as_str(),
-            k.key_tag,
-            k.zone
-        );
-    }
-    Ok(())
-}
-
 /// Extending a chain that no longer verifies would bury the damage under
 /// valid-looking entries: refused, with what to do.
-fn refuse_broken(path: &Path, text: &str) -> Result<()> {
+pub fn refuse_broken(path: &Path, text: &str) -> Result<()> {
     if let Err(b) = verify(text) {
         anyhow::bail!(
             "{}: {b}: the audit log's hash chain is broken, so nothing more is \
@@ -259,28 +210,13 @@ pub fn verify(text: &str) -> Result<Verified, Broken> {
     })
 }
 
-/// The keys of `state` whose generation (or adoption by a new chain) the
-/// log `text` does not record:
-/// the log lost its last lines (a cut the hash chain alone cannot show,
-/// see `--expect-head`), or the state file was edited by hand.
-pub fn unrecorded_keys<'a>(
-    text: &str,
-    state: &'a super::state::StateFile,
-) -> Vec<&'a super::state::KeyRecord> {
-    let generated: Vec<(String, u16)> = text
-        .lines()
+/// The (zone, key tag) pairs whose generation, or adoption by a new
+/// chain, the log `text` records.
+pub fn recorded_keys(text: &str) -> Vec<(String, u16)> {
+    text.lines()
         .filter_map(|l| serde_json::from_str::<AuditEntry>(l).ok())
         .filter(|e| e.action == "generate" || e.action == "adopt")
         .filter_map(|e| Some((e.zone, e.key_tag?)))
-        .collect();
-    state
-        .keys
-        .iter()
-        .filter(|k| {
-            !generated
-                .iter()
-                .any(|(z, t)| *z == k.zone && *t == k.key_tag)
-        })
         .collect()
 }
 

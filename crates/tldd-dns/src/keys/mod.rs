@@ -22,6 +22,7 @@
 //! crash between key creation and the state save leaves an unused key file
 //! or token object (harmless; it is not in the state, so never used).
 pub mod audit;
+pub mod intact;
 pub mod state;
 
 use crate::config::Config;
@@ -85,7 +86,7 @@ pub fn generate(
     let dir = state::ensure_keys_dir(cfg)?;
     let _lock = StateLock::acquire(&dir)?;
     let mut st = StateFile::load(&dir)?;
-    audit::ensure_intact(&audit_path(cfg), &st, operator)?;
+    intact::ensure_intact(&audit_path(cfg), &st, operator)?;
     let taken: Vec<u16> = st.zone_keys(&zone).map(|k| k.key_tag).collect();
 
     let mut record = None;
@@ -197,7 +198,7 @@ fn export(
     let zone = state::canonical_zone(cfg, zone_arg)?;
     let dir = state::ensure_keys_dir(cfg)?;
     let _lock = StateLock::acquire(&dir)?;
-    audit::ensure_intact(&audit_path(cfg), &StateFile::load(&dir)?, operator)?;
+    intact::ensure_intact(&audit_path(cfg), &StateFile::load(&dir)?, operator)?;
     let keys: Vec<_> = state::load_keys(cfg, &zone, &[KeyState::Active, KeyState::Published])?
         .into_iter()
         .filter(|(r, _)| !only_ksk || r.role == Role::Ksk)
