@@ -11,67 +11,15 @@
 use crate::support::serve as common;
 use crate::support::update as update_kit;
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 use update_kit::*;
 
 const VERSIONS: u32 = 8;
 
-/// What a start on a (damaged) store did.
-enum Started {
-    Refused { stderr: String },
-    Serving { child: Child, addr: SocketAddr },
-}
-
-/// Starts `tldd serve -c cfg`; waits until it listens or exits.
-fn try_serve(cfg: &Path) -> Started {
-    let mut child = Command::new(BIN)
-        .args(["serve", "-c"])
-        .arg(cfg)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tldd");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut log = String::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(line) => {
-                if let Some(i) = line.find("udp=") {
-                    let a = line[i + 4..].split_whitespace().next().unwrap();
-                    let addr = a.trim_matches('"').parse().unwrap();
-                    return Started::Serving { child, addr };
-                }
-                log.push_str(&line);
-                log.push('\n');
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                let status = child.wait().unwrap();
-                assert!(!status.success(), "tldd exited 0 without serving: {log}");
-                return Started::Refused { stderr: log };
-            }
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("tldd neither served nor exited: {log}");
-}
-
-fn stop(mut child: Child) {
-    unsafe_kill(child.id(), 15);
-    let _ = child.wait();
+/// Starts `tldd serve -c cfg`: the server, or the log of a refusal.
+fn try_serve(cfg: &Path) -> Result<Server, String> {
+    Server::try_start_with_config(cfg, tempfile::tempdir().unwrap())
 }
 
 /// The delegations the test's updates add.
@@ -83,7 +31,7 @@ fn delegation(i: u32) -> String {
 /// and what to do, or exactly the acknowledged version.
 fn refused_or_exact(cfg: &Path, acked_serial: u32, what: &str) -> bool {
     match try_serve(cfg) {
-        Started::Refused { stderr } => {
+        Err(stderr) => {
             assert!(!stderr.contains("panicked"), "{what}: a panic: {stderr}");
             let last = stderr.lines().last().unwrap_or_default();
             assert!(
@@ -92,10 +40,10 @@ fn refused_or_exact(cfg: &Path, acked_serial: u32, what: &str) -> bool {
             );
             true
         }
-        Started::Serving { child, addr } => {
-            let serial = serial_at(addr);
-            let zone = axfr(addr);
-            stop(child);
+        Ok(s) => {
+            let serial = serial_at(s.addr);
+            let zone = axfr(s.addr);
+            assert!(s.stop(), "{what}: tldd did not stop cleanly");
             assert_eq!(
                 serial,
                 Some(acked_serial),
@@ -113,17 +61,15 @@ fn refused_or_exact(cfg: &Path, acked_serial: u32, what: &str) -> bool {
     }
 }
 
+/// `cp -a from to` (`to` must not exist).
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "cp -a {} {}", from.display(), to.display());
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -282,7 +228,7 @@ fn a_store_that_lost_its_journal_is_recovered_past_the_acknowledged_serial() {
     // The journal's tail gone (its database from before the last updates
     // would do the same): serve refuses, recover salvages.
     std::fs::remove_dir_all(data.join("zones.sled")).unwrap();
-    assert!(matches!(try_serve(&cfg), Started::Refused { .. }));
+    assert!(try_serve(&cfg).is_err(), "served without its journal");
     let (ok, out) = tldd(&["store", "recover", "-c", cfg.to_str().unwrap()]);
     assert!(ok, "{out}");
     assert!(out.contains("recovered zone shop."), "{out}");
@@ -296,9 +242,9 @@ fn a_store_that_lost_its_journal_is_recovered_past_the_acknowledged_serial() {
     assert_eq!(aside.len(), 1, "the damaged store is kept aside");
     let (ok, out) = tldd(&["store", "check", data.to_str().unwrap()]);
     assert!(ok, "after recover: {out}");
-    let Started::Serving { child, addr } = try_serve(&cfg) else {
-        panic!("the recovered store does not serve");
-    };
+    let s =
+        try_serve(&cfg).unwrap_or_else(|log| panic!("the recovered store does not serve: {log}"));
+    let addr = s.addr;
     let serial = serial_at(addr).unwrap();
     assert!(
         serial.wrapping_sub(acked) < 1 << 31 && serial != acked,
@@ -329,7 +275,7 @@ fn a_store_that_lost_its_journal_is_recovered_past_the_acknowledged_serial() {
     assert!(wait_for(10, || axfr(addr)
         .iter()
         .any(|l| l.starts_with(&delegation(VERSIONS)))));
-    stop(child);
+    assert!(s.stop());
 }
 
 #[test]
@@ -350,14 +296,14 @@ fn damaged_key_state_and_audit_log_are_named_never_a_panic() {
         copy_dir(&pristine, &data);
         damage(&state, how);
         match try_serve(&cfg) {
-            Started::Refused { stderr } => {
+            Err(stderr) => {
                 assert!(!stderr.contains("panicked"), "{how} state.json: {stderr}");
                 assert!(stderr.contains("state.json"), "{how}: {stderr}");
             }
-            Started::Serving { child, addr } => {
+            Ok(s) => {
                 // Only a harmless flip may serve, and then signed.
-                let soa = kdig_at(addr, &["+dnssec", "shop.", "SOA"]);
-                stop(child);
+                let soa = kdig_at(s.addr, &["+dnssec", "shop.", "SOA"]);
+                drop(s);
                 assert!(soa.contains("RRSIG"), "{how} state.json: served unsigned");
             }
         }

@@ -51,6 +51,13 @@ impl Server {
     }
 
     pub fn start_with_config(path: &Path, dir: tempfile::TempDir) -> Server {
+        Self::try_start_with_config(path, dir)
+            .unwrap_or_else(|log| panic!("tldd exited early; log: {log}"))
+    }
+
+    /// As [`Server::start_with_config`]; a tldd that exits before it
+    /// listens (it refused its config or its store) is `Err(its log)`.
+    pub fn try_start_with_config(path: &Path, dir: tempfile::TempDir) -> Result<Server, String> {
         let mut child = Command::new(BIN)
             .args(["serve", "-c"])
             .arg(path)
@@ -85,22 +92,31 @@ impl Server {
                         break;
                     }
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    if let Ok(Some(st)) = child.try_wait() {
-                        panic!("tldd exited early: {st}; log: {:?}", log.lock().unwrap());
+                Err(e) => {
+                    let exited = match e {
+                        std::sync::mpsc::RecvTimeoutError::Timeout => {
+                            matches!(child.try_wait(), Ok(Some(_)))
+                        }
+                        // stderr closed: the process is gone or going.
+                        std::sync::mpsc::RecvTimeoutError::Disconnected => {
+                            let _ = child.wait();
+                            true
+                        }
+                    };
+                    if exited {
+                        return Err(log.lock().unwrap().join("\n"));
                     }
                 }
-                Err(_) => panic!("tldd exited early; log: {:?}", log.lock().unwrap()),
             }
         }
         let addr = addr.expect("tldd did not report its listen address");
-        Server {
+        Ok(Server {
             child,
             addr,
             metrics,
             dir,
             log,
-        }
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -224,17 +224,15 @@ fn reload(dir: &Path) -> Result<Option<Zone>, StoreError> {
     Journal::open(dir)?.zone("shop.", 100)?.load(&w("shop."))
 }
 
+/// `cp -a from to` (`to` must not exist).
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
+    let ok = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(ok.success());
 }
 
 #[test]
@@ -252,7 +250,8 @@ fn a_journal_that_lost_its_tail_refuses_to_start() {
     stored(dir.path(), 3);
     // The journal as it was at version 4 (serial 4), kept aside.
     let old = tempfile::tempdir().unwrap();
-    copy_dir(&dir.path().join("zones.sled"), old.path());
+    let old_db = old.path().join("zones.sled");
+    copy_dir(&dir.path().join("zones.sled"), &old_db);
     // Three more acknowledged versions, then the journal "loses" them.
     {
         let store = Journal::open(dir.path()).unwrap();
@@ -265,7 +264,7 @@ fn a_journal_that_lost_its_tail_refuses_to_start() {
         }
     }
     std::fs::remove_dir_all(dir.path().join("zones.sled")).unwrap();
-    copy_dir(old.path(), &dir.path().join("zones.sled"));
+    copy_dir(&old_db, &dir.path().join("zones.sled"));
     let Err(err) = reload(dir.path()) else {
         panic!("a journal behind its mark loaded");
     };
@@ -360,8 +359,9 @@ fn a_damaged_mark_refuses_to_start() {
 fn damaged_database_files_are_errors_or_exact() {
     let dir = tempfile::tempdir().unwrap();
     let state = stored(dir.path(), 20);
-    let pristine = tempfile::tempdir().unwrap();
-    copy_dir(dir.path(), pristine.path());
+    let aside = tempfile::tempdir().unwrap();
+    let pristine = aside.path().join("data");
+    copy_dir(dir.path(), &pristine);
     let db = dir.path().join("zones.sled");
     let mut files = Vec::new();
     for e in std::fs::read_dir(&db).unwrap() {
@@ -380,7 +380,7 @@ fn damaged_database_files_are_errors_or_exact() {
     for f in &files {
         for damage in ["truncate", "zero", "flip"] {
             std::fs::remove_dir_all(dir.path()).unwrap();
-            copy_dir(pristine.path(), dir.path());
+            copy_dir(&pristine, dir.path());
             let path = db.join(f);
             let mut v = std::fs::read(&path).unwrap();
             if v.is_empty() {

@@ -198,11 +198,13 @@ fn export(
     let zone = state::canonical_zone(cfg, zone_arg)?;
     let dir = state::ensure_keys_dir(cfg)?;
     let _lock = StateLock::acquire(&dir)?;
-    intact::ensure_intact(&audit_path(cfg), &StateFile::load(&dir)?, operator)?;
     let keys: Vec<_> = state::load_keys(cfg, &zone, &[KeyState::Active, KeyState::Published])?
         .into_iter()
         .filter(|(r, _)| !only_ksk || r.role == Role::Ksk)
         .collect();
+    // After load_keys: a state file that points at the wrong key is named
+    // as such first.
+    intact::ensure_intact(&audit_path(cfg), &StateFile::load(&dir)?, operator)?;
     if keys.is_empty() {
         bail!(
             "zone {zone} has no {}key; run `tldd keys generate --zone {zone} --role ksk` first",
