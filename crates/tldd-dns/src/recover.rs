@@ -19,8 +19,11 @@
 //!    re-signed and verified when it is signed: secondaries that already
 //!    hold a newer version than the salvaged one must transfer it.
 //!
-//! A zone of which nothing reads is not written: the next `tldd serve`
-//! loads its zone file (a primary) or transfers it (a secondary).
+//! A secondary zone (`primary` set) keeps the salvaged version with its
+//! serial: its serials are its primary's, and its next refresh transfers
+//! what it lacks. A zone of which nothing reads is not written: the next
+//! `tldd serve` loads its zone file (a primary) or transfers it (a
+//! secondary).
 //!
 //! # What it cannot do
 //! Bring back the versions the store lost. Those come from whoever sent
@@ -140,9 +143,11 @@ pub fn recover(cfg: &Config) -> anyhow::Result<Report> {
         };
         let salvaged_serial = s.zone.serial();
         let mut zone = s.zone;
-        if reason.is_some() {
+        // A secondary's serials are its primary's: it keeps the salvaged
+        // version as it is and catches up by its next refresh.
+        if reason.is_some() && z.primary.is_none() {
             let past = s.acked_serial.map_or(salvaged_serial, |a| {
-                if serial_gt(a, salvaged_serial) {
+                if tldd_zone::serial::serial_lt(salvaged_serial, a) {
                     a
                 } else {
                     salvaged_serial
@@ -189,9 +194,4 @@ pub fn recover(cfg: &Config) -> anyhow::Result<Report> {
         zones,
         unconfigured,
     })
-}
-
-/// RFC 1982: `a` is after `b`.
-fn serial_gt(a: u32, b: u32) -> bool {
-    a != b && a.wrapping_sub(b) < 1 << 31
 }

@@ -108,7 +108,7 @@ pub fn accept_as_is(data_dir: &Path, aside: &Path) -> SResult<(Option<u64>, u64)
     if !path.exists() {
         return Err(StoreError(format!("{} does not exist", path.display())));
     }
-    let opened = tldd_zone::guard::catch_quietly(|| -> sled::Result<_> {
+    let opened = tldd_store::guard::catch_quietly(|| -> sled::Result<_> {
         let db = sled::Config::new().path(&path).open()?;
         let tree = db.open_tree("srs")?;
         let commits = tree.get(crate::hwm::META_COMMITS)?;
@@ -137,7 +137,7 @@ impl Store {
         let existed = path.exists();
         // sled panics on some damaged files instead of answering an error:
         // caught here, so a damaged store is a message, not a crash.
-        let opened = tldd_zone::guard::catch_quietly(|| -> sled::Result<_> {
+        let opened = tldd_store::guard::catch_quietly(|| -> sled::Result<_> {
             let db = sled::Config::new().path(&path).open()?;
             let tree = db.open_tree("srs")?;
             let clock = tree.get(META_CLOCK)?;

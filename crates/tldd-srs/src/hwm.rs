@@ -7,7 +7,7 @@
 //! there is: domains registrars were told they hold are gone, and nobody
 //! is told. Every transaction adds one to a counter in the same sled batch
 //! (`meta/commits`); after the fsync that makes it durable and before the
-//! reply, the mark is moved to it ([`tldd_zone::mark`]: two checksummed
+//! reply, the mark is moved to it ([`tldd_store::mark`]: two checksummed
 //! slots, `fdatasync`). At open the counter must reach the mark.
 //!
 //! | at open | means | answer |
@@ -30,7 +30,7 @@
 //! record is read (it then fails to decode: an error, never a panic).
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use tldd_zone::mark::{self, Mark, MarkFile};
+use tldd_store::mark::{self, Mark, MarkFile};
 
 /// Why the mark refuses the store (or cannot be written); the store
 /// turns it into its own error.

@@ -14,19 +14,13 @@
 //! - [`diff`]: the [`Diff`] (version N to N+1, exactly an IXFR journal entry)
 //!   and [`ZoneState::apply`], the one function that makes version N+1.
 //! - [`serial`]: RFC 1982 serial arithmetic.
-//! - [`guard`]: a library panic (sled on a damaged file) turned into an
-//!   error at a storage boundary.
-//! - [`mark`]: the high-water mark a store keeps outside itself, so a store
-//!   that lost acknowledged writes refuses to start.
 //! - [`progress`]: how long work reports how far it got (the binary draws
 //!   the bars; this crate never touches the terminal).
 //!
 //! Layers only point down: `name` <- `rdata` <- `text` <- `load`;
 //! `rrset` <- `nsec3` <- `version` <- `load`, `records` <- `diff`.
 pub mod diff;
-pub mod guard;
 pub mod load;
-pub mod mark;
 pub mod name;
 pub mod nsec3;
 pub mod progress;

@@ -41,7 +41,7 @@ impl ZoneJournal {
     fn load_checked(&mut self, origin: &[u8], tidy: bool) -> Result<Option<Zone>, StoreError> {
         // As it is now (this handle may have written since it opened).
         self.mark_seen = mark::read(&self.mark_path)?;
-        let read = tldd_zone::guard::catch_quietly(|| -> sled::Result<_> {
+        let read = tldd_store::guard::catch_quietly(|| -> sled::Result<_> {
             Ok((self.tree.get(b"m")?, self.tree.get(b"p")?))
         });
         let (raw_meta, raw_snap) = match read {
@@ -352,7 +352,7 @@ impl ZoneJournal {
 
 /// A read that turns a sled panic into an error.
 fn guarded_get(tree: &sled::Tree, key: &[u8]) -> Result<Option<sled::IVec>, String> {
-    match tldd_zone::guard::catch_quietly(|| tree.get(key)) {
+    match tldd_store::guard::catch_quietly(|| tree.get(key)) {
         Ok(r) => r.map_err(|e| e.to_string()),
         Err(p) => Err(format!("the database is damaged (sled: {p})")),
     }
@@ -360,7 +360,7 @@ fn guarded_get(tree: &sled::Tree, key: &[u8]) -> Result<Option<sled::IVec>, Stri
 
 /// A durable write that turns a sled panic into an error.
 fn guarded_insert(db: &sled::Db, tree: &sled::Tree, key: &[u8], v: &[u8]) -> Result<(), String> {
-    match tldd_zone::guard::catch_quietly(|| -> sled::Result<()> {
+    match tldd_store::guard::catch_quietly(|| -> sled::Result<()> {
         tree.insert(key, v)?;
         db.flush()?;
         Ok(())

@@ -88,7 +88,7 @@ pub mod entry;
 mod error;
 mod load;
 pub mod salvage;
-pub use tldd_zone::mark;
+pub use tldd_store::mark;
 pub mod snapfile;
 
 pub use error::StoreError;
@@ -110,7 +110,7 @@ impl Journal {
     /// panics on (a damaged file), is a [`StoreError::Open`].
     pub fn open(dir: &Path) -> Result<Journal, StoreError> {
         let path = dir.join("zones.sled");
-        let opened = tldd_zone::guard::catch_quietly(|| {
+        let opened = tldd_store::guard::catch_quietly(|| {
             sled::Config::new()
                 .path(&path)
                 .mode(sled::Mode::HighThroughput)
@@ -170,7 +170,7 @@ impl Journal {
             zone: origin_text.into(),
             detail,
         };
-        let opened = tldd_zone::guard::catch_quietly(|| -> sled::Result<_> {
+        let opened = tldd_store::guard::catch_quietly(|| -> sled::Result<_> {
             let tree = self.db.open_tree(origin_text.as_bytes())?;
             let meta = tree.get(b"m")?.and_then(|v| Meta::decode(&v));
             let snap = tree.get(b"p")?.and_then(|v| Snap::decode(&v));

@@ -135,7 +135,7 @@ pub fn salvage(dir: &Path, journal: Option<&Journal>, zone: &str) -> Option<Salv
 
 /// The pointed-to snapshot plus the journal entries that still apply.
 fn from_journal(zs: &ZoneJournal, origin: &[u8]) -> Option<(Zone, String)> {
-    let read = tldd_zone::guard::catch_quietly(|| -> sled::Result<_> {
+    let read = tldd_store::guard::catch_quietly(|| -> sled::Result<_> {
         Ok((zs.tree.get(b"m")?, zs.tree.get(b"p")?))
     });
     let (raw_meta, raw_snap) = read.ok()?.ok()?;
@@ -147,7 +147,7 @@ fn from_journal(zs: &ZoneJournal, origin: &[u8]) -> Option<(Zone, String)> {
     let mut state = ZoneState::new(zone);
     let mut applied = 0u64;
     for seq in snap.seq + 1..=meta.last {
-        let got = tldd_zone::guard::catch_quietly(|| zs.tree.get(journal_key(seq)));
+        let got = tldd_store::guard::catch_quietly(|| zs.tree.get(journal_key(seq)));
         let Ok(Ok(Some(v))) = got else { break };
         let Ok(d) = entry::decode(seq, &v, meta.format(seq)) else {
             break;
