@@ -202,8 +202,12 @@ impl Store {
             (r, queued)
         };
         self.db.flush().map_err(StoreError::from)?;
-        // Before the reply: the mark vouches for this transaction.
-        self.hwm.record(queued.1 .1).map_err(StoreError::from)?;
+        // Before the reply: the mark vouches for this transaction. A
+        // failure is logged, not answered: the transaction is durable, and
+        // a registrar told it failed would retry what already happened.
+        if let Err(e) = self.hwm.record(queued.1 .1) {
+            tracing::error!("{e} (the transaction is durable; the start-up check cannot vouch for it until the mark is written again)");
+        }
         if queued.1 .0 {
             self.publish_notify.notify_one();
         }

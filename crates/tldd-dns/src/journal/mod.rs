@@ -518,8 +518,20 @@ impl ZoneJournal {
         self.write_snapshot(zone, meta.last, base, batch, false)?;
         self.meta = meta;
         self.journal_bytes = 0;
-        self.write_mark()
-            .with_context(|| format!("writing the high-water mark {}", self.mark_path.display()))
+        self.mark_or_log();
+        Ok(())
+    }
+
+    /// Moves the mark to the version just made durable. A failure is
+    /// logged, not returned: the version *is* in the journal (a caller
+    /// told otherwise would build the next version on the one before it,
+    /// and the journal would no longer replay); a mark left behind only
+    /// weakens the start-up check (the journal may be ahead of its mark)
+    /// until the next write succeeds.
+    fn mark_or_log(&mut self) {
+        if let Err(e) = self.write_mark() {
+            tracing::error!(zone = %self.origin_text, mark = %self.mark_path.display(), "cannot write the high-water mark (the version is durable in the journal; the start-up check cannot vouch for it until the mark is written again): {e}");
+        }
     }
 
     /// Makes the version `zone` (= previous + `diff`) durable: the journal
@@ -563,8 +575,7 @@ impl ZoneJournal {
         self.db.flush()?;
         self.meta = meta;
         // Outside sled, after its fsync and before the acknowledgement.
-        self.write_mark()
-            .with_context(|| format!("writing the high-water mark {}", self.mark_path.display()))?;
+        self.mark_or_log();
         let since = meta.last - snap_seq;
         let big_enough = !self.size_rule
             || self.journal_bytes.saturating_mul(2) >= self.snap.bytes.load(Ordering::Acquire)
