@@ -120,8 +120,10 @@ fn accept_srs(dir: &Path) -> Result<()> {
 
 fn check(dir: &Path) -> bool {
     let mut sound = true;
+    let mut said = 0;
     let mut say = |ok: bool, what: &str, detail: String| {
         sound &= ok;
+        said += 1;
         println!("{} {what}: {detail}", if ok { "ok" } else { "damaged" });
     };
     if !dir.is_dir() {
@@ -212,6 +214,9 @@ fn check(dir: &Path) -> bool {
             Ok(_) => say(true, "srs.sled", "opens".into()),
             Err(e) => say(false, "srs.sled", e.0),
         }
+    }
+    if said == 0 {
+        println!("ok {}: holds no store yet", dir.display());
     }
     sound
 }
