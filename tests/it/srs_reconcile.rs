@@ -193,3 +193,35 @@ fn hmac_sha1_keys_publish_and_reconcile() {
     let knot = Knot::start_with(tmp.path(), free_port(), "hmac-sha1");
     registry_with(tmp.path(), &knot, "hmac-sha1", &["sha1.shop"]);
 }
+
+/// `[srs.dns] transfer_key` signs reconcile's AXFR: a key knotd does not
+/// know makes the AXFR fail (while updates, signed with `tsig_key`, still
+/// publish), and naming the key knotd accepts makes it work again.
+#[test]
+fn reconcile_reads_the_zone_with_transfer_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let knot = Knot::start(tmp.path());
+    let (mut srs, a) = registry_with(tmp.path(), &knot, "hmac-sha256", &["xfr.shop"]);
+    // Stopped: the commands below run in-process with the edited config.
+    drop(a);
+    srs.stop();
+    let text = std::fs::read_to_string(&srs.config).unwrap();
+    let with = |key: &str| {
+        text.replacen(
+            "tsig_key = \"srs-key\"\n",
+            &format!("tsig_key = \"srs-key\"\ntransfer_key = \"{key}\"\n"),
+            1,
+        ) + "[[tsig]]\nname = \"reader\"\nalgorithm = \"hmac-sha256\"\n\
+             secret = \"cmVhZGVyLW9ubHkta2V5LW5vdC1rbm93bi10by1rbm90\"\n"
+    };
+    std::fs::write(&srs.config, with("reader")).unwrap();
+    let (ok, out, err) = srs.cli(&["reconcile", "--dry-run"]);
+    assert!(
+        !ok,
+        "an AXFR signed with a key knotd lacks succeeded: {out}"
+    );
+    assert!((out.clone() + &err).contains("TSIG"), "{out}\n{err}");
+    std::fs::write(&srs.config, with("srs-key")).unwrap();
+    let out = srs.ok(&["reconcile", "--dry-run"]);
+    assert!(out.contains("missing: 0"), "{out}");
+}

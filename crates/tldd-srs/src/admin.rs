@@ -47,6 +47,8 @@ pub struct App {
     pub policy: Policy,
     pub metrics: Arc<Metrics>,
     pub key: Arc<TsigKey>,
+    /// Signs the AXFR of `reconcile` (`[srs.dns] transfer_key`).
+    pub xfr_key: Arc<TsigKey>,
 }
 
 impl App {
@@ -54,6 +56,7 @@ impl App {
         let data_dir = cfg.resolve(&cfg.srs.data_dir);
         let store = Store::open(&data_dir, &cfg.tld, &cfg.roid_suffix())?;
         let key = crate::dns::signer(&cfg.dns_key).map_err(|e| anyhow::anyhow!(e))?;
+        let xfr_key = crate::dns::signer(&cfg.xfr_key).map_err(|e| anyhow::anyhow!(e))?;
         Ok(App {
             policy: Policy {
                 p: cfg.srs.policy.clone(),
@@ -62,6 +65,7 @@ impl App {
             store: Arc::new(store),
             metrics: Arc::new(Metrics::new()),
             key,
+            xfr_key,
             cfg,
         })
     }
@@ -206,7 +210,7 @@ impl App {
                     &self.store,
                     &self.policy.p.reserved,
                     d.axfr_server.unwrap_or(d.server),
-                    &self.key,
+                    &self.xfr_key,
                     Duration::from_secs(d.timeout * 6),
                     d.batch,
                     dry_run,

@@ -127,8 +127,12 @@ pub struct SrsConfig {
 pub struct DnsConfig {
     /// RFC 2136 target (TCP).
     pub server: SocketAddr,
-    /// Name of a `[[tsig]]` key signing updates and transfers.
+    /// Name of a `[[tsig]]` key signing updates (and, unless
+    /// `transfer_key` is set, the AXFR of `tldd srs reconcile`).
     pub tsig_key: Spanned<String>,
+    /// Name of a `[[tsig]]` key for the AXFR of `tldd srs reconcile`, so
+    /// the key that can read the zone need not be the one that writes it.
+    pub transfer_key: Option<Spanned<String>>,
     /// AXFR source for `tldd srs reconcile`; default `server`.
     pub axfr_server: Option<SocketAddr>,
     /// TTL of published NS, DS and glue records.
@@ -321,6 +325,8 @@ pub struct Loaded {
     pub tld: String,
     /// The key `[srs.dns] tsig_key` names.
     pub dns_key: TsigKeyConfig,
+    /// The key `[srs.dns] transfer_key` names (else `dns_key`).
+    pub xfr_key: TsigKeyConfig,
     pub path: PathBuf,
 }
 
@@ -370,6 +376,27 @@ impl Loaded {
         };
         crate::dns::signer(&dns_key)
             .map_err(|e| anyhow::anyhow!("{}: [[tsig]] {:?}: {e}", path.display(), dns_key.name))?;
+        let xfr_key = match &file.srs.dns.transfer_key {
+            None => dns_key.clone(),
+            Some(name) => {
+                let Some(k) = file
+                    .tsig
+                    .iter()
+                    .find(|k| &k.name == name.get_ref())
+                    .cloned()
+                else {
+                    return Err(at(
+                        name.span(),
+                        "srs.dns.transfer_key",
+                        format!("no [[tsig]] key named {:?}", name.get_ref()),
+                    ));
+                };
+                crate::dns::signer(&k).map_err(|e| {
+                    anyhow::anyhow!("{}: [[tsig]] {:?}: {e}", path.display(), k.name)
+                })?;
+                k
+            }
+        };
         let p = &file.srs.policy;
         if p.min_years == 0 || p.min_years > p.max_years || p.max_years > 10 {
             anyhow::bail!(
@@ -395,6 +422,7 @@ impl Loaded {
         Ok(Loaded {
             tld: raw,
             dns_key,
+            xfr_key,
             tsig: file.tsig,
             srs: file.srs,
             path: path.to_owned(),
@@ -509,6 +537,23 @@ secret = "c2VjcmV0c2VjcmV0c2VjcmV0"
             .unwrap_err()
             .to_string();
         assert!(e.contains("typo"), "{e}");
+    }
+
+    #[test]
+    fn transfer_key_defaults_to_the_update_key_and_must_exist() {
+        let c = Loaded::parse(BASE, Path::new("srs.toml")).unwrap();
+        assert_eq!(c.xfr_key.name, "srs-key");
+        let text = BASE.replace(
+            "tsig_key = \"srs-key\"\n",
+            "tsig_key = \"srs-key\"\ntransfer_key = \"reader\"\n",
+        );
+        let e = Loaded::parse(&text, Path::new("srs.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("srs.dns.transfer_key") && e.contains("reader"),
+            "{e}"
+        );
     }
 
     #[test]
