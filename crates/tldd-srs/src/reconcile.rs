@@ -131,11 +131,11 @@ pub async fn reconcile(
         }
     }
     if !dry_run && !repairs.is_empty() {
-        for chunk in repairs.chunks(batch.max(1)) {
+        for chunk in plan(repairs, &actual, &tld, batch) {
             store
                 .write(|t| -> SResult<()> {
                     for r in chunk {
-                        t.publish_owner(r.clone());
+                        t.publish_owner(r);
                     }
                     Ok(())
                 })
@@ -144,4 +144,174 @@ pub async fn reconcile(
         rep.queued = true;
     }
     Ok(rep)
+}
+
+/// The repairs as queue operations the DNS server's update policy accepts
+/// one after the other (each becomes one publisher operation, never split
+/// across UPDATE messages):
+/// - a domain and the names below it (its glue) always travel together;
+/// - a domain whose wanted NS need glue that another repair adds comes
+///   after it; a domain whose present NS use glue another repair deletes
+///   comes before it (the server refuses an in-bailiwick NS without glue
+///   and glue deleted while a delegation still uses it);
+/// - domains that depend on each other both ways go in one operation;
+/// - operations hold whole domains, up to `batch` names when they can.
+fn plan(
+    repairs: Vec<OwnerSet>,
+    actual: &std::collections::BTreeMap<String, OwnerSet>,
+    tld: &str,
+    batch: usize,
+) -> Vec<Vec<OwnerSet>> {
+    use std::collections::BTreeMap;
+    let domain_of = |n: &str| superordinate(n, tld).unwrap_or_else(|| n.to_string());
+    let mut groups: BTreeMap<String, Vec<OwnerSet>> = BTreeMap::new();
+    for r in repairs {
+        groups.entry(domain_of(&r.name)).or_default().push(r);
+    }
+    // What each group does to host addresses: adds them, or deletes them.
+    let sets_addrs = |g: &str, host: &str, want: bool| {
+        groups.get(g).is_some_and(|v| {
+            v.iter()
+                .any(|s| s.name == host && s.addrs.is_empty() != want)
+        })
+    };
+    let mut before: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (g, sets) in &groups {
+        for s in sets {
+            for t in &s.ns {
+                let h = domain_of(t);
+                if h != *g && sets_addrs(&h, t, true) {
+                    before.entry(g.clone()).or_default().insert(h);
+                }
+            }
+            for t in actual.get(&s.name).map(|a| a.ns.as_slice()).unwrap_or(&[]) {
+                let h = domain_of(t);
+                if h != *g && sets_addrs(&h, t, false) {
+                    before.entry(h).or_default().insert(g.clone());
+                }
+            }
+        }
+    }
+    // Kahn's order (smallest name first among the ready ones).
+    let mut waits: BTreeMap<&str, usize> = groups.keys().map(|g| (g.as_str(), 0)).collect();
+    let mut unblocks: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (g, deps) in &before {
+        for d in deps {
+            *waits.entry(g.as_str()).or_default() += 1;
+            unblocks.entry(d.as_str()).or_default().push(g.as_str());
+        }
+    }
+    let mut ready: BTreeSet<&str> = waits
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(g, _)| *g)
+        .collect();
+    let mut order: Vec<Vec<String>> = Vec::new();
+    while let Some(g) = ready.pop_first() {
+        order.push(vec![g.to_string()]);
+        waits.remove(g);
+        for d in unblocks.get(g).map(Vec::as_slice).unwrap_or(&[]) {
+            if let Some(n) = waits.get_mut(d) {
+                *n -= 1;
+                if *n == 0 {
+                    ready.insert(d);
+                }
+            }
+        }
+    }
+    if !waits.is_empty() {
+        // A cycle (and what waits on it): one operation for all of it.
+        order.push(waits.keys().map(|g| g.to_string()).collect());
+    }
+    let mut ops: Vec<Vec<OwnerSet>> = Vec::new();
+    let mut cur: Vec<OwnerSet> = Vec::new();
+    for unit in order {
+        let sets: Vec<OwnerSet> = unit
+            .iter()
+            .flat_map(|g| groups.remove(g).unwrap_or_default())
+            .collect();
+        if !cur.is_empty() && cur.len() + sets.len() > batch.max(1) {
+            ops.push(std::mem::take(&mut cur));
+        }
+        cur.extend(sets);
+    }
+    if !cur.is_empty() {
+        ops.push(cur);
+    }
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn set(name: &str, ns: &[&str], addrs: &[&str]) -> OwnerSet {
+        OwnerSet {
+            name: name.into(),
+            ns: ns.iter().map(|s| s.to_string()).collect(),
+            ds: vec![],
+            addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+        }
+    }
+
+    fn names(ops: &[Vec<OwnerSet>]) -> Vec<Vec<&str>> {
+        ops.iter()
+            .map(|o| o.iter().map(|s| s.name.as_str()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_domain_travels_with_its_glue_and_after_glue_it_uses() {
+        // a.shop uses ns1.b.shop, whose glue b.shop's repair brings.
+        let repairs = vec![
+            set("a.shop", &["ns1.b.shop"], &[]),
+            set("b.shop", &["ns1.b.shop"], &[]),
+            set("ns1.b.shop", &[], &["192.0.2.1"]),
+        ];
+        let ops = plan(repairs, &BTreeMap::new(), "shop", 1);
+        assert_eq!(
+            names(&ops),
+            vec![vec!["b.shop", "ns1.b.shop"], vec!["a.shop"]]
+        );
+    }
+
+    #[test]
+    fn a_delegation_leaves_glue_before_the_glue_goes() {
+        // z.shop still uses ns1.b.shop in the zone; both go away.
+        let mut actual = BTreeMap::new();
+        actual.insert("z.shop".to_string(), set("z.shop", &["ns1.b.shop"], &[]));
+        let repairs = vec![
+            set("b.shop", &[], &[]),
+            set("ns1.b.shop", &[], &[]),
+            set("z.shop", &[], &[]),
+        ];
+        let ops = plan(repairs, &actual, "shop", 1);
+        assert_eq!(
+            names(&ops),
+            vec![vec!["z.shop"], vec!["b.shop", "ns1.b.shop"]]
+        );
+    }
+
+    #[test]
+    fn domains_that_need_each_other_share_one_operation() {
+        let repairs = vec![
+            set("a.shop", &["ns.b.shop"], &[]),
+            set("ns.a.shop", &[], &["192.0.2.1"]),
+            set("b.shop", &["ns.a.shop"], &[]),
+            set("ns.b.shop", &[], &["192.0.2.2"]),
+        ];
+        let ops = plan(repairs, &BTreeMap::new(), "shop", 1);
+        assert_eq!(ops.len(), 1);
+        assert_eq!(ops[0].len(), 4);
+    }
+
+    #[test]
+    fn independent_domains_are_packed_up_to_batch() {
+        let repairs: Vec<OwnerSet> = (0..10)
+            .map(|i| set(&format!("d{i}.shop"), &["ns.example.net"], &[]))
+            .collect();
+        let ops = plan(repairs, &BTreeMap::new(), "shop", 4);
+        assert_eq!(ops.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 4, 2]);
+    }
 }
