@@ -436,3 +436,98 @@ fn a_refused_change_is_visible() {
     assert_eq!(txt.rcode, "NOERROR");
     assert!(txt.aa);
 }
+
+/// The primary loses its store and comes back from its zone file (the
+/// apex only); `tldd srs reconcile` sends the whole registry again, one
+/// owner name per message (`batch = 1`), and tldd's update policy accepts
+/// every message: a delegation with its own glue in one, sibling glue
+/// after the delegation that names it. Nothing blocks the publisher.
+#[test]
+fn reconcile_rebuilds_a_primary_that_lost_its_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut f = start(tmp.path(), false, "");
+    let cert = f.srs.add_registrar("reg-a", "passA-123", &[]);
+    let mut a = Perl::connect(&f.srs, "reg-a", "passA-123", Some(&cert));
+    a.expect(1000, "create_contact", json!([contact("ca-1")]));
+    host(&mut a, "ns1.example.net", &[], &[]);
+    domain(&mut a, "b.shop", &["ns1.example.net"]);
+    host(&mut a, "ns1.b.shop", &["192.0.2.10"], &[]);
+    domain(&mut a, "a.shop", &["ns1.b.shop"]);
+    domain(&mut a, "c.shop", &[]);
+    host(&mut a, "ns1.c.shop", &["192.0.2.30"], &[]);
+    update(&mut a, "c.shop", json!({"ns": ["ns1.c.shop"]}), json!({}));
+    for d in ["d1.shop", "d2.shop"] {
+        domain(&mut a, d, &["ns1.example.net"]);
+    }
+    let wants = |f: &Flow, step: &str| {
+        let ext = Want::Referral {
+            ns: &["ns1.example.net."],
+            glue: &[],
+            ds: false,
+        };
+        for d in ["b.shop.", "d1.shop.", "d2.shop."] {
+            f.expect(step, d, ext.clone());
+        }
+        // Sibling glue is in the zone, not in a.shop's referral.
+        f.expect(
+            step,
+            "a.shop.",
+            Want::Referral {
+                ns: &["ns1.b.shop."],
+                glue: &[],
+                ds: false,
+            },
+        );
+        f.expect(
+            step,
+            "c.shop.",
+            Want::Referral {
+                ns: &["ns1.c.shop."],
+                glue: &["ns1.c.shop. A 192.0.2.30"],
+                ds: false,
+            },
+        );
+        f.expect_glue(
+            step,
+            &["ns1.b.shop. A 192.0.2.10", "ns1.c.shop. A 192.0.2.30"],
+        );
+    };
+    wants(&f, "published");
+    drop(a);
+    // The primary loses its store: back from the zone file, apex only.
+    let port = f.port();
+    serve::unsafe_kill(f.tldd.child.id(), 9);
+    let _ = f.tldd.child.wait();
+    std::fs::remove_dir_all(tmp.path().join("tldd-data")).unwrap();
+    let cfg = tmp.path().join("tldd.toml");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("127.0.0.1:0\"]", &format!("127.0.0.1:{port}\"]"));
+    std::fs::write(&cfg, text).unwrap();
+    f.tldd = serve::Server::start_with_config(&cfg, tempfile::tempdir().unwrap());
+    f.expect("store lost", "a.shop.", Want::Absent);
+    // One owner name per UPDATE: the order of the repairs is what counts.
+    f.srs.stop();
+    let srs_cfg = std::fs::read_to_string(&f.srs.config).unwrap().replacen(
+        "timeout = 3\n",
+        "timeout = 3\nbatch = 1\n",
+        1,
+    );
+    std::fs::write(&f.srs.config, srs_cfg).unwrap();
+    f.srs.start();
+    let out = f.srs.ok(&["reconcile"]);
+    assert!(out.contains("repairs queued"), "{out}");
+    wants(&f, "reconciled");
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = f.srs.ok(&["status"]);
+        if status.contains("publisher_queue 0") {
+            assert!(status.contains("publisher_blocked no"), "{status}");
+            break;
+        }
+        assert!(Instant::now() < end, "the queue never drained: {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = f.srs.log();
+    assert!(!log.contains("refused a queued change"), "{log}");
+}

@@ -131,7 +131,7 @@ pub async fn reconcile(
         }
     }
     if !dry_run && !repairs.is_empty() {
-        for chunk in plan(repairs, &actual, &tld, batch) {
+        for chunk in plan(repairs, &tld, batch) {
             store
                 .write(|t| -> SResult<()> {
                     for r in chunk {
@@ -149,46 +149,34 @@ pub async fn reconcile(
 /// The repairs as queue operations the DNS server's update policy accepts
 /// one after the other (each becomes one publisher operation, never split
 /// across UPDATE messages):
-/// - a domain and the names below it (its glue) always travel together;
-/// - a domain whose wanted NS need glue that another repair adds comes
-///   after it; a domain whose present NS use glue another repair deletes
-///   comes before it (the server refuses an in-bailiwick NS without glue
-///   and glue deleted while a delegation still uses it);
-/// - domains that depend on each other both ways go in one operation;
+/// - a domain and the names below it travel together (tldd refuses an
+///   in-bailiwick name server without glue, glue that would leave its own
+///   delegation lame, and a delegation removed without its glue);
+/// - glue that another domain's repair names as a name server (sibling
+///   glue: `a.shop NS ns1.b.shop`) comes with or after that domain: tldd
+///   refuses address records that no delegation names;
+/// - domains that need each other both ways go in one operation;
 /// - operations hold whole domains, up to `batch` names when they can.
-fn plan(
-    repairs: Vec<OwnerSet>,
-    actual: &std::collections::BTreeMap<String, OwnerSet>,
-    tld: &str,
-    batch: usize,
-) -> Vec<Vec<OwnerSet>> {
+fn plan(repairs: Vec<OwnerSet>, tld: &str, batch: usize) -> Vec<Vec<OwnerSet>> {
     use std::collections::BTreeMap;
     let domain_of = |n: &str| superordinate(n, tld).unwrap_or_else(|| n.to_string());
     let mut groups: BTreeMap<String, Vec<OwnerSet>> = BTreeMap::new();
     for r in repairs {
         groups.entry(domain_of(&r.name)).or_default().push(r);
     }
-    // What each group does to host addresses: adds them, or deletes them.
-    let sets_addrs = |g: &str, host: &str, want: bool| {
-        groups.get(g).is_some_and(|v| {
-            v.iter()
-                .any(|s| s.name == host && s.addrs.is_empty() != want)
-        })
+    // Does group `g`'s repair give `host` addresses?
+    let adds_glue = |g: &str, host: &str| {
+        groups
+            .get(g)
+            .is_some_and(|v| v.iter().any(|s| s.name == host && !s.addrs.is_empty()))
     };
+    // before[h]: the groups that must be queued before group h.
     let mut before: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (g, sets) in &groups {
-        for s in sets {
-            for t in &s.ns {
-                let h = domain_of(t);
-                if h != *g && sets_addrs(&h, t, true) {
-                    before.entry(g.clone()).or_default().insert(h);
-                }
-            }
-            for t in actual.get(&s.name).map(|a| a.ns.as_slice()).unwrap_or(&[]) {
-                let h = domain_of(t);
-                if h != *g && sets_addrs(&h, t, false) {
-                    before.entry(h).or_default().insert(g.clone());
-                }
+        for t in sets.iter().flat_map(|s| &s.ns) {
+            let h = domain_of(t);
+            if h != *g && adds_glue(&h, t) {
+                before.entry(h).or_default().insert(g.clone());
             }
         }
     }
@@ -244,7 +232,6 @@ fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn set(name: &str, ns: &[&str], addrs: &[&str]) -> OwnerSet {
         OwnerSet {
@@ -262,34 +249,24 @@ mod tests {
     }
 
     #[test]
-    fn a_domain_travels_with_its_glue_and_after_glue_it_uses() {
-        // a.shop uses ns1.b.shop, whose glue b.shop's repair brings.
+    fn a_domain_travels_with_its_glue_and_sibling_glue_after_its_user() {
+        // a.shop uses ns1.b.shop, whose glue b.shop's repair brings: the
+        // glue needs a delegation naming it, so a.shop goes first.
         let repairs = vec![
             set("a.shop", &["ns1.b.shop"], &[]),
-            set("b.shop", &["ns1.b.shop"], &[]),
+            set("b.shop", &["ns.example.net"], &[]),
             set("ns1.b.shop", &[], &["192.0.2.1"]),
+            set("ns1.c.shop", &[], &["192.0.2.3"]),
+            set("c.shop", &["ns1.c.shop"], &[]),
         ];
-        let ops = plan(repairs, &BTreeMap::new(), "shop", 1);
+        let ops = plan(repairs, "shop", 1);
         assert_eq!(
             names(&ops),
-            vec![vec!["b.shop", "ns1.b.shop"], vec!["a.shop"]]
-        );
-    }
-
-    #[test]
-    fn a_delegation_leaves_glue_before_the_glue_goes() {
-        // z.shop still uses ns1.b.shop in the zone; both go away.
-        let mut actual = BTreeMap::new();
-        actual.insert("z.shop".to_string(), set("z.shop", &["ns1.b.shop"], &[]));
-        let repairs = vec![
-            set("b.shop", &[], &[]),
-            set("ns1.b.shop", &[], &[]),
-            set("z.shop", &[], &[]),
-        ];
-        let ops = plan(repairs, &actual, "shop", 1);
-        assert_eq!(
-            names(&ops),
-            vec![vec!["z.shop"], vec!["b.shop", "ns1.b.shop"]]
+            vec![
+                vec!["a.shop"],
+                vec!["b.shop", "ns1.b.shop"],
+                vec!["ns1.c.shop", "c.shop"]
+            ]
         );
     }
 
@@ -301,7 +278,7 @@ mod tests {
             set("b.shop", &["ns.a.shop"], &[]),
             set("ns.b.shop", &[], &["192.0.2.2"]),
         ];
-        let ops = plan(repairs, &BTreeMap::new(), "shop", 1);
+        let ops = plan(repairs, "shop", 1);
         assert_eq!(ops.len(), 1);
         assert_eq!(ops[0].len(), 4);
     }
@@ -311,7 +288,7 @@ mod tests {
         let repairs: Vec<OwnerSet> = (0..10)
             .map(|i| set(&format!("d{i}.shop"), &["ns.example.net"], &[]))
             .collect();
-        let ops = plan(repairs, &BTreeMap::new(), "shop", 4);
+        let ops = plan(repairs, "shop", 4);
         assert_eq!(ops.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 4, 2]);
     }
 }
