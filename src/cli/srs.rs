@@ -51,6 +51,30 @@ pub enum SrsCommand {
     },
     /// Print the SRS clock and the publisher queue length.
     Status,
+    /// The DNS publisher's queue: list it, retry it now, or drop a change
+    /// the DNS server refuses for good (`status` names a blocked one).
+    #[command(subcommand)]
+    Publisher(PublisherCommand),
+}
+
+/// `tldd srs publisher ...`.
+#[derive(Debug, Subcommand)]
+pub enum PublisherCommand {
+    /// The oldest queued changes: id, when queued, owner names.
+    Queue {
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Send the queue now (after fixing why the DNS server refused it).
+    Retry,
+    /// Remove one queued change, e.g. one the DNS server refuses for good;
+    /// run `tldd srs reconcile` once the cause is fixed.
+    Drop {
+        /// The change's id (from `status` or `publisher queue`).
+        #[arg(long)]
+        id: u64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +239,11 @@ pub fn run(args: SrsArgs) -> anyhow::Result<()> {
         SrsCommand::Reconcile { dry_run } => AdminRequest::Reconcile { dry_run },
         SrsCommand::Ledger { registrar } => AdminRequest::Ledger { registrar },
         SrsCommand::Status => AdminRequest::Status,
+        SrsCommand::Publisher(PublisherCommand::Queue { limit }) => {
+            AdminRequest::PublisherQueue { limit }
+        }
+        SrsCommand::Publisher(PublisherCommand::Retry) => AdminRequest::PublisherRetry,
+        SrsCommand::Publisher(PublisherCommand::Drop { id }) => AdminRequest::PublisherDrop { id },
     };
     let reply = rt.block_on(tldd_srs::admin::run_request(cfg, req))?;
     if !reply.text.is_empty() {

@@ -435,6 +435,35 @@ fn a_refused_change_is_visible() {
     let txt = query(f.port(), "taken.shop.", "TXT", false);
     assert_eq!(txt.rcode, "NOERROR");
     assert!(txt.aa);
+
+    // The operator sees the change, drops it, and the queue moves on: a
+    // change made after it is published.
+    let queue = f.srs.ok(&["publisher", "queue"]);
+    let line = queue.lines().next().unwrap_or_default();
+    assert!(line.contains("taken.shop"), "{queue}");
+    let id = line.split('\t').next().unwrap().to_string();
+    domain(&mut a, "later.shop", &["ns1.example.net"]);
+    let out = f.srs.ok(&["publisher", "drop", "--id", &id]);
+    assert!(
+        out.contains("dropped DNS change") && out.contains("taken.shop"),
+        "{out}"
+    );
+    f.expect(
+        "later.shop published after the drop",
+        "later.shop.",
+        Want::Referral {
+            ns: &["ns1.example.net."],
+            glue: &[],
+            ds: false,
+        },
+    );
+    let status = f.srs.ok(&["status"]);
+    assert!(
+        status.contains("publisher_queue 0") && status.contains("publisher_blocked no"),
+        "{status}"
+    );
+    let (ok, _, err) = f.srs.cli(&["publisher", "drop", "--id", &id]);
+    assert!(!ok, "dropping it twice: {err}");
 }
 
 /// The primary loses its store and comes back from its zone file (the

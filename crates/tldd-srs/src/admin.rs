@@ -28,10 +28,26 @@ pub enum AdminRequest {
     RegistrarAdd(RegistrarSpec),
     RegistrarUpdate(RegistrarSpec),
     RegistrarList,
-    Lifecycle { at: Option<Ts> },
-    Reconcile { dry_run: bool },
-    Ledger { registrar: Option<String> },
+    Lifecycle {
+        at: Option<Ts>,
+    },
+    Reconcile {
+        dry_run: bool,
+    },
+    Ledger {
+        registrar: Option<String>,
+    },
     Status,
+    /// The oldest queued DNS changes.
+    PublisherQueue {
+        limit: usize,
+    },
+    /// Removes the queued change `id` (one the DNS server refuses for good).
+    PublisherDrop {
+        id: u64,
+    },
+    /// Sends the queue now instead of at the next retry.
+    PublisherRetry,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -175,6 +191,49 @@ impl App {
                     self.store.queue_len(),
                     blocked.as_deref().unwrap_or("no")
                 ))
+            }
+            AdminRequest::PublisherQueue { limit } => {
+                let ops = self.store.queue_peek(limit)?;
+                Ok(ops
+                    .iter()
+                    .map(|o| {
+                        let names: Vec<&str> = o.owners.iter().map(|w| w.name.as_str()).collect();
+                        format!("{}	queued={}	{}", o.id, fmt(o.queued), names.join(" "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"))
+            }
+            AdminRequest::PublisherDrop { id } => {
+                let op = self
+                    .store
+                    .queue_peek(usize::MAX)?
+                    .into_iter()
+                    .find(|o| o.id == id)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "no queued DNS change {id} (see `tldd srs publisher queue`)"
+                        )
+                    })?;
+                let names: Vec<String> = op.owners.iter().map(|w| w.name.clone()).collect();
+                self.store.queue_remove(&[id])?;
+                *self
+                    .store
+                    .publish_blocked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = None;
+                self.metrics.blocked.set(0);
+                self.store.publish_retry.notify_one();
+                tracing::warn!(op = id, names = %names.join(" "), "queued DNS change dropped by the operator");
+                Ok(format!(
+                    "dropped DNS change {id} ({}): the zone may now differ from the registry at these names; \
+                     once the DNS server accepts them, `tldd srs reconcile` repairs them",
+                    names.join(" ")
+                ))
+            }
+            AdminRequest::PublisherRetry => {
+                self.store.publish_retry.notify_one();
+                let tail = self.settle(local).await;
+                Ok(format!("publisher woken; {tail}"))
             }
             AdminRequest::Lifecycle { at } => {
                 let now = self.store.clock.now();

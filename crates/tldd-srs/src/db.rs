@@ -58,6 +58,9 @@ pub struct Store {
     pub clock: Clock,
     /// Woken after every commit that queued a DNS change.
     pub publish_notify: Arc<tokio::sync::Notify>,
+    /// Woken by the operator (`tldd srs publisher retry|drop`): the
+    /// publisher retries at once instead of after its backoff.
+    pub publish_retry: Arc<tokio::sync::Notify>,
     /// Set by the publisher while the DNS server refuses the oldest queued
     /// change (what, since when); shown by `status`. Not persisted.
     pub publish_blocked: Mutex<Option<String>>,
@@ -169,6 +172,7 @@ impl Store {
             roid_suffix: roid_suffix.to_string(),
             clock: Clock::new(offset),
             publish_notify: Arc::new(tokio::sync::Notify::new()),
+            publish_retry: Arc::new(tokio::sync::Notify::new()),
             publish_blocked: Mutex::new(None),
             generation: AtomicU64::new(0),
             commits: AtomicU64::new(commits.unwrap_or(0)),

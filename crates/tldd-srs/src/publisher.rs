@@ -25,7 +25,10 @@
 //! and its names, `result="refused"` in the metrics, the gauge
 //! `tldd_srs_publisher_blocked` at 1, and `tldd srs status` shows it. It is
 //! retried every 10 s at most, so fixing the cause on the server (its log
-//! names the reason) unblocks it without restarting the SRS. The SRS only
+//! names the reason) unblocks it without restarting the SRS;
+//! `tldd srs publisher retry` retries at once, and `tldd srs publisher
+//! drop --id N` removes a change the server will never take (then
+//! `reconcile` repairs the names once it would). The SRS only
 //! queues changes a TLD zone accepts (see `Txn::owner_set`), so a refusal
 //! means a bug or a server configured differently from the SRS.
 use crate::db::Store;
@@ -217,9 +220,11 @@ impl Publisher {
     /// Publishes forever; woken by commits, retrying with backoff.
     pub async fn run(self) {
         let notify = self.store.publish_notify.clone();
+        let retry = self.store.publish_retry.clone();
         let mut backoff = Duration::from_millis(200);
         loop {
             let woken = notify.notified();
+            let retry_now = retry.notified();
             match self.drain_ops().await {
                 Ok(_) => {
                     backoff = Duration::from_millis(200);
@@ -232,8 +237,12 @@ impl Publisher {
                     if matches!(e, SendError::Transient(_)) {
                         tracing::warn!(server = %self.server, error = %e, retry_in = ?backoff, "DNS update failed");
                     }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    tokio::select! {
+                        _ = retry_now => backoff = Duration::from_millis(200),
+                        _ = tokio::time::sleep(backoff) => {
+                            backoff = (backoff * 2).min(Duration::from_secs(10));
+                        }
+                    }
                 }
             }
         }
