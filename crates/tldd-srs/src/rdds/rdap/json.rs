@@ -13,14 +13,21 @@
 //!   in RFC 8056 names, events `registration`, `expiration`, `last changed`,
 //!   `transfer`, `last update of RDAP database`; exactly one entity with
 //!   role `registrar` (handle and `publicIds` "IANA Registrar ID" = the IANA
-//!   ID, `fn`, an `about` link to the registrar URL, and a nested `abuse`
-//!   entity with `fn`, `tel` (voice) and `email`); `registrant` and
-//!   `technical` entities; `nameservers`; `secureDNS` with
-//!   `delegationSigned` and `dsData`; a `self` link;
+//!   ID, `fn`, an `about` link with `value` its RDAP base URL and `href` its
+//!   web site (profile 2024 2.4.6), and a nested `abuse` entity with `fn`,
+//!   `tel` (voice) and `email`); `registrant` and `technical` entities;
+//!   `nameservers`; `secureDNS` with `delegationSigned` and `dsData`; a
+//!   `self` link and a `related` link to the registrar's RDAP answer for the
+//!   domain (TIG 2024 3.2; a registrar without an RDAP base URL gets a
+//!   remark saying so instead);
 //! - redaction: with `[srs.whois] redact` the contact handle (removal), name
-//!   (emptyValue), street, city and postal code (emptyValue), phone, fax and
-//!   e-mail (removal) are withheld, each listed in `redacted` with the JSON
-//!   path the profile expects; organisation, state/province and country stay.
+//!   (emptyValue), street, city and postal code (emptyValue), phone and fax
+//!   (removal) are withheld, each listed in `redacted` with the JSON path
+//!   the profile expects; the e-mail is replaced (`replacementValue`,
+//!   profile 2024 2.7.4.9 and 2.7.6.3) by what [`ContactPoint`] says, the
+//!   same as Whois prints; organisation, state/province and country stay;
+//! - phone numbers are RFC 3966 `tel:` URIs ([`tel_uri`]) with `type`
+//!   voice or fax.
 //!
 //! Design: every answer is a tree of typed `#[derive(Serialize)]` structs
 //! borrowing from the view, serialised straight into the response buffer
@@ -29,10 +36,11 @@
 //! RDAP database` event is written `eventAction` first so the response
 //! cache ([`crate::rdds::cache`]) can find and refresh its date.
 //!
-//! Limits: a registrar without a recorded RDAP base URL (`registrar update
-//! --rdap-url`) gets its web URL as the `about` link; no `port43`
-//! member unless `whois_listen` is set; contacts are not served as
-//! top-level entities.
+//! Limits: the registrar's RDAP base URL is what `registrar update
+//! --rdap-url` recorded (IANA's registry is not read); no `port43` member
+//! unless `whois_listen` is set; contacts are not served as top-level
+//! entities; a number that is not an EPP global number (`+CC.NUMBER`) is
+//! left out rather than published as an invalid `tel:` URI.
 use super::parts::*;
 use crate::model::{Contact, Registrar};
 use crate::rdds::view::{
