@@ -123,12 +123,15 @@ fn check_other_objects(port: u16) {
         "https://www.reg-a.example"
     );
 
-    let (st, h, nf) = get(port, "/domain/not-a-domain.shop");
-    assert_eq!(st, 404);
-    assert_eq!(header(&h, "access-control-allow-origin"), Some("*"));
-    assert_eq!(nf["errorCode"], 404);
-    check_conformance(&nf, false);
-    notice(&nf, "Terms of Service");
+    // profile 2.11 (-65300) asks for /domain/not-a-domain.invalid
+    for path in ["/domain/not-a-domain.shop", "/domain/not-a-domain.invalid"] {
+        let (st, h, nf) = get(port, path);
+        assert_eq!(st, 404, "{path}");
+        assert_eq!(header(&h, "access-control-allow-origin"), Some("*"));
+        assert_eq!(nf["errorCode"], 404);
+        check_conformance(&nf, false);
+        notice(&nf, "Terms of Service");
+    }
 }
 
 /// `[srs.whois] contact_email_replacement`: the relay address in the
@@ -256,6 +259,36 @@ fn rdap_profile_registrar_pointer() {
             "replacementValue"
         );
     }
+
+    // a registrant without an organisation: "Registrant Organization"
+    // listed as removed (profile 2024 2.7.4.2, -63300)
+    assert!(!vcard(one(&v, "registrant"), "org").is_empty());
+    assert!(v["redacted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["name"]["type"] != "Registrant Organization"));
+    let mut c2 = crate::support::srs::contact("ca-2");
+    c2["postalInfo"]["int"]
+        .as_object_mut()
+        .unwrap()
+        .remove("org");
+    fx.epp
+        .expect(1000, "create_contact", serde_json::json!([c2]));
+    fx.epp.expect(
+        1000,
+        "create_domain",
+        serde_json::json!([{
+            "name": "noorg.shop", "period": 1, "registrant": "ca-2",
+            "contacts": { "admin": "ca-2", "tech": "ca-2" }, "authInfo": "dom-Pass1",
+        }]),
+    );
+    let (st, _, n) = get(port, "/domain/noorg.shop");
+    assert_eq!(st, 200);
+    assert!(vcard(one(&n, "registrant"), "org").is_empty());
+    let r = redaction(&n, "Registrant Organization");
+    assert_eq!(r["method"], "removal");
+    assert_eq!(r["prePath"], format!("{REG}.vcardArray[1][?(@[0]=='org')]"));
 
     // the registrar's RDAP base URL cleared
     fx.srs

@@ -330,6 +330,14 @@ fn contact_entity<'a>(
     }
     if let Some(org) = p.and_then(|p| p.org.as_deref()) {
         card.push(text("org", org));
+    } else if c.redact && role == "registrant" {
+        // profile 2024 2.7.4.2: a registrant card without `org` lists
+        // "Registrant Organization" as removed
+        redacted.push(redaction(
+            format!("{label} Organization"),
+            "removal",
+            format!("{sel}.vcardArray[1][?(@[0]=='org')]"),
+        ));
     }
     if let Some(p) = p {
         let addr_shown = shown(c.redact, ct, Field::Street);
