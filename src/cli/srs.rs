@@ -120,8 +120,9 @@ pub struct RegistrarOpts {
     /// Abuse contact phone; empty string clears.
     #[arg(long)]
     pub abuse_phone: Option<String>,
-    /// Registrar's RDAP base URL (https://...); empty string clears.
-    #[arg(long)]
+    /// Registrar's RDAP base URL (https://..., as in IANA's Registrar IDs
+    /// registry; RDAP `related` and `about` links); empty string clears.
+    #[arg(long, alias = "rdap-base-url")]
     pub rdap_url: Option<String>,
     /// A street line of the registrar's own address (Whois registrar
     /// answer, RDAP entity); repeat for up to 3; on update replaces the

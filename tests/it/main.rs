@@ -19,6 +19,7 @@ mod keys_soft;
 mod linters;
 mod malformed;
 mod old_layout;
+mod rdap_profile;
 mod rdap_service;
 mod secondary_tldd;
 mod serve;

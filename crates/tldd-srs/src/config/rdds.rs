@@ -15,7 +15,8 @@
 //! Registration Data Policy; `redact = false` publishes everything, as the
 //! 2012 application's "no proxy" policy intended), the legal terms printed
 //! after every answer and linked from RDAP, and the public RDAP base URL
-//! used in links.
+//! used in links, and what replaces a redacted contact e-mail
+//! (`contact_email_replacement`, `contact_form_url`).
 //!
 //! Limits: the allow-list is static (reloaded on restart); limiter state is
 //! in memory and per process (several Whois nodes each count on their own).
@@ -71,6 +72,16 @@ pub struct WhoisConfig {
     pub rdap_base_url: Option<String>,
     /// Whois host name RDAP gives in `port43` (default `"whois.nic.<tld>"`).
     pub port43_host: Option<String>,
+    /// An e-mail address (e.g. a relay) published instead of a redacted
+    /// registrant or technical e-mail: Whois `... Email:` and the RDAP
+    /// vCard `email` (RFC 9537 `replacementValue`). Wins over
+    /// `contact_form_url`.
+    pub contact_email_replacement: Option<String>,
+    /// A web form for writing to a contact whose e-mail is redacted: Whois
+    /// `... Email:` prints the URL, RDAP has it as vCard `contact-uri`.
+    /// With neither key set, Whois points to the registrar of record and
+    /// RDAP's `contact-uri` is the registrar's RDAP answer for the domain.
+    pub contact_form_url: Option<String>,
 }
 
 impl Default for WhoisConfig {
@@ -97,6 +108,8 @@ impl Default for WhoisConfig {
             terms_url: None,
             rdap_base_url: None,
             port43_host: None,
+            contact_email_replacement: None,
+            contact_form_url: None,
         }
     }
 }
@@ -143,6 +156,28 @@ impl WhoisConfig {
         if let Some(u) = &self.rdap_base_url {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
                 return Err("`srs.whois.rdap_base_url` must start with http:// or https://".into());
+            }
+        }
+        if let Some(e) = &self.contact_email_replacement {
+            let ok = e.split_once('@').is_some_and(|(l, d)| {
+                !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+            });
+            if !ok || e.chars().any(|c| c.is_whitespace() || c.is_control()) || e.len() > 254 {
+                return Err(format!(
+                    "`srs.whois.contact_email_replacement`: {e:?} is not an e-mail address"
+                ));
+            }
+        }
+        if let Some(u) = &self.contact_form_url {
+            let rest = u
+                .strip_prefix("https://")
+                .or_else(|| u.strip_prefix("http://"));
+            if !rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+                || u.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(format!(
+                    "`srs.whois.contact_form_url`: {u:?} is not an http(s) URL"
+                ));
             }
         }
         Ok(nets)
@@ -201,9 +236,35 @@ mod tests {
                 rdap_base_url: Some("ftp://x/".into()),
                 ..Default::default()
             },
+            WhoisConfig {
+                contact_email_replacement: Some("no-at-sign".into()),
+                ..Default::default()
+            },
+            WhoisConfig {
+                contact_email_replacement: Some("a b@nic.shop".into()),
+                ..Default::default()
+            },
+            WhoisConfig {
+                contact_form_url: Some("mailto:x@nic.shop".into()),
+                ..Default::default()
+            },
+            WhoisConfig {
+                contact_form_url: Some("https://".into()),
+                ..Default::default()
+            },
         ] {
             assert!(c.check().is_err(), "{c:?}");
         }
+    }
+
+    #[test]
+    fn contact_replacements_accepted() {
+        let c = WhoisConfig {
+            contact_email_replacement: Some("relay@nic.shop".into()),
+            contact_form_url: Some("https://nic.shop/contact".into()),
+            ..Default::default()
+        };
+        assert!(c.check().is_ok());
     }
 
     #[test]

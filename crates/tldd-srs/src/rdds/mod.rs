@@ -121,6 +121,16 @@ impl Rdds {
     }
 }
 
+impl Rdds {
+    /// What replaces a redacted contact e-mail in both services.
+    pub fn contact_point(&self) -> view::ContactPoint<'_> {
+        view::ContactPoint::new(
+            self.cfg.contact_email_replacement.as_deref(),
+            self.cfg.contact_form_url.as_deref(),
+        )
+    }
+}
+
 /// Binds `[srs] whois_listen` and `rdap_listen` (when set) and spawns
 /// their servers into `tasks`. Bind errors name the key.
 pub async fn start(

@@ -185,7 +185,10 @@ fn nameserver(
 
 /// Answers one query line: (type, result, text) for metrics and the client.
 pub fn answer(rdds: &Rdds, line: &[u8]) -> (&'static str, &'static str, Bytes) {
-    let footer = Footer { terms: &rdds.terms };
+    let footer = Footer {
+        terms: &rdds.terms,
+        email: rdds.contact_point(),
+    };
     let now = rdds.store.clock.now();
     let q = match query::parse(line, &rdds.tld) {
         Ok(q) => q,

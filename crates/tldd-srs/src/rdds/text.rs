@@ -12,9 +12,7 @@
 //! Name:` with its U-label right after `Domain Name:`.
 use crate::model::Contact;
 use crate::model::Registrar;
-use crate::rdds::view::{
-    postal, shown, time, DomainView, Field, HostView, EMAIL_REDIRECT, REDACTED,
-};
+use crate::rdds::view::{postal, shown, time, ContactPoint, DomainView, Field, HostView, REDACTED};
 use std::fmt::Write;
 
 /// Lines accumulated with CRLF ends.
@@ -49,9 +47,11 @@ impl Out {
 /// answer cache refreshes the time after it).
 pub const LAST_UPDATE_MARK: &[u8] = b">>> Last update of WHOIS database: ";
 
-/// Texts every answer ends with.
+/// Texts every answer ends with, and what replaces a redacted e-mail.
 pub struct Footer<'a> {
     pub terms: &'a str,
+    /// The same choice RDAP makes (see [`ContactPoint`]).
+    pub email: ContactPoint<'a>,
 }
 
 impl Footer<'_> {
@@ -76,7 +76,14 @@ fn registrar_lines(out: &mut Out, r: Option<&Registrar>) {
     out.kv("Registrar URL", &get(|r| r.url.as_ref()));
 }
 
-fn contact_block(out: &mut Out, role: &str, id_key: &str, c: Option<&Contact>, redact: bool) {
+fn contact_block(
+    out: &mut Out,
+    role: &str,
+    id_key: &str,
+    c: Option<&Contact>,
+    redact: bool,
+    email: ContactPoint,
+) {
     let Some(c) = c else {
         for k in [
             " Name",
@@ -170,7 +177,7 @@ fn contact_block(out: &mut Out, role: &str, id_key: &str, c: Option<&Contact>, r
     let email = if shown(redact, c, Field::Email) {
         c.email.as_str()
     } else {
-        EMAIL_REDIRECT
+        email.whois()
     };
     out.kv2(role, " Email", email);
 }
@@ -211,6 +218,7 @@ pub fn domain(v: &DomainView, redact: bool, footer: &Footer) -> String {
         "Registry Registrant ID",
         v.registrant.as_ref(),
         redact,
+        footer.email,
     );
     contact_block(
         &mut out,
@@ -218,6 +226,7 @@ pub fn domain(v: &DomainView, redact: bool, footer: &Footer) -> String {
         "Registry Admin ID",
         v.admin.as_ref(),
         redact,
+        footer.email,
     );
     contact_block(
         &mut out,
@@ -225,6 +234,7 @@ pub fn domain(v: &DomainView, redact: bool, footer: &Footer) -> String {
         "Registry Tech ID",
         v.tech.as_ref(),
         redact,
+        footer.email,
     );
     for ns in &d.ns {
         out.kv("Name Server", ns);

@@ -28,8 +28,86 @@ use time::OffsetDateTime;
 
 /// Shown instead of a redacted value (RA Specification 4 as amended).
 pub const REDACTED: &str = "REDACTED FOR PRIVACY";
-/// Shown instead of a redacted e-mail address.
+/// Shown instead of a redacted e-mail address when the registry has no
+/// relay address or web form of its own (Whois `Registrant Email`, the
+/// RDAP contact's `remarks`).
 pub const EMAIL_REDIRECT: &str = "Please query the RDDS service of the Registrar of Record identified in this output for information on how to contact the Registrant, Admin, or Tech contact of the queried domain name.";
+
+/// What replaces a redacted contact e-mail, in Whois and RDAP alike
+/// (Registration Data Policy: an e-mail address or a web form that
+/// facilitates e-mail communication with the contact; RDAP profile 2024
+/// 2.7.4.9 / 2.7.6.3: vCard `email` with the replacement, or
+/// `contact-uri` to the form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactPoint<'a> {
+    /// `[srs.whois] contact_email_replacement`: Whois prints it, RDAP has
+    /// it as the `email` value.
+    Email(&'a str),
+    /// `[srs.whois] contact_form_url`: Whois prints the URL, RDAP has it
+    /// as `contact-uri`.
+    Form(&'a str),
+    /// Neither set: Whois prints [`EMAIL_REDIRECT`], RDAP gives the same
+    /// text as a remark and, as `contact-uri`, the registrar of record's
+    /// RDAP answer for the domain (else its web site, else its entity here).
+    Registrar,
+}
+
+impl<'a> ContactPoint<'a> {
+    pub fn new(email: Option<&'a str>, form: Option<&'a str>) -> ContactPoint<'a> {
+        match (email, form) {
+            (Some(e), _) => ContactPoint::Email(e),
+            (None, Some(u)) => ContactPoint::Form(u),
+            (None, None) => ContactPoint::Registrar,
+        }
+    }
+
+    /// The Whois `... Email:` value.
+    pub fn whois(&self) -> &'a str {
+        match *self {
+            ContactPoint::Email(e) => e,
+            ContactPoint::Form(u) => u,
+            ContactPoint::Registrar => EMAIL_REDIRECT,
+        }
+    }
+}
+
+/// A phone number as an RFC 3966 `tel:` URI: the EPP form `+CC.NUMBER`
+/// (RFC 5733) becomes `tel:+CC-NUMBER`, an extension `;ext=X`. The `.` of
+/// the EPP form is written `-`, the separator every validator accepts.
+/// None when the number is not a global number (no `+`, no digits after
+/// the country code, characters other than digits and separators).
+pub fn tel_uri(number: &str, ext: Option<&str>) -> Option<String> {
+    let n = number.trim();
+    let rest = n.strip_prefix('+')?;
+    let (cc, national) = rest.split_once('.').unwrap_or(("", rest));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let sep = |b: u8| matches!(b, b'-' | b'.' | b'(' | b')' | b' ');
+    if !national.bytes().any(|b| b.is_ascii_digit())
+        || !national.bytes().all(|b| b.is_ascii_digit() || sep(b))
+        || !(cc.is_empty() || digits(cc))
+    {
+        return None;
+    }
+    let national: String = national
+        .bytes()
+        .map(|b| if sep(b) { '-' } else { b as char })
+        .collect();
+    let mut out = String::with_capacity(n.len() + 16);
+    out.push_str("tel:+");
+    if !cc.is_empty() {
+        out.push_str(cc);
+        out.push('-');
+    }
+    out.push_str(national.trim_matches('-'));
+    if let Some(x) = ext.map(str::trim).filter(|x| !x.is_empty()) {
+        if !digits(x) {
+            return None;
+        }
+        out.push_str(";ext=");
+        out.push_str(x);
+    }
+    Some(out)
+}
 pub const WICF_URL: &str = "https://icann.org/wicf";
 pub const EPP_STATUS_URL: &str = "https://icann.org/epp";
 
@@ -355,6 +433,40 @@ mod tests {
         assert_eq!(rdap_status("autoRenewPeriod"), "auto renew period");
         assert_eq!(rdap_status("serverHold"), "server hold");
         assert_eq!(rdap_status("linked"), "associated");
+    }
+
+    #[test]
+    fn rfc3966_tel_uris() {
+        assert_eq!(tel_uri("+1.5555551212", None).unwrap(), "tel:+1-5555551212");
+        assert_eq!(
+            tel_uri("+1.5555551212", Some("123")).unwrap(),
+            "tel:+1-5555551212;ext=123"
+        );
+        assert_eq!(
+            tel_uri("+81.312345678", Some("")).unwrap(),
+            "tel:+81-312345678"
+        );
+        assert_eq!(
+            tel_uri("+44.20 7946 0000", None).unwrap(),
+            "tel:+44-20-7946-0000"
+        );
+        for bad in ["5555551212", "+1.", "+1.555x", "+x.555", "", "+"] {
+            assert_eq!(tel_uri(bad, None), None, "{bad:?}");
+        }
+        assert_eq!(tel_uri("+1.555", Some("12a")), None);
+        // what comes out is RFC 3966 global-number syntax, no '.' left
+        let t = tel_uri("+1.5555551212", Some("9")).unwrap();
+        assert!(!t.contains('.') && t.starts_with("tel:+1-"), "{t}");
+    }
+
+    #[test]
+    fn contact_point_choice() {
+        let e = ContactPoint::new(Some("relay@nic.shop"), Some("https://nic.shop/f"));
+        assert_eq!(e, ContactPoint::Email("relay@nic.shop"));
+        assert_eq!(e.whois(), "relay@nic.shop");
+        let f = ContactPoint::new(None, Some("https://nic.shop/f"));
+        assert_eq!(f.whois(), "https://nic.shop/f");
+        assert_eq!(ContactPoint::new(None, None).whois(), EMAIL_REDIRECT);
     }
 
     #[test]

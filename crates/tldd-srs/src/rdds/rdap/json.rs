@@ -13,14 +13,21 @@
 //!   in RFC 8056 names, events `registration`, `expiration`, `last changed`,
 //!   `transfer`, `last update of RDAP database`; exactly one entity with
 //!   role `registrar` (handle and `publicIds` "IANA Registrar ID" = the IANA
-//!   ID, `fn`, an `about` link to the registrar URL, and a nested `abuse`
-//!   entity with `fn`, `tel` (voice) and `email`); `registrant` and
-//!   `technical` entities; `nameservers`; `secureDNS` with
-//!   `delegationSigned` and `dsData`; a `self` link;
+//!   ID, `fn`, an `about` link with `value` its RDAP base URL and `href` its
+//!   web site (profile 2024 2.4.6), and a nested `abuse` entity with `fn`,
+//!   `tel` (voice) and `email`); `registrant` and `technical` entities;
+//!   `nameservers`; `secureDNS` with `delegationSigned` and `dsData`; a
+//!   `self` link and a `related` link to the registrar's RDAP answer for the
+//!   domain (TIG 2024 3.2; a registrar without an RDAP base URL gets a
+//!   remark saying so instead);
 //! - redaction: with `[srs.whois] redact` the contact handle (removal), name
-//!   (emptyValue), street, city and postal code (emptyValue), phone, fax and
-//!   e-mail (removal) are withheld, each listed in `redacted` with the JSON
-//!   path the profile expects; organisation, state/province and country stay.
+//!   (emptyValue), street, city and postal code (emptyValue), phone and fax
+//!   (removal) are withheld, each listed in `redacted` with the JSON path
+//!   the profile expects; the e-mail is replaced (`replacementValue`,
+//!   profile 2024 2.7.4.9 and 2.7.6.3) by what [`ContactPoint`] says, the
+//!   same as Whois prints; organisation, state/province and country stay;
+//! - phone numbers are RFC 3966 `tel:` URIs ([`tel_uri`]) with `type`
+//!   voice or fax.
 //!
 //! Design: every answer is a tree of typed `#[derive(Serialize)]` structs
 //! borrowing from the view, serialised straight into the response buffer
@@ -29,14 +36,16 @@
 //! RDAP database` event is written `eventAction` first so the response
 //! cache ([`crate::rdds::cache`]) can find and refresh its date.
 //!
-//! Limits: a registrar without a recorded RDAP base URL (`registrar update
-//! --rdap-url`) gets its web URL as the `about` link; no `port43`
-//! member unless `whois_listen` is set; contacts are not served as
-//! top-level entities.
+//! Limits: the registrar's RDAP base URL is what `registrar update
+//! --rdap-url` recorded (IANA's registry is not read); no `port43` member
+//! unless `whois_listen` is set; contacts are not served as top-level
+//! entities; a number that is not an EPP global number (`+CC.NUMBER`) is
+//! left out rather than published as an invalid `tel:` URI.
 use super::parts::*;
 use crate::model::{Contact, Registrar};
 use crate::rdds::view::{
-    postal, rdap_status, shown, DomainView, Field, HostView, EPP_STATUS_URL, WICF_URL,
+    postal, rdap_status, shown, tel_uri, ContactPoint, DomainView, Field, HostView, EMAIL_REDIRECT,
+    EPP_STATUS_URL, WICF_URL,
 };
 use serde::Serialize;
 use std::borrow::Cow;
@@ -52,6 +61,8 @@ pub struct Ctx<'a> {
     pub redact: bool,
     /// Whois server host name for `port43`, if any.
     pub port43: Option<&'a str>,
+    /// What replaces a redacted contact e-mail (the same as in Whois).
+    pub email: ContactPoint<'a>,
 }
 
 /// Marker before the date of the `last update of RDAP database` event.
@@ -150,7 +161,14 @@ struct RegistrarEntity<'a> {
     notices: Option<[Notice<'a>; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     port43: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remarks: Option<[Remark<'a>; 1]>,
 }
+
+/// Said on a registrar entity without an RDAP base URL (no `related` link
+/// to it can be given, TIG 2024 3.2).
+pub const NO_REGISTRAR_RDAP: &str =
+    "The registrar of record has not provided an RDAP base URL; this answer has no link to the registrar's RDAP service.";
 
 /// The registrar's own card: its name and, when it is the object looked
 /// up, whatever of its address, phone, fax and email is recorded.
@@ -180,13 +198,8 @@ fn registrar_card(r: &Registrar, top: bool) -> Vec<VProp<'_>> {
         ));
     }
     for (num, typ) in [(&c.phone, "voice"), (&c.fax, "fax")] {
-        if let Some(n) = num {
-            card.push(VProp::Typed(
-                "tel",
-                TypeParam { typ },
-                "uri",
-                format!("tel:{n}"),
-            ));
+        if let Some(uri) = num.as_deref().and_then(|n| tel_uri(n, None)) {
+            card.push(VProp::Typed("tel", TypeParam { typ }, "uri", uri));
         }
     }
     if let Some(e) = &c.email {
@@ -214,23 +227,31 @@ fn registrar_entity<'a>(
         text("version", "4.0"),
         text("fn", format!("{} abuse contact", r.name)),
     ];
-    if let Some(p) = &r.abuse_phone {
-        abuse_card.push(VProp::Typed(
-            "tel",
-            TypeParam { typ: "voice" },
-            "uri",
-            format!("tel:{p}"),
-        ));
+    if let Some(uri) = r.abuse_phone.as_deref().and_then(|p| tel_uri(p, None)) {
+        abuse_card.push(VProp::Typed("tel", TypeParam { typ: "voice" }, "uri", uri));
     }
     if let Some(e) = &r.abuse_email {
         abuse_card.push(text("email", e.as_str()));
     }
     let mut links = Vec::with_capacity(2);
-    // profile 2.4.6: `about` is the registrar's RDAP base URL; without one
-    // recorded, its web site (documented limit)
-    match (&r.rdap_url, &r.url) {
-        (Some(rd), _) => links.push(link(c, "about", rd.as_str(), "application/rdap+json")),
-        (None, Some(u)) => links.push(link(c, "about", u.as_str(), "text/html")),
+    // profile 2024 2.4.6: `about` with `value` the registrar's RDAP base URL
+    // (as in IANA's Registrar IDs registry) and `href` its web site (the
+    // Registrar URL); without a recorded RDAP base URL `value` is, as RFC
+    // 9083 has it, this request's URL
+    let value = r.rdap_url.as_deref().unwrap_or(&c.request_url);
+    match (&r.url, &r.rdap_url) {
+        (Some(u), _) => links.push(Link {
+            value,
+            rel: "about",
+            href: u.as_str().into(),
+            typ: "text/html",
+        }),
+        (None, Some(rd)) => links.push(Link {
+            value,
+            rel: "about",
+            href: rd.as_str().into(),
+            typ: "application/rdap+json",
+        }),
         (None, None) => {}
     }
     links.push(link(
@@ -265,6 +286,10 @@ fn registrar_entity<'a>(
         }),
         notices: None,
         port43: None,
+        remarks: r.rdap_url.is_none().then_some([Remark {
+            title: "Registrar RDAP base URL",
+            description: [NO_REGISTRAR_RDAP],
+        }]),
     }
 }
 
@@ -276,14 +301,18 @@ struct ContactEntity<'a> {
     vcard_array: VCard<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     handle: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remarks: Option<[Remark<'static>; 1]>,
 }
 
 /// A contact entity with `role`; pushes its redactions onto `redacted`.
+/// `registrar_uri` is where [`ContactPoint::Registrar`] sends a reader.
 fn contact_entity<'a>(
     ct: &'a Contact,
     role: &'a str,
     label: &str,
-    c: &Ctx,
+    c: &Ctx<'a>,
+    registrar_uri: &'a str,
     redacted: &mut Vec<Redaction>,
 ) -> ContactEntity<'a> {
     let sel = format!("$.entities[?(@.roles[0]=='{role}')]");
@@ -301,6 +330,14 @@ fn contact_entity<'a>(
     }
     if let Some(org) = p.and_then(|p| p.org.as_deref()) {
         card.push(text("org", org));
+    } else if c.redact && role == "registrant" {
+        // profile 2024 2.7.4.2: a registrant card without `org` lists
+        // "Registrant Organization" as removed
+        redacted.push(redaction(
+            format!("{label} Organization"),
+            "removal",
+            format!("{sel}.vcardArray[1][?(@[0]=='org')]"),
+        ));
     }
     if let Some(p) = p {
         let addr_shown = shown(c.redact, ct, Field::Street);
@@ -334,11 +371,10 @@ fn contact_entity<'a>(
         ("Fax", &ct.fax, Field::Fax, "fax"),
     ] {
         if shown(c.redact, ct, f) {
-            if let Some(ph) = phone {
-                let uri = match &ph.ext {
-                    Some(x) => format!("tel:{};ext={x}", ph.number),
-                    None => format!("tel:{}", ph.number),
-                };
+            if let Some(uri) = phone
+                .as_ref()
+                .and_then(|ph| tel_uri(&ph.number, ph.ext.as_deref()))
+            {
                 card.push(VProp::Typed("tel", TypeParam { typ }, "uri", uri));
             }
         } else {
@@ -349,13 +385,37 @@ fn contact_entity<'a>(
             ));
         }
     }
+    let mut remarks = None;
+    let email_at = format!("{sel}.vcardArray[1][?(@[0]=='email')]");
     if shown(c.redact, ct, Field::Email) {
         card.push(text("email", ct.email.as_str()));
-    } else {
-        redacted.push(redaction(
+    } else if let ContactPoint::Email(e) = c.email {
+        // profile 2024 2.7.4.9 / 2.7.6.3: the replacement in `email`
+        card.push(text("email", e));
+        redacted.push(replaced(
             format!("{label} Email"),
-            "removal",
-            format!("{sel}.vcardArray[1][?(@[0]=='email')]"),
+            None,
+            Some(format!("{email_at}[3]")),
+            None,
+        ));
+    } else {
+        // ... or a `contact-uri` in its place
+        let uri = match c.email {
+            ContactPoint::Form(u) => u,
+            _ => {
+                remarks = Some([Remark {
+                    title: "Email",
+                    description: [EMAIL_REDIRECT],
+                }]);
+                registrar_uri
+            }
+        };
+        card.push(VProp::Text("contact-uri", NoParams {}, "uri", uri.into()));
+        redacted.push(replaced(
+            format!("{label} Email"),
+            Some(email_at),
+            None,
+            Some(format!("{sel}.vcardArray[1][?(@[0]=='contact-uri')]")),
         ));
     }
     let handle = if shown(c.redact, ct, Field::Handle) {
@@ -370,6 +430,7 @@ fn contact_entity<'a>(
         roles: [role],
         vcard_array: vcard(card),
         handle,
+        remarks,
     }
 }
 
@@ -442,7 +503,7 @@ struct DomainObject<'a> {
     nameservers: Vec<NameserverBrief<'a>>,
     #[serde(rename = "secureDNS")]
     secure_dns: SecureDns<'a>,
-    links: [Link<'a>; 1],
+    links: Vec<Link<'a>>,
     notices: [Notice<'a>; 3],
     #[serde(skip_serializing_if = "Option::is_none")]
     port43: Option<&'a str>,
@@ -458,9 +519,31 @@ fn to_vec<T: Serialize>(v: &T, capacity: usize) -> Vec<u8> {
     out
 }
 
+/// The registrar's RDAP answer for domain `name`: its base URL (ending in
+/// '/' or not) + `domain/<name>`.
+fn registrar_domain_url(base: &str, name: &str) -> String {
+    let sep = if base.ends_with('/') { "" } else { "/" };
+    format!("{base}{sep}domain/{name}")
+}
+
 /// A domain answer.
-pub fn domain(v: &DomainView, c: &Ctx) -> Vec<u8> {
+pub fn domain<'a>(v: &'a DomainView, c: &'a Ctx<'a>) -> Vec<u8> {
     let d = &v.domain;
+    let r = v.registrar.as_ref();
+    let related = r
+        .and_then(|r| r.rdap_url.as_deref())
+        .map(|b| registrar_domain_url(b, &d.name));
+    // where a reader learns how to reach a contact whose e-mail is redacted
+    // (without a relay address or form of the registry's own)
+    let registrar_uri: String = match (&related, r) {
+        (Some(u), _) => u.clone(),
+        (None, Some(r)) => r
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("{}entity/{}", c.base, r.iana_id)),
+        (None, None) => format!("{}domain/{}", c.base, d.name),
+    };
+    let registrar_uri = registrar_uri.as_str();
     let mut redacted = vec![];
     let mut entities = Vec::with_capacity(3);
     if let Some(r) = &v.registrar {
@@ -472,6 +555,7 @@ pub fn domain(v: &DomainView, c: &Ctx) -> Vec<u8> {
             "registrant",
             "Registrant",
             c,
+            registrar_uri,
             &mut redacted,
         )));
     }
@@ -481,6 +565,7 @@ pub fn domain(v: &DomainView, c: &Ctx) -> Vec<u8> {
             "technical",
             "Tech",
             c,
+            registrar_uri,
             &mut redacted,
         )));
     }
@@ -517,12 +602,19 @@ pub fn domain(v: &DomainView, c: &Ctx) -> Vec<u8> {
                 })
                 .collect(),
         },
-        links: [link(
-            c,
-            "self",
-            format!("{}domain/{}", c.base, d.name),
-            "application/rdap+json",
-        )],
+        links: {
+            let mut l = vec![link(
+                c,
+                "self",
+                format!("{}domain/{}", c.base, d.name),
+                "application/rdap+json",
+            )];
+            // TIG 2024 3.2: the registrar's RDAP answer for the domain
+            if let Some(href) = related {
+                l.push(link(c, "related", href, "application/rdap+json"));
+            }
+            l
+        },
         notices: domain_notices(c),
         port43: c.port43,
         redacted,

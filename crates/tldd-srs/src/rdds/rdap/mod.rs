@@ -205,6 +205,7 @@ impl RdapState {
             terms_url: &self.rdds.terms_url,
             redact: self.rdds.cfg.redact,
             port43: self.port43.as_deref(),
+            email: self.rdds.contact_point(),
         }
     }
 

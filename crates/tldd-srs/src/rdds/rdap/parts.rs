@@ -130,9 +130,40 @@ pub(super) struct Redaction {
     pub(super) pre_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) post_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) replacement_path: Option<String>,
     pub(super) path_lang: &'static str,
     pub(super) method: &'static str,
     pub(super) reason: Reason,
+}
+
+/// An RFC 9083 `remarks` member entry (no links).
+#[derive(Serialize)]
+pub(super) struct Remark<'a> {
+    pub(super) title: &'a str,
+    pub(super) description: [&'a str; 1],
+}
+
+/// An RFC 9537 `replacementValue` entry: the value at `post_path` was put
+/// in place of the redacted one, or the redacted member at `pre_path` was
+/// replaced by the one at `replacement_path`.
+pub(super) fn replaced(
+    name: String,
+    pre_path: Option<String>,
+    post_path: Option<String>,
+    replacement_path: Option<String>,
+) -> Redaction {
+    Redaction {
+        name: RedactionName { typ: name },
+        pre_path,
+        post_path,
+        replacement_path,
+        path_lang: "jsonpath",
+        method: "replacementValue",
+        reason: Reason {
+            typ: "Server policy",
+        },
+    }
 }
 
 pub(super) fn redaction(name: String, method: &'static str, path: String) -> Redaction {
@@ -146,6 +177,7 @@ pub(super) fn redaction(name: String, method: &'static str, path: String) -> Red
         name: RedactionName { typ: name },
         pre_path,
         post_path,
+        replacement_path: None,
         path_lang: "jsonpath",
         method,
         reason: Reason {
