@@ -55,6 +55,8 @@ enum Command {
     Srs(cli::srs::SrsArgs),
     /// The zone store in data_dir: check every file, recover a damaged one.
     Store(cli::store::StoreArgs),
+    /// Steer a running server (status, zone-status, zone-notify, ...), as knotc.
+    Ctl(cli::ctl::CtlArgs),
 }
 
 #[derive(Subcommand)]
@@ -97,6 +99,12 @@ fn main() -> ExitCode {
         Command::Sign(args) => cli::sign::run(args),
         Command::Keys(args) => cli::keys::run(args),
         Command::Srs(args) => cli::srs::run(args),
+        Command::Ctl(args) => {
+            return cli::ctl::run(args).unwrap_or_else(|e| {
+                eprintln!("tldd: {e:#}");
+                ExitCode::from(2)
+            })
+        }
         Command::Store(args) => cli::store::run(args).map(|ok| {
             if !ok {
                 std::process::exit(1)

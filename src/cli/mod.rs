@@ -1,4 +1,5 @@
 //! One module per subcommand (arguments, output), and the progress bars.
+pub mod ctl;
 pub mod keys;
 pub mod progress;
 pub mod sign;

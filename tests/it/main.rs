@@ -8,6 +8,7 @@
 mod support;
 
 mod crash_kill9;
+mod ctl;
 mod differential;
 mod dnssec_answers;
 mod dnssec_peers;

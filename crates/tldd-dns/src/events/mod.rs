@@ -67,10 +67,16 @@
 //! After a swap the zone's NOTIFY targets are due ([`notify`]) and zone
 //! metrics are updated.
 //!
+//! # Control
+//! `tldd ctl`'s zone commands arrive as [`Event::Control`] ([`control`]):
+//! status questions are answered from the loop's own state, NOTIFY and
+//! refresh orders run the timers' code.
+//!
 //! # Limits
-//! Key rollover steps and control-channel commands are not events yet
-//! (they land with the key-lifecycle and control-plane work).
+//! Key rollover steps are not events yet (they land with the key
+//! lifecycle).
 mod commit;
+pub mod control;
 pub mod notify;
 pub mod secondary;
 
@@ -119,6 +125,8 @@ pub enum Event {
         serial: u32,
         result: Result<(), String>,
     },
+    /// A `tldd ctl` command ([`control`]).
+    Control(control::Control),
 }
 
 /// The loop's deadlines, one per kind of timed work.
@@ -284,6 +292,7 @@ impl ZoneLoop {
                     serial,
                     result,
                 } => self.notify_done(run, target, serial, result),
+                Event::Control(c) => self.control(run, c),
             }
         }
         self.commit_updates(run, updates);

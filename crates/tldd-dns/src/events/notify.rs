@@ -25,6 +25,11 @@ pub struct Target {
 }
 
 impl Target {
+    /// A serial not yet acknowledged by this target.
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// The deadline the loop waits for (none while a try is in flight).
     pub fn next_try(&self) -> Option<Instant> {
         if self.in_flight {

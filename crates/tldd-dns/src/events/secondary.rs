@@ -58,6 +58,11 @@ pub struct State {
 }
 
 impl State {
+    /// The next SOA check and the expiry, for `tldd ctl zone-status`.
+    pub(super) fn deadlines_at(&self) -> (Option<Instant>, Option<Instant>) {
+        (self.refresh_at, self.expire_at)
+    }
+
     pub(super) fn start(enabled: bool, journal: &ZoneJournal, now: Instant) -> State {
         let carried = if enabled {
             journal

@@ -18,6 +18,7 @@
 //! Listen addresses with port 0 get an ephemeral port, the same for UDP and
 //! TCP and for every worker; the actual addresses are logged
 //! (`listening udp=... tcp=...`).
+pub mod control;
 pub mod dispatch;
 pub mod notify;
 pub mod tcp;
@@ -190,6 +191,7 @@ pub(crate) fn set_serial(zone: &mut tldd_zone::Zone, serial: u32) -> anyhow::Res
 /// Zone loading reports to `progress`.
 pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
     let started = tldd_tsig::now();
+    let started_at = Instant::now();
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("server.data_dir {}", cfg.server.data_dir.display()))?;
     let metrics = Arc::new(Metrics::new());
@@ -336,10 +338,12 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
     }
 
     let result = rt.block_on(async {
+        let mut listeners = Vec::new();
         for (addr, tcp) in bound {
             let l = tokio::net::TcpListener::from_std(tcp)
                 .with_context(|| format!("server.listen: tcp {addr}"))?;
             tracing::info!(udp = %addr, tcp = %l.local_addr()?, workers, "listening");
+            listeners.push(format!("udp={addr},tcp={}", l.local_addr()?));
             tokio::spawn(tcp::serve(
                 l,
                 svc.clone(),
@@ -358,9 +362,26 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
                 }
             });
         }
+        let ctl = control::bind(&cfg.server.data_dir).with_context(|| {
+            format!(
+                "server.data_dir: control socket {}",
+                control::socket_path(&cfg.server.data_dir).display()
+            )
+        })?;
+        tracing::info!(socket = %control::socket_path(&cfg.server.data_dir).display(), "control socket listening");
+        tokio::spawn(control::serve(
+            ctl,
+            svc.clone(),
+            Arc::new(control::ServerInfo {
+                started: started_at,
+                listeners,
+                data_dir: cfg.server.data_dir.clone(),
+            }),
+        ));
         wait_for_signal().await;
         anyhow::Ok(())
     });
+    let _ = std::fs::remove_file(control::socket_path(&cfg.server.data_dir));
     tracing::info!("shutting down");
     stop.store(true, Ordering::Relaxed);
     for t in threads {

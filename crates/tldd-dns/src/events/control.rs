@@ -1,0 +1,109 @@
+//! Control-channel commands as events of the zone's loop: `tldd ctl`'s
+//! questions about a zone are answered by the one owner of its state, and
+//! its orders (NOTIFY now, refresh now) are carried out by the same code
+//! the timers run, so a command can never race the loop.
+//!
+//! The facts are plain values ([`ZoneFacts`]); the control socket
+//! ([`crate::server::control`]) turns them into `key: value` lines.
+use super::{Run, ZoneLoop};
+use std::time::Instant;
+use tokio::sync::oneshot;
+
+/// A control command for one zone.
+#[derive(Debug)]
+pub enum Control {
+    /// The zone's state as its loop sees it.
+    Status(oneshot::Sender<ZoneFacts>),
+    /// Send NOTIFY to every `[[zone]] notify` target now.
+    Notify(oneshot::Sender<Result<String, String>>),
+    /// Secondary: check the primary's SOA now (and transfer if behind).
+    Refresh(oneshot::Sender<Result<String, String>>),
+}
+
+/// What `tldd ctl zone-status` reports for one zone.
+#[derive(Debug, Clone, Default)]
+pub struct ZoneFacts {
+    pub zone: String,
+    /// `None`: nothing served yet (a secondary before its first transfer).
+    pub serial: Option<u32>,
+    /// The served version has an NSEC3 chain.
+    pub signed: bool,
+    pub secondary: bool,
+    pub delegations: usize,
+    /// Journal entries kept (IXFR depth and what a restart replays).
+    pub journal_entries: u64,
+    /// Secondary: the primary, the last contact (unix seconds) and the
+    /// seconds until the next SOA check.
+    pub primary: Option<String>,
+    pub last_refresh: Option<u64>,
+    pub next_refresh_in: Option<u64>,
+    /// Secondary: seconds until the zone expires without contact.
+    pub expires_in: Option<u64>,
+    /// NOTIFY targets, and how many have not acknowledged the newest serial.
+    pub notify_targets: usize,
+    pub notify_pending: usize,
+    /// Signed: seconds until the next signature refresh pass.
+    pub next_resign_in: Option<u64>,
+}
+
+fn secs_until(at: Option<Instant>) -> Option<u64> {
+    at.map(|t| t.saturating_duration_since(Instant::now()).as_secs())
+}
+
+impl ZoneLoop {
+    pub(super) fn control(&mut self, run: &mut Run, c: Control) {
+        match c {
+            Control::Status(reply) => {
+                let _ = reply.send(self.facts(run));
+            }
+            Control::Notify(reply) => {
+                let answer = match (&self.state, self.notify.is_empty()) {
+                    (None, _) => Err("nothing served yet".to_string()),
+                    (_, true) => Err("the zone has no [[zone]] notify targets".to_string()),
+                    (Some(st), false) => {
+                        let serial = st.serial();
+                        self.notify_all(run, serial);
+                        Ok(format!(
+                            "NOTIFY for serial {serial} due to {} target(s)",
+                            self.notify.len()
+                        ))
+                    }
+                };
+                let _ = reply.send(answer);
+            }
+            Control::Refresh(reply) => {
+                let answer = if self.primary.is_some() {
+                    self.refresh_now(run);
+                    Ok("SOA check of the primary started".to_string())
+                } else {
+                    Err("not a secondary zone (no [[zone]] primary)".to_string())
+                };
+                let _ = reply.send(answer);
+            }
+        }
+    }
+
+    fn facts(&self, run: &Run) -> ZoneFacts {
+        let zone = self.state.as_ref().map(|s| &s.zone);
+        let (refresh_at, expire_at) = run.secondary.deadlines_at();
+        ZoneFacts {
+            zone: self.origin_text.clone(),
+            serial: zone.map(|z| z.serial()),
+            signed: zone.is_some_and(|z| z.nsec3.is_some()),
+            secondary: self.primary.is_some(),
+            delegations: zone.map_or(0, |z| z.cuts.len()),
+            journal_entries: self.journal.journal_len(),
+            primary: self.primary.map(|p| p.to_string()),
+            last_refresh: self
+                .primary
+                .is_some()
+                .then(|| self.journal.last_refresh())
+                .flatten(),
+            next_refresh_in: secs_until(refresh_at),
+            expires_in: secs_until(expire_at),
+            notify_targets: self.notify.len(),
+            notify_pending: run.notify.iter().filter(|t| t.is_pending()).count(),
+            next_resign_in: secs_until(run.resign_at),
+        }
+    }
+}

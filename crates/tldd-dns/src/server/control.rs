@@ -1,0 +1,270 @@
+//! The control socket of a running `tldd serve`: `data_dir/ctl.sock`, a
+//! Unix socket of mode 0600 (only the owner of the data may steer the
+//! server; the SRS's `control.sock` follows the same convention).
+//!
+//! # Protocol
+//! One JSON line in ([`Request`], tagged by `cmd`), one JSON line out
+//! ([`Reply`]): `ok`, and `blocks` of `[key, value]` facts (one block per
+//! zone for `zone-status`), or `error`. `tldd ctl` prints the facts as
+//! `key: value` lines (or JSON) and exits 0, 1 (refused) or 2 (no server).
+//!
+//! # What is here
+//! `status`, `zone-status [ZONE]`, `zone-notify ZONE`, `zone-refresh ZONE`
+//! and `zone-flush ZONE [--out FILE]`. Zone questions and orders go to the
+//! zone's event loop ([`crate::events::control`]), so they see and change
+//! the zone only through its one owner; `zone-flush` writes the served
+//! version (an immutable snapshot: no loop needed) through a temporary
+//! file and a rename.
+//!
+//! # Not yet (issue 15)
+//! `reload`/SIGHUP, `zone-reload`, `zone-retransfer`, `zone-sign`,
+//! `zone-freeze`/`zone-thaw`, `zone-backup`/`zone-restore`, key-rollover
+//! commands, RRL, DNS Cookies, EDE and the health endpoint.
+use crate::events::control::{Control, ZoneFacts};
+use crate::events::Event;
+use crate::runtime::{Services, ZoneRuntime};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+use tokio::sync::oneshot;
+
+/// The socket's path in `data_dir`.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("ctl.sock")
+}
+
+/// One command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+pub enum Request {
+    Status,
+    ZoneStatus { zone: Option<String> },
+    ZoneNotify { zone: String },
+    ZoneRefresh { zone: String },
+    ZoneFlush { zone: String, out: Option<PathBuf> },
+}
+
+/// The answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Reply {
+    pub ok: bool,
+    #[serde(default)]
+    pub blocks: Vec<Vec<(String, String)>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Reply {
+    fn facts(blocks: Vec<Vec<(String, String)>>) -> Reply {
+        Reply {
+            ok: true,
+            blocks,
+            error: None,
+        }
+    }
+
+    fn refused(e: impl Into<String>) -> Reply {
+        Reply {
+            ok: false,
+            blocks: Vec::new(),
+            error: Some(e.into()),
+        }
+    }
+}
+
+/// What `status` reports besides the zones.
+pub struct ServerInfo {
+    pub started: Instant,
+    pub listeners: Vec<String>,
+    pub data_dir: PathBuf,
+}
+
+/// Binds the socket (replacing a stale one: the journal's lock already
+/// proved no other tldd serves from this `data_dir`), mode 0600.
+pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {
+    let path = socket_path(data_dir);
+    let _ = std::fs::remove_file(&path);
+    let l = UnixListener::bind(&path)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(l)
+}
+
+/// Answers commands until the runtime stops.
+pub async fn serve(listener: UnixListener, svc: Arc<Services>, info: Arc<ServerInfo>) {
+    loop {
+        let Ok((conn, _)) = listener.accept().await else {
+            continue;
+        };
+        let (svc, info) = (svc.clone(), info.clone());
+        tokio::spawn(async move {
+            let (r, mut w) = conn.into_split();
+            let mut line = String::new();
+            if BufReader::new(r).read_line(&mut line).await.is_err() {
+                return;
+            }
+            let reply = match serde_json::from_str::<Request>(&line) {
+                Ok(req) => {
+                    tracing::info!(request = ?req, "control request");
+                    answer(req, &svc, &info).await
+                }
+                Err(e) => Reply::refused(format!("bad control request: {e}")),
+            };
+            let mut out = serde_json::to_string(&reply).unwrap_or_default();
+            out.push('\n');
+            let _ = w.write_all(out.as_bytes()).await;
+        });
+    }
+}
+
+fn kv(k: &str, v: impl ToString) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+/// `shop`, `shop.` and `SHOP.` all name the zone `shop.`.
+fn find<'a>(svc: &'a Services, zone: &str) -> Result<&'a Arc<ZoneRuntime>, Reply> {
+    let want = zone.trim_end_matches('.').to_ascii_lowercase() + ".";
+    svc.zone_rt
+        .iter()
+        .find(|z| z.origin_text.eq_ignore_ascii_case(&want))
+        .ok_or_else(|| Reply::refused(format!("no zone {want} is served")))
+}
+
+async fn ask<T>(
+    z: &ZoneRuntime,
+    make: impl FnOnce(oneshot::Sender<T>) -> Control,
+) -> Result<T, Reply> {
+    let (tx, rx) = oneshot::channel();
+    z.events
+        .send(Event::Control(make(tx)))
+        .await
+        .map_err(|_| Reply::refused(format!("zone {}: its loop has stopped", z.origin_text)))?;
+    rx.await
+        .map_err(|_| Reply::refused(format!("zone {}: no answer from its loop", z.origin_text)))
+}
+
+async fn answer(req: Request, svc: &Services, info: &ServerInfo) -> Reply {
+    let result = match req {
+        Request::Status => Ok(Reply::facts(vec![vec![
+            kv("version", env!("CARGO_PKG_VERSION")),
+            kv("pid", std::process::id()),
+            kv("uptime_seconds", info.started.elapsed().as_secs()),
+            kv("data_dir", info.data_dir.display()),
+            kv("zones", svc.zone_rt.len()),
+            kv("listen", info.listeners.join(" ")),
+        ]])),
+        Request::ZoneStatus { zone } => zone_status(svc, zone.as_deref()).await,
+        Request::ZoneNotify { zone } => order(svc, &zone, Control::Notify).await,
+        Request::ZoneRefresh { zone } => order(svc, &zone, Control::Refresh).await,
+        Request::ZoneFlush { zone, out } => flush(svc, info, &zone, out).await,
+    };
+    result.unwrap_or_else(|r| r)
+}
+
+async fn zone_status(svc: &Services, zone: Option<&str>) -> Result<Reply, Reply> {
+    let zones: Vec<&Arc<ZoneRuntime>> = match zone {
+        Some(z) => vec![find(svc, z)?],
+        None => svc.zone_rt.iter().collect(),
+    };
+    let mut blocks = Vec::new();
+    for z in zones {
+        blocks.push(facts_lines(&ask(z, Control::Status).await?));
+    }
+    Ok(Reply::facts(blocks))
+}
+
+fn facts_lines(f: &ZoneFacts) -> Vec<(String, String)> {
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    let mut out = vec![
+        kv("zone", &f.zone),
+        kv("serial", f.serial.map_or("-".into(), |s| s.to_string())),
+        kv("role", if f.secondary { "secondary" } else { "primary" }),
+        kv("signed", if f.signed { "yes" } else { "no" }),
+        kv("delegations", f.delegations),
+        kv("journal_entries", f.journal_entries),
+        kv("notify_targets", f.notify_targets),
+        kv("notify_pending", f.notify_pending),
+    ];
+    if f.secondary {
+        out.push(kv("primary", f.primary.as_deref().unwrap_or("-")));
+        out.push(kv("last_refresh_unix", opt(f.last_refresh)));
+        out.push(kv("next_refresh_seconds", opt(f.next_refresh_in)));
+        out.push(kv("expires_in_seconds", opt(f.expires_in)));
+    }
+    if f.signed {
+        out.push(kv("next_signature_refresh_seconds", opt(f.next_resign_in)));
+    }
+    out
+}
+
+type Order = fn(oneshot::Sender<Result<String, String>>) -> Control;
+
+async fn order(svc: &Services, zone: &str, make: Order) -> Result<Reply, Reply> {
+    let z = find(svc, zone)?;
+    match ask(z, make).await? {
+        Ok(done) => Ok(Reply::facts(vec![vec![
+            kv("zone", &z.origin_text),
+            kv("result", done),
+        ]])),
+        Err(e) => Err(Reply::refused(format!("zone {}: {e}", z.origin_text))),
+    }
+}
+
+/// Writes the served version as RFC 1035 text: `out`, or
+/// `data_dir/flush/<zone>zone`.
+async fn flush(
+    svc: &Services,
+    info: &ServerInfo,
+    zone: &str,
+    out: Option<PathBuf>,
+) -> Result<Reply, Reply> {
+    let z = find(svc, zone)?;
+    let served = svc
+        .served(&z.origin)
+        .ok_or_else(|| Reply::refused(format!("zone {}: nothing served yet", z.origin_text)))?;
+    let path = out.unwrap_or_else(|| {
+        info.data_dir
+            .join("flush")
+            .join(format!("{}zone", z.origin_text))
+    });
+    let origin = z.origin_text.clone();
+    let target = path.clone();
+    let written = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = target.with_extension("tmp");
+        let file = std::fs::File::create(&tmp)?;
+        let mut w = std::io::BufWriter::new(file);
+        let n = crate::signer::zonefile::write_zone(&served, &mut w, &|_| {})?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &target)?;
+        Ok(n)
+    })
+    .await
+    .map_err(|e| Reply::refused(format!("zone {origin}: flush task: {e}")))?
+    .map_err(|e| Reply::refused(format!("zone {origin}: writing {}: {e}", path.display())))?;
+    Ok(Reply::facts(vec![vec![
+        kv("zone", &z.origin_text),
+        kv("written", path.display()),
+        kv("records", written),
+    ]]))
+}
+
+/// The client side (`tldd ctl`): sends `req` to the server of `data_dir`.
+/// `Err` when no server answers on the socket.
+pub fn request(data_dir: &Path, req: &Request) -> std::io::Result<Reply> {
+    use std::io::{BufRead, Write};
+    let path = socket_path(data_dir);
+    let mut s = std::os::unix::net::UnixStream::connect(&path)?;
+    let mut line = serde_json::to_string(req).map_err(std::io::Error::other)?;
+    line.push('\n');
+    s.write_all(line.as_bytes())?;
+    let mut answer = String::new();
+    std::io::BufReader::new(s).read_line(&mut answer)?;
+    serde_json::from_str(&answer).map_err(std::io::Error::other)
+}

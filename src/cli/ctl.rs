@@ -1,0 +1,126 @@
+//! `tldd ctl -c FILE COMMAND`: steer a running `tldd serve` through its
+//! control socket (`data_dir/ctl.sock`, see `tldd_dns::server::control`),
+//! as `knotc` does Knot. One fact per line, `key: value` (a blank line
+//! between zones), or `--json`; exit 0, 1 (refused), 2 (no server).
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tldd_dns::config::Config;
+use tldd_dns::server::control::{request, Reply, Request};
+
+const CTL_HELP: &str = "\
+Examples:
+  tldd ctl -c /etc/tldd/tldd.toml status
+  tldd ctl -c /etc/tldd/tldd.toml zone-status shop.
+  tldd ctl -c /etc/tldd/tldd.toml --json zone-status
+  tldd ctl -c /etc/tldd/tldd.toml zone-notify shop.
+  tldd ctl -c /etc/tldd/tldd.toml zone-flush shop. --out /tmp/shop.zone
+Exit status: 0 done, 1 refused (the reason is printed), 2 no server answers
+on DATA_DIR/ctl.sock (not running, or another data_dir).";
+
+/// `tldd ctl` arguments.
+#[derive(Debug, Args)]
+#[command(after_help = CTL_HELP)]
+pub struct CtlArgs {
+    /// tldd configuration file (TOML): its data_dir holds the socket.
+    #[arg(short, long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Print the answer as JSON (an array of objects, one per block).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+/// `tldd ctl` commands (named as knotc's).
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// Version, pid, uptime, data_dir, zones, listeners.
+    Status,
+    /// Serial, role, signed, delegations, journal depth, NOTIFY state; a
+    /// secondary's primary, last contact, next refresh and expiry; a signed
+    /// zone's next signature refresh. All zones without ZONE.
+    ZoneStatus {
+        /// e.g. shop.
+        zone: Option<String>,
+    },
+    /// Send NOTIFY for the served serial to every `notify` target now.
+    ZoneNotify { zone: String },
+    /// Secondary: check the primary's SOA now (transfer when behind).
+    ZoneRefresh { zone: String },
+    /// Write the served zone as RFC 1035 text (default
+    /// DATA_DIR/flush/<zone>zone; written by the server, so a path it can
+    /// write).
+    ZoneFlush {
+        zone: String,
+        /// Where to write (an absolute path is best: the server's
+        /// working directory is not yours).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs `tldd ctl`; returns the exit status.
+pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
+    let path = args
+        .config
+        .ok_or_else(|| anyhow::anyhow!("-c/--config FILE is required (the server's config)"))?;
+    let cfg = Config::load(&path)?;
+    let req = match args.command {
+        CtlCommand::Status => Request::Status,
+        CtlCommand::ZoneStatus { zone } => Request::ZoneStatus { zone },
+        CtlCommand::ZoneNotify { zone } => Request::ZoneNotify { zone },
+        CtlCommand::ZoneRefresh { zone } => Request::ZoneRefresh { zone },
+        CtlCommand::ZoneFlush { zone, out } => Request::ZoneFlush {
+            zone,
+            out: out.map(|p| std::path::absolute(&p).unwrap_or(p)),
+        },
+    };
+    let reply = match request(&cfg.server.data_dir, &req) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "tldd ctl: no server on {}: {e}",
+                tldd_dns::server::control::socket_path(&cfg.server.data_dir).display()
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
+    print(&reply, args.json);
+    Ok(if reply.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print(reply: &Reply, json: bool) {
+    if json {
+        let blocks: Vec<serde_json::Map<String, serde_json::Value>> = reply
+            .blocks
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect()
+            })
+            .collect();
+        let out = match &reply.error {
+            Some(e) => serde_json::json!({ "ok": false, "error": e }),
+            None => serde_json::json!(blocks),
+        };
+        println!("{out}");
+        return;
+    }
+    if let Some(e) = &reply.error {
+        eprintln!("tldd ctl: {e}");
+    }
+    for (i, b) in reply.blocks.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        for (k, v) in b {
+            println!("{k}: {v}");
+        }
+    }
+}
