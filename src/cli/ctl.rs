@@ -48,6 +48,12 @@ pub enum CtlCommand {
     ZoneNotify { zone: String },
     /// Secondary: check the primary's SOA now (transfer when behind).
     ZoneRefresh { zone: String },
+    /// Answer updates SERVFAIL until zone-thaw. SERVFAIL, not REFUSED:
+    /// senders retry (the SRS keeps its changes queued), nothing is lost.
+    /// Transfers, NOTIFY and signature refresh go on.
+    ZoneFreeze { zone: String },
+    /// Take updates again.
+    ZoneThaw { zone: String },
     /// Write the served zone as RFC 1035 text (default
     /// DATA_DIR/flush/<zone>zone; written by the server, so a path it can
     /// write).
@@ -71,6 +77,8 @@ pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         CtlCommand::ZoneStatus { zone } => Request::ZoneStatus { zone },
         CtlCommand::ZoneNotify { zone } => Request::ZoneNotify { zone },
         CtlCommand::ZoneRefresh { zone } => Request::ZoneRefresh { zone },
+        CtlCommand::ZoneFreeze { zone } => Request::ZoneFreeze { zone },
+        CtlCommand::ZoneThaw { zone } => Request::ZoneThaw { zone },
         CtlCommand::ZoneFlush { zone, out } => Request::ZoneFlush {
             zone,
             out: out.map(|p| std::path::absolute(&p).unwrap_or(p)),

@@ -1,7 +1,8 @@
 //! `tldd ctl` against a running server: status and zone-status as a script
 //! would read them (and as JSON), a zone-status that follows an update
 //! made with `nsupdate`, a NOTIFY sent on command and received by a UDP
-//! socket standing in for a secondary, a flushed zone that BIND's
+//! socket standing in for a secondary, updates answered SERVFAIL while the
+//! zone is frozen and applied after the thaw, a flushed zone that BIND's
 //! `named-checkzone` accepts at the served serial, refusals (exit 1) and
 //! no server (exit 2).
 use crate::support::serve as common;
@@ -130,6 +131,29 @@ fn ctl_reports_orders_and_flushes() {
     assert!(std::fs::read_to_string(&file)
         .unwrap()
         .contains("ctl-test.shop."));
+
+    // Frozen: updates get SERVFAIL (retried by senders), then apply again.
+    let add = |n: &str| {
+        nsupdate(
+            &s,
+            Some(("hmac-sha256", "srs-key", SECRET)),
+            &format!("update add {n}.shop. 3600 NS ns.example.net."),
+        )
+    };
+    let (code, _, err) = ctl(&cfg, &["zone-freeze", "shop."]);
+    assert_eq!(code, 0, "{err}");
+    let (ok, o) = add("frozen-test");
+    assert!(!ok && o.contains("SERVFAIL"), "{o}");
+    let (_, out, _) = ctl(&cfg, &["zone-status", "shop."]);
+    assert!(
+        fact(&out, "frozen").is_some_and(|f| f.starts_with("yes")),
+        "{out}"
+    );
+    assert_eq!(ctl(&cfg, &["zone-freeze", "shop."]).0, 1, "frozen twice");
+    assert_eq!(ctl(&cfg, &["zone-thaw", "shop."]).0, 0);
+    let (ok, o) = add("thawed-test");
+    assert!(ok, "{o}");
+    assert_eq!(ctl(&cfg, &["zone-thaw", "shop."]).0, 1, "thawed twice");
 
     // Refusals: a primary has no refresh; an unknown zone.
     let (code, _, err) = ctl(&cfg, &["zone-refresh", "shop."]);

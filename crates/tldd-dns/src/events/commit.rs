@@ -21,6 +21,22 @@ impl ZoneLoop {
             return;
         }
         let m = self.metrics.clone();
+        if let Some(since) = self.frozen {
+            // SERVFAIL, not REFUSED: a sender retries it (the SRS's
+            // publisher keeps the change queued until the thaw), where a
+            // REFUSED would be a permanent no.
+            for (_, _, reply) in batch {
+                let _ = reply.send(Err(Refusal {
+                    rcode: rcode::SERVFAIL,
+                    reason: "frozen",
+                    detail: format!(
+                        "the zone is frozen (`tldd ctl zone-freeze`, {}s ago); retry after the thaw",
+                        since.elapsed().as_secs()
+                    ),
+                }));
+            }
+            return;
+        }
         let Some(state) = &self.state else {
             for (_, _, reply) in batch {
                 let _ = reply.send(Err(Refusal {

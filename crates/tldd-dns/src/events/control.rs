@@ -18,6 +18,11 @@ pub enum Control {
     Notify(oneshot::Sender<Result<String, String>>),
     /// Secondary: check the primary's SOA now (and transfer if behind).
     Refresh(oneshot::Sender<Result<String, String>>),
+    /// Answer updates SERVFAIL until [`Control::Thaw`] (transfers out,
+    /// NOTIFY and signature refresh go on: a frozen zone must not let its
+    /// signatures expire).
+    Freeze(oneshot::Sender<Result<String, String>>),
+    Thaw(oneshot::Sender<Result<String, String>>),
 }
 
 /// What `tldd ctl zone-status` reports for one zone.
@@ -44,6 +49,8 @@ pub struct ZoneFacts {
     pub notify_pending: usize,
     /// Signed: seconds until the next signature refresh pass.
     pub next_resign_in: Option<u64>,
+    /// Frozen for this many seconds (`None`: not frozen).
+    pub frozen_for: Option<u64>,
 }
 
 fn secs_until(at: Option<Instant>) -> Option<u64> {
@@ -68,6 +75,33 @@ impl ZoneLoop {
                             self.notify.len()
                         ))
                     }
+                };
+                let _ = reply.send(answer);
+            }
+            Control::Freeze(reply) => {
+                let answer = match self.frozen {
+                    Some(since) => Err(format!(
+                        "already frozen ({}s ago)",
+                        since.elapsed().as_secs()
+                    )),
+                    None => {
+                        self.frozen = Some(Instant::now());
+                        tracing::warn!(zone = %self.origin_text, "zone frozen: updates are answered SERVFAIL until zone-thaw");
+                        Ok(
+                            "frozen: updates are answered SERVFAIL (senders retry) until zone-thaw"
+                                .to_string(),
+                        )
+                    }
+                };
+                let _ = reply.send(answer);
+            }
+            Control::Thaw(reply) => {
+                let answer = match self.frozen.take() {
+                    Some(since) => {
+                        tracing::info!(zone = %self.origin_text, seconds = since.elapsed().as_secs(), "zone thawed");
+                        Ok(format!("thawed after {}s", since.elapsed().as_secs()))
+                    }
+                    None => Err("not frozen".to_string()),
                 };
                 let _ = reply.send(answer);
             }
@@ -104,6 +138,7 @@ impl ZoneLoop {
             notify_targets: self.notify.len(),
             notify_pending: run.notify.iter().filter(|t| t.is_pending()).count(),
             next_resign_in: secs_until(run.resign_at),
+            frozen_for: self.frozen.map(|t| t.elapsed().as_secs()),
         }
     }
 }

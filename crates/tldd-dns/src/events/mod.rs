@@ -171,6 +171,8 @@ pub struct ZoneLoop {
     /// A secondary's expire deadline in unix seconds (0: none), which the
     /// answer path reads for EDNS EXPIRE ([`crate::wire::ZoneSet::with_expire_clock`]).
     pub expire_clock: Arc<std::sync::atomic::AtomicU64>,
+    /// `tldd ctl zone-freeze`: since when updates are answered SERVFAIL.
+    pub frozen: Option<Instant>,
 }
 
 /// The loop's state besides the zone: deadlines and what is in flight.

@@ -9,8 +9,10 @@
 //! `key: value` lines (or JSON) and exits 0, 1 (refused) or 2 (no server).
 //!
 //! # What is here
-//! `status`, `zone-status [ZONE]`, `zone-notify ZONE`, `zone-refresh ZONE`
-//! and `zone-flush ZONE [--out FILE]`. Zone questions and orders go to the
+//! `status`, `zone-status [ZONE]`, `zone-notify ZONE`, `zone-refresh ZONE`,
+//! `zone-freeze ZONE` / `zone-thaw ZONE` (updates answered SERVFAIL
+//! meanwhile, so senders such as the SRS retry and lose nothing) and
+//! `zone-flush ZONE [--out FILE]`. Zone questions and orders go to the
 //! zone's event loop ([`crate::events::control`]), so they see and change
 //! the zone only through its one owner; `zone-flush` writes the served
 //! version (an immutable snapshot: no loop needed) through a temporary
@@ -18,7 +20,7 @@
 //!
 //! # Not yet (issue 15)
 //! `reload`/SIGHUP, `zone-reload`, `zone-retransfer`, `zone-sign`,
-//! `zone-freeze`/`zone-thaw`, `zone-backup`/`zone-restore`, key-rollover
+//! `zone-backup`/`zone-restore`, key-rollover
 //! commands, RRL, DNS Cookies, EDE and the health endpoint.
 use crate::events::control::{Control, ZoneFacts};
 use crate::events::Event;
@@ -44,6 +46,8 @@ pub enum Request {
     ZoneStatus { zone: Option<String> },
     ZoneNotify { zone: String },
     ZoneRefresh { zone: String },
+    ZoneFreeze { zone: String },
+    ZoneThaw { zone: String },
     ZoneFlush { zone: String, out: Option<PathBuf> },
 }
 
@@ -159,6 +163,8 @@ async fn answer(req: Request, svc: &Services, info: &ServerInfo) -> Reply {
         Request::ZoneStatus { zone } => zone_status(svc, zone.as_deref()).await,
         Request::ZoneNotify { zone } => order(svc, &zone, Control::Notify).await,
         Request::ZoneRefresh { zone } => order(svc, &zone, Control::Refresh).await,
+        Request::ZoneFreeze { zone } => order(svc, &zone, Control::Freeze).await,
+        Request::ZoneThaw { zone } => order(svc, &zone, Control::Thaw).await,
         Request::ZoneFlush { zone, out } => flush(svc, info, &zone, out).await,
     };
     result.unwrap_or_else(|r| r)
@@ -187,6 +193,11 @@ fn facts_lines(f: &ZoneFacts) -> Vec<(String, String)> {
         kv("journal_entries", f.journal_entries),
         kv("notify_targets", f.notify_targets),
         kv("notify_pending", f.notify_pending),
+        kv(
+            "frozen",
+            f.frozen_for
+                .map_or("no".to_string(), |s| format!("yes ({s}s)")),
+        ),
     ];
     if f.secondary {
         out.push(kv("primary", f.primary.as_deref().unwrap_or("-")));

@@ -281,6 +281,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             transfer_key: key(&z.transfer_key),
             primary: z.primary,
             expire_clock,
+            frozen: None,
         }
         .spawn()?;
         zone_rt.push(Arc::new(crate::runtime::ZoneRuntime {
