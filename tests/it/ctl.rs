@@ -177,3 +177,77 @@ fn ctl_reports_orders_and_flushes() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no server"), "{err}");
 }
+
+/// `/health` on the metrics listener: 200 while every zone is fit; a
+/// secondary whose primary never answered is not served, so 503, naming
+/// it (and still saying the other zone is fine).
+#[test]
+fn health_names_the_unfit_zone() {
+    let dead = UdpSocket::bind("127.0.0.1:0").unwrap(); // a primary that never answers
+    let s = Server::start(
+        "metrics = \"127.0.0.1:0\"\n",
+        &format!(
+            "[[zone]]\norigin = \"shop.\"\nfile = \"{}\"\n",
+            repo("zones/shop.zone").display()
+        ),
+    );
+    let port = s.metrics.unwrap().port();
+    let (code, _, body) = crate::support::whois::http(port, "GET", "/health");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.starts_with("ok shop.: serial "), "{body}");
+    drop(s);
+
+    let s = Server::start(
+        "metrics = \"127.0.0.1:0\"\n",
+        &format!(
+            "[[zone]]\norigin = \"shop.\"\nfile = \"{}\"\n[[zone]]\norigin = \"sec.example.\"\nprimary = \"{}\"\n",
+            repo("zones/shop.zone").display(),
+            dead.local_addr().unwrap()
+        ),
+    );
+    let port = s.metrics.unwrap().port();
+    let (code, _, body) = crate::support::whois::http(port, "GET", "/health");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("ok shop.: serial "), "{body}");
+    assert!(body.contains("unfit sec.example.: not served"), "{body}");
+    drop(s);
+
+    // Signed, with signatures that do not last as long as asked.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tldd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\ndata_dir = \"{}\"\nmetrics = \"127.0.0.1:0\"\n\
+             health_min_signature_validity = 315360000\n\
+             [[zone]]\norigin = \"shop.\"\nfile = \"{}\"\n[zone.dnssec]\nkeystore = \"soft\"\n",
+            dir.path().join("data").display(),
+            repo("zones/shop.zone").display()
+        ),
+    )
+    .unwrap();
+    for role in ["ksk", "zsk"] {
+        let o = Command::new(BIN)
+            .args([
+                "keys",
+                "-c",
+                cfg.to_str().unwrap(),
+                "generate",
+                "--zone",
+                "shop.",
+                "--role",
+                role,
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let s = Server::start_with_config(&cfg, tempfile::tempdir().unwrap());
+    let port = s.metrics.unwrap().port();
+    let (code, _, body) = crate::support::whois::http(port, "GET", "/health");
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains("unfit shop.: serial") && body.contains("apex signatures expire in"),
+        "{body}"
+    );
+}

@@ -80,6 +80,19 @@ pub struct ServerConfig {
     /// response we check) claiming more is held to this (1 to 65535).
     #[serde(default = "default_tsig_max_fudge")]
     pub tsig_max_fudge: u64,
+    /// `/health` (on `metrics`): a secondary without contact to its
+    /// primary for longer than this many seconds is unfit (0: the SOA
+    /// refresh + retry of the served zone).
+    #[serde(default)]
+    pub health_max_lag: u64,
+    /// `/health`: a signed zone whose apex signatures (SOA, DNSKEY) expire
+    /// within this many seconds is unfit.
+    #[serde(default = "default_health_min_validity")]
+    pub health_min_signature_validity: u64,
+}
+
+fn default_health_min_validity() -> u64 {
+    86_400
 }
 
 fn default_udp_payload() -> u16 {

@@ -362,12 +362,39 @@ impl LocalCounts {
 }
 
 /// Serves `/metrics` on `listener` until the runtime stops.
-pub async fn serve(listener: tokio::net::TcpListener, m: Arc<Metrics>) -> std::io::Result<()> {
-    use axum::{routing::get as route, Router};
-    let app = Router::new().route(
-        "/metrics",
-        route(move || async move { ([("content-type", "text/plain; version=0.0.4")], m.render()) }),
-    );
+/// The `/health` verdict: (fit, one line per zone). The server supplies
+/// it (`server::health`): this module never looks at zones.
+pub type Health = Arc<dyn Fn() -> (bool, String) + Send + Sync>;
+
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    m: Arc<Metrics>,
+    health: Health,
+) -> std::io::Result<()> {
+    use axum::{http::StatusCode, routing::get as route, Router};
+    let app =
+        Router::new()
+            .route(
+                "/metrics",
+                route(move || async move {
+                    ([("content-type", "text/plain; version=0.0.4")], m.render())
+                }),
+            )
+            .route(
+                "/health",
+                route(move || {
+                    let h = health.clone();
+                    async move {
+                        let (fit, text) = h();
+                        let code = if fit {
+                            StatusCode::OK
+                        } else {
+                            StatusCode::SERVICE_UNAVAILABLE
+                        };
+                        (code, [("content-type", "text/plain")], text)
+                    }
+                }),
+            );
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, "metrics listening");
     axum::serve(listener, app).await

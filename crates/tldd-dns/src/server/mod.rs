@@ -20,6 +20,7 @@
 //! (`listening udp=... tcp=...`).
 pub mod control;
 pub mod dispatch;
+pub mod health;
 pub mod notify;
 pub mod tcp;
 pub mod udp;
@@ -357,8 +358,15 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("server.metrics {maddr}"))?;
             let m = metrics.clone();
+            let bounds = health::Bounds {
+                max_lag: cfg.server.health_max_lag,
+                min_signature_validity: cfg.server.health_min_signature_validity,
+            };
+            let hs = svc.clone();
+            let health: crate::metrics::Health =
+                Arc::new(move || health::check(&hs, bounds, tldd_tsig::now()));
             tokio::spawn(async move {
-                if let Err(e) = crate::metrics::serve(l, m).await {
+                if let Err(e) = crate::metrics::serve(l, m, health).await {
                     tracing::error!("metrics listener: {e}");
                 }
             });
