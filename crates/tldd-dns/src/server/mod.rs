@@ -371,22 +371,25 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
                 }
             });
         }
-        let ctl = control::bind(&cfg.server.data_dir).with_context(|| {
-            format!(
-                "server.data_dir: control socket {}",
-                control::socket_path(&cfg.server.data_dir).display()
-            )
-        })?;
-        tracing::info!(socket = %control::socket_path(&cfg.server.data_dir).display(), "control socket listening");
-        tokio::spawn(control::serve(
-            ctl,
-            svc.clone(),
-            Arc::new(control::ServerInfo {
-                started: started_at,
-                listeners,
-                data_dir: cfg.server.data_dir.clone(),
-            }),
-        ));
+        // Serving matters more than being steerable: a socket that cannot
+        // be bound (a data_dir path beyond the 108-byte limit of Unix
+        // socket names, say) is an error in the log, not a refusal to run.
+        let ctl_path = control::socket_path(&cfg.server.data_dir);
+        match control::bind(&cfg.server.data_dir) {
+            Ok(ctl) => {
+                tracing::info!(socket = %ctl_path.display(), "control socket listening");
+                tokio::spawn(control::serve(
+                    ctl,
+                    svc.clone(),
+                    Arc::new(control::ServerInfo {
+                        started: started_at,
+                        listeners,
+                        data_dir: cfg.server.data_dir.clone(),
+                    }),
+                ));
+            }
+            Err(e) => tracing::error!(socket = %ctl_path.display(), "no control socket (tldd ctl will not reach this server): {e}"),
+        }
         wait_for_signal().await;
         anyhow::Ok(())
     });
