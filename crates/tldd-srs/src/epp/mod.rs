@@ -45,11 +45,14 @@ pub mod host;
 pub mod parse;
 pub mod poll;
 pub mod response;
+#[cfg(test)]
+mod schema;
 pub mod session;
 #[cfg(test)]
 mod tests;
 pub mod transfer;
 pub mod xml;
+pub mod xsd;
 
 use crate::db::Store;
 use crate::lifecycle::Policy;
