@@ -131,13 +131,26 @@ struct Runner {
 impl Runner {
     fn new(dir: &std::path::Path) -> Runner {
         let epp = epp(dir);
+        // reg-c has no credit (2104)
+        let spec = crate::registrar::RegistrarSpec {
+            id: "reg-c".into(),
+            name: Some("reg-c".into()),
+            iana_id: Some(3),
+            password: Some("secret-1".into()),
+            cert_sha256: vec!["cd".repeat(32)],
+            credit_limit: Some(0),
+            ..Default::default()
+        };
+        crate::registrar::add(&epp.store, &spec).unwrap();
+        let mut sessions = logged_in();
+        sessions.insert('c', session(Some("reg-c")));
         let samples = vec![Sample {
             label: "greeting".into(),
             xml: epp.greeting(),
         }];
         Runner {
             epp,
-            sessions: logged_in(),
+            sessions,
             samples,
         }
     }
@@ -524,6 +537,16 @@ fn hosts_domains_lifecycle(r: &mut Runner) {
         "<delete><domain:delete><domain:name>gone.shop</domain:name></domain:delete></delete>",
     );
     r.send('a', 0, &info_domain("gone.shop", "", ""));
+    let cur = crate::clock::fmt_date(
+        r.epp
+            .store
+            .get_domain("gone.shop")
+            .unwrap()
+            .unwrap()
+            .ex_date,
+    );
+    r.send('a', 2105, &format!("<renew><domain:renew><domain:name>gone.shop</domain:name><domain:curExpDate>{cur}</domain:curExpDate></domain:renew></renew>"));
+    r.send('c', 2104, &create_domain("poor.shop", "", ""));
     r.send('a', 1000, &restore("gone.shop", "request"));
     r.send('a', 1000, &restore("gone.shop", "report"));
     r.send('a', 2304, &restore("gone.shop", "request"));
