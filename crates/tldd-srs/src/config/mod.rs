@@ -402,6 +402,20 @@ impl Loaded {
         })
     }
 
+    /// The greeting's `svID`: `server_id`, by default "tldd SRS for .TLD",
+    /// or "tldd SRS" where that would pass the 64 characters of
+    /// `epp:sIDType`.
+    pub fn server_id(&self) -> String {
+        self.srs.server_id.clone().unwrap_or_else(|| {
+            let long = format!("tldd SRS for .{}", self.tld);
+            if long.chars().count() <= 64 {
+                long
+            } else {
+                "tldd SRS".into()
+            }
+        })
+    }
+
     /// ROID suffix, e.g. "SHOP". The default is the TLD upper-cased
     /// without hyphens, cut to the 8 characters `eppcom:roidType` allows.
     pub fn roid_suffix(&self) -> String {
@@ -554,6 +568,11 @@ secret = "c2VjcmV0c2VjcmV0c2VjcmV0"
         let long = BASE.replace("tld = \"shop.\"", "tld = \"photo-graphy.\"");
         let c = Loaded::parse(&long, Path::new("srs.toml")).unwrap();
         assert_eq!(c.roid_suffix(), "PHOTOGRA");
+        assert_eq!(c.server_id(), "tldd SRS for .photo-graphy");
+        let label = "x".repeat(60);
+        let longest = BASE.replace("tld = \"shop.\"", &format!("tld = \"{label}.\""));
+        let c = Loaded::parse(&longest, Path::new("srs.toml")).unwrap();
+        assert_eq!(c.server_id(), "tldd SRS");
     }
 
     #[test]
