@@ -269,6 +269,7 @@ fn sessions_checks_contacts(r: &mut Runner) {
         vec!["", "a.shop"],
         vec![too_long.as_str()],
         vec!["  spaced.shop  ", "a  b.shop"],
+        vec!["a&#1;b.shop", "c&#xFFFE;.shop", "d&#x9;e.shop"],
     ] {
         r.send('a', 0, &check("domain", "name", &names));
     }
