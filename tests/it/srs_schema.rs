@@ -192,6 +192,11 @@ fn every_answer_over_tls_validates() {
     r.req(&mut a, 2005, &check("contact", CON, "id", &["x"]));
     r.req(
         &mut a,
+        2001,
+        &check("domain", DOM, "name", &["a&#1;b.shop"]),
+    );
+    r.req(
+        &mut a,
         1000,
         &check("contact", CON, "id", &["a b", "ok-id"]),
     );
