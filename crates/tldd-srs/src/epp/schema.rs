@@ -607,3 +607,83 @@ fn an_invalid_answer_fails() {
         "{msg}"
     );
 }
+
+/// A small deterministic generator (xorshift64*) for [`random_values_validate`].
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    /// A string of about 0 to `max` pieces from a mix that provokes every
+    /// rule: name characters, dots, hyphens, white space, markup
+    /// characters, non-ASCII, astral and (rarely) illegal characters.
+    fn string(&mut self, max: usize) -> String {
+        const PIECES: &[&str] = &[
+            "a", "z", "0", "9", "-", ".", "_", " ", "\t", "\n", "&", "<", "\"", "'", "ü", "ß",
+            "中", "😀", "\u{7f}", "xn--", "shop", "+", "@", "a", "b", "c", "1",
+        ];
+        let n = match self.below(4) {
+            0 => self.below(4),
+            1 => self.below(20),
+            _ => self.below(max + 1),
+        };
+        let mut s: String = (0..n).map(|_| PIECES[self.below(PIECES.len())]).collect();
+        // now and then one character XML does not allow (answered 2001)
+        if self.below(12) == 0 {
+            s.push(['\u{1}', '\u{fffe}', '\u{1b}'][self.below(3)]);
+        }
+        s
+    }
+}
+
+/// Random names, ids and contact fields (escaped into otherwise good
+/// frames): whatever is accepted, refused or echoed, every answer is XML
+/// and valid.
+#[test]
+fn random_values_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Runner::new(dir.path());
+    let mut g = Rng(0x5eed_cafe_f00d_1234);
+    let e = |s: &str| crate::epp::xml::esc(s).into_owned();
+    for i in 0..240 {
+        let (a, b) = (e(&g.string(150)), e(&g.string(12)));
+        let frame = match i % 6 {
+            0 => format!("<check><domain:check><domain:name>{a}</domain:name><domain:name>{b}.shop</domain:name></domain:check></check>"),
+            1 => format!("<check><host:check><host:name>{a}</host:name><host:name>ns.{b}</host:name></host:check></check>"),
+            2 => format!("<check><contact:check><contact:id>{b}</contact:id></contact:check></check>"),
+            3 => contact_create(
+                &format!("r-{i}"),
+                &POSTAL
+                    .replace("\"int\"", "\"loc\"")
+                    .replace("A B", &a)
+                    .replace("Town", &b)
+                    .replace("1 Road", &b),
+                "",
+            ),
+            4 => contact_create(&b, POSTAL, "").replace("a@example.net", &a),
+            _ => format!(
+                "<create><domain:create><domain:name>{b}.shop</domain:name><domain:authInfo><domain:pw>{a}</domain:pw></domain:authInfo></domain:create></create>"
+            ),
+        };
+        r.send('a', 0, &frame);
+    }
+    // what was stored is answered by info
+    for i in 0..20 {
+        r.send(
+            'a',
+            0,
+            &format!(
+                "<info><contact:info><contact:id>r-{}</contact:id></contact:info></info>",
+                i * 6 + 3
+            ),
+        );
+    }
+    validate(&r.samples);
+}
