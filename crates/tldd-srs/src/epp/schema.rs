@@ -2,8 +2,9 @@
 //! golden script ([`super::golden`]) and a corpus of its own that reaches
 //! the answers the script does not (the greeting, data-carrying answers of
 //! every object, the poll queue down to its last message, transfers,
-//! restore, long reasons and ids that are not schema-valid) are answered
-//! by [`Epp::handle_frame`], and each answer is validated with `xmllint
+//! restore, long reasons and ids that are not schema-valid) and frames
+//! with random names, ids and contact fields are answered by
+//! [`Epp::handle_frame`], and each answer is validated with `xmllint
 //! --schema` against `schemas/all.xsd` (RFC 5730-5733, 5910, 3915).
 //!
 //! xmllint is required (Debian package libxml2-utils; CI installs it): the
