@@ -34,6 +34,7 @@ mod srs_epp;
 mod srs_lifecycle;
 mod srs_prelogin;
 mod srs_reconcile;
+mod srs_schema;
 mod srs_to_tldd;
 mod store_faults;
 mod update_replay;

@@ -106,10 +106,7 @@ pub async fn serve(cfg: config::Loaded) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("epp_listen {}: {e}", c.epp_listen))?;
     let control = admin::bind_control(&control_path)?;
-    let sv_id = c
-        .server_id
-        .clone()
-        .unwrap_or_else(|| format!("tldd SRS for .{}", app.cfg.tld));
+    let sv_id = app.cfg.server_id();
     let settings = epp::EppSettings {
         sv_id,
         max_login_failures: c.epp_max_login_failures.max(1),

@@ -18,19 +18,32 @@
 #[derive(Debug, Clone, PartialEq)]
 pub struct NameError {
     pub syntax: bool,
+    /// The full explanation (an error's `<extValue><reason>`).
     pub reason: String,
+    /// The short form a `<check>` answer gives as its `<reason>`, which
+    /// `eppcom:reasonBaseType` limits to 32 characters
+    /// ([`crate::epp::xsd`]): "Invalid name", "Reserved", ...
+    pub check: &'static str,
+}
+
+impl NameError {
+    fn checked(self, check: &'static str) -> NameError {
+        NameError { check, ..self }
+    }
 }
 
 fn syntax(reason: impl Into<String>) -> NameError {
     NameError {
         syntax: true,
         reason: reason.into(),
+        check: "Invalid name",
     }
 }
-fn policy(reason: impl Into<String>) -> NameError {
+fn policy(check: &'static str, reason: impl Into<String>) -> NameError {
     NameError {
         syntax: false,
         reason: reason.into(),
+        check,
     }
 }
 
@@ -129,6 +142,10 @@ pub fn check_label(label: &str) -> Result<(), NameError> {
 
 /// Checks a (canonical) host name's syntax.
 pub fn check_host_name(name: &str) -> Result<(), NameError> {
+    host_name_syntax(name).map_err(|e| e.checked("Invalid host name"))
+}
+
+fn host_name_syntax(name: &str) -> Result<(), NameError> {
     if name.len() > 253 {
         return Err(syntax("host name longer than 253 octets"));
     }
@@ -156,23 +173,31 @@ pub fn check_host_name(name: &str) -> Result<(), NameError> {
 /// directly under the TLD, not reserved.
 pub fn check_domain_name(name: &str, tld: &str, reserved: &[String]) -> Result<(), NameError> {
     if !in_tld(name, tld) {
-        return Err(policy(format!("{name:?} is not under .{tld}")));
+        return Err(policy(
+            "Not in TLD",
+            format!("{name:?} is not under .{tld}"),
+        ));
     }
     let label = &name[..name.len() - tld.len() - 1];
     if label.contains('.') {
-        return Err(policy(format!(
-            "{name:?}: only names directly under .{tld} can be registered"
-        )));
+        return Err(policy(
+            "Not directly under TLD",
+            format!("{name:?}: only names directly under .{tld} can be registered"),
+        ));
     }
     check_label(label)?;
     if reserved.iter().any(|r| r.eq_ignore_ascii_case(label)) {
-        return Err(policy(format!("{name:?} is reserved")));
+        return Err(policy("Reserved", format!("{name:?} is reserved")));
     }
     Ok(())
 }
 
 /// RFC 5730 clIDType: a token of 3 to 16 characters.
 pub fn check_handle(id: &str) -> Result<(), NameError> {
+    handle_syntax(id).map_err(|e| e.checked("Invalid id"))
+}
+
+fn handle_syntax(id: &str) -> Result<(), NameError> {
     if id.len() < 3 || id.len() > 16 {
         return Err(syntax(format!("handle {id:?} must be 3 to 16 characters")));
     }
@@ -284,5 +309,32 @@ mod tests {
         assert!(check_handle("abc-123").is_ok());
         assert!(check_handle("ab").is_err());
         assert!(check_handle("a b c").is_err());
+    }
+
+    #[test]
+    fn check_reasons_fit_reason_base_type() {
+        let r = vec!["nic".to_string()];
+        let long = "a".repeat(64);
+        let mut errors = vec![
+            check_domain_name("a.net", "shop", &r),
+            check_domain_name("a.b.shop", "shop", &r),
+            check_domain_name("nic.shop", "shop", &r),
+            check_domain_name("-a.shop", "shop", &r),
+            check_domain_name(&format!("{long}.shop"), "shop", &r),
+            check_domain_name("xn--zz.shop", "shop", &r),
+            check_domain_name("\u{fc}.shop", "shop", &r),
+            check_host_name("x"),
+            check_host_name("a.1"),
+            check_host_name(&"a.".repeat(200)),
+            check_handle("x"),
+            check_handle("a b"),
+        ];
+        errors.retain(|e| e.is_err());
+        assert_eq!(errors.len(), 12);
+        for e in errors {
+            let e = e.unwrap_err();
+            assert!(crate::epp::xsd::is_reason(e.check), "{e:?}");
+            assert!(e.reason.len() > e.check.len(), "{e:?}");
+        }
     }
 }

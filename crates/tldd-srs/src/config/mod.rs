@@ -411,6 +411,7 @@ impl Loaded {
             );
         }
         check_guard(&file.srs).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        check_epp_ids(&file.srs).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         // --- whois/rdap (issue 6) ---
         if let Err(e) = file.srs.whois.check() {
             anyhow::bail!("{}: {e}", path.display());
@@ -429,12 +430,31 @@ impl Loaded {
         })
     }
 
-    /// ROID suffix, e.g. "SHOP".
+    /// The greeting's `svID`: `server_id`, by default "tldd SRS for .TLD",
+    /// or "tldd SRS" where that would pass the 64 characters of
+    /// `epp:sIDType`.
+    pub fn server_id(&self) -> String {
+        self.srs.server_id.clone().unwrap_or_else(|| {
+            let long = format!("tldd SRS for .{}", self.tld);
+            if long.chars().count() <= 64 {
+                long
+            } else {
+                "tldd SRS".into()
+            }
+        })
+    }
+
+    /// ROID suffix, e.g. "SHOP". The default is the TLD upper-cased
+    /// without hyphens, cut to the 8 characters `eppcom:roidType` allows.
     pub fn roid_suffix(&self) -> String {
-        self.srs
-            .roid_suffix
-            .clone()
-            .unwrap_or_else(|| self.tld.to_ascii_uppercase().replace('-', ""))
+        self.srs.roid_suffix.clone().unwrap_or_else(|| {
+            self.tld
+                .to_ascii_uppercase()
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(8)
+                .collect()
+        })
     }
 
     /// Resolves a path from the config relative to the config file's directory.
@@ -472,6 +492,29 @@ fn check_guard(c: &SrsConfig) -> Result<(), String> {
         return Err(
             "`srs`: need 10ms <= epp_login_backoff_initial <= epp_login_backoff_max <= 1d".into(),
         );
+    }
+    Ok(())
+}
+
+/// The identifiers EPP answers carry must fit their schema types (RFC
+/// 5730): `server_id` is the greeting's `svID` (`epp:sIDType`, 3 to 64
+/// characters), `roid_suffix` ends every ROID (`eppcom:roidType`, 1 to 8
+/// word characters).
+fn check_epp_ids(c: &SrsConfig) -> Result<(), String> {
+    if let Some(id) = &c.server_id {
+        if !(3..=64).contains(&id.chars().count()) {
+            return Err(format!(
+                "`srs.server_id` {id:?} must be 3 to 64 characters (EPP svID)"
+            ));
+        }
+    }
+    if let Some(r) = &c.roid_suffix {
+        let word = r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !(1..=8).contains(&r.len()) || !word {
+            return Err(format!(
+                "`srs.roid_suffix` {r:?} must be 1 to 8 letters, digits or '_' (EPP roidType)"
+            ));
+        }
     }
     Ok(())
 }
@@ -528,6 +571,36 @@ secret = "c2VjcmV0c2VjcmV0c2VjcmV0"
         assert_eq!(c.srs.policy.auto_renew_grace_days, 45);
         assert_eq!(c.srs.policy.redemption_days, 30);
         assert_eq!(c.roid_suffix(), "SHOP");
+    }
+
+    #[test]
+    fn epp_ids_fit_their_schema_types() {
+        let with = |extra: &str| {
+            let text = BASE.replace(
+                "tls_key = \"server.key\"",
+                &format!("tls_key = \"server.key\"\n{extra}"),
+            );
+            Loaded::parse(&text, Path::new("srs.toml")).map_err(|e| e.to_string())
+        };
+        assert!(with("server_id = \"ab\"").unwrap_err().contains("svID"));
+        assert!(with(&format!("server_id = \"{}\"", "x".repeat(65))).is_err());
+        assert!(with("server_id = \"srs\"").is_ok());
+        assert!(with("roid_suffix = \"TOOLONGXX\"")
+            .unwrap_err()
+            .contains("roidType"));
+        assert!(with("roid_suffix = \"A-B\"").is_err());
+        assert_eq!(
+            with("roid_suffix = \"EX_1\"").unwrap().roid_suffix(),
+            "EX_1"
+        );
+        let long = BASE.replace("tld = \"shop.\"", "tld = \"photo-graphy.\"");
+        let c = Loaded::parse(&long, Path::new("srs.toml")).unwrap();
+        assert_eq!(c.roid_suffix(), "PHOTOGRA");
+        assert_eq!(c.server_id(), "tldd SRS for .photo-graphy");
+        let label = "x".repeat(60);
+        let longest = BASE.replace("tld = \"shop.\"", &format!("tld = \"{label}.\""));
+        let c = Loaded::parse(&longest, Path::new("srs.toml")).unwrap();
+        assert_eq!(c.server_id(), "tldd SRS");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! contact (used by a domain) cannot be deleted (2305). Contact transfer is
 //! not offered (2101); contacts stay with their registrar. The commands
 //! arrive decoded ([`super::command::contact`]).
+use super::command::contact::disclose_rank;
 use super::command::{ContactCreate, ContactInfo, ContactUpdate};
 use super::response::Response;
 use super::xml::esc;
@@ -44,8 +45,8 @@ pub fn check(ctx: &Ctx, ids: &[String]) -> EppResult<Response> {
     let mut s = format!("<contact:chkData {XMLNS}>");
     for i in ids {
         let reason = match check_handle(i) {
-            Err(e) => Some(e.reason),
-            Ok(()) if r.contact(i)?.is_some() => Some("In use".to_string()),
+            Err(e) => Some(e.check),
+            Ok(()) if r.contact(i)?.is_some() => Some("In use"),
             Ok(()) => None,
         };
         let _ = write!(
@@ -55,7 +56,7 @@ pub fn check(ctx: &Ctx, ids: &[String]) -> EppResult<Response> {
             esc(i)
         );
         if let Some(reason) = reason {
-            let _ = write!(s, "<contact:reason>{}</contact:reason>", esc(&reason));
+            let _ = write!(s, "<contact:reason>{}</contact:reason>", esc(reason));
         }
         s.push_str("</contact:cd>");
     }
@@ -157,7 +158,16 @@ pub fn info(ctx: &Ctx, q: &ContactInfo) -> EppResult<Response> {
     }
     if let Some(d) = &c.disclose {
         let _ = write!(s, "<contact:disclose flag=\"{}\">", u8::from(d.flag));
-        for f in &d.fields {
+        // in the schema's order; a field that is not one (stored by an
+        // older build) is left out
+        let mut fields: Vec<&String> = d
+            .fields
+            .iter()
+            .filter(|f| disclose_rank(f).is_some())
+            .collect();
+        fields.sort_by_key(|f| disclose_rank(f));
+        fields.dedup();
+        for f in fields {
             match f.split_once(':') {
                 Some((n, t)) => {
                     let _ = write!(s, "<contact:{n} type=\"{t}\"/>");

@@ -51,8 +51,8 @@ pub fn check(ctx: &Ctx, names: &[String]) -> EppResult<Response> {
     for n in names {
         let name = canonical(n);
         let reason = match check_domain_name(&name, ctx.tld(), &ctx.policy.p.reserved) {
-            Err(e) => Some(e.reason),
-            Ok(()) if r.domain(&name)?.is_some() => Some("In use".to_string()),
+            Err(e) => Some(e.check),
+            Ok(()) if r.domain(&name)?.is_some() => Some("In use"),
             Ok(()) => None,
         };
         let _ = write!(
@@ -62,7 +62,7 @@ pub fn check(ctx: &Ctx, names: &[String]) -> EppResult<Response> {
             esc(n)
         );
         if let Some(reason) = reason {
-            let _ = write!(s, "<domain:reason>{}</domain:reason>", esc(&reason));
+            let _ = write!(s, "<domain:reason>{}</domain:reason>", esc(reason));
         }
         s.push_str("</domain:cd>");
     }

@@ -11,7 +11,7 @@ use crate::epp::xml::{NS_CONTACT, NS_DOMAIN, NS_EPP, NS_HOST, NS_RGP, NS_SECDNS}
 
 const CERT: &str = "abababababababababababababababababababababababababababababababab";
 
-fn epp(dir: &std::path::Path) -> Epp {
+pub(super) fn epp(dir: &std::path::Path) -> Epp {
     let store = Arc::new(Store::open(dir, "shop", "SHOP").unwrap());
     for id in ["reg-a", "reg-b"] {
         let spec = crate::registrar::RegistrarSpec {
@@ -57,7 +57,7 @@ fn epp(dir: &std::path::Path) -> Epp {
     )
 }
 
-fn session(clid: Option<&str>) -> Session {
+pub(super) fn session(clid: Option<&str>) -> Session {
     Session {
         peer: "127.0.0.1".parse().unwrap(),
         cert_sha256: Some(CERT.into()),
@@ -67,7 +67,7 @@ fn session(clid: Option<&str>) -> Session {
 }
 
 /// `inner` inside `<command>` with every namespace declared.
-fn wrap(inner: &str) -> String {
+pub(super) fn wrap(inner: &str) -> String {
     format!(
         "<epp xmlns=\"{NS_EPP}\" xmlns:domain=\"{NS_DOMAIN}\" xmlns:host=\"{NS_HOST}\" \
 xmlns:contact=\"{NS_CONTACT}\" xmlns:secDNS=\"{NS_SECDNS}\" xmlns:rgp=\"{NS_RGP}\">\
@@ -126,14 +126,14 @@ fn mask(xml: &str) -> String {
     s
 }
 
-fn domain_create(name: &str, extra: &str, ext: &str) -> String {
+pub(super) fn domain_create(name: &str, extra: &str, ext: &str) -> String {
     format!(
         "<create><domain:create><domain:name>{name}</domain:name>{extra}\
 <domain:authInfo><domain:pw>dom-Pass1</domain:pw></domain:authInfo></domain:create></create>{ext}"
     )
 }
 
-fn ds(alg: u32, dt: u32, len: usize) -> String {
+pub(super) fn ds(alg: u32, dt: u32, len: usize) -> String {
     format!(
         "<secDNS:dsData><secDNS:keyTag>1</secDNS:keyTag><secDNS:alg>{alg}</secDNS:alg>\
 <secDNS:digestType>{dt}</secDNS:digestType><secDNS:digest>{}</secDNS:digest></secDNS:dsData>",
@@ -141,7 +141,7 @@ fn ds(alg: u32, dt: u32, len: usize) -> String {
     )
 }
 
-fn contact_create(id: &str, postal: &str, extra: &str) -> String {
+pub(super) fn contact_create(id: &str, postal: &str, extra: &str) -> String {
     format!(
         "<create><contact:create><contact:id>{id}</contact:id>{postal}{extra}\
 <contact:email>a@example.net</contact:email>\
@@ -149,11 +149,12 @@ fn contact_create(id: &str, postal: &str, extra: &str) -> String {
     )
 }
 
-const POSTAL: &str = "<contact:postalInfo type=\"int\"><contact:name>A B</contact:name>\
+pub(super) const POSTAL: &str = "<contact:postalInfo type=\"int\"><contact:name>A B</contact:name>\
 <contact:addr><contact:street>1 Road</contact:street><contact:city>Town</contact:city>\
 <contact:cc>de</contact:cc></contact:addr></contact:postalInfo>";
 
-const LOGIN_OK: &str = "<login><clID>reg-b</clID><pw>secret-1</pw><options><version>1.0</version>\
+pub(super) const LOGIN_OK: &str =
+    "<login><clID>reg-b</clID><pw>secret-1</pw><options><version>1.0</version>\
 <lang>en</lang></options><svcs><objURI>urn:ietf:params:xml:ns:domain-1.0</objURI>\
 <svcExtension><extURI>urn:ietf:params:xml:ns:secDNS-1.1</extURI></svcExtension></svcs></login>";
 
@@ -161,7 +162,7 @@ const LOGIN_OK: &str = "<login><clID>reg-b</clID><pw>secret-1</pw><options><vers
 /// reg-a, `b` reg-b, `l` a session that logs in and out by itself, `f` one that fails
 /// to log in. Not formatted by rustfmt: one frame a line reads best.
 #[rustfmt::skip]
-fn script() -> Vec<(char, Vec<u8>)> {
+pub(super) fn script() -> Vec<(char, Vec<u8>)> {
     let mut v: Vec<(char, Vec<u8>)> = Vec::new();
     let mut raw = |s: char, f: &[u8]| v.push((s, f.to_vec()));
     raw('n', b"\xff\xfe<epp/>");

@@ -70,8 +70,8 @@ pub fn check(ctx: &Ctx, names: &[String]) -> EppResult<Response> {
     for n in names {
         let name = canonical(n);
         let reason = match check_host_name(&name) {
-            Err(e) => Some(e.reason),
-            Ok(()) if r.host(&name)?.is_some() => Some("In use".to_string()),
+            Err(e) => Some(e.check),
+            Ok(()) if r.host(&name)?.is_some() => Some("In use"),
             Ok(()) => None,
         };
         let _ = write!(
@@ -81,7 +81,7 @@ pub fn check(ctx: &Ctx, names: &[String]) -> EppResult<Response> {
             esc(n)
         );
         if let Some(reason) = reason {
-            let _ = write!(s, "<host:reason>{}</host:reason>", esc(&reason));
+            let _ = write!(s, "<host:reason>{}</host:reason>", esc(reason));
         }
         s.push_str("</host:cd>");
     }

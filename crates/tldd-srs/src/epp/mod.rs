@@ -35,6 +35,12 @@
 //! (2004) and the structural rules the handlers rely on are checked;
 //! unexpected extra elements inside known commands are ignored (a limit of
 //! this build).
+//!
+//! Answers are valid against the XSDs of the RFCs by construction (the
+//! schemas are in this crate's `schemas/`): a value the client sent is
+//! echoed only when it is valid for its schema type, and check reasons are
+//! short fixed texts ([`xsd`]); the `schema` test validates every answer of
+//! a broad corpus with `xmllint --schema`.
 pub mod command;
 pub mod contact;
 pub mod domain;
@@ -45,11 +51,14 @@ pub mod host;
 pub mod parse;
 pub mod poll;
 pub mod response;
+#[cfg(test)]
+mod schema;
 pub mod session;
 #[cfg(test)]
 mod tests;
 pub mod transfer;
 pub mod xml;
+pub mod xsd;
 
 use crate::db::Store;
 use crate::lifecycle::Policy;

@@ -1,8 +1,11 @@
 //! Poll (RFC 5730 section 2.9.2.3): `op="req"` returns the registrar's
 //! oldest message (1301) or 1300 when the queue is empty; `op="ack"`
 //! removes the message named by `msgID` (2303 if it is not in the caller's
-//! queue). Transfer messages carry the domain trnData. The `op` and
-//! `msgID` are decoded by [`super::command`].
+//! queue) and answers `<msgQ count=".." id=".."/>` with the number of
+//! messages left and the id of the message it removed, as the RFC's
+//! example does — also after the last one (`count="0"`): the schema
+//! requires `id` on every `<msgQ>`. Transfer messages carry the domain
+//! trnData. The `op` and `msgID` are decoded by [`super::command`].
 use super::response::{MsgQ, Response};
 use super::transfer::trn_data;
 use super::Ctx;
@@ -18,7 +21,7 @@ pub fn req(ctx: &Ctx) -> EppResult<Response> {
     let mut r = Response::code(1301);
     r.msgq = Some(MsgQ {
         count: msgs.len(),
-        id: Some(m.id),
+        id: m.id,
         q_date: Some(m.q_date),
         msg: Some(m.msg.clone()),
     });
@@ -30,18 +33,18 @@ pub fn req(ctx: &Ctx) -> EppResult<Response> {
 
 /// `<poll op="ack" msgID=".."/>`.
 pub fn ack(ctx: &Ctx, id: u64) -> EppResult<Response> {
-    let left = ctx.store.write(|t| -> EppResult<Vec<u64>> {
+    let left = ctx.store.write(|t| -> EppResult<usize> {
         let msgs = t.polls(ctx.clid)?;
         if !msgs.iter().any(|m| m.id == id) {
             return Err(err(2303, format!("message {id} is not in your queue")));
         }
         t.del_poll(ctx.clid, id);
-        Ok(msgs.iter().map(|m| m.id).filter(|&m| m != id).collect())
+        Ok(msgs.len() - 1)
     })?;
     let mut r = Response::ok();
     r.msgq = Some(MsgQ {
-        count: left.len(),
-        id: left.first().copied(),
+        count: left,
+        id,
         ..Default::default()
     });
     Ok(r)

@@ -12,11 +12,12 @@ use crate::model::DsData;
 use crate::result::{message, EppError};
 use std::fmt::Write;
 
-/// The message-queue element of a response.
+/// The message-queue element of a response. `id` is required by the
+/// schema (`epp:msgQType`), so there is no `<msgQ>` without one.
 #[derive(Debug, Clone, Default)]
 pub struct MsgQ {
     pub count: usize,
-    pub id: Option<u64>,
+    pub id: u64,
     pub q_date: Option<Ts>,
     pub msg: Option<String>,
 }
@@ -86,11 +87,7 @@ pub fn render(r: &Response, cl_trid: Option<&str>, sv_trid: &str) -> String {
     }
     s.push_str("</result>");
     if let Some(q) = &r.msgq {
-        let _ = write!(s, "<msgQ count=\"{}\"", q.count);
-        if let Some(id) = q.id {
-            let _ = write!(s, " id=\"{id}\"");
-        }
-        s.push('>');
+        let _ = write!(s, "<msgQ count=\"{}\" id=\"{}\">", q.count, q.id);
         if let Some(d) = q.q_date {
             let _ = write!(s, "<qDate>{}</qDate>", fmt(d));
         }
@@ -155,7 +152,7 @@ mod tests {
         let mut r = Response::from(EppError::new(2306, "name <x> & y"));
         r.msgq = Some(MsgQ {
             count: 2,
-            id: Some(9),
+            id: 9,
             q_date: Some(0),
             msg: Some("hi".into()),
         });

@@ -4,7 +4,9 @@
 //! Parsing rules (each violation is an [`XmlError`], answered with 2001):
 //! well-formed XML 1.0 with end-tag checking; no DOCTYPE (so no entity
 //! expansion of any kind: only the five predefined entities and character
-//! references are accepted); at most [`MAX_DEPTH`] levels and
+//! references are accepted); only XML 1.0 characters ([`is_xml_char`]),
+//! literal or referenced (quick-xml does not check them, and an answer
+//! echoing `&#1;` would not be XML); at most [`MAX_DEPTH`] levels and
 //! [`MAX_ELEMENTS`] elements; exactly one root element. Element names are
 //! resolved to (namespace URI, local name); an element whose prefix is not
 //! declared is an error. Text is the concatenation of an element's direct
@@ -72,8 +74,26 @@ fn resolve(r: ResolveResult<'_>, what: &[u8]) -> Result<String, XmlError> {
     }
 }
 
+/// XML 1.0 `Char` (section 2.2): what a document may contain, literally
+/// or as a character reference. Anything else makes it not well-formed,
+/// and an answer that echoed it would not be either.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+fn legal(s: &str, what: &str) -> Result<(), XmlError> {
+    match s.chars().find(|&c| !is_xml_char(c)) {
+        None => Ok(()),
+        Some(c) => Err(XmlError(format!(
+            "character U+{:04X} is not allowed in XML ({what})",
+            c as u32
+        ))),
+    }
+}
+
 /// Parses a document into its root element.
 pub fn parse(text: &str) -> Result<Elem, XmlError> {
+    legal(text, "in the document")?;
     let mut reader = NsReader::from_str(text);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Elem> = Vec::new();
@@ -110,6 +130,7 @@ pub fn parse(text: &str) -> Result<Elem, XmlError> {
                     let v = a
                         .unescape_value()
                         .map_err(|e| XmlError(format!("bad attribute value on <{name}>: {e}")))?;
+                    legal(&v, "in an attribute value")?;
                     attrs.push((local, v.into_owned()));
                 }
                 let el = Elem {
@@ -153,7 +174,13 @@ pub fn parse(text: &str) -> Result<Elem, XmlError> {
             Event::GeneralRef(r) => {
                 let resolved: String = if r.is_char_ref() {
                     match r.resolve_char_ref() {
-                        Ok(Some(c)) => c.to_string(),
+                        Ok(Some(c)) if is_xml_char(c) => c.to_string(),
+                        Ok(Some(c)) => {
+                            return Err(XmlError(format!(
+                                "character reference to U+{:04X}, which XML does not allow",
+                                c as u32
+                            )))
+                        }
                         _ => return Err(XmlError("bad character reference".into())),
                     }
                 } else {
@@ -229,9 +256,18 @@ mod tests {
             "<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>",
             "<a>&nope;</a>",
             "not xml at all",
+            "<a>x&#1;y</a>",
+            "<a>&#xFFFE;</a>",
+            "<a b=\"&#0;\"/>",
+            "<a>\u{1}</a>",
+            "<a>\u{FFFF}</a>",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }
+        assert_eq!(
+            parse("<a>&#9;&#xA;&#x10000;</a>").unwrap().text,
+            "\u{10000}"
+        );
         let deep = "<a>".repeat(40) + &"</a>".repeat(40);
         assert!(parse(&deep).unwrap_err().0.contains("deeply"));
     }

@@ -7,14 +7,16 @@
 //! (2003 / 2005), at most three street lines (2001), `int` ASCII-only
 //! (2005); phones `+CC.NUMBER` (an empty one is absent); e-mail
 //! `local@domain`; authInfo (required on create, 6 to 64 characters);
-//! `<disclose flag=..>`; statuses (`add` only client statuses a contact
-//! may carry, 2306).
+//! `<disclose flag=..>` (only RFC 5733 fields, kept in its order); postal
+//! lines at most 255 characters, postal codes 16 (2005); statuses (`add`
+//! only client statuses a contact may carry, 2306).
 //!
 //! Not checked here (in [`crate::epp::contact`]): the check limit,
 //! existence, sponsorship, status and links.
 use super::Command;
 use crate::epp::parse::{auth_pw, check_new_pw, opt, req, statuses};
 use crate::epp::xml::{Elem, NS_CONTACT};
+use crate::epp::xsd;
 use crate::model::{Disclose, Phone, PostalInfo};
 use crate::names::check_handle;
 use crate::result::{err, EppResult};
@@ -89,6 +91,24 @@ fn postal(el: &Elem) -> EppResult<PostalInfo> {
         pc: opt(addr, NS_CONTACT, "pc"),
         cc,
     };
+    // RFC 5733 postalLineType / optPostalLineType (255), pcType (16):
+    // what is stored is answered by info, so it must fit the schema
+    let lines = [("name", &p.name), ("city", &p.city)]
+        .into_iter()
+        .chain(p.org.iter().map(|o| ("org", o)))
+        .chain(p.street.iter().map(|s| ("street", s)))
+        .chain(p.sp.iter().map(|s| ("sp", s)));
+    for (what, v) in lines {
+        if xsd::normalized_len(v) > 255 {
+            return Err(err(
+                2005,
+                format!("<contact:{what}> is longer than 255 characters"),
+            ));
+        }
+    }
+    if p.pc.as_ref().is_some_and(|pc| xsd::token_len(pc) > 16) {
+        return Err(err(2005, "<contact:pc> is longer than 16 characters"));
+    }
     if kind == "int" {
         let all = [&p.name, &p.city]
             .into_iter()
@@ -139,6 +159,21 @@ fn email(s: &str) -> EppResult<String> {
     Ok(s.to_string())
 }
 
+/// The fields of `<contact:disclose>` in the order of RFC 5733's
+/// `discloseType`: `name`, `org` and `addr` with a `type` (`int` or
+/// `loc`), then `voice`, `fax`, `email`.
+pub const DISCLOSE_FIELDS: [&str; 9] = [
+    "name:int", "name:loc", "org:int", "org:loc", "addr:int", "addr:loc", "voice", "fax", "email",
+];
+
+/// Where `field` goes in a `<contact:disclose>` (`None`: not a field).
+pub fn disclose_rank(field: &str) -> Option<usize> {
+    DISCLOSE_FIELDS.iter().position(|f| *f == field)
+}
+
+/// `<contact:disclose flag="..">`: its fields, each once, kept in the
+/// schema's order (so an info answer renders them validly whatever order
+/// they came in); anything else is 2005.
 fn disclose(el: Option<&Elem>) -> EppResult<Option<Disclose>> {
     let Some(d) = el else { return Ok(None) };
     let flag = match d.attr("flag") {
@@ -146,14 +181,32 @@ fn disclose(el: Option<&Elem>) -> EppResult<Option<Disclose>> {
         Some("0") | Some("false") => false,
         _ => return Err(err(2005, "disclose needs flag=\"0\" or \"1\"")),
     };
-    let fields = d
-        .children
-        .iter()
-        .map(|c| match c.attr("type") {
-            Some(t) => format!("{}:{t}", c.name),
-            None => c.name.clone(),
-        })
-        .collect();
+    let mut fields = Vec::new();
+    for c in &d.children {
+        let f = match (c.name.as_str(), c.attr("type")) {
+            ("name" | "org" | "addr", Some(t)) => format!("{}:{t}", c.name),
+            ("name" | "org" | "addr", None) => {
+                return Err(err(
+                    2003,
+                    format!(
+                        "<contact:{}> in disclose needs type=\"int\" or \"loc\"",
+                        c.name
+                    ),
+                ))
+            }
+            (n, _) => n.to_string(),
+        };
+        if c.ns != NS_CONTACT || disclose_rank(&f).is_none() {
+            return Err(err(
+                2005,
+                format!("<{}> is not a disclose field of RFC 5733", c.name),
+            ));
+        }
+        if !fields.contains(&f) {
+            fields.push(f);
+        }
+    }
+    fields.sort_by_key(|f| disclose_rank(f));
     Ok(Some(Disclose { flag, fields }))
 }
 
@@ -161,6 +214,13 @@ pub fn check(el: &Elem) -> EppResult<Command> {
     let ids: Vec<String> = el.all(NS_CONTACT, "id").map(|i| i.text.clone()).collect();
     if ids.is_empty() {
         return Err(err(2003, "<contact:id> is required"));
+    }
+    // An answer may only echo a valid clIDType (see crate::epp::xsd).
+    if let Some(bad) = ids.iter().find(|i| !xsd::is_cl_id(i)) {
+        return Err(err(
+            2005,
+            format!("contact id {bad:?} must be 3 to 16 characters"),
+        ));
     }
     Ok(Command::ContactCheck { ids })
 }

@@ -169,6 +169,13 @@ pub fn check(el: &Elem) -> EppResult<Command> {
     if names.is_empty() {
         return Err(err(2003, "<domain:name> is required"));
     }
+    // An answer may only echo a valid labelType (see crate::epp::xsd).
+    if let Some(bad) = names.iter().find(|n| !crate::epp::xsd::is_label(n)) {
+        return Err(err(
+            2005,
+            format!("domain name {bad:?} must be 1 to 255 characters"),
+        ));
+    }
     Ok(Command::DomainCheck { names })
 }
 

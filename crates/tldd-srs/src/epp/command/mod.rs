@@ -223,7 +223,7 @@ pub fn decode(frame: &[u8]) -> Result<Frame, EppError> {
     let cl_trid = cmd.child_text(NS_EPP, "clTRID").map(str::to_string);
     if cl_trid
         .as_ref()
-        .is_some_and(|c| c.len() < 3 || c.len() > 64)
+        .is_some_and(|c| !crate::epp::xsd::is_tr_id(c))
     {
         return Err(err(2001, "clTRID must be 3 to 64 characters"));
     }
