@@ -226,22 +226,7 @@ fn health_names_the_unfit_zone() {
         ),
     )
     .unwrap();
-    for role in ["ksk", "zsk"] {
-        let o = Command::new(BIN)
-            .args([
-                "keys",
-                "-c",
-                cfg.to_str().unwrap(),
-                "generate",
-                "--zone",
-                "shop.",
-                "--role",
-                role,
-            ])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
+    crate::support::dnssec::ksk_and_zsk(&cfg, "shop.");
     let s = Server::start_with_config(&cfg, tempfile::tempdir().unwrap());
     let port = s.metrics.unwrap().port();
     let (code, _, body) = crate::support::whois::http(port, "GET", "/health");

@@ -23,9 +23,7 @@ fn a_dnssec_zone_is_signed_at_load_and_served_signed() {
         ),
     )
     .unwrap();
-    for role in ["ksk", "zsk"] {
-        crate::support::dnssec::keys(&cfg, &["generate", "--zone", "shop.", "--role", role]);
-    }
+    crate::support::dnssec::ksk_and_zsk(&cfg, "shop.");
     let s = Server::start_with_config(&cfg, dir);
     let dnskey = s.kdig(&["shop.", "DNSKEY", "+dnssec", "+norec"]);
     assert!(dnskey.contains("DNSKEY\t257 3 13"), "{dnskey}");
@@ -113,9 +111,7 @@ fn a_secondary_started_from_the_unsigned_file_gets_the_signed_zone() {
         ),
     )
     .unwrap();
-    for role in ["ksk", "zsk"] {
-        crate::support::dnssec::keys(&cfg, &["generate", "--zone", "shop.", "--role", role]);
-    }
+    crate::support::dnssec::ksk_and_zsk(&cfg, "shop.");
     let file_serial: u32 = std::fs::read_to_string(&file)
         .unwrap()
         .lines()

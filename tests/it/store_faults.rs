@@ -138,13 +138,7 @@ fn store_with_updates(dir: &Path, zone_extra: &str) -> (PathBuf, u32) {
     )
     .unwrap();
     if zone_extra.contains("[zone.dnssec]") {
-        for role in ["ksk", "zsk"] {
-            let c = cfg.to_str().unwrap();
-            let (ok, out) = tldd(&[
-                "keys", "-c", c, "generate", "--zone", "shop.", "--role", role,
-            ]);
-            assert!(ok, "keys generate: {out}");
-        }
+        crate::support::dnssec::ksk_and_zsk(&cfg, "shop.");
     }
     let s = Server::start_with_config(&cfg, tempfile::tempdir().unwrap());
     let key = Some(("hmac-sha256", "srs-key", SECRET));

@@ -85,6 +85,14 @@ pub fn write_config(
 }
 
 /// Runs `tldd keys -c CONFIG ARGS...`; returns stdout, panics on failure.
+/// `tldd keys generate` of a KSK and a ZSK for `zone` (its keystore as
+/// configured).
+pub fn ksk_and_zsk(config: &Path, zone: &str) {
+    for role in ["ksk", "zsk"] {
+        keys(config, &["generate", "--zone", zone, "--role", role]);
+    }
+}
+
 pub fn keys(config: &Path, args: &[&str]) -> String {
     let o = std::process::Command::new(bin())
         .args(["keys", "-c"])

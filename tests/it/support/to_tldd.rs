@@ -252,16 +252,7 @@ pub fn start(dir: &Path, signed: bool, extra_zone: &str) -> Flow {
     )
     .unwrap();
     if signed {
-        for role in ["ksk", "zsk"] {
-            let o = Command::new(serve::BIN)
-                .args(["keys", "-c"])
-                .arg(&cfg)
-                .args(["generate", "--zone", "shop.", "--role", role])
-                .env("TLDD_OPERATOR", "test")
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        }
+        super::dnssec::ksk_and_zsk(&cfg, "shop.");
     }
     let tldd = serve::Server::start_with_config(&cfg, tempfile::tempdir().unwrap());
     let mut srs = Srs::new(dir, tldd.port(), "");
