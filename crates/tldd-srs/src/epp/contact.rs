@@ -71,11 +71,18 @@ pub fn info(ctx: &Ctx, q: &ContactInfo) -> EppResult<Response> {
         .contact(id)?
         .ok_or_else(|| err(2303, format!("contact {id} does not exist")))?;
     let sponsor = c.cl_id == ctx.clid;
-    if !sponsor && pw.as_deref() != Some(c.auth_pw.as_str()) {
-        return Err(err(
-            2201,
-            format!("contact {id} is sponsored by another registrar"),
-        ));
+    match pw.as_deref() {
+        // RFC 5733 §3.1.2: authInfo that does not match is 2202.
+        Some(p) if !sponsor && p != c.auth_pw.as_str() => {
+            return Err(err(2202, format!("authInfo for contact {id} does not match")))
+        }
+        None if !sponsor => {
+            return Err(err(
+                2201,
+                format!("contact {id} is sponsored by another registrar"),
+            ))
+        }
+        _ => {}
     }
     let linked = !r.contact_links(id)?.is_empty();
     let mut s = format!(

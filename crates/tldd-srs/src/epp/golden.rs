@@ -361,6 +361,8 @@ pub(super) fn script() -> Vec<(char, Vec<u8>)> {
     w('a', "<delete><domain:delete><domain:name>a.shop</domain:name></domain:delete></delete>");
     w('a', "<poll op=\"req\"/>");
     w('a', "<poll op=\"ack\" msgID=\"1\"/>");
+    // authInfo that does not match: 2202 (RFC 5733 §3.1.2), not 2201.
+    w('b', "<info><contact:info><contact:id>c-1</contact:id><contact:authInfo><contact:pw>wrong-Pass1</contact:pw></contact:authInfo></contact:info></info>");
     w('a', "<logout/>");
     v
 }
