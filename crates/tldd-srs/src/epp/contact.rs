@@ -74,7 +74,10 @@ pub fn info(ctx: &Ctx, q: &ContactInfo) -> EppResult<Response> {
     match pw.as_deref() {
         // RFC 5733 §3.1.2: authInfo that does not match is 2202.
         Some(p) if !sponsor && p != c.auth_pw.as_str() => {
-            return Err(err(2202, format!("authInfo for contact {id} does not match")))
+            return Err(err(
+                2202,
+                format!("authInfo for contact {id} does not match"),
+            ))
         }
         None if !sponsor => {
             return Err(err(
