@@ -69,8 +69,25 @@ fn malformed_frames_and_commands_get_codes_and_the_session_survives() {
     );
     assert_eq!(
         c.code(&domain_create("xn--bcher-kva.shop")),
+        2003,
+        "valid A-label, past the name checks to the missing registrant"
+    );
+    let contact = format!(
+        "<create><contact:create xmlns:contact=\"urn:ietf:params:xml:ns:contact-1.0\">\
+<contact:id>cr-1</contact:id><contact:postalInfo type=\"int\"><contact:name>A B</contact:name>\
+<contact:addr><contact:city>Town</contact:city><contact:cc>DE</contact:cc></contact:addr>\
+</contact:postalInfo><contact:email>a@example.net</contact:email>\
+<contact:authInfo><contact:pw>con-Pass1</contact:pw></contact:authInfo></contact:create></create>"
+    );
+    assert_eq!(c.code(&cmd(&contact)), 1000);
+    assert_eq!(
+        c.code(&cmd(&format!(
+            "<create><domain:create {DOM}><domain:name>xn--bcher-kva.shop</domain:name>\
+<domain:registrant>cr-1</domain:registrant><domain:authInfo><domain:pw>dom-Pass1</domain:pw>\
+</domain:authInfo></domain:create></create>"
+        ))),
         1000,
-        "valid A-label"
+        "valid A-label with a registrant"
     );
     let unknown_ext = cmd(&format!(
         "<info><domain:info {DOM}><domain:name>xn--bcher-kva.shop</domain:name></domain:info></info>\

@@ -220,7 +220,18 @@ fn every_answer_over_tls_validates() {
         "ab".repeat(32)
     );
     r.req(&mut a, 1000, &domain("create", "x.shop", &body, &ds));
-    r.req(&mut a, 1000, &domain("create", "y.shop", PW, ""));
+    r.req(
+        &mut a,
+        1000,
+        &domain(
+            "create",
+            "y.shop",
+            &format!("<domain:registrant>ca-1</domain:registrant>{PW}"),
+            "",
+        ),
+    );
+    // No registrant: 2003, and the answer validates too.
+    r.req(&mut a, 2003, &domain("create", "z.shop", PW, ""));
     r.req(&mut a, 1000, &cmd(&format!("<create><host:create {HOST}><host:name>ns1.x.shop</host:name><host:addr ip=\"v4\">192.0.2.1</host:addr><host:addr ip=\"v6\">2001:db8::1</host:addr></host:create></create>")));
     r.req(
         &mut a,

@@ -242,6 +242,15 @@ pub fn create(ctx: &Ctx, c: DomainCreate) -> EppResult<Response> {
             return Err(err(2302, format!("domain {name} exists")));
         }
         check_links(t, ctx, &ns, &all_contacts)?;
+        // A thick registry (.shop, question 26): every domain has a
+        // registrant. Checked after the names it links to, so those
+        // errors keep their own codes.
+        if registrant.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            return Err(err(
+                2003,
+                "registrant missing: every domain in this registry has one",
+            ));
+        }
         let now = t.now();
         let amount = ctx.policy.fees.create * years as i64;
         charge(t, now, ctx.clid, LedgerKind::Create, &name, years, amount)?;
@@ -368,6 +377,12 @@ pub fn update(ctx: &Ctx, c: DomainUpdate) -> EppResult<Response> {
             d.contacts.push(c.clone());
         }
         if let Some(r) = &new_registrant {
+            if r.trim().is_empty() {
+                return Err(err(
+                    2306,
+                    "the registrant cannot be removed: every domain in this registry has one",
+                ));
+            }
             d.registrant = Some(r.clone());
         }
         if let Some(pw) = &new_pw {

@@ -297,7 +297,7 @@ pub(super) fn script() -> Vec<(char, Vec<u8>)> {
     w('a', &domain_create("a.shop", "<domain:registrant>c-b</domain:registrant>", ""));
     w('a', &domain_create("a.shop", "<domain:period unit=\"m\">24</domain:period><domain:ns><domain:hostObj>ns1.example.net</domain:hostObj></domain:ns><domain:registrant>c-1</domain:registrant><domain:contact type=\"admin\">c-1</domain:contact>", &format!("<extension><secDNS:create>{}</secDNS:create></extension>", ds(13, 2, 32))));
     w('a', &domain_create("a.shop", "", ""));
-    w('a', &domain_create("glue.shop", "", ""));
+    w('a', &domain_create("glue.shop", "<domain:registrant>c-1</domain:registrant>", ""));
     w('a', "<create><host:create><host:name>ns1.glue.shop</host:name></host:create></create>");
     w('a', "<create><host:create><host:name>ns1.glue.shop</host:name><host:addr>192.0.2.1</host:addr><host:addr ip=\"v6\">2001:db8::1</host:addr></host:create></create>");
     w('a', "<delete><host:delete><host:name>ns1.example.net</host:name></host:delete></delete>");
@@ -361,6 +361,8 @@ pub(super) fn script() -> Vec<(char, Vec<u8>)> {
     w('a', "<delete><domain:delete><domain:name>a.shop</domain:name></domain:delete></delete>");
     w('a', "<poll op=\"req\"/>");
     w('a', "<poll op=\"ack\" msgID=\"1\"/>");
+    // A thick registry: no registrant is 2003.
+    w('a', &domain_create("noreg.shop", "", ""));
     // authInfo that does not match: 2202 (RFC 5733 §3.1.2), not 2201.
     w('b', "<info><contact:info><contact:id>c-1</contact:id><contact:authInfo><contact:pw>wrong-Pass1</contact:pw></contact:authInfo></contact:info></info>");
     w('a', "<logout/>");

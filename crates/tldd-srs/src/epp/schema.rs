@@ -209,6 +209,9 @@ impl Runner {
 
 const DOMAIN_PW: &str = "<domain:authInfo><domain:pw>dom-Pass1</domain:pw></domain:authInfo>";
 
+/// The least a domain create carries besides its name: a registrant.
+const REGISTRANT: &str = "<domain:registrant>c-2</domain:registrant>";
+
 fn create_domain(name: &str, body: &str, ext: &str) -> String {
     format!(
         "<create><domain:create><domain:name>{name}</domain:name>{body}{DOMAIN_PW}</domain:create></create>{ext}"
@@ -418,9 +421,9 @@ fn hosts_domains_lifecycle(r: &mut Runner) {
             &secdns,
         ),
     );
-    r.send('a', 1000, &create_domain("bare.shop", "", ""));
-    r.send('a', 1000, &create_domain("gone.shop", "", ""));
-    r.send('a', 1000, &create_domain("auto.shop", "", ""));
+    r.send('a', 1000, &create_domain("bare.shop", REGISTRANT, ""));
+    r.send('a', 1000, &create_domain("gone.shop", REGISTRANT, ""));
+    r.send('a', 1000, &create_domain("auto.shop", REGISTRANT, ""));
     r.send('a', 1000, "<create><host:create><host:name>ns1.full.shop</host:name><host:addr ip=\"v4\">192.0.2.1</host:addr><host:addr ip=\"v6\">2001:db8::53</host:addr></host:create></create>");
     r.send('a', 1000, "<update><domain:update><domain:name>bare.shop</domain:name><domain:add><domain:ns><domain:hostObj>ns1.full.shop</domain:hostObj></domain:ns></domain:add></domain:update></update>");
     r.send(
@@ -548,7 +551,16 @@ fn hosts_domains_lifecycle(r: &mut Runner) {
             .ex_date,
     );
     r.send('a', 2105, &format!("<renew><domain:renew><domain:name>gone.shop</domain:name><domain:curExpDate>{cur}</domain:curExpDate></domain:renew></renew>"));
-    r.send('c', 2104, &create_domain("poor.shop", "", ""));
+    r.send('c', 1000, &contact_create("c-poor", POSTAL, ""));
+    r.send(
+        'c',
+        2104,
+        &create_domain(
+            "poor.shop",
+            "<domain:registrant>c-poor</domain:registrant>",
+            "",
+        ),
+    );
     r.send('a', 1000, &restore("gone.shop", "request"));
     r.send('a', 1000, &restore("gone.shop", "report"));
     r.send('a', 2304, &restore("gone.shop", "request"));

@@ -4,7 +4,7 @@
 use super::*;
 use crate::clock::DAY;
 use crate::config::{FeesConfig, PolicyConfig};
-use crate::epp::xml::{NS_DOMAIN, NS_EPP, NS_RGP};
+use crate::epp::xml::{NS_CONTACT, NS_DOMAIN, NS_EPP, NS_RGP};
 use crate::model::LedgerKind;
 
 struct World {
@@ -51,7 +51,11 @@ fn world() -> World {
         settings,
         Arc::new(crate::metrics::Metrics::new()),
     );
-    World { _dir: dir, epp }
+    let w = World { _dir: dir, epp };
+    // The registrant every `create` names (a thick registry needs one).
+    let contact = super::golden::contact_create("ca-a", super::golden::POSTAL, "");
+    assert_eq!(w.code("reg-a", &contact), 1000);
+    w
 }
 
 impl World {
@@ -63,7 +67,7 @@ impl World {
             failures: 0,
         };
         let frame = format!(
-            "<epp xmlns=\"{NS_EPP}\" xmlns:domain=\"{NS_DOMAIN}\" xmlns:rgp=\"{NS_RGP}\"><command>{inner}</command></epp>"
+            "<epp xmlns=\"{NS_EPP}\" xmlns:domain=\"{NS_DOMAIN}\" xmlns:contact=\"{NS_CONTACT}\" xmlns:rgp=\"{NS_RGP}\"><command>{inner}</command></epp>"
         );
         let a = self.epp.handle_frame(&mut s, frame.as_bytes());
         (a.code, a.xml)
@@ -91,7 +95,7 @@ impl World {
 }
 
 fn create(name: &str) -> String {
-    format!("<create><domain:create><domain:name>{name}</domain:name><domain:authInfo><domain:pw>dom-Pass1</domain:pw></domain:authInfo></domain:create></create>")
+    format!("<create><domain:create><domain:name>{name}</domain:name><domain:registrant>ca-a</domain:registrant><domain:authInfo><domain:pw>dom-Pass1</domain:pw></domain:authInfo></domain:create></create>")
 }
 fn renew(name: &str, cur: &str, years: u32) -> String {
     format!("<renew><domain:renew><domain:name>{name}</domain:name><domain:curExpDate>{cur}</domain:curExpDate><domain:period unit=\"y\">{years}</domain:period></domain:renew></renew>")
