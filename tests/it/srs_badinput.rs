@@ -72,14 +72,14 @@ fn malformed_frames_and_commands_get_codes_and_the_session_survives() {
         2003,
         "valid A-label, past the name checks to the missing registrant"
     );
-    let contact = format!(
-        "<create><contact:create xmlns:contact=\"urn:ietf:params:xml:ns:contact-1.0\">\
-<contact:id>cr-1</contact:id><contact:postalInfo type=\"int\"><contact:name>A B</contact:name>\
-<contact:addr><contact:city>Town</contact:city><contact:cc>DE</contact:cc></contact:addr>\
-</contact:postalInfo><contact:email>a@example.net</contact:email>\
-<contact:authInfo><contact:pw>con-Pass1</contact:pw></contact:authInfo></contact:create></create>"
+    let contact = concat!(
+        "<create><contact:create xmlns:contact=\"urn:ietf:params:xml:ns:contact-1.0\">",
+        "<contact:id>cr-1</contact:id><contact:postalInfo type=\"int\"><contact:name>A B</contact:name>",
+        "<contact:addr><contact:city>Town</contact:city><contact:cc>DE</contact:cc></contact:addr>",
+        "</contact:postalInfo><contact:email>a@example.net</contact:email>",
+        "<contact:authInfo><contact:pw>con-Pass1</contact:pw></contact:authInfo></contact:create></create>"
     );
-    assert_eq!(c.code(&cmd(&contact)), 1000);
+    assert_eq!(c.code(&cmd(contact)), 1000);
     assert_eq!(
         c.code(&cmd(&format!(
             "<create><domain:create {DOM}><domain:name>xn--bcher-kva.shop</domain:name>\
