@@ -61,13 +61,17 @@ pub fn is_epp_phone(p: &str) -> bool {
 /// An email address as far as a registry checks one: `local@domain.tld`,
 /// no white space or control characters (Whois shows it on one line).
 pub fn is_email(s: &str) -> bool {
-    s.split_once('@').is_some_and(|(l, d)| {
-        !l.is_empty()
-            && d.contains('.')
-            && !d.starts_with('.')
-            && !d.ends_with('.')
-            && !s.contains(|c: char| c.is_whitespace() || c.is_control())
-    })
+    // RFC 5321 §4.5.3.1: local part at most 64 octets, domain at most 255.
+    s.matches('@').count() == 1
+        && s.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty()
+                && l.len() <= 64
+                && d.len() <= 255
+                && d.contains('.')
+                && !d.starts_with('.')
+                && !d.ends_with('.')
+                && !s.contains(|c: char| c.is_whitespace() || c.is_control())
+        })
 }
 
 /// Lower-cases and drops one trailing dot.
@@ -230,9 +234,13 @@ mod tests {
             "a@example",
             "a b@x.example",
             "a@x.example\n",
+            "a@b@x.example",
         ] {
             assert!(!is_email(bad), "{bad:?}");
         }
+        // RFC 5321: a local part of at most 64 octets.
+        assert!(is_email(&format!("{}@x.example", "a".repeat(64))));
+        assert!(!is_email(&format!("{}@x.example", "a".repeat(65))));
     }
 
     #[test]

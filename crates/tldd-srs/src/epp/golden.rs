@@ -361,6 +361,8 @@ pub(super) fn script() -> Vec<(char, Vec<u8>)> {
     w('a', "<delete><domain:delete><domain:name>a.shop</domain:name></domain:delete></delete>");
     w('a', "<poll op=\"req\"/>");
     w('a', "<poll op=\"ack\" msgID=\"1\"/>");
+    // Not an ISO 3166-1 code (two letters are not enough): 2005.
+    w('a', &contact_create("c-zz", &POSTAL.replace("<contact:cc>de</contact:cc>", "<contact:cc>zz</contact:cc>"), ""));
     // A thick registry: no registrant is 2003.
     w('a', &domain_create("noreg.shop", "", ""));
     // authInfo that does not match: 2202 (RFC 5733 §3.1.2), not 2201.

@@ -81,6 +81,13 @@ fn postal(el: &Elem) -> EppResult<PostalInfo> {
     if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(err(2005, format!("country code {cc:?} is not two letters")));
     }
+    // RFC 5733 §2.4.2: an ISO 3166-1 alpha-2 code, not any two letters.
+    if isocountry::CountryCode::for_alpha2(&cc).is_err() {
+        return Err(err(
+            2005,
+            format!("country code {cc:?} is not an ISO 3166-1 alpha-2 code"),
+        ));
+    }
     let p = PostalInfo {
         kind: kind.to_string(),
         name: req(el, NS_CONTACT, "name")?,
