@@ -51,6 +51,16 @@ impl ZoneJournal {
         };
         let Some(meta) = raw_meta.as_deref().and_then(Meta::decode) else {
             if raw_meta.is_some() {
+                // The per-owner layout predates marks: with a mark, this
+                // is a meta this build cannot read (a newer tldd's), and
+                // falling back to the zone file would lose its versions.
+                if self.mark_seen.is_some() {
+                    return Err(self.damaged(
+                        &self.db_path,
+                        "the journal's meta record has a format this tldd cannot read \
+                         (written by a newer tldd?)",
+                    ));
+                }
                 tracing::warn!("the store was written by an older tldd (per-owner layout); loading the zone file instead");
                 return Ok(None);
             }

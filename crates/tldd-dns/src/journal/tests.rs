@@ -414,3 +414,21 @@ fn damaged_database_files_are_errors_or_exact() {
         }
     }
 }
+
+#[test]
+fn a_meta_of_a_newer_format_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    stored(dir.path(), 2);
+    {
+        let store = Journal::open(dir.path()).unwrap();
+        let zs = store.zone("shop.", 100).unwrap();
+        let mut m = zs.tree.get(b"m").unwrap().unwrap().to_vec();
+        m[0] = 9; // a format tag from the future
+        zs.tree.insert(b"m", m).unwrap();
+        store.db.flush().unwrap();
+    }
+    assert!(matches!(
+        reload(dir.path()),
+        Err(StoreError::Damaged { .. })
+    ));
+}
