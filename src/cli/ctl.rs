@@ -48,6 +48,8 @@ pub enum CtlCommand {
     ZoneNotify { zone: String },
     /// Secondary: check the primary's SOA now (transfer when behind).
     ZoneRefresh { zone: String },
+    /// Secondary: transfer the whole zone now (AXFR), whatever the serial.
+    ZoneRetransfer { zone: String },
     /// Answer updates SERVFAIL until zone-thaw. SERVFAIL, not REFUSED:
     /// senders retry (the SRS keeps its changes queued), nothing is lost.
     /// Transfers, NOTIFY and signature refresh go on.
@@ -77,6 +79,7 @@ pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         CtlCommand::ZoneStatus { zone } => Request::ZoneStatus { zone },
         CtlCommand::ZoneNotify { zone } => Request::ZoneNotify { zone },
         CtlCommand::ZoneRefresh { zone } => Request::ZoneRefresh { zone },
+        CtlCommand::ZoneRetransfer { zone } => Request::ZoneRetransfer { zone },
         CtlCommand::ZoneFreeze { zone } => Request::ZoneFreeze { zone },
         CtlCommand::ZoneThaw { zone } => Request::ZoneThaw { zone },
         CtlCommand::ZoneFlush { zone, out } => Request::ZoneFlush {

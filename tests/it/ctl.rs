@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use update_kit::*;
 
-fn ctl(cfg: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn ctl(cfg: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)
         .arg("ctl")
         .arg("-c")

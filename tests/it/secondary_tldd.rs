@@ -316,3 +316,46 @@ fn normalize_axfr(addr: std::net::SocketAddr) -> Vec<String> {
     v.dedup();
     v
 }
+
+/// `tldd ctl zone-retransfer`: a secondary that is current transfers the
+/// whole zone again (one more AXFR, same serial); zone-status says it is a
+/// secondary of that primary; a primary has nothing to retransfer.
+#[test]
+fn ctl_retransfer_forces_an_axfr() {
+    let p = primary("srs-key", "", "");
+    let data = tempfile::tempdir().unwrap();
+    let s = secondary(p.addr, free_port(), data.path());
+    let serial = serial_at(p.addr).unwrap();
+    assert!(wait_for(30, || serial_at(s.addr) == Some(serial)));
+    let axfrs = || {
+        metrics_text(&s)
+            .lines()
+            .find(|l| {
+                l.starts_with("tldd_secondary_transfers_total")
+                    && l.contains("kind=\"axfr\"")
+                    && l.contains("result=\"ok\"")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let before = axfrs();
+    assert!(before >= 1);
+    let cfg = s.dir.path().join("tldd.toml");
+    let (code, out, err) = crate::ctl::ctl(&cfg, &["zone-status", "shop."]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("role: secondary") && out.contains(&format!("primary: {}", p.addr)),
+        "{out}"
+    );
+    let (code, _, err) = crate::ctl::ctl(&cfg, &["zone-retransfer", "shop."]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        wait_for(30, || axfrs() > before),
+        "no AXFR after zone-retransfer"
+    );
+    assert_eq!(serial_at(s.addr), Some(serial));
+    let pcfg = p.dir.path().join("tldd.toml");
+    let (code, _, err) = crate::ctl::ctl(&pcfg, &["zone-retransfer", "shop."]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not a secondary"), "{err}");
+}

@@ -18,6 +18,8 @@ pub enum Control {
     Notify(oneshot::Sender<Result<String, String>>),
     /// Secondary: check the primary's SOA now (and transfer if behind).
     Refresh(oneshot::Sender<Result<String, String>>),
+    /// Secondary: transfer the whole zone now (AXFR), whatever the serial.
+    Retransfer(oneshot::Sender<Result<String, String>>),
     /// Answer updates SERVFAIL until [`Control::Thaw`] (transfers out,
     /// NOTIFY and signature refresh go on: a frozen zone must not let its
     /// signatures expire).
@@ -75,6 +77,16 @@ impl ZoneLoop {
                             self.notify.len()
                         ))
                     }
+                };
+                let _ = reply.send(answer);
+            }
+            Control::Retransfer(reply) => {
+                let answer = if self.primary.is_some() {
+                    run.secondary.force_axfr();
+                    self.refresh_now(run);
+                    Ok("full transfer (AXFR) from the primary started".to_string())
+                } else {
+                    Err("not a secondary zone (no [[zone]] primary)".to_string())
                 };
                 let _ = reply.send(answer);
             }

@@ -58,6 +58,11 @@ pub struct State {
 }
 
 impl State {
+    /// `tldd ctl zone-retransfer`: the next refresh is a full transfer.
+    pub(super) fn force_axfr(&mut self) {
+        self.need_axfr = true;
+    }
+
     /// The next SOA check and the expiry, for `tldd ctl zone-status`.
     pub(super) fn deadlines_at(&self) -> (Option<Instant>, Option<Instant>) {
         (self.refresh_at, self.expire_at)

@@ -10,6 +10,7 @@
 //!
 //! # What is here
 //! `status`, `zone-status [ZONE]`, `zone-notify ZONE`, `zone-refresh ZONE`,
+//! `zone-retransfer ZONE` (a secondary's forced AXFR),
 //! `zone-freeze ZONE` / `zone-thaw ZONE` (updates answered SERVFAIL
 //! meanwhile, so senders such as the SRS retry and lose nothing) and
 //! `zone-flush ZONE [--out FILE]`. Zone questions and orders go to the
@@ -19,7 +20,7 @@
 //! file and a rename.
 //!
 //! # Not yet (issue 15)
-//! `reload`/SIGHUP, `zone-reload`, `zone-retransfer`, `zone-sign`,
+//! `reload`/SIGHUP, `zone-reload`, `zone-sign`,
 //! `zone-backup`/`zone-restore`, key-rollover
 //! commands, RRL, DNS Cookies, EDE and the health endpoint.
 use crate::events::control::{Control, ZoneFacts};
@@ -46,6 +47,7 @@ pub enum Request {
     ZoneStatus { zone: Option<String> },
     ZoneNotify { zone: String },
     ZoneRefresh { zone: String },
+    ZoneRetransfer { zone: String },
     ZoneFreeze { zone: String },
     ZoneThaw { zone: String },
     ZoneFlush { zone: String, out: Option<PathBuf> },
@@ -163,6 +165,7 @@ async fn answer(req: Request, svc: &Services, info: &ServerInfo) -> Reply {
         Request::ZoneStatus { zone } => zone_status(svc, zone.as_deref()).await,
         Request::ZoneNotify { zone } => order(svc, &zone, Control::Notify).await,
         Request::ZoneRefresh { zone } => order(svc, &zone, Control::Refresh).await,
+        Request::ZoneRetransfer { zone } => order(svc, &zone, Control::Retransfer).await,
         Request::ZoneFreeze { zone } => order(svc, &zone, Control::Freeze).await,
         Request::ZoneThaw { zone } => order(svc, &zone, Control::Thaw).await,
         Request::ZoneFlush { zone, out } => flush(svc, info, &zone, out).await,
