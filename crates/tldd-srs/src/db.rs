@@ -557,16 +557,33 @@ impl<'s> Txn<'s> {
     }
 
     // --- poll queue ---
+    /// Queues a message for `registrar`, dated now (an EPP command's
+    /// consequence).
     pub fn add_poll(
         &mut self,
         registrar: &str,
         msg: &str,
         payload: Option<PollPayload>,
     ) -> SResult<()> {
+        let now = self.now();
+        self.add_poll_at(registrar, msg, payload, now)
+    }
+
+    /// Queues a message dated `q_date`: for a lifecycle transition, the
+    /// instant it fell due, not when the runner got to it (RFC 5730
+    /// `qDate`: when the message was enqueued, i.e. when the event
+    /// happened).
+    pub fn add_poll_at(
+        &mut self,
+        registrar: &str,
+        msg: &str,
+        payload: Option<PollPayload>,
+        q_date: Ts,
+    ) -> SResult<()> {
         let m = PollMsg {
             id: self.next_id()?,
             registrar: registrar.to_string(),
-            q_date: self.now(),
+            q_date,
             msg: msg.to_string(),
             payload,
         };

@@ -228,9 +228,9 @@ impl Policy {
             transfer: tr.clone(),
         });
         let text = format!("Transfer of {} {}", d.name, tr.status.as_str());
-        t.add_poll(&tr.re_id, &text, payload.clone())?;
+        t.add_poll_at(&tr.re_id, &text, payload.clone(), at)?;
         if status == TrStatus::ServerApproved {
-            t.add_poll(&tr.ac_id, &text, payload)?;
+            t.add_poll_at(&tr.ac_id, &text, payload, at)?;
         }
         t.put_domain(Some(old), &d);
         Ok(d)
@@ -274,12 +274,13 @@ impl Policy {
                         t.del_host(&host);
                     }
                 }
-                t.add_poll(
+                t.add_poll_at(
                     &d.cl_id,
                     &format!("Domain {} purged", d.name),
                     Some(PollPayload::Domain {
                         name: d.name.clone(),
                     }),
+                    until,
                 )?;
                 t.del_domain(&old);
                 return Ok(());
@@ -299,8 +300,9 @@ impl Policy {
             t.ledger(now, &d.cl_id, LedgerKind::AutoRenew, &d.name, 1, amount)?;
             d.grace
                 .push(self.grace(GraceKind::AutoRenew, d.ex_date, &d.cl_id, amount, 1));
+            let renewed_at = d.ex_date;
             d.ex_date = add_years(d.ex_date, 1);
-            t.add_poll(
+            t.add_poll_at(
                 &d.cl_id,
                 &format!(
                     "Domain {} auto-renewed until {}",
@@ -310,6 +312,7 @@ impl Policy {
                 Some(PollPayload::Domain {
                     name: d.name.clone(),
                 }),
+                renewed_at,
             )?;
         }
         t.put_domain(Some(&old), &d);

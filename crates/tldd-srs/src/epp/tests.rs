@@ -226,3 +226,21 @@ fn pending_transfer_rules() {
         "reg-b"
     );
 }
+
+#[test]
+fn a_lifecycle_poll_message_is_dated_when_the_event_fell_due() {
+    let w = world();
+    assert_eq!(w.code("reg-a", &create("late.shop")), 1000);
+    let expiry = w.ex_date("late.shop");
+    // The runner gets to it 40 days late (the SRS was down, say).
+    w.advance(365 + 40);
+    let (code, xml) = w.run("reg-a", "<poll op=\"req\"/>");
+    assert_eq!(code, 1301, "{xml}");
+    assert!(xml.contains("auto-renewed"), "{xml}");
+    let q = xml
+        .split("<qDate>")
+        .nth(1)
+        .and_then(|r| r.get(..10))
+        .unwrap_or_default();
+    assert_eq!(q, expiry, "{xml}");
+}
