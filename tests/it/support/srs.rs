@@ -263,6 +263,7 @@ impl Srs {
 tls_cert = \"{crt}\"\ntls_key = \"{key}\"\nmetrics_listen = \"127.0.0.1:0\"\n\
 clock_control = true\nlifecycle_interval = 3600\n{extra_srs}\n\
 [srs.dns]\nserver = \"127.0.0.1:{dns_port}\"\ntsig_key = \"srs-key\"\ntimeout = 3\n\
+[srs.policy]\nallow_documentation_addresses = true\n\
 [srs.fees]\ncreate = 1000\nrenew = 900\ntransfer = 800\nrestore = 5000\n\
 [[tsig]]\nname = \"srs-key\"\nalgorithm = \"{alg}\"\nsecret = \"{TSIG_SECRET}\"\n",
             d = dir.display(),

@@ -167,6 +167,11 @@ pub struct PolicyConfig {
     pub max_host_addrs: usize,
     /// Names per `<check>` command.
     pub max_check: usize,
+    /// Accept glue in the documentation ranges (192.0.2.0/24,
+    /// 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32): test set-ups only.
+    /// Private, shared, link-local, loopback and other non-routable
+    /// addresses are always refused.
+    pub allow_documentation_addresses: bool,
 }
 
 impl Default for PolicyConfig {
@@ -187,6 +192,7 @@ impl Default for PolicyConfig {
             max_ds: 8,
             max_host_addrs: 13,
             max_check: 50,
+            allow_documentation_addresses: false,
         }
     }
 }

@@ -30,6 +30,8 @@ pub(super) fn epp(dir: &std::path::Path) -> Epp {
             max_ds: 1,
             max_check: 3,
             max_host_addrs: 2,
+            // The script's glue is in 192.0.2.0/24 and 2001:db8::/32.
+            allow_documentation_addresses: true,
             ..Default::default()
         },
         fees: FeesConfig {
@@ -363,6 +365,9 @@ pub(super) fn script() -> Vec<(char, Vec<u8>)> {
     w('a', "<poll op=\"ack\" msgID=\"1\"/>");
     // Not an ISO 3166-1 code (two letters are not enough): 2005.
     w('a', &contact_create("c-zz", &POSTAL.replace("<contact:cc>de</contact:cc>", "<contact:cc>zz</contact:cc>"), ""));
+    // Glue must be reachable: private and link-local addresses are 2306.
+    w('a', "<create><host:create><host:name>ns5.glue.shop</host:name><host:addr ip=\"v4\">10.1.2.3</host:addr></host:create></create>");
+    w('a', "<create><host:create><host:name>ns5.glue.shop</host:name><host:addr ip=\"v6\">fe80::1</host:addr></host:create></create>");
     // A thick registry: no registrant is 2003.
     w('a', &domain_create("noreg.shop", "", ""));
     // authInfo that does not match: 2202 (RFC 5733 §3.1.2), not 2201.

@@ -129,8 +129,27 @@ pub fn info(ctx: &Ctx, name: &str) -> EppResult<Response> {
     Ok(Response::with_data(1000, s))
 }
 
+/// Documentation addresses are glue only where `[srs.policy]
+/// allow_documentation_addresses` says so (test set-ups).
+fn check_documentation(ctx: &Ctx, addrs: &[std::net::IpAddr]) -> EppResult<()> {
+    if ctx.policy.p.allow_documentation_addresses {
+        return Ok(());
+    }
+    match addrs
+        .iter()
+        .find(|a| crate::epp::command::host::is_documentation(**a))
+    {
+        Some(a) => Err(err(
+            2306,
+            format!("{a} is a documentation address (RFC 5737/3849), not glue"),
+        )),
+        None => Ok(()),
+    }
+}
+
 pub fn create(ctx: &Ctx, c: HostCreate) -> EppResult<Response> {
     let HostCreate { name, addrs } = c;
+    check_documentation(ctx, &addrs)?;
     if addrs.len() > ctx.policy.p.max_host_addrs {
         return Err(err(
             2306,
@@ -191,6 +210,7 @@ pub fn update(ctx: &Ctx, c: HostUpdate) -> EppResult<Response> {
         rem_statuses: rem_st,
         new_name,
     } = c;
+    check_documentation(ctx, &add_addrs)?;
     ctx.store.write(|t| -> EppResult<()> {
         let old = sponsored(t, ctx, &name)?;
         let mut h = old.clone();

@@ -2,7 +2,7 @@
 //!
 //! Checked here: the host name (required, canonical, host name syntax:
 //! 2005), each `<host:addr>` (an IP address of the family `ip=` names,
-//! default v4, 2005; unicast and not loopback or unspecified, 2306),
+//! default v4, 2005; a public unicast address, 2306: see [`not_routable`]),
 //! statuses (`s=` required; `add` only clientDeleteProhibited and
 //! clientUpdateProhibited, 2306) and a new name of `<host:chg>`.
 //!
@@ -52,18 +52,74 @@ fn addrs(el: &Elem) -> EppResult<Vec<IpAddr>> {
                 ("v4", IpAddr::V4(_)) | ("v6", IpAddr::V6(_)) => {}
                 (v, _) => return Err(err(2005, format!("address {ip} does not match ip=\"{v}\""))),
             }
-            let bad = match ip {
-                IpAddr::V4(v) => {
-                    v.is_loopback() || v.is_unspecified() || v.is_multicast() || v.is_broadcast()
-                }
-                IpAddr::V6(v) => v.is_loopback() || v.is_unspecified() || v.is_multicast(),
-            };
-            if bad {
-                return Err(err(2306, format!("{ip} is not a usable unicast address")));
+            if let Some(why) = not_routable(ip) {
+                return Err(err(
+                    2306,
+                    format!("{ip} is not a public unicast address ({why})"),
+                ));
             }
             Ok(ip)
         })
         .collect()
+}
+
+/// Why `ip` can never be glue on the Internet, if it cannot: the
+/// special-purpose ranges of RFC 6890 that no resolver can reach (the
+/// documentation ranges are a policy question: [`is_documentation`]).
+pub fn not_routable(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v) => {
+            let o = v.octets();
+            if v.is_loopback() {
+                Some("loopback")
+            } else if v.is_unspecified() || o[0] == 0 {
+                Some("\"this network\"")
+            } else if v.is_private() {
+                Some("private, RFC 1918")
+            } else if v.is_link_local() {
+                Some("link-local")
+            } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
+                Some("shared address space, RFC 6598")
+            } else if v.is_multicast() || v.is_broadcast() || o[0] >= 240 {
+                Some("multicast or reserved")
+            } else if o[0] == 192 && o[1] == 0 && o[2] == 0 {
+                Some("IETF protocol assignments")
+            } else if o[0] == 198 && (o[1] & 0xfe) == 18 {
+                Some("benchmarking, RFC 2544")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(v) => {
+            let s = v.segments();
+            if v.is_loopback() {
+                Some("loopback")
+            } else if v.is_unspecified() {
+                Some("unspecified")
+            } else if v.is_multicast() {
+                Some("multicast")
+            } else if (s[0] & 0xffc0) == 0xfe80 {
+                Some("link-local")
+            } else if (s[0] & 0xfe00) == 0xfc00 {
+                Some("unique local, RFC 4193")
+            } else if v.to_ipv4_mapped().is_some() {
+                Some("IPv4-mapped")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// The documentation ranges (RFC 5737, RFC 3849).
+pub fn is_documentation(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => matches!(
+            v.octets(),
+            [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _]
+        ),
+        IpAddr::V6(v) => v.segments()[0] == 0x2001 && v.segments()[1] == 0x0db8,
+    }
 }
 
 pub fn check(el: &Elem) -> EppResult<Command> {

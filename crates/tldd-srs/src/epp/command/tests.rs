@@ -212,7 +212,7 @@ fn bad_commands_get_the_old_codes() {
         ("<renew><domain:renew><domain:name>a.shop</domain:name><domain:curExpDate>2030-2-1</domain:curExpDate></domain:renew></renew>",
          2005, "curExpDate \"2030-2-1\" is not YYYY-MM-DD"),
         ("<create><host:create><host:name>ns1.a.net</host:name><host:addr>0.0.0.0</host:addr></host:create></create>",
-         2306, "0.0.0.0 is not a usable unicast address"),
+         2306, "0.0.0.0 is not a public unicast address (\"this network\")"),
         ("<update><host:update><host:name>ns1.a.net</host:name><host:add><host:status s=\"ok\"/></host:add></host:update></update>",
          2306, "status \"ok\" cannot be set on a host by a registrar"),
         ("<check><contact:check/></check>", 2003, "<contact:id> is required"),
