@@ -5,9 +5,13 @@
 //! the registrar creating the host (2303 / 2304 / 2201), and the host needs
 //! at least one address, which becomes glue in the zone while a delegated
 //! domain uses the host. A host outside the TLD must have no addresses
-//! (2306). Addresses must be unicast and not loopback/unspecified (2306).
+//! (2306). Addresses must be public unicast ones (2306, see
+//! [`super::command::host::not_routable`]).
 //! A linked host (a domain delegates to it) cannot be deleted (2305) or
-//! renamed (2305; limit of this build: rename only unlinked hosts).
+//! renamed (2305; limit of this build: rename only unlinked hosts). A
+//! rename may cross the TLD boundary (RST epp-23): out of it the host's
+//! addresses are dropped, into it the update must add one, and the new
+//! name's superordinate domain must exist and be the client's.
 //! The commands arrive decoded ([`super::command::host`]).
 use super::command::{HostCreate, HostUpdate};
 use super::response::Response;
@@ -222,6 +226,30 @@ pub fn update(ctx: &Ctx, c: HostUpdate) -> EppResult<Response> {
                 return Err(err(2306, format!("{a} is not an address of {name}")));
             }
         }
+        let internal = in_tld(&name, ctx.tld());
+        // Where the host ends up: a rename is checked like a create of the
+        // new name (its superordinate domain must exist and be ours).
+        let target = match &new_name {
+            Some(n) => {
+                if !t.host_links(&name)?.is_empty() {
+                    return Err(err(
+                        2305,
+                        format!("{name} is linked to domains; it cannot be renamed"),
+                    ));
+                }
+                if t.host(n)?.is_some() {
+                    return Err(err(2302, format!("host {n} exists")));
+                }
+                check_parent(t, ctx, n)?;
+                in_tld(n, ctx.tld())
+            }
+            None => internal,
+        };
+        // Out of the TLD (RST epp-23): the addresses it had go with the
+        // old name; an external host has none.
+        if internal && !target {
+            h.addrs.clear();
+        }
         for a in &add_addrs {
             if h.addrs.contains(a) {
                 return Err(err(2306, format!("{a} is already an address of {name}")));
@@ -234,18 +262,18 @@ pub fn update(ctx: &Ctx, c: HostUpdate) -> EppResult<Response> {
                 format!("at most {} addresses", ctx.policy.p.max_host_addrs),
             ));
         }
-        let internal = in_tld(&name, ctx.tld());
-        if internal && h.addrs.is_empty() {
+        let shown = new_name.as_deref().unwrap_or(&name);
+        if target && h.addrs.is_empty() {
             return Err(err(
                 2306,
-                format!("{name} is under .{}: it must keep an address", ctx.tld()),
+                format!("{shown} is under .{}: it must keep an address", ctx.tld()),
             ));
         }
-        if !internal && !h.addrs.is_empty() {
+        if !target && !h.addrs.is_empty() {
             return Err(err(
                 2306,
                 format!(
-                    "{name} is outside .{}: addresses are not allowed",
+                    "{shown} is outside .{}: addresses are not allowed",
                     ctx.tld()
                 ),
             ));
@@ -253,22 +281,6 @@ pub fn update(ctx: &Ctx, c: HostUpdate) -> EppResult<Response> {
         h.up_id = Some(ctx.clid.to_string());
         h.up_date = Some(t.now());
         if let Some(n) = &new_name {
-            if !t.host_links(&name)?.is_empty() {
-                return Err(err(
-                    2305,
-                    format!("{name} is linked to domains; it cannot be renamed"),
-                ));
-            }
-            if t.host(n)?.is_some() {
-                return Err(err(2302, format!("host {n} exists")));
-            }
-            let internal_new = check_parent(t, ctx, n)?;
-            if internal_new != internal {
-                return Err(err(
-                    2306,
-                    "a rename cannot move a host into or out of the TLD",
-                ));
-            }
             t.del_host(&old);
             h.name = n.clone();
             t.put_host(None, &h);

@@ -4,7 +4,7 @@
 use super::*;
 use crate::clock::DAY;
 use crate::config::{FeesConfig, PolicyConfig};
-use crate::epp::xml::{NS_CONTACT, NS_DOMAIN, NS_EPP, NS_RGP};
+use crate::epp::xml::{NS_CONTACT, NS_DOMAIN, NS_EPP, NS_HOST, NS_RGP};
 use crate::model::LedgerKind;
 
 struct World {
@@ -67,7 +67,7 @@ impl World {
             failures: 0,
         };
         let frame = format!(
-            "<epp xmlns=\"{NS_EPP}\" xmlns:domain=\"{NS_DOMAIN}\" xmlns:contact=\"{NS_CONTACT}\" xmlns:rgp=\"{NS_RGP}\"><command>{inner}</command></epp>"
+            "<epp xmlns=\"{NS_EPP}\" xmlns:domain=\"{NS_DOMAIN}\" xmlns:contact=\"{NS_CONTACT}\" xmlns:host=\"{NS_HOST}\" xmlns:rgp=\"{NS_RGP}\"><command>{inner}</command></epp>"
         );
         let a = self.epp.handle_frame(&mut s, frame.as_bytes());
         (a.code, a.xml)
@@ -243,4 +243,55 @@ fn a_lifecycle_poll_message_is_dated_when_the_event_fell_due() {
         .and_then(|r| r.get(..10))
         .unwrap_or_default();
     assert_eq!(q, expiry, "{xml}");
+}
+
+#[test]
+fn a_host_renamed_across_the_tld_boundary() {
+    // RST epp-23: out of the TLD is accepted (the addresses stay behind);
+    // into a domain that does not exist, or is another registrar's, is
+    // refused; into one of ours only with an address.
+    let w = world();
+    assert_eq!(w.code("reg-a", &create("r.shop")), 1000);
+    let create_host = |name: &str, addr: &str| {
+        format!("<create><host:create><host:name>{name}</host:name>{addr}</host:create></create>")
+    };
+    let v4 = |a: &str| format!("<host:addr ip=\"v4\">{a}</host:addr>");
+    assert_eq!(
+        w.code("reg-a", &create_host("ns1.r.shop", &v4("1.2.3.4"))),
+        1000
+    );
+    let rename = |from: &str, to: &str, add: &str| {
+        format!(
+            "<update><host:update><host:name>{from}</host:name>{add}<host:chg><host:name>{to}</host:name></host:chg></host:update></update>"
+        )
+    };
+    assert_eq!(
+        w.code("reg-a", &rename("ns1.r.shop", "ns1.nowhere.shop", "")),
+        2303
+    );
+    assert_eq!(
+        w.code("reg-a", &rename("ns1.r.shop", "ns1.example.net", "")),
+        1000
+    );
+    let (code, info) = w.run(
+        "reg-a",
+        "<info><host:info><host:name>ns1.example.net</host:name></host:info></info>",
+    );
+    assert_eq!(code, 1000, "{info}");
+    assert!(!info.contains("<host:addr"), "{info}");
+    let add = format!("<host:add>{}</host:add>", v4("1.2.3.5"));
+    assert_eq!(
+        w.code("reg-a", &rename("ns1.example.net", "ns2.r.shop", "")),
+        2306
+    );
+    assert_eq!(
+        w.code("reg-a", &rename("ns1.example.net", "ns2.r.shop", &add)),
+        1000
+    );
+    // Another registrar's host cannot move under r.shop.
+    assert_eq!(w.code("reg-b", &create_host("ns1.example.org", "")), 1000);
+    assert_eq!(
+        w.code("reg-b", &rename("ns1.example.org", "ns3.r.shop", &add)),
+        2201
+    );
 }
