@@ -80,24 +80,31 @@ pub fn recover(cfg: &Config) -> anyhow::Result<Report> {
     }
     let open_error = opened.as_ref().err().map(ToString::to_string);
     let journal = opened.ok();
-    let mut reasons = Vec::new();
+    // One check per zone (a full replay each): its serial when sound,
+    // else why not.
+    let mut checked = Vec::new();
     for z in &cfg.zone {
         let origin = z.origin();
-        let reason = match &journal {
-            Some(j) => j.check_zone(&origin).result.err().map(|e| e.to_string()),
-            None => open_error.clone(),
+        let result = match &journal {
+            Some(j) => j
+                .check_zone(&origin)
+                .result
+                .map(|c| c.serial)
+                .map_err(|e| e.to_string()),
+            None => Err(open_error.clone().unwrap_or_default()),
         };
-        reasons.push((origin, reason));
+        checked.push((origin, result));
     }
-    if journal.is_some() && reasons.iter().all(|(_, r)| r.is_none()) {
-        let zones = reasons
+    if journal.is_some() && checked.iter().all(|(_, r)| r.is_ok()) {
+        let zones = checked
             .into_iter()
-            .map(|(zone, _)| {
-                let serial = journal
-                    .as_ref()
-                    .and_then(|j| j.check_zone(&zone).result.ok())
-                    .and_then(|c| c.serial);
-                (zone, Outcome::Sound { serial })
+            .map(|(zone, r)| {
+                (
+                    zone,
+                    Outcome::Sound {
+                        serial: r.ok().flatten(),
+                    },
+                )
             })
             .collect();
         return Ok(Report {
@@ -106,6 +113,8 @@ pub fn recover(cfg: &Config) -> anyhow::Result<Report> {
             unconfigured: Vec::new(),
         });
     }
+    let reasons: Vec<(String, Option<String>)> =
+        checked.into_iter().map(|(z, r)| (z, r.err())).collect();
     let stored = crate::journal::salvage::stored_zone_names(dir, journal.as_ref());
     let unconfigured = stored
         .into_iter()

@@ -76,8 +76,7 @@ fn zone(
         let left = [SOA, DNSKEY]
             .iter()
             .filter_map(|t| served.apex.get(*t))
-            .flat_map(|set| set.sigs().filter_map(expiration).collect::<Vec<_>>())
-            .map(|e| i64::from(e.wrapping_sub(now as u32) as i32))
+            .filter_map(|set| crate::signer::refresh::time_left(set, now as u32))
             .min();
         match left {
             None => {
@@ -95,9 +94,4 @@ fn zone(
         }
     }
     Ok(format!("serial {serial}"))
-}
-
-/// RRSIG expiration (RDATA octets 8..12).
-fn expiration(sig: &[u8]) -> Option<u32> {
-    Some(u32::from_be_bytes(sig.get(8..12)?.try_into().ok()?))
 }

@@ -58,7 +58,7 @@ fn expiration(sig: &[u8]) -> Option<u32> {
 
 /// Seconds from `now` to the earliest expiration of `set`'s signatures
 /// (negative: already expired), `None` if it has none.
-fn time_left(set: &RRset, now: u32) -> Option<i64> {
+pub(crate) fn time_left(set: &RRset, now: u32) -> Option<i64> {
     set.sigs()
         .filter_map(expiration)
         .map(|e| i64::from(e.wrapping_sub(now) as i32))
