@@ -23,14 +23,21 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use to_tldd::*;
 
-fn flow(signed: bool) {
-    let tmp = tempfile::tempdir().unwrap();
-    let f = start(tmp.path(), signed, "");
+/// Registrar reg-a logged in over EPP, with contact ca-1 and the
+/// external name server ns1.example.net.
+fn registrar_a(f: &Flow) -> Perl {
     let cert = f.srs.add_registrar("reg-a", "passA-123", &[]);
     let mut a = Perl::connect(&f.srs, "reg-a", "passA-123", Some(&cert));
     assert_eq!(a.login["code"], 1000, "{}", a.login);
     a.expect(1000, "create_contact", json!([contact("ca-1")]));
     host(&mut a, "ns1.example.net", &[], &[]);
+    a
+}
+
+fn flow(signed: bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = start(tmp.path(), signed, "");
+    let mut a = registrar_a(&f);
     host(&mut a, "ns2.example.net", &[], &[]);
 
     // out-of-bailiwick name servers: a referral without glue
@@ -375,10 +382,7 @@ fn srs_publishes_to_tldd_signed() {
 fn a_refused_change_is_visible() {
     let tmp = tempfile::tempdir().unwrap();
     let mut f = start(tmp.path(), false, "taken TXT \"registry data\"\n");
-    let cert = f.srs.add_registrar("reg-a", "passA-123", &[]);
-    let mut a = Perl::connect(&f.srs, "reg-a", "passA-123", Some(&cert));
-    a.expect(1000, "create_contact", json!([contact("ca-1")]));
-    host(&mut a, "ns1.example.net", &[], &[]);
+    let mut a = registrar_a(&f);
     domain(&mut a, "fine.shop", &["ns1.example.net"]);
     f.expect(
         "fine.shop published",
@@ -475,10 +479,7 @@ fn a_refused_change_is_visible() {
 fn reconcile_rebuilds_a_primary_that_lost_its_store() {
     let tmp = tempfile::tempdir().unwrap();
     let mut f = start(tmp.path(), false, "");
-    let cert = f.srs.add_registrar("reg-a", "passA-123", &[]);
-    let mut a = Perl::connect(&f.srs, "reg-a", "passA-123", Some(&cert));
-    a.expect(1000, "create_contact", json!([contact("ca-1")]));
-    host(&mut a, "ns1.example.net", &[], &[]);
+    let mut a = registrar_a(&f);
     domain(&mut a, "b.shop", &["ns1.example.net"]);
     host(&mut a, "ns1.b.shop", &["192.0.2.10"], &[]);
     domain(&mut a, "a.shop", &["ns1.b.shop"]);
