@@ -1,11 +1,12 @@
 //! `tldd keys`: the arguments, and the printing of what the key layer
 //! (`tldd_dns::keys`) returns.
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use tldd_dns::config::Config;
 use tldd_dns::hsm::dnskey;
 use tldd_dns::keys::{self, state::Role};
+use tldd_dns::server::control::{request, Request};
 
 const KEYS_HELP: &str = "\
 Keys live in the zone's keystore ([zone.dnssec] keystore):
@@ -22,15 +23,22 @@ A first key ceremony:
   tldd keys -c tldd.toml generate --zone shop. --role zsk
   tldd keys -c tldd.toml list
   tldd keys -c tldd.toml ds --zone shop.                    # hand this to the parent
-  tldd keys -c tldd.toml audit --verify                     # write the head hash down";
+  tldd keys -c tldd.toml audit --verify                     # write the head hash down
+
+Rollovers (the running server drives them; [zone.dnssec] has the timings):
+  tldd keys -c tldd.toml status --zone shop.                # each key, its state, what next and when
+  tldd keys -c tldd.toml roll --zone shop. --role zsk       # or wait for zsk_lifetime
+  tldd keys -c tldd.toml roll --zone shop. --role ksk       # CDS/CDNSKEY appear when it is ready
+  tldd keys -c tldd.toml ds-seen --zone shop. --key TAG     # once the parent serves its DS";
 
 /// Manage the DNSSEC keys of the configured zones (`tldd keys -c CONFIG ...`).
 #[derive(Debug, Args)]
 #[command(after_help = KEYS_HELP)]
 pub struct KeysArgs {
     /// tldd configuration file (TOML): data_dir, [[zone]] with [zone.dnssec], [hsm].
-    #[arg(short, long)]
-    pub config: PathBuf,
+    /// Accepted before or after the subcommand.
+    #[arg(short, long, global = true)]
+    pub config: Option<PathBuf>,
     /// Who runs this, for the audit log [default: $USER].
     #[arg(long, env = "TLDD_OPERATOR", global = true)]
     pub operator: Option<String>,
@@ -41,8 +49,12 @@ pub struct KeysArgs {
 /// `tldd keys` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Generate a key for a zone and make it active.
+    /// Generate a key for a zone.
     ///
+    /// The zone's first KSK and first ZSK are active at once. A key of a role
+    /// the zone already has starts a roll: it is `created`, and the running
+    /// server publishes it and uses it only after its DNSKEY has propagated
+    /// (see `tldd keys status`); the key it replaces is then retired.
     /// The keystore comes from the zone's [zone.dnssec] keystore. HSM keys are
     /// generated inside the token (CKA_SENSITIVE, not extractable) and found
     /// again by CKA_ID; soft keys are written to DATA_DIR/keys/K<zone>+<alg>+<tag>.<role>.pk8.
@@ -115,6 +127,53 @@ pub enum KeysCommand {
         #[arg(long, requires = "verify", value_name = "SHA256")]
         expect_head: Option<String>,
     },
+    /// Each key's state and what happens next, and when; the zone's earliest
+    /// signature expiry.
+    ///
+    /// One line per key: ZONE TAG ROLE ALG KEYSTORE STATE NEXT AT, e.g.
+    ///   shop. 40102 zsk 13 soft retiring replace-signatures -
+    ///   shop. 51234 zsk 13 soft active roll 2027-03-03T10:00:00Z
+    /// States: created published ready active retiring retired. Asks the
+    /// running server (its key step runs first); without one, read from the
+    /// state file (times that depend on the zone are then left out).
+    #[command(verbatim_doc_comment)]
+    Status {
+        /// Only this zone [default: every signed zone].
+        #[arg(long)]
+        zone: Option<String>,
+    },
+    /// Start a key roll now: ZSK pre-publication, or KSK double signature
+    /// with CDS/CDNSKEY (then `ds-seen` once the parent has the new DS).
+    ///
+    /// Example: tldd keys -c tldd.toml roll --zone shop. --role zsk
+    #[command(verbatim_doc_comment)]
+    Roll {
+        #[arg(long)]
+        zone: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Must be the current key's algorithm (algorithm rolls are not
+        /// supported yet).
+        #[arg(long)]
+        algorithm: Option<u8>,
+        /// Emergency roll (a compromised key): the new key is used at once,
+        /// without waiting for caches to learn its DNSKEY; resolvers that
+        /// cached the old DNSKEY RRset may fail until its TTL has passed.
+        #[arg(long)]
+        now: bool,
+    },
+    /// The parent now serves the DS of the new KSK TAG (state `ready`): the
+    /// roll goes on, and the old KSK is removed after the parent's DS TTL.
+    ///
+    /// Check first, e.g. dig @a.root-servers.net shop. DS
+    #[command(verbatim_doc_comment)]
+    DsSeen {
+        #[arg(long)]
+        zone: String,
+        /// Key tag of the new KSK.
+        #[arg(long)]
+        key: u16,
+    },
     /// Show the HSM token: label, session pool size, which algorithms it can do.
     ///
     /// Logs in with the configured PIN, so it is also the PIN check.
@@ -139,9 +198,68 @@ impl From<RoleArg> for Role {
     }
 }
 
+/// Tells the running server (if any) that the key state changed and
+/// returns its `status` lines; `None` when no server answers.
+fn poke(cfg: &Config, zone: &str) -> Result<Option<Vec<String>>> {
+    let req = Request::ZoneKeys {
+        zone: zone.to_string(),
+    };
+    match request(&cfg.server.data_dir, &req) {
+        Err(_) => Ok(None),
+        Ok(r) if r.ok => Ok(Some(
+            r.blocks
+                .into_iter()
+                .flatten()
+                .map(|(_, v)| v)
+                .collect(),
+        )),
+        Ok(r) => anyhow::bail!(
+            "the running server refused the key step: {}",
+            r.error.unwrap_or_default()
+        ),
+    }
+}
+
+fn report_poke(cfg: &Config, zone: &str) -> Result<()> {
+    match poke(cfg, zone)? {
+        Some(lines) => {
+            eprintln!("the running server took the change:");
+            for l in lines {
+                eprintln!("  {l}");
+            }
+        }
+        None => eprintln!("no server running: the change takes effect when `tldd serve` starts"),
+    }
+    Ok(())
+}
+
+fn offline_status(cfg: &Config, zone: &str) -> Result<Vec<String>> {
+    let zc = cfg.zone(zone).context("zone vanished")?;
+    let Some(d) = &zc.dnssec else {
+        return Ok(Vec::new());
+    };
+    let origin = zc.origin();
+    let recs = keys::lifecycle::zone_records(cfg, &origin)?;
+    // Without the zone: a retiring ZSK is taken to still have signatures.
+    let facts = keys::roll::Facts {
+        now: tldd_dns::signer::sign::unix_now(),
+        max_ttl: 0,
+        signing: recs
+            .iter()
+            .filter(|k| k.sigs_gone.is_none())
+            .map(|k| (k.algorithm, k.key_tag))
+            .collect(),
+    };
+    Ok(keys::lifecycle::status_lines(&recs, &d.timings(), &facts))
+}
+
 /// Entry point of `tldd keys`.
 pub fn run(args: KeysArgs) -> Result<()> {
-    let cfg = Config::load(&args.config)?;
+    let path = args
+        .config
+        .clone()
+        .context("-c/--config FILE is required (before or after the subcommand)")?;
+    let cfg = Config::load(&path)?;
     let operator = args
         .operator
         .clone()
@@ -167,6 +285,63 @@ pub fn run(args: KeysArgs) -> Result<()> {
                 r.locator()
             );
             println!("{}", keys::dnskey_line(&r.zone, 3600, &g.key));
+            if r.state != keys::state::KeyState::Active {
+                eprintln!(
+                    "key {} is {}: a {} roll starts (see `tldd keys status --zone {}`)",
+                    r.key_tag,
+                    r.state.as_str(),
+                    r.role.as_str(),
+                    r.zone
+                );
+                report_poke(&cfg, &r.zone)?;
+            }
+        }
+        KeysCommand::Status { zone } => {
+            let zones: Vec<String> = match zone {
+                Some(z) => vec![keys::state::canonical_zone(&cfg, &z)?],
+                None => cfg
+                    .zone
+                    .iter()
+                    .filter(|z| z.dnssec.is_some())
+                    .map(|z| z.origin())
+                    .collect(),
+            };
+            for z in zones {
+                let lines = match poke(&cfg, &z)? {
+                    Some(l) => l,
+                    None => {
+                        eprintln!("no server running: from the state file alone");
+                        offline_status(&cfg, &z)?
+                    }
+                };
+                for l in lines {
+                    println!("{l}");
+                }
+            }
+        }
+        KeysCommand::Roll {
+            zone,
+            role,
+            algorithm,
+            now,
+        } => {
+            let g = keys::lifecycle::start_roll(&cfg, &operator, &zone, role.into(), algorithm, now)?;
+            let r = &g.record;
+            eprintln!(
+                "{}roll of {} {}: new key tag {} ({})",
+                if now { "emergency " } else { "" },
+                r.zone,
+                r.role.as_str().to_uppercase(),
+                r.key_tag,
+                r.state.as_str()
+            );
+            println!("{}", keys::dnskey_line(&r.zone, 3600, &g.key));
+            report_poke(&cfg, &r.zone)?;
+        }
+        KeysCommand::DsSeen { zone, key } => {
+            let r = keys::lifecycle::ds_seen(&cfg, &operator, &zone, key)?;
+            println!("{} KSK {}: parent DS seen at {}", r.zone, r.key_tag, r.ds_seen.as_deref().unwrap_or("-"));
+            report_poke(&cfg, &r.zone)?;
         }
         KeysCommand::List { zone } => {
             println!(

@@ -27,6 +27,10 @@ pub const NSEC: u16 = 47;
 pub const DNSKEY: u16 = 48;
 pub const NSEC3: u16 = 50;
 pub const NSEC3PARAM: u16 = 51;
+/// RFC 7344 child DS.
+pub const CDS: u16 = 59;
+/// RFC 7344 child DNSKEY.
+pub const CDNSKEY: u16 = 60;
 pub const TSIG: u16 = 250;
 pub const IXFR: u16 = 251;
 pub const AXFR: u16 = 252;

@@ -119,20 +119,30 @@ impl ZoneLoop {
         }
         let diff = signed_diff.as_ref().unwrap_or(diff);
         let t1 = Instant::now();
-        self.journal.commit(diff, &next.zone)?;
-        let t2 = Instant::now();
-        let serial = next.serial();
-        self.state = Some(next);
-        self.publish(run);
+        let serial = self.store_and_publish(run, diff, next)?;
         tracing::debug!(
             zone = %self.origin_text,
             serial,
             records = diff.removed.len() + diff.added.len(),
             apply_us = (t1 - t0).as_micros() as u64,
-            store_us = (t2 - t1).as_micros() as u64,
-            publish_us = t2.elapsed().as_micros() as u64,
+            store_us = t1.elapsed().as_micros() as u64,
             "version committed"
         );
+        Ok(serial)
+    }
+
+    /// Journals `diff` (whose result is `next`, already verified), then
+    /// serves `next`; returns its serial.
+    pub(super) fn store_and_publish(
+        &mut self,
+        run: &mut Run,
+        diff: &Diff,
+        next: ZoneState,
+    ) -> anyhow::Result<u32> {
+        self.journal.commit(diff, &next.zone)?;
+        let serial = next.serial();
+        self.state = Some(next);
+        self.publish(run);
         Ok(serial)
     }
 
@@ -140,12 +150,16 @@ impl ZoneLoop {
     /// signatures verified as they will be served, then committed like any
     /// version (journal, IXFR, NOTIFY). A failure leaves the zone as it is
     /// and is retried at the next tick.
-    pub(super) fn refresh_signatures(&mut self, run: &mut Run) {
+    pub(super) fn refresh_signatures(&mut self, run: &mut Run) -> usize {
         let (Some(rs), Some(state)) = (&self.resigner, &self.state) else {
-            return;
+            return 0;
         };
         if state.zone.nsec3.is_none() {
-            return;
+            return 0;
+        }
+        let mut opts = rs.opts.clone();
+        if rs.jitter > 0 {
+            opts.validity -= rand::random::<u32>() % rs.jitter;
         }
         let m = self.metrics.clone();
         let origin = self.origin_text.clone();
@@ -155,7 +169,7 @@ impl ZoneLoop {
         let result = crate::signer::refresh::refresh(
             &state.zone,
             &rs.keys,
-            &rs.opts,
+            &opts,
             self.policy,
             rs.refresh_window,
             now,
@@ -191,11 +205,11 @@ impl ZoneLoop {
                 m.signature_refresh_pending
                     .with_label_values(&zone_label)
                     .set(0);
-                return;
+                return 0;
             }
             Err(e) => {
                 tracing::error!(zone = %self.origin_text, "signature refresh failed: {e}");
-                return;
+                return 0;
             }
         };
         let resigned = r.sets.len() - 1; // the SOA is always in
@@ -215,9 +229,11 @@ impl ZoneLoop {
                     ms = t.elapsed().as_millis() as u64,
                     "signatures refreshed"
                 );
+                r.due - resigned
             }
             Err(e) => {
-                tracing::error!(zone = %self.origin_text, "signature refresh not committed: {e:#}")
+                tracing::error!(zone = %self.origin_text, "signature refresh not committed: {e:#}");
+                0
             }
         }
     }

@@ -25,6 +25,9 @@ pub enum Control {
     /// signatures expire).
     Freeze(oneshot::Sender<Result<String, String>>),
     Thaw(oneshot::Sender<Result<String, String>>),
+    /// Re-read the key state and run a key step now (after a `tldd keys`
+    /// command); answers the `tldd keys status` lines.
+    Keys(oneshot::Sender<Result<Vec<String>, String>>),
 }
 
 /// What `tldd ctl zone-status` reports for one zone.
@@ -114,6 +117,14 @@ impl ZoneLoop {
                         Ok(format!("thawed after {}s", since.elapsed().as_secs()))
                     }
                     None => Err("not frozen".to_string()),
+                };
+                let _ = reply.send(answer);
+            }
+            Control::Keys(reply) => {
+                let answer = if self.keyctx.is_none() {
+                    Err("not a signed primary zone (no [zone.dnssec], or a secondary)".to_string())
+                } else {
+                    self.key_step(run)
                 };
                 let _ = reply.send(answer);
             }

@@ -72,11 +72,14 @@
 //! status questions are answered from the loop's own state, NOTIFY and
 //! refresh orders run the timers' code.
 //!
-//! # Limits
-//! Key rollover steps are not events yet (they land with the key
-//! lifecycle).
+//! # Keys
+//! A signed primary's key rollovers are the loop's too ([`keys`]): key
+//! steps at start, at the state machine's due times and after `tldd keys`
+//! commands make the versions that publish and withdraw keys, and switch
+//! the keys updates and refresh passes sign with.
 mod commit;
 pub mod control;
+pub mod keys;
 pub mod notify;
 pub mod secondary;
 
@@ -134,6 +137,8 @@ pub enum Event {
 pub enum Timer {
     /// The next signature refresh pass of a signed zone.
     Resign,
+    /// The next key step of a signed primary ([`keys`]).
+    Keys,
     /// A secondary's next SOA refresh (or retry after a failure).
     Refresh,
     /// A secondary's SOA expire without contact to the primary.
@@ -173,12 +178,19 @@ pub struct ZoneLoop {
     pub expire_clock: Arc<std::sync::atomic::AtomicU64>,
     /// `tldd ctl zone-freeze`: since when updates are answered SERVFAIL.
     pub frozen: Option<Instant>,
+    /// A signed primary's key lifecycle ([`keys`]).
+    pub keyctx: Option<keys::KeyCtx>,
 }
 
 /// The loop's state besides the zone: deadlines and what is in flight.
 struct Run {
     tx: mpsc::WeakSender<Event>,
     resign_at: Option<Instant>,
+    /// The next key step.
+    keys_at: Option<Instant>,
+    /// A retiring ZSK's signatures are being replaced: refresh passes run
+    /// every second and each is followed by a key step.
+    replacing: bool,
     secondary: secondary::State,
     notify: Vec<notify::Target>,
 }
@@ -186,13 +198,14 @@ struct Run {
 impl Run {
     fn deadlines(&self) -> impl Iterator<Item = (Instant, Timer)> + '_ {
         let r = self.resign_at.map(|t| (t, Timer::Resign));
+        let k = self.keys_at.map(|t| (t, Timer::Keys));
         let s = self.secondary.deadlines();
         let n = self
             .notify
             .iter()
             .enumerate()
             .filter_map(|(i, t)| t.next_try().map(|at| (at, Timer::Notify(i))));
-        r.into_iter().chain(s).chain(n)
+        r.into_iter().chain(k).chain(s).chain(n)
     }
 
     fn next_deadline(&self) -> Option<(Instant, Timer)> {
@@ -223,6 +236,8 @@ impl ZoneLoop {
         let mut run = Run {
             tx,
             resign_at: self.resign_every.map(|_| now),
+            keys_at: None,
+            replacing: false,
             secondary: secondary::State::start(self.primary.is_some(), &self.journal, now),
             notify: self
                 .notify
@@ -230,6 +245,12 @@ impl ZoneLoop {
                 .map(|_| notify::Target::default())
                 .collect(),
         };
+        // Before any update is signed: the served keys as the key state
+        // says (a key generated while the server was down is published,
+        // never used unpublished).
+        if self.keyctx.is_some() {
+            let _ = self.key_step(&mut run);
+        }
         loop {
             let first = match run.next_deadline() {
                 None => match rx.blocking_recv() {
@@ -286,7 +307,9 @@ impl ZoneLoop {
                 Event::Replace { zone, reply } => {
                     let _ = reply.send(self.replace(run, *zone));
                 }
-                Event::RefreshSignatures => self.refresh_signatures(run),
+                Event::RefreshSignatures => {
+                    self.refresh_signatures(run);
+                }
                 Event::Notified => self.refresh_now(run),
                 Event::Refreshed(outcome) => self.refreshed(run, outcome),
                 Event::NotifyDone {
@@ -304,7 +327,18 @@ impl ZoneLoop {
         match timer {
             Timer::Resign => {
                 run.resign_at = self.resign_every.map(|every| Instant::now() + every);
-                self.refresh_signatures(run);
+                let pending = self.refresh_signatures(run);
+                if run.replacing {
+                    // A ZSK roll: the retiring key's signatures go first;
+                    // the key step sees when none is left.
+                    if pending > 0 {
+                        run.resign_at = Some(Instant::now() + Duration::from_secs(1));
+                    }
+                    let _ = self.key_step(run);
+                }
+            }
+            Timer::Keys => {
+                let _ = self.key_step(run);
             }
             Timer::Refresh => self.refresh_now(run),
             Timer::Expire => self.expire(run),

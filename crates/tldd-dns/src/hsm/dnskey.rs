@@ -187,6 +187,26 @@ pub fn ds_sha256(owner: &str, dnskey_rdata: &[u8]) -> Result<Vec<u8>, String> {
     Ok(ctx.finish().as_ref().to_vec())
 }
 
+/// DS (or CDS) RDATA for a DNSKEY of the zone whose lower-case wire
+/// origin is `origin`: digest type 1 (SHA-1), 2 (SHA-256) or 4 (SHA-384);
+/// `None` for another type.
+pub fn ds_rdata(origin: &[u8], dnskey_rdata: &[u8], digest_type: u8) -> Option<Vec<u8>> {
+    let alg = match digest_type {
+        1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        2 => &digest::SHA256,
+        4 => &digest::SHA384,
+        _ => return None,
+    };
+    let mut ctx = digest::Context::new(alg);
+    ctx.update(origin);
+    ctx.update(dnskey_rdata);
+    let mut rd = key_tag(dnskey_rdata).to_be_bytes().to_vec();
+    rd.push(*dnskey_rdata.get(3)?);
+    rd.push(digest_type);
+    rd.extend_from_slice(ctx.finish().as_ref());
+    Some(rd)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

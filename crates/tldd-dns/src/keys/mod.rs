@@ -17,12 +17,15 @@
 //!
 //! # Limits
 //!
-//! No rollover commands yet (the state file already has `published` and
-//! `retired`); no key import; `ds` prints digest type 2 (SHA-256) only. A
+//! Rollovers: [`roll`] is the state machine, [`lifecycle`] the operations
+//! on it (`roll`, `ds-seen`, `status`, and what the zone's loop records).
+//! No key import; `ds` prints digest type 2 (SHA-256) only. A
 //! crash between key creation and the state save leaves an unused key file
 //! or token object (harmless; it is not in the state, so never used).
 pub mod audit;
 pub mod intact;
+pub mod lifecycle;
+pub mod roll;
 pub mod state;
 
 use crate::config::Config;
@@ -62,14 +65,60 @@ pub struct Generated {
     pub key: KeyPair,
 }
 
-/// Generates a key for `zone_arg` in the zone's keystore, makes it active,
-/// saves the state and appends the audit entry.
+/// Generates a key for `zone_arg` in the zone's keystore, saves the state
+/// and appends the audit entry. The zone's first key of a role is
+/// `active` at once (the zone is signed with it when it is next loaded);
+/// a key of a role the zone already has is a successor: `created`, then
+/// rolled in by the zone's loop ([`roll`]), never used before its DNSKEY
+/// is published.
 pub fn generate(
     cfg: &Config,
     operator: &str,
     zone_arg: &str,
     role: Role,
     algorithm: Option<u8>,
+) -> Result<Generated> {
+    new_key(cfg, operator, zone_arg, role, algorithm, false)
+}
+
+/// Why a new key of `role` and `alg` cannot be added to `keys` now, if so.
+fn successor_refusal(keys: &[&state::KeyRecord], role: Role, alg: u8) -> Option<String> {
+    let live: Vec<_> = keys
+        .iter()
+        .filter(|k| k.state != KeyState::Retired)
+        .collect();
+    if let Some(k) = live.iter().find(|k| k.algorithm != alg) {
+        return Some(format!(
+            "the zone already has keys of algorithm {} (key {}); an algorithm roll              (RFC 6781 §4.1.4) is not supported yet, so a key of algorithm {alg} would              break validation",
+            k.algorithm, k.key_tag
+        ));
+    }
+    if let Some(k) = live.iter().find(|k| {
+        k.role == role
+            && matches!(
+                k.state,
+                KeyState::Created | KeyState::Published | KeyState::Ready | KeyState::Retiring
+            )
+    }) {
+        return Some(format!(
+            "a {} roll is under way (key {} is {}); see `tldd keys status`",
+            role.as_str(),
+            k.key_tag,
+            k.state.as_str()
+        ));
+    }
+    None
+}
+
+/// [`generate`]; `emergency` marks a successor that skips the waits for
+/// caches (`tldd keys roll --now`).
+pub fn new_key(
+    cfg: &Config,
+    operator: &str,
+    zone_arg: &str,
+    role: Role,
+    algorithm: Option<u8>,
+    emergency: bool,
 ) -> Result<Generated> {
     let zone = state::canonical_zone(cfg, zone_arg)?;
     let zcfg = cfg.zone(&zone).context("zone vanished")?;
@@ -88,6 +137,13 @@ pub fn generate(
     let mut st = StateFile::load(&dir)?;
     intact::ensure_intact(&audit_path(cfg), &st, operator)?;
     let taken: Vec<u16> = st.zone_keys(&zone).map(|k| k.key_tag).collect();
+    let existing: Vec<&state::KeyRecord> = st.zone_keys(&zone).collect();
+    if let Some(why) = successor_refusal(&existing, role, alg) {
+        bail!("zone {zone}: no new {} key: {why}", role.as_str());
+    }
+    let successor = existing
+        .iter()
+        .any(|k| k.role == role && k.state == KeyState::Active);
 
     let mut record = None;
     for _ in 0..TAG_COLLISION_TRIES {
@@ -128,9 +184,15 @@ pub fn generate(
         }
         break;
     }
-    let Some((rec, kp)) = record else {
+    let Some((mut rec, kp)) = record else {
         bail!("could not generate a key whose tag differs from the zone's {taken:?}");
     };
+    if successor {
+        rec.state = KeyState::Created;
+        rec.emergency = emergency;
+    } else {
+        rec.activated = Some(rec.created.clone());
+    }
     st.keys.push(rec.clone());
     st.save(&dir)?;
     audit::append(
@@ -198,7 +260,16 @@ fn export(
     let zone = state::canonical_zone(cfg, zone_arg)?;
     let dir = state::ensure_keys_dir(cfg)?;
     let _lock = StateLock::acquire(&dir)?;
-    let keys: Vec<_> = state::load_keys(cfg, &zone, &[KeyState::Active, KeyState::Published])?
+    let keys: Vec<_> = state::load_keys(
+        cfg,
+        &zone,
+        &[
+            KeyState::Active,
+            KeyState::Published,
+            KeyState::Ready,
+            KeyState::Retiring,
+        ],
+    )?
         .into_iter()
         .filter(|(r, _)| !only_ksk || r.role == Role::Ksk)
         .collect();

@@ -5,7 +5,7 @@
 //! `data_dir/keys/state.json` lists every key tldd knows, for every zone:
 //!
 //! ```json
-//! { "version": 1,
+//! { "version": 2,
 //!   "keys": [
 //!     { "zone": "shop.", "key_tag": 12345, "role": "ksk", "algorithm": 13,
 //!       "keystore": "hsm", "token": "tldd", "id": "9f0c…", "label": "tldd shop. ksk 2025-…",
@@ -28,10 +28,13 @@
 //!   `data_dir/keys/.lock`, which also serialises the audit log; readers
 //!   take no lock.
 //!
-//! States: `active` (published in the DNSKEY RRset and signing),
-//! `published` (in the DNSKEY RRset, not signing: pre-publication or
-//! post-rollover), `retired` (neither; kept for the record). Only `active`
-//! exists today; the rollover state machine will move keys between them.
+//! States ([`KeyState`]): `created`, `published`, `ready`, `active`,
+//! `retiring`, `retired`, each entered at a time recorded beside it
+//! (`published`, `ready`, `activated`, `retiring`, `removed`; `ds_seen`
+//! and `sigs_gone` are the two facts a roll waits for). The zone's event
+//! loop moves keys between them ([`super::roll`]) and writes a time only
+//! after the version that made it true is durable, so a recorded time is
+//! never earlier than the truth and every wait computed from it is safe.
 //!
 //! # Limits
 //!
@@ -46,8 +49,9 @@ use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-/// The state file format version this build reads and writes.
-pub const STATE_VERSION: u32 = 1;
+/// The state file format version this build writes. Version 1 (no
+/// rollover states or times) is read too: its keys were all `active`.
+pub const STATE_VERSION: u32 = 2;
 
 /// Key role in the zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,26 +107,48 @@ impl Keystore {
     }
 }
 
-/// Life-cycle state of a key.
+/// Life-cycle state of a key ([`super::roll`] moves keys between them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyState {
+    /// Generated for a roll, not served yet: the zone's loop publishes it
+    /// at its next key step.
+    Created,
+    /// In the DNSKEY RRset; a ZSK does not sign yet (pre-publication), a
+    /// KSK already signs the DNSKEY RRset (double signature).
+    Published,
+    /// A KSK whose DNSKEY has propagated: CDS/CDNSKEY name it, the roll
+    /// waits for the parent's DS (`tldd keys ds-seen`).
+    Ready,
     /// In the DNSKEY RRset and signing.
     Active,
-    /// In the DNSKEY RRset, not signing.
-    Published,
+    /// Replaced: a ZSK no longer signs and stays published until its
+    /// signatures are gone from the zone and from caches; a KSK still
+    /// signs the DNSKEY RRset until the parent's old DS has expired.
+    Retiring,
     /// Neither; kept for the record.
     Retired,
 }
 
 impl KeyState {
-    /// "active" / "published" / "retired".
+    /// The state's word in `tldd keys list` / `status`.
     pub fn as_str(self) -> &'static str {
         match self {
-            KeyState::Active => "active",
+            KeyState::Created => "created",
             KeyState::Published => "published",
+            KeyState::Ready => "ready",
+            KeyState::Active => "active",
+            KeyState::Retiring => "retiring",
             KeyState::Retired => "retired",
         }
+    }
+
+    /// In the served DNSKEY RRset.
+    pub fn is_published(self) -> bool {
+        matches!(
+            self,
+            KeyState::Published | KeyState::Ready | KeyState::Active | KeyState::Retiring
+        )
     }
 }
 
@@ -151,6 +177,32 @@ pub struct KeyRecord {
     pub state: KeyState,
     /// RFC 3339, UTC.
     pub created: String,
+    /// When its DNSKEY was first served (RFC 3339; state 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<String>,
+    /// When a KSK's CDS/CDNSKEY were first served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<String>,
+    /// When it started signing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activated: Option<String>,
+    /// A KSK: when the parent's DS for it was seen (`tldd keys ds-seen`
+    /// or the parent poll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ds_seen: Option<String>,
+    /// When it was replaced (stopped signing, or its successor's DS was seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring: Option<String>,
+    /// A retiring ZSK: when the zone first held no signature of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigs_gone: Option<String>,
+    /// When its DNSKEY was withdrawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<String>,
+    /// Made by an emergency roll (`tldd keys roll --now`): the waits for
+    /// caches are skipped (the DS wait of a KSK is not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub emergency: bool,
 }
 
 impl KeyRecord {
@@ -220,9 +272,9 @@ impl StateFile {
     /// Parses and checks state-file text.
     pub fn parse(text: &str) -> Result<StateFile> {
         let st: StateFile = serde_json::from_str(text).context("not a valid key-state file")?;
-        if st.version != STATE_VERSION {
+        if !(1..=STATE_VERSION).contains(&st.version) {
             bail!(
-                "key-state file version {} is not supported by this tldd (it reads version {STATE_VERSION})",
+                "key-state file version {} is not supported by this tldd (it reads versions 1 to {STATE_VERSION})",
                 st.version
             );
         }
@@ -252,7 +304,9 @@ impl StateFile {
     pub fn save(&self, dir: &Path) -> Result<()> {
         let path = state_path(dir);
         let tmp = dir.join(".state.json.tmp");
-        let mut text = serde_json::to_string_pretty(self)?;
+        let mut this = self.clone();
+        this.version = STATE_VERSION;
+        let mut text = serde_json::to_string_pretty(&this)?;
         text.push('\n');
         let write = || -> std::io::Result<()> {
             use std::os::unix::fs::OpenOptionsExt;
@@ -413,6 +467,14 @@ pub fn new_record(zone: &str, key: &KeyPair, role: Role) -> KeyRecord {
         label: None,
         state: KeyState::Active,
         created: now_rfc3339(),
+        published: None,
+        ready: None,
+        activated: None,
+        ds_seen: None,
+        retiring: None,
+        sigs_gone: None,
+        removed: None,
+        emergency: false,
     }
 }
 
@@ -434,8 +496,14 @@ mod tests {
     fn rejects_unknown_fields_versions_and_bad_locators() {
         let e = StateFile::parse(&GOOD.replace("\"state\"", "\"stat\"")).unwrap_err();
         assert!(format!("{e:#}").contains("stat"), "{e:#}");
-        let e = StateFile::parse(&GOOD.replace("\"version\":1", "\"version\":2")).unwrap_err();
-        assert!(e.to_string().contains("version 2"), "{e}");
+        let e = StateFile::parse(&GOOD.replace("\"version\":1", "\"version\":3")).unwrap_err();
+        assert!(e.to_string().contains("version 3"), "{e}");
+        // Version 2 reads version 1 and rollover fields.
+        let v2 = GOOD.replace("\"version\":1", "\"version\":2").replace(
+            "\"state\":\"active\"",
+            "\"state\":\"retiring\",\"retiring\":\"2025-02-01T00:00:00Z\"",
+        );
+        assert_eq!(StateFile::parse(&v2).unwrap().keys[0].state, KeyState::Retiring);
         assert!(StateFile::parse(&GOOD.replace("K.pk8", "../../etc/passwd")).is_err());
         assert!(StateFile::parse(&GOOD.replace("\"algorithm\":13", "\"algorithm\":5")).is_err());
         assert!(StateFile::parse(&GOOD.replace("\"soft\"", "\"hsm\"")).is_err());

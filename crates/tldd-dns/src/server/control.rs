@@ -51,6 +51,9 @@ pub enum Request {
     ZoneFreeze { zone: String },
     ZoneThaw { zone: String },
     ZoneFlush { zone: String, out: Option<PathBuf> },
+    /// Re-read the key state and run a key step (`tldd keys` after it
+    /// changed the state, and `tldd keys status`).
+    ZoneKeys { zone: String },
 }
 
 /// The answer.
@@ -169,6 +172,7 @@ async fn answer(req: Request, svc: &Services, info: &ServerInfo) -> Reply {
         Request::ZoneFreeze { zone } => order(svc, &zone, Control::Freeze).await,
         Request::ZoneThaw { zone } => order(svc, &zone, Control::Thaw).await,
         Request::ZoneFlush { zone, out } => flush(svc, info, &zone, out).await,
+        Request::ZoneKeys { zone } => zone_keys(svc, &zone).await,
     };
     result.unwrap_or_else(|r| r)
 }
@@ -212,6 +216,17 @@ fn facts_lines(f: &ZoneFacts) -> Vec<(String, String)> {
         out.push(kv("next_signature_refresh_seconds", opt(f.next_resign_in)));
     }
     out
+}
+
+async fn zone_keys(svc: &Services, zone: &str) -> Result<Reply, Reply> {
+    let z = find(svc, zone)?;
+    match ask(z, Control::Keys).await? {
+        Ok(lines) => Ok(Reply::facts(vec![lines
+            .into_iter()
+            .map(|l| kv("key", l))
+            .collect()])),
+        Err(e) => Err(Reply::refused(format!("zone {}: {e}", z.origin_text))),
+    }
 }
 
 type Order = fn(oneshot::Sender<Result<String, String>>) -> Control;

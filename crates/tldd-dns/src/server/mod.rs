@@ -150,12 +150,34 @@ pub(crate) fn sign_for_serving(
     m: &Metrics,
 ) -> anyhow::Result<tldd_zone::Zone> {
     let started = Instant::now();
-    let keys = crate::signer::zone_keys(cfg, origin)?;
+    let (records, loaded) = serving_keys(cfg, origin)?;
+    let keys = loaded.signing_keys();
     let file_serial = zone.serial();
     let serial = policy.next(file_serial, tldd_tsig::now());
     set_serial(&mut zone, serial).with_context(|| format!("zone {origin}"))?;
-    let signed = crate::signer::sign_zone(&zone, dnssec, &keys)
+    let opts = crate::signer::SignOptions::from_config(dnssec)
+        .map_err(|e| anyhow::anyhow!("zone {origin}: {e}"))?;
+    let mut signed = zone;
+    crate::signer::sign_in_place(&mut signed, &opts, &keys, &|_| {})
         .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
+    // Keys published but not signing (a pre-published ZSK) and the CDS of
+    // a KSK roll, as the key state says.
+    let apex = crate::signer::apex::apex_keys(
+        &signed.origin,
+        &records,
+        &loaded,
+        dnssec.dnskey_ttl(),
+        &dnssec.cds_digest_types,
+    );
+    let signer = crate::signer::Signer::new(&signed.origin.clone(), &keys, &opts)
+        .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
+    crate::signer::apex::put_keys(
+        &mut signed,
+        &apex,
+        &signer,
+        &mut crate::signer::Scratch::default(),
+    )
+    .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
     if let Err(e) = crate::signer::verify(&signed) {
         m.verify_failures.with_label_values(&[origin]).inc();
         anyhow::bail!("zone {origin}: the signed version failed verification, not serving it: {e}");
@@ -170,6 +192,22 @@ pub(crate) fn sign_for_serving(
         "zone signed and verified (a new serial: signing changed the content)"
     );
     Ok(signed)
+}
+
+/// The key records of `origin` and the keys it serves (the signing ones
+/// must exist: a zone without keys cannot be signed).
+pub(crate) fn serving_keys(
+    cfg: &Config,
+    origin: &str,
+) -> anyhow::Result<(Vec<crate::keys::state::KeyRecord>, crate::keys::lifecycle::Loaded)> {
+    let records = crate::keys::lifecycle::zone_records(cfg, origin)?;
+    let loaded = crate::keys::lifecycle::load_serving(cfg, &records)?;
+    if loaded.signing.is_empty() {
+        anyhow::bail!(
+            "zone {origin} has no active keys: run `tldd keys -c CONFIG generate --zone {origin} --role ksk` and `--role zsk`"
+        );
+    }
+    Ok((records, loaded))
 }
 
 /// Puts `serial` into the zone's SOA (the signatures, if any, are then
@@ -191,6 +229,7 @@ pub(crate) fn set_serial(zone: &mut tldd_zone::Zone, serial: u32) -> anyhow::Res
 /// Runs the server with a parsed configuration.
 /// Zone loading reports to `progress`.
 pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
+    let cfg = Arc::new(cfg);
     let started = tldd_tsig::now();
     let started_at = Instant::now();
     std::fs::create_dir_all(&cfg.server.data_dir)
@@ -238,14 +277,17 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
         // A signed zone with `[zone.dnssec]` gets its updates re-signed.
         let resigner = match (&z.dnssec, z.primary) {
             (Some(d), None) => {
-                let keys = crate::signer::zone_keys(&cfg, &origin_text)
-                    .with_context(|| format!("zone {origin_text}: signing keys"))?;
+                let keys = serving_keys(&cfg, &origin_text)
+                    .with_context(|| format!("zone {origin_text}: signing keys"))?
+                    .1
+                    .signing_keys();
                 let opts = crate::signer::SignOptions::from_config(d)
                     .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
                 Some(crate::signer::resign::Resigner {
                     keys,
                     opts,
                     refresh_window: d.refresh_window(),
+                    jitter: d.jitter(),
                 })
             }
             _ => None,
@@ -283,6 +325,15 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             primary: z.primary,
             expire_clock,
             frozen: None,
+            keyctx: match (&z.dnssec, z.primary) {
+                (Some(d), None) => Some(crate::events::keys::KeyCtx {
+                    cfg: cfg.clone(),
+                    timings: d.timings(),
+                    dnskey_ttl: d.dnskey_ttl(),
+                    cds_digests: d.cds_digest_types.clone(),
+                }),
+                _ => None,
+            },
         }
         .spawn()?;
         zone_rt.push(Arc::new(crate::runtime::ZoneRuntime {

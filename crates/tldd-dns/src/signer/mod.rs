@@ -17,6 +17,7 @@
 //!
 //! `tldd sign` itself (arguments, progress, the summary line) is the
 //! binary's `cli::sign`, built on these.
+pub mod apex;
 pub mod bitmap;
 pub mod chain;
 pub mod key;

@@ -25,7 +25,12 @@
 //! An RRset is due when any of its signatures expires within the window
 //! (serial arithmetic on the 32-bit times, RFC 4034 §3.1.5).
 //!
-//! Limits: the keys are the ones loaded at start (no rollover here); a
+//! During a ZSK roll the signatures of the retiring key come first: an
+//! RRset signed by a key that is not one of the signing ZSKs is due
+//! whatever its expiry ([`due_with`]), so a roll replaces them in the
+//! same slices.
+//!
+//! Limits: a
 //! pre-signed zone served without `[zone.dnssec]` and a secondary are
 //! never refreshed (they are not ours to sign). The due scan walks the
 //! whole zone in the writer thread (tens of ms for 1M delegations, once
@@ -34,7 +39,7 @@
 use crate::config::SerialPolicy;
 use crate::signer::{Scratch, SignOptions, Signer, SigningKey};
 use tldd_zone::diff::{soa_rec, with_serial};
-use tldd_zone::rdata::{RRSIG, SOA};
+use tldd_zone::rdata::{CDNSKEY, CDS, DNSKEY, RRSIG, SOA};
 use tldd_zone::{Diff, Rec};
 use tldd_zone::{RRset, Zone};
 
@@ -71,10 +76,43 @@ pub type OwnedRRset = (Box<[u8]>, RRset);
 /// The signed RRsets of `zone` whose signatures expire within `window`
 /// seconds of `now`, earliest first, at most `max`; and how many were due.
 pub fn due(zone: &Zone, now: u32, window: u32, max: usize) -> (Vec<OwnedRRset>, usize) {
+    due_with(zone, now, window, max, &[])
+}
+
+/// (algorithm, key tag) of the key that made a signature (RRSIG RDATA).
+pub fn signed_by(sig: &[u8]) -> Option<(u8, u16)> {
+    Some((*sig.get(2)?, u16::from_be_bytes(sig.get(16..18)?.try_into().ok()?)))
+}
+
+/// The key RRsets, which a key step re-signs itself.
+fn is_key_rrset(t: u16) -> bool {
+    matches!(t, DNSKEY | CDS | CDNSKEY)
+}
+
+/// [`due`], and before anything due by expiry: every RRset of zone data
+/// with a signature by a key that is not among `zsks` (the signing ZSKs;
+/// empty: no such check), which is how a ZSK roll replaces the retiring
+/// key's signatures.
+pub fn due_with(
+    zone: &Zone,
+    now: u32,
+    window: u32,
+    max: usize,
+    zsks: &[(u8, u16)],
+) -> (Vec<OwnedRRset>, usize) {
     let mut found: Vec<(i64, Box<[u8]>, RRset)> = Vec::new();
     let mut consider = |owner: &[u8], set: &RRset| {
         if set.rtype == SOA {
             return; // always re-signed with the new serial
+        }
+        if !zsks.is_empty()
+            && !is_key_rrset(set.rtype)
+            && set
+                .sigs()
+                .any(|s| signed_by(s).is_none_or(|k| !zsks.contains(&k)))
+        {
+            found.push((i64::MIN, owner.into(), set.clone()));
+            return;
         }
         if let Some(left) = time_left(set, now) {
             if left < i64::from(window) {
@@ -108,6 +146,39 @@ pub fn due(zone: &Zone, now: u32, window: u32, max: usize) -> (Vec<OwnedRRset>, 
     (found.into_iter().map(|(_, o, s)| (o, s)).collect(), total)
 }
 
+/// What signs the zone's data now, as a key step needs to know it.
+pub struct KeyUse {
+    /// The largest TTL of any RRset.
+    pub max_ttl: u32,
+    /// (algorithm, key tag) of every key with a signature over zone data
+    /// (not DNSKEY, CDS, CDNSKEY).
+    pub signing: std::collections::HashSet<(u8, u16)>,
+    /// The earliest RRSIG expiration (unix seconds, RFC 4034 §3.1.5 time
+    /// taken as after `now`'s era).
+    pub earliest_expiry: Option<u64>,
+}
+
+/// Walks `zone` for [`KeyUse`] (a full walk: run it on key steps only).
+pub fn key_use(zone: &Zone, now: u64) -> KeyUse {
+    let mut u = KeyUse {
+        max_ttl: 0,
+        signing: Default::default(),
+        earliest_expiry: None,
+    };
+    let mut left: Option<i64> = None;
+    tldd_zone::records::for_each_rrset(zone, |_, set| {
+        u.max_ttl = u.max_ttl.max(set.ttl);
+        if let Some(l) = time_left(set, now as u32) {
+            left = Some(left.map_or(l, |x| x.min(l)));
+        }
+        if !is_key_rrset(set.rtype) {
+            u.signing.extend(set.sigs().filter_map(signed_by));
+        }
+    });
+    u.earliest_expiry = left.map(|l| (now as i64 + l).max(0) as u64);
+    u
+}
+
 /// One refresh pass's result.
 pub struct Refreshed {
     pub diff: Diff,
@@ -128,7 +199,12 @@ pub fn refresh<K: SigningKey>(
     window: u32,
     now: u64,
 ) -> Result<Option<Refreshed>, String> {
-    let (mut sets, total) = due(zone, now as u32, window, MAX_PER_PASS);
+    let zsks: Vec<(u8, u16)> = keys
+        .iter()
+        .filter(|k| !k.is_ksk())
+        .map(|k| (k.algorithm(), k.key_tag()))
+        .collect();
+    let (mut sets, total) = due_with(zone, now as u32, window, MAX_PER_PASS, &zsks);
     if sets.is_empty() {
         return Ok(None);
     }

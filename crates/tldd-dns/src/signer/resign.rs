@@ -37,6 +37,9 @@ pub struct Resigner {
     /// Re-sign RRsets whose signatures expire within this many seconds
     /// ([`super::refresh`]).
     pub refresh_window: u32,
+    /// Up to this many seconds off each refresh pass's validity, at
+    /// random (`signature_jitter`).
+    pub jitter: u32,
 }
 
 /// Records a re-signing pass removed and added.

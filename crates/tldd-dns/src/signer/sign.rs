@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use tldd_zone::nsec3::{self, Hash, Nsec3Chain, Nsec3Params, Nsec3Rec};
-use tldd_zone::rdata::{DNSKEY, NSEC, NSEC3, NSEC3PARAM, RRSIG};
+use tldd_zone::rdata::{CDNSKEY, CDS, DNSKEY, NSEC, NSEC3, NSEC3PARAM, RRSIG};
 use tldd_zone::{RRset, Zone};
 
 /// Why a zone could not be signed.
@@ -211,7 +211,9 @@ impl<'k, K: SigningKey> Signer<'k, K> {
         let buf = &mut sc.input;
         buf.clear();
         for (ii, (owner, set)) in items.iter().enumerate() {
-            let ks = if set.rtype == DNSKEY {
+            // RFC 7344 §4.1: CDS and CDNSKEY are signed like the DNSKEY
+            // RRset, by the key(s) the parent's DS points at.
+            let ks = if matches!(set.rtype, DNSKEY | CDS | CDNSKEY) {
                 &self.ksk
             } else {
                 &self.zsk

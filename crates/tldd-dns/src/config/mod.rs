@@ -13,6 +13,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
+mod dnssec;
+pub use dnssec::{DnssecConfig, KeystoreKind, KskSubmission, Nonstandard, RollTimings};
+
 /// Errors reading a configuration file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -217,75 +220,6 @@ impl ZoneConfig {
 }
 
 /// Where signing keys live.
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum KeystoreKind {
-    /// PKCS#8 files in `data_dir` (mode 0600), used through ring.
-    Soft,
-    /// A PKCS#11 token, configured under `[hsm]`.
-    Hsm,
-}
-
-/// `[zone.dnssec]`: present => the zone is signed.
-#[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct DnssecConfig {
-    pub keystore: KeystoreKind,
-    /// DNSSEC algorithm number: 13 (ECDSA P-256, default), 15 (Ed25519), 8 (RSA/SHA-256).
-    #[serde(default = "default_algorithm")]
-    pub algorithm: u8,
-    #[serde(default = "default_true")]
-    pub nsec3_opt_out: bool,
-    /// RFC 9276: 0.
-    #[serde(default)]
-    pub nsec3_iterations: u16,
-    /// Hex salt; empty or "-" for none (RFC 9276).
-    #[serde(default)]
-    pub nsec3_salt: String,
-    /// Signature validity, e.g. "14d", "336h", or seconds.
-    #[serde(default = "default_validity")]
-    pub signature_validity: String,
-    /// Re-sign an RRset when its signatures expire within this long
-    /// (duration); default a quarter of `signature_validity`.
-    pub signature_refresh: Option<String>,
-    /// TTL of the DNSKEY RRset (duration); default one hour, the value
-    /// RFC 7583 rollover timings are usually planned with.
-    pub dnskey_ttl: Option<String>,
-}
-
-impl DnssecConfig {
-    /// Signature validity in seconds (checked by [`Config::load`]).
-    pub fn validity(&self) -> u32 {
-        parse_duration(&self.signature_validity).unwrap_or(14 * 86400) as u32
-    }
-
-    /// The refresh window in seconds (checked by [`Config::load`]).
-    pub fn refresh_window(&self) -> u32 {
-        self.signature_refresh
-            .as_deref()
-            .and_then(parse_duration)
-            .map_or(self.validity() / 4, |r| r as u32)
-    }
-
-    /// The DNSKEY TTL in seconds (checked by [`Config::load`]).
-    pub fn dnskey_ttl(&self) -> u32 {
-        self.dnskey_ttl
-            .as_deref()
-            .and_then(parse_duration)
-            .map_or(3600, |t| t as u32)
-    }
-}
-
-fn default_algorithm() -> u8 {
-    13
-}
-fn default_true() -> bool {
-    true
-}
-fn default_validity() -> String {
-    "14d".into()
-}
-
 /// `[hsm]`: the PKCS#11 token.
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
@@ -454,62 +388,13 @@ impl Config {
                 });
             }
             if let Some(d) = &zone.dnssec {
-                if !matches!(d.algorithm, 8 | 13 | 15) {
-                    return Err(ConfigError::Invalid {
+                d.validate(&first_line_of, self.hsm.is_some())
+                    .map_err(|(line, key, message)| ConfigError::Invalid {
                         path: path.to_owned(),
-                        line: first_line_of("algorithm"),
-                        key: "zone.dnssec.algorithm".into(),
-                        message: format!("unsupported algorithm {} (8, 13, 15)", d.algorithm),
-                    });
-                }
-                if parse_duration(&d.signature_validity).is_none() {
-                    return Err(ConfigError::Invalid {
-                        path: path.to_owned(),
-                        line: first_line_of("signature_validity"),
-                        key: "zone.dnssec.signature_validity".into(),
-                        message: format!("{:?} is not a duration", d.signature_validity),
-                    });
-                }
-                if let Some(r) = &d.signature_refresh {
-                    let validity = parse_duration(&d.signature_validity).unwrap_or(0);
-                    if !parse_duration(r).is_some_and(|r| r > 0 && r < validity) {
-                        return Err(ConfigError::Invalid {
-                            path: path.to_owned(),
-                            line: first_line_of("signature_refresh"),
-                            key: "zone.dnssec.signature_refresh".into(),
-                            message: format!(
-                                "{r:?}: must be a duration shorter than signature_validity"
-                            ),
-                        });
-                    }
-                }
-                if let Some(t) = &d.dnskey_ttl {
-                    if parse_duration(t).is_none_or(|t| t >= 1 << 31) {
-                        return Err(ConfigError::Invalid {
-                            path: path.to_owned(),
-                            line: first_line_of("dnskey_ttl"),
-                            key: "zone.dnssec.dnskey_ttl".into(),
-                            message: format!("{t:?} is not a duration below 68 years"),
-                        });
-                    }
-                }
-                let salt = d.nsec3_salt.trim();
-                if !(salt.is_empty() || salt == "-") && hex::decode(salt).is_err() {
-                    return Err(ConfigError::Invalid {
-                        path: path.to_owned(),
-                        line: first_line_of("nsec3_salt"),
-                        key: "zone.dnssec.nsec3_salt".into(),
-                        message: "must be hex, empty or \"-\"".into(),
-                    });
-                }
-                if d.keystore == KeystoreKind::Hsm && self.hsm.is_none() {
-                    return Err(ConfigError::Invalid {
-                        path: path.to_owned(),
-                        line: first_line_of("keystore"),
-                        key: "zone.dnssec.keystore".into(),
-                        message: "keystore = \"hsm\" needs an [hsm] section".into(),
-                    });
-                }
+                        line,
+                        key,
+                        message,
+                    })?;
             }
         }
         Ok(())

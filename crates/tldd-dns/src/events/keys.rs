@@ -1,0 +1,161 @@
+//! Key steps: the zone's loop drives the rollover state machine
+//! ([`crate::keys::roll`]).
+//!
+//! A key step reads the zone's key records, asks the machine what is due
+//! with the facts of the served version (which keys still have
+//! signatures, the largest TTL), generates a successor when a key reached
+//! its lifetime, and makes the served apex match: DNSKEY, CDS and CDNSKEY
+//! re-made and signed, the SOA serial moved on ([`crate::signer::apex`]).
+//! That version is verified — the whole zone when a DNSKEY goes away, the
+//! apex otherwise — and committed like any other (journal, IXFR, NOTIFY);
+//! only then are the transitions written to the key state and the audit
+//! log, and the re-signer's keys switched. A failure changes nothing
+//! and the step is tried again a minute later.
+//!
+//! Steps run when the loop starts (before any update is signed), at the
+//! machine's next due time, after a `tldd keys` command (a
+//! [`super::control::Control::Keys`] event) and, while a retiring ZSK
+//! still has signatures, after each signature refresh pass, which
+//! replaces those signatures first and runs every second meanwhile.
+use super::{Run, ZoneLoop};
+use crate::config::{Config, RollTimings};
+use crate::keys::lifecycle;
+use crate::keys::roll::{self, Facts};
+use crate::keys::state::{KeyState, Role};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a signed primary's loop needs for key steps.
+pub struct KeyCtx {
+    pub cfg: Arc<Config>,
+    pub timings: RollTimings,
+    pub dnskey_ttl: u32,
+    pub cds_digests: Vec<u8>,
+}
+
+/// Longest a loop goes without re-reading its key state.
+const IDLE: Duration = Duration::from_secs(3600);
+/// Retry after a failed step.
+const RETRY: Duration = Duration::from_secs(60);
+
+impl ZoneLoop {
+    /// Runs one key step now (see the module doc); `Err` says why nothing
+    /// changed. Schedules the next one.
+    pub(super) fn key_step(&mut self, run: &mut Run) -> Result<Vec<String>, String> {
+        let r = self.try_key_step(run);
+        if let Err(e) = &r {
+            tracing::error!(zone = %self.origin_text, "key step failed, nothing changed: {e}");
+            run.keys_at = Some(Instant::now() + RETRY);
+        }
+        r
+    }
+
+    fn try_key_step(&mut self, run: &mut Run) -> Result<Vec<String>, String> {
+        let (Some(kc), Some(state), Some(rs)) = (&self.keyctx, &self.state, &self.resigner) else {
+            return Ok(Vec::new());
+        };
+        if state.zone.nsec3.is_none() {
+            return Ok(Vec::new());
+        }
+        let (cfg, t, ttl, digests) = (
+            kc.cfg.clone(),
+            kc.timings,
+            kc.dnskey_ttl,
+            kc.cds_digests.clone(),
+        );
+        let mut opts = rs.opts.clone();
+        let e = |e: anyhow::Error| format!("{e:#}");
+        let origin = self.origin_text.clone();
+        let now = crate::signer::sign::unix_now();
+        let used = crate::signer::refresh::key_use(&state.zone, now);
+        let facts = Facts {
+            now,
+            max_ttl: u64::from(used.max_ttl),
+            signing: used.signing.clone(),
+        };
+        let mut recs = lifecycle::zone_records(&cfg, &origin).map_err(e)?;
+        let gone_before: Vec<u16> = gone(&recs);
+        let (mut moved, generate) = roll::settle(&mut recs, &t, &facts);
+        for (role, alg) in generate {
+            let g = lifecycle::generate_successor(&cfg, &origin, role, alg).map_err(e)?;
+            tracing::info!(zone = %origin, key_tag = g.record.key_tag, role = role.as_str(), "key lifetime reached: successor generated");
+            recs.push(g.record);
+            let (m, _) = roll::settle(&mut recs, &t, &facts);
+            moved.extend(m);
+        }
+        let newly_gone: Vec<u16> = gone(&recs)
+            .into_iter()
+            .filter(|g| !gone_before.contains(g))
+            .collect();
+        let loaded = lifecycle::load_serving(&cfg, &recs).map_err(e)?;
+        let apex =
+            crate::signer::apex::apex_keys(&state.zone.origin, &recs, &loaded, ttl, &digests);
+        let signing = loaded.signing_keys();
+        opts.now = now;
+        let built = crate::signer::apex::key_version(&state.zone, &apex, &signing, &opts, self.policy)?;
+        if let Some((diff, _)) = built {
+            let next = state.applied(&diff).map_err(|e| e.to_string())?;
+            let withdrawn = next
+                .zone
+                .apex
+                .get(tldd_zone::rdata::DNSKEY)
+                .map_or(0, |s| s.rdatas().count())
+                < state
+                    .zone
+                    .apex
+                    .get(tldd_zone::rdata::DNSKEY)
+                    .map_or(0, |s| s.rdatas().count());
+            let checked = if withdrawn {
+                crate::signer::verify_at(&next.zone, now as u32).map(|_| ())
+            } else {
+                crate::signer::verify_names(&next.zone, &[&next.zone.origin], now as u32)
+            };
+            if let Err(v) = checked {
+                self.metrics
+                    .verify_failures
+                    .with_label_values(&[&origin])
+                    .inc();
+                return Err(format!("the key step's version does not verify (not served): {v}"));
+            }
+            let serial = self
+                .store_and_publish(run, &diff, next)
+                .map_err(|e| format!("{e:#}"))?;
+            tracing::info!(zone = %origin, serial, dnskeys = apex.publish.len(), cds = apex.cds.len(), "key RRsets changed");
+        }
+        if let Some(rs) = self.resigner.as_mut() {
+            rs.keys = signing;
+        }
+        lifecycle::record(&cfg, &origin, &recs, &moved, &newly_gone).map_err(e)?;
+        for (tag, to) in &moved {
+            tracing::info!(zone = %origin, key_tag = tag, state = to.as_str(), "key state changed");
+        }
+        // Signatures of a retiring ZSK are replaced first by the refresh,
+        // which runs every second until they are gone.
+        let replacing = recs.iter().any(|k| {
+            k.role == Role::Zsk
+                && k.state == KeyState::Retiring
+                && k.sigs_gone.is_none()
+        });
+        run.replacing = replacing;
+        if replacing && !moved.is_empty() {
+            run.resign_at = Some(Instant::now());
+        }
+        let next_due = roll::next_due(&recs, &t, &facts);
+        let wait = next_due.map_or(IDLE, |at| Duration::from_secs(at.saturating_sub(now)).min(IDLE));
+        run.keys_at = Some(Instant::now() + wait.max(Duration::from_secs(1)));
+        let mut lines = lifecycle::status_lines(&recs, &t, &facts);
+        lines.push(format!(
+            "{origin} signatures earliest-expiry {}",
+            used.earliest_expiry.map_or("-".to_string(), roll::rfc3339)
+        ));
+        Ok(lines)
+    }
+}
+
+/// Tags of the zone's keys with `sigs_gone` set.
+fn gone(recs: &[crate::keys::state::KeyRecord]) -> Vec<u16> {
+    recs.iter()
+        .filter(|k| k.sigs_gone.is_some())
+        .map(|k| k.key_tag)
+        .collect()
+}

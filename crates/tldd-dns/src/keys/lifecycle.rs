@@ -1,0 +1,237 @@
+//! Operations on the rollover state machine ([`super::roll`]): what
+//! `tldd keys roll`, `ds-seen` and `status` do to the state file, and
+//! what the zone's event loop reads and records at a key step.
+//!
+//! Every change takes the state lock, re-reads the file, changes only the
+//! records it owns, saves atomically and appends one audit entry per
+//! change: the loop's transitions (`publish`, `ready`, `activate`,
+//! `retire`, `remove`, `signatures-gone`, operator `tldd`) and the
+//! operator's commands (`roll`, `ds-seen`) interleave safely.
+use super::roll::{self, rfc3339, Facts, Next};
+use super::state::{self, KeyRecord, KeyState, Role, StateFile, StateLock};
+use super::{audit, audit_path, intact, Generated};
+use crate::config::Config;
+use crate::hsm::KeyPair;
+use anyhow::{bail, Context, Result};
+
+/// The operator name the zone's loop writes in the audit log.
+pub const LOOP_OPERATOR: &str = "tldd";
+
+fn event(operator: &str, action: &str, k: &KeyRecord) -> audit::Event {
+    audit::Event {
+        operator: operator.into(),
+        action: action.into(),
+        zone: k.zone.clone(),
+        key_tag: Some(k.key_tag),
+        role: Some(k.role.as_str().into()),
+        algorithm: Some(k.algorithm),
+        keystore: Some(k.keystore.as_str().into()),
+        token: k.token.clone(),
+    }
+}
+
+/// Starts a roll of the zone's `role` key by hand: a successor of the
+/// active key's algorithm (`algorithm`, if given, must be it: algorithm
+/// rolls are not supported yet). `emergency` skips the waits for caches.
+pub fn start_roll(
+    cfg: &Config,
+    operator: &str,
+    zone_arg: &str,
+    role: Role,
+    algorithm: Option<u8>,
+    emergency: bool,
+) -> Result<Generated> {
+    let zone = state::canonical_zone(cfg, zone_arg)?;
+    let st = StateFile::load(&state::keys_dir(cfg))?;
+    let Some(active) = st
+        .zone_keys(&zone)
+        .find(|k| k.role == role && k.state == KeyState::Active)
+    else {
+        bail!(
+            "zone {zone} has no active {} to roll; `tldd keys generate --zone {zone} --role {}` makes the first",
+            role.as_str(),
+            role.as_str()
+        );
+    };
+    if let Some(a) = algorithm.filter(|&a| a != active.algorithm) {
+        bail!(
+            "zone {zone}: a roll to algorithm {a} from {} is an algorithm roll (RFC 6781 §4.1.4), \
+             which is not supported yet",
+            active.algorithm
+        );
+    }
+    let alg = active.algorithm;
+    super::new_key(cfg, operator, &zone, role, Some(alg), emergency)
+}
+
+/// Records that the parent serves the DS of KSK `tag` (which must be
+/// `ready`, i.e. named by the zone's CDS): the roll goes on.
+pub fn ds_seen(cfg: &Config, operator: &str, zone_arg: &str, tag: u16) -> Result<KeyRecord> {
+    let zone = state::canonical_zone(cfg, zone_arg)?;
+    let dir = state::ensure_keys_dir(cfg)?;
+    let _lock = StateLock::acquire(&dir)?;
+    let mut st = StateFile::load(&dir)?;
+    intact::ensure_intact(&audit_path(cfg), &st, operator)?;
+    let Some(k) = st
+        .keys
+        .iter_mut()
+        .find(|k| k.zone == zone && k.key_tag == tag && k.state != KeyState::Retired)
+    else {
+        bail!("zone {zone} has no key with tag {tag}; see `tldd keys status --zone {zone}`");
+    };
+    if k.role != Role::Ksk || k.state != KeyState::Ready {
+        bail!(
+            "key {tag} of {zone} is a {} in state {}: only a KSK in state ready (its CDS published) \
+             waits for the parent's DS",
+            k.role.as_str(),
+            k.state.as_str()
+        );
+    }
+    k.ds_seen = Some(audit::now_rfc3339());
+    let rec = k.clone();
+    st.save(&dir)?;
+    audit::append(&audit_path(cfg), event(operator, "ds-seen", &rec))?;
+    Ok(rec)
+}
+
+/// The zone's key records, in state-file order (retired ones included).
+pub fn zone_records(cfg: &Config, zone: &str) -> Result<Vec<KeyRecord>> {
+    let st = StateFile::load(&state::keys_dir(cfg))?;
+    Ok(st.zone_keys(zone).cloned().collect())
+}
+
+/// The audit action of a move to `to`.
+fn action(to: KeyState) -> &'static str {
+    match to {
+        KeyState::Created => "create",
+        KeyState::Published => "publish",
+        KeyState::Ready => "ready",
+        KeyState::Active => "activate",
+        KeyState::Retiring => "retire",
+        KeyState::Retired => "remove",
+    }
+}
+
+/// Records what a key step made true (call once its version is durable):
+/// for each key of `moved` and `gone` (tags), its state and times from
+/// `records` are written into the state file, and one audit entry each.
+pub fn record(
+    cfg: &Config,
+    zone: &str,
+    records: &[KeyRecord],
+    moved: &[(u16, KeyState)],
+    gone: &[u16],
+) -> Result<()> {
+    if moved.is_empty() && gone.is_empty() {
+        return Ok(());
+    }
+    let dir = state::ensure_keys_dir(cfg)?;
+    let _lock = StateLock::acquire(&dir)?;
+    let mut st = StateFile::load(&dir)?;
+    let mut events = Vec::new();
+    for k in st.keys.iter_mut().filter(|k| k.zone == zone) {
+        let Some(new) = records.iter().find(|r| r.key_tag == k.key_tag) else {
+            continue;
+        };
+        let tag = k.key_tag;
+        let moves: Vec<KeyState> = moved
+            .iter()
+            .filter(|(t, _)| *t == tag)
+            .map(|(_, s)| *s)
+            .collect();
+        if moves.is_empty() && !gone.contains(&tag) {
+            continue;
+        }
+        // The operator's facts (ds_seen) are theirs: kept as in the file.
+        let ds_seen = k.ds_seen.clone();
+        *k = KeyRecord {
+            ds_seen,
+            ..new.clone()
+        };
+        for s in moves {
+            events.push(event(LOOP_OPERATOR, action(s), k));
+        }
+        if gone.contains(&tag) {
+            events.push(event(LOOP_OPERATOR, "signatures-gone", k));
+        }
+    }
+    st.save(&dir)?;
+    for e in events {
+        audit::append(&audit_path(cfg), e)?;
+    }
+    Ok(())
+}
+
+/// Generates the successor an automatic roll asks for (audited as the
+/// loop's `generate`).
+pub fn generate_successor(cfg: &Config, zone: &str, role: Role, alg: u8) -> Result<Generated> {
+    super::new_key(cfg, LOOP_OPERATOR, zone, role, Some(alg), false)
+}
+
+/// The key material a key step serves with.
+pub struct Loaded {
+    /// (record, key) of every published key.
+    pub published: Vec<(KeyRecord, KeyPair)>,
+    /// Tags of the signing keys (a subset of `published`).
+    pub signing: Vec<u16>,
+    /// Tags of the KSKs named by CDS/CDNSKEY.
+    pub cds: Vec<u16>,
+}
+
+impl Loaded {
+    /// The signing keys.
+    pub fn signing_keys(&self) -> Vec<KeyPair> {
+        self.published
+            .iter()
+            .filter(|(r, _)| self.signing.contains(&r.key_tag))
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+}
+
+/// Loads the keys [`roll::serving`] names for `records` (blocking: may
+/// log in to the HSM).
+pub fn load_serving(cfg: &Config, records: &[KeyRecord]) -> Result<Loaded> {
+    let s = roll::serving(records);
+    let mut published = Vec::new();
+    for r in &s.published {
+        let k = state::load_key(cfg, r)
+            .with_context(|| format!("key {} of {}", r.key_tag, r.zone))?;
+        published.push(((*r).clone(), k));
+    }
+    Ok(Loaded {
+        published,
+        signing: s.signing.iter().map(|k| k.key_tag).collect(),
+        cds: s.cds.iter().map(|k| k.key_tag).collect(),
+    })
+}
+
+/// One line of `tldd keys status`: `ZONE TAG ROLE ALG KEYSTORE STATE NEXT AT`.
+pub fn status_line(k: &KeyRecord, next: Option<&Next>) -> String {
+    let (what, at) = match next {
+        None => ("-", "-".to_string()),
+        Some(n) => (n.what, n.at.map_or("-".to_string(), rfc3339)),
+    };
+    format!(
+        "{} {} {} {} {} {} {what} {at}",
+        k.zone,
+        k.key_tag,
+        k.role.as_str(),
+        k.algorithm,
+        k.keystore.as_str(),
+        k.state.as_str()
+    )
+}
+
+/// `tldd keys status` lines for `records` with `facts` (the loop's, or a
+/// guess from the state file alone when no server runs).
+pub fn status_lines(
+    records: &[KeyRecord],
+    t: &crate::config::RollTimings,
+    facts: &Facts,
+) -> Vec<String> {
+    records
+        .iter()
+        .map(|k| status_line(k, roll::next(k, records, t, facts).as_ref()))
+        .collect()
+}
