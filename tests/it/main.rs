@@ -16,6 +16,7 @@ mod dnssec_refresh;
 mod dnssec_resolver;
 mod keys_hsm;
 mod keys_hsm_lib;
+mod keys_roll;
 mod keys_soft;
 mod linters;
 mod malformed;

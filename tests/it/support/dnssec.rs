@@ -55,6 +55,48 @@ pub fn write_zone(dir: &Path, extra: usize) -> PathBuf {
     p
 }
 
+/// [`write_zone`] with every TTL (and the SOA MINIMUM, so negative
+/// answers too) set to `ttl`: a child for the rollover tests, where
+/// resolvers must forget within seconds. Pair it with
+/// `dnskey_ttl = "<ttl>s"` ([`dnssec_options`]) for the DNSKEY RRset.
+pub fn write_zone_ttl(dir: &Path, extra: usize, ttl: u32) -> PathBuf {
+    let p = write_zone(dir, extra);
+    let text = std::fs::read_to_string(&p).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut f: Vec<String> = line.split(' ').map(String::from).collect();
+        if f[0] == "$TTL" {
+            f[1] = ttl.to_string();
+        } else if !f[0].starts_with('$') && f.len() > 3 && f[1].parse::<u32>().is_ok() {
+            f[1] = ttl.to_string();
+            if f[3] == "SOA" {
+                *f.last_mut().unwrap() = ttl.to_string();
+            }
+        }
+        out.push_str(&f.join(" "));
+        out.push('\n');
+    }
+    std::fs::write(&p, out).unwrap();
+    p
+}
+
+/// Appends `lines` (TOML keys, e.g. `dnskey_ttl = "3s"`) to the
+/// `[zone.dnssec]` table of a config made by [`write_config`], which is
+/// the last table it writes.
+pub fn dnssec_options(config: &Path, lines: &str) {
+    let mut c = std::fs::read_to_string(config).unwrap();
+    assert!(
+        c.lines()
+            .rfind(|l| l.starts_with('['))
+            .is_some_and(|l| l.trim() == "[zone.dnssec]"),
+        "{} does not end with [zone.dnssec]",
+        config.display()
+    );
+    c.push_str(lines.trim_end());
+    c.push('\n');
+    std::fs::write(config, c).unwrap();
+}
+
 /// A config signing `file` with the given settings, its own data_dir, and
 /// (with `dnssec`) a soft KSK and ZSK made by `tldd keys generate`.
 pub fn write_config(

@@ -13,12 +13,18 @@
 //! - [`keys`]: `tldd keys` on soft keys and on a SoftHSM2 token.
 //! - [`update`]: RFC 2136 updates with dnspython (`tests/update_tool.py`).
 //! - [`peers`]: Knot, NSD and Unbound, one typed driver each.
+//! - [`parent`]: a signed root zone (ldns, knotd) delegating to a tldd
+//!   zone with its DS, re-signed when the test changes the DS.
+//! - [`watch`]: a thread validating a set of answers through Unbound
+//!   every 150 ms, recording each SERVFAIL or missing AD.
 pub mod dnssec;
 pub mod keys;
+pub mod parent;
 pub mod peers;
 pub mod ports;
 pub mod serve;
 pub mod srs;
 pub mod to_tldd;
 pub mod update;
+pub mod watch;
 pub mod whois;
