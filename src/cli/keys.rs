@@ -207,11 +207,7 @@ fn poke(cfg: &Config, zone: &str) -> Result<Option<Vec<String>>> {
     match request(&cfg.server.data_dir, &req) {
         Err(_) => Ok(None),
         Ok(r) if r.ok => Ok(Some(
-            r.blocks
-                .into_iter()
-                .flatten()
-                .map(|(_, v)| v)
-                .collect(),
+            r.blocks.into_iter().flatten().map(|(_, v)| v).collect(),
         )),
         Ok(r) => anyhow::bail!(
             "the running server refused the key step: {}",
@@ -325,7 +321,8 @@ pub fn run(args: KeysArgs) -> Result<()> {
             algorithm,
             now,
         } => {
-            let g = keys::lifecycle::start_roll(&cfg, &operator, &zone, role.into(), algorithm, now)?;
+            let g =
+                keys::lifecycle::start_roll(&cfg, &operator, &zone, role.into(), algorithm, now)?;
             let r = &g.record;
             eprintln!(
                 "{}roll of {} {}: new key tag {} ({})",
@@ -340,7 +337,12 @@ pub fn run(args: KeysArgs) -> Result<()> {
         }
         KeysCommand::DsSeen { zone, key } => {
             let r = keys::lifecycle::ds_seen(&cfg, &operator, &zone, key)?;
-            println!("{} KSK {}: parent DS seen at {}", r.zone, r.key_tag, r.ds_seen.as_deref().unwrap_or("-"));
+            println!(
+                "{} KSK {}: parent DS seen at {}",
+                r.zone,
+                r.key_tag,
+                r.ds_seen.as_deref().unwrap_or("-")
+            );
             report_poke(&cfg, &r.zone)?;
         }
         KeysCommand::List { zone } => {

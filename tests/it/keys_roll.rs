@@ -10,10 +10,11 @@ use crate::support::dnssec::{dnssec_options, keys, write_config, write_zone_ttl}
 use crate::support::keys::parse_ds;
 use crate::support::parent::Parent;
 use crate::support::peers::{unbound_caching, Unbound};
+use crate::support::ports::free_port;
 use crate::support::serve::Server;
 use crate::support::watch::{ask, Expect, Watcher};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// TTL of every record of the child zone, its DNSKEY RRset and negative
 /// answers included, in seconds.
@@ -31,6 +32,8 @@ struct Chain {
     /// tldd's config, for `tldd keys -c`.
     cfg: PathBuf,
     tldd: Server,
+    /// Config, zone and data directory: outlive a restart of `tldd`.
+    dir: tempfile::TempDir,
 }
 
 impl Chain {
@@ -41,11 +44,25 @@ impl Chain {
     /// `shop.`. Checks that the chain validates (AD on `shop. SOA` and on
     /// the parent's `shop. DS`) before it returns.
     fn new() -> Chain {
+        Self::with_policy("")
+    }
+
+    /// [`Chain::new`] with more `[zone.dnssec]` lines (the rollover
+    /// timings), tldd on a fixed port (so that it can be restarted under
+    /// the same stub) and AXFR allowed from loopback.
+    fn with_policy(policy: &str) -> Chain {
         let dir = tempfile::tempdir().unwrap();
-        let zone = write_zone_ttl(dir.path(), 0, TTL);
-        let cfg = write_config(dir.path(), &zone, Some((13, false, "", 0)), "127.0.0.1:0");
-        dnssec_options(&cfg, &format!("dnskey_ttl = \"{TTL}s\""));
-        let tldd = Server::start_with_config(&cfg, dir);
+        let zone = write_zone_ttl(dir.path(), 20, TTL);
+        let listen = format!("127.0.0.1:{}", free_port());
+        let cfg = write_config(dir.path(), &zone, Some((13, false, "", 0)), &listen);
+        dnssec_options(&cfg, &format!("dnskey_ttl = \"{TTL}s\"\n{policy}"));
+        let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+            "[zone.dnssec]",
+            "allow_transfer = [\"127.0.0.1\"]\n[zone.dnssec]",
+            1,
+        );
+        std::fs::write(&cfg, text).unwrap();
+        let tldd = Server::start_with_config(&cfg, tempfile::tempdir().unwrap());
         let ds = keys(&cfg, &["ds", "--zone", "shop."]);
         let parent = Parent::new("shop.", CHILD_NS, &ds);
         let unbound = unbound_caching(
@@ -67,8 +84,148 @@ impl Chain {
             parent,
             cfg,
             tldd,
+            dir,
         }
     }
+
+    /// Stops tldd (SIGTERM) and starts it again on the same port and data.
+    fn restart(&mut self) {
+        crate::support::serve::unsafe_kill(self.tldd.child.id(), 15);
+        let _ = self.tldd.child.wait();
+        self.tldd = Server::start_with_config(&self.cfg, tempfile::tempdir().unwrap());
+    }
+
+    /// `tldd keys status` of `shop.`, one entry per key.
+    fn status(&self) -> Vec<KeyLine> {
+        keys(&self.cfg, &["status", "--zone", "shop."])
+            .lines()
+            .filter_map(KeyLine::parse)
+            .collect()
+    }
+
+    /// AXFR from tldd, checked by ldns-verify-zone; returns the zone text.
+    fn verify_axfr(&self, what: &str) -> String {
+        let o = std::process::Command::new("kdig")
+            .args(["@127.0.0.1", "-p", &self.tldd.port().to_string(), "+time=5"])
+            .args(["shop.", "AXFR", "+nocomments", "+nostats"])
+            .output()
+            .unwrap();
+        let text: String = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(text.contains("SOA"), "{what}: no AXFR: {text}");
+        let file = self.dir.path().join("axfr.zone");
+        std::fs::write(&file, &text).unwrap();
+        let v = std::process::Command::new("ldns-verify-zone")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "{what}: ldns-verify-zone: {}{}",
+            String::from_utf8_lossy(&v.stdout),
+            String::from_utf8_lossy(&v.stderr)
+        );
+        text
+    }
+
+    /// Polls `status` until `done` holds (panics after `limit`); at every
+    /// change of any key's state an AXFR is verified and the watcher marked.
+    /// Returns the distinct state vectors seen, in order.
+    fn follow(
+        &self,
+        w: &Watcher,
+        limit: Duration,
+        done: impl Fn(&[KeyLine]) -> bool,
+    ) -> Vec<Vec<(u16, String)>> {
+        let deadline = Instant::now() + limit;
+        let mut seen: Vec<Vec<(u16, String)>> = Vec::new();
+        loop {
+            let st = self.status();
+            let states: Vec<(u16, String)> = st.iter().map(|k| (k.tag, k.state.clone())).collect();
+            if seen.last() != Some(&states) {
+                w.mark(&format!("key states {states:?}"));
+                self.verify_axfr(&format!("at {states:?}"));
+                seen.push(states);
+            }
+            if done(&st) {
+                return seen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the roll did not finish; states seen {seen:?}; now {st:?}; watcher failures {:?}; tldd log:\n{}",
+                w.failures_so_far(),
+                self.tldd.log.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+/// One line of `tldd keys status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KeyLine {
+    tag: u16,
+    role: String,
+    alg: u8,
+    state: String,
+    next: String,
+}
+
+impl KeyLine {
+    /// `ZONE TAG ROLE ALG KEYSTORE STATE NEXT AT`; other lines are `None`.
+    fn parse(l: &str) -> Option<KeyLine> {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() != 8 {
+            return None;
+        }
+        Some(KeyLine {
+            tag: f[1].parse().ok()?,
+            role: f[2].to_string(),
+            alg: f[3].parse().ok()?,
+            state: f[5].to_string(),
+            next: f[6].to_string(),
+        })
+    }
+}
+
+/// Fast rollover timings: the DNSKEY TTL is [`TTL`], the parent's DS TTL
+/// is the [`Parent`]'s.
+const POLICY: &str = "propagation_delay = \"1s\"\npublish_safety = \"1s\"\nretire_safety = \"1s\"\nparent_ds_ttl = \"3s\"\n";
+
+/// The served DNSKEY tags (as `kdig +short` gives them, by key tag).
+fn served_tags(port: u16) -> Vec<u16> {
+    let o = std::process::Command::new("kdig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+short",
+            "shop.",
+            "DNSKEY",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut tags: Vec<u16> = crate::support::keys::parse_dnskeys(
+        &text
+            .lines()
+            .map(|l| format!("shop. 3 IN DNSKEY {l}\n"))
+            .collect::<String>(),
+    )
+    .iter()
+    .map(|k| k.tag())
+    .collect();
+    tags.sort_unstable();
+    tags
+}
+
+fn of_role<'a>(st: &'a [KeyLine], role: &str, state: &str) -> Vec<&'a KeyLine> {
+    st.iter()
+        .filter(|k| k.role == role && k.state == state)
+        .collect()
 }
 
 /// The questions the watcher asks: apex data, the DNSKEY RRset, a name
@@ -144,4 +301,137 @@ fn validation_through_a_parent_works() {
         "bogus answers are SERVFAIL: {:#?}",
         report.failures
     );
+}
+
+#[test]
+fn zsk_roll_keeps_every_answer_secure_across_a_restart() {
+    let mut c = Chain::with_policy(POLICY);
+    let before = c.status();
+    let old_zsk = of_role(&before, "zsk", "active")[0].tag;
+    let ksk = of_role(&before, "ksk", "active")[0].tag;
+    let w = Watcher::start(c.unbound.port, watched());
+    w.rounds(2);
+    let out = keys(&c.cfg, &["roll", "--zone", "shop.", "--role", "zsk"]);
+    assert!(out.contains("DNSKEY 256 3 13"), "{out}");
+    // Pre-published: served, not signing.
+    let seen = c.follow(&w, Duration::from_secs(30), |st| {
+        !of_role(st, "zsk", "published").is_empty()
+    });
+    let new_zsk = of_role(&c.status(), "zsk", "published")[0].tag;
+    assert_eq!(served_tags(c.tldd.port()), {
+        let mut v = vec![ksk, old_zsk, new_zsk];
+        v.sort_unstable();
+        v
+    });
+    // A restart in the middle of the roll: it resumes.
+    w.mark("restart");
+    c.restart();
+    let seen2 = c.follow(&w, Duration::from_secs(90), |st| {
+        st.iter().any(|k| k.tag == old_zsk && k.state == "retired")
+    });
+    w.rounds(3);
+    let report = w.stop();
+    report.assert_clean("ZSK roll");
+    assert!(report.queries > 50, "{} questions", report.queries);
+    let states: Vec<String> = seen
+        .iter()
+        .chain(&seen2)
+        .filter_map(|v| {
+            v.iter()
+                .find(|(t, _)| *t == old_zsk)
+                .map(|(_, s)| s.clone())
+        })
+        .collect();
+    assert!(states.contains(&"retiring".to_string()), "{states:?}");
+    assert_eq!(served_tags(c.tldd.port()), {
+        let mut v = vec![ksk, new_zsk];
+        v.sort_unstable();
+        v
+    });
+    // No signature of the old key is left; the new one signs.
+    let zone = c.verify_axfr("after the roll");
+    let sigs: Vec<&str> = zone.lines().filter(|l| l.contains("\tRRSIG\t")).collect();
+    assert!(!sigs.is_empty());
+    let by = |tag: u16| {
+        sigs.iter()
+            .filter(|l| l.split_whitespace().nth(10) == Some(&tag.to_string()))
+            .count()
+    };
+    assert_eq!(by(old_zsk), 0, "old ZSK signatures remain");
+    assert!(by(new_zsk) > 0);
+    let audit = keys(&c.cfg, &["audit"]);
+    for action in ["publish", "activate", "retire", "remove"] {
+        assert!(
+            audit.contains(&format!("\"action\":\"{action}\"")),
+            "no {action} in the audit log:\n{audit}"
+        );
+    }
+    assert!(keys(&c.cfg, &["audit", "--verify"]).starts_with("audit log OK"));
+}
+
+#[test]
+fn ksk_roll_with_cds_and_the_parent_keeps_every_answer_secure() {
+    let mut c = Chain::with_policy(POLICY);
+    let before = c.status();
+    let old_ksk = of_role(&before, "ksk", "active")[0].tag;
+    // No CDS while no roll waits for the parent.
+    assert!(crate::support::parent::child_cds(c.tldd.port(), "shop.")
+        .trim()
+        .is_empty());
+    let mut queries = watched();
+    queries.push(("shop.".into(), "CDS".into(), Expect::Secure));
+    let w = Watcher::start(c.unbound.port, queries);
+    w.rounds(2);
+    keys(&c.cfg, &["roll", "--zone", "shop.", "--role", "ksk"]);
+    c.follow(&w, Duration::from_secs(30), |st| {
+        !of_role(st, "ksk", "ready").is_empty()
+    });
+    let new_ksk = of_role(&c.status(), "ksk", "ready")[0].tag;
+    // ds-seen is refused for a key that does not wait for the parent.
+    let o = std::process::Command::new(crate::support::dnssec::bin())
+        .args([
+            "keys",
+            "ds-seen",
+            "--zone",
+            "shop.",
+            "--key",
+            &old_ksk.to_string(),
+            "-c",
+        ])
+        .arg(&c.cfg)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ready"));
+    // The parent takes the new DS from the CDS, as a registry would.
+    let ds = c.parent.follow_cds(c.tldd.port()).expect("CDS while ready");
+    assert_eq!(
+        parse_ds(&ds).iter().map(|d| d.1).collect::<Vec<_>>(),
+        vec![new_ksk],
+        "the CDS names the new KSK only: {ds}"
+    );
+    w.mark("parent: new DS");
+    // A restart while the roll waits for the parent.
+    c.restart();
+    assert!(!of_role(&c.status(), "ksk", "ready").is_empty());
+    // Wait out the parent's DS TTL, as an operator checking it would.
+    std::thread::sleep(Duration::from_secs(c.parent.ds_ttl().into()));
+    keys(
+        &c.cfg,
+        &["ds-seen", "--zone", "shop.", "--key", &new_ksk.to_string()],
+    );
+    c.follow(&w, Duration::from_secs(60), |st| {
+        st.iter().any(|k| k.tag == old_ksk && k.state == "retired")
+    });
+    w.rounds(3);
+    let report = w.stop();
+    report.assert_clean("KSK roll");
+    assert!(
+        crate::support::parent::child_cds(c.tldd.port(), "shop.")
+            .trim()
+            .is_empty(),
+        "CDS left after the roll"
+    );
+    assert!(!served_tags(c.tldd.port()).contains(&old_ksk));
+    assert!(served_tags(c.tldd.port()).contains(&new_ksk));
 }

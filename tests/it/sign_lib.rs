@@ -234,6 +234,7 @@ fn sign_zone_leaves_input_unsigned() {
         signature_validity: "14d".into(),
         signature_refresh: None,
         dnskey_ttl: None,
+        ..Default::default()
     };
     let signed = signer::sign_zone(&z, &cfg, &keys(13)).unwrap();
     assert!(z.nsec3.is_none());

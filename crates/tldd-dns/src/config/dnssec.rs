@@ -73,7 +73,7 @@ fn parse_server(s: &str) -> Option<SocketAddr> {
 }
 
 /// `[zone.dnssec]`: present => the zone is signed.
-#[derive(Debug, Deserialize, Clone, Default)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct DnssecConfig {
     pub keystore: KeystoreKind,
@@ -129,6 +129,13 @@ pub struct DnssecConfig {
     /// Policy rules lifted on purpose (see the module doc).
     #[serde(default)]
     pub allow_nonstandard: Vec<Nonstandard>,
+}
+
+impl Default for DnssecConfig {
+    /// `keystore = "soft"` and every other key at its documented default.
+    fn default() -> Self {
+        toml::from_str("keystore = \"soft\"").expect("the defaults parse")
+    }
 }
 
 /// The key-lifecycle durations of a zone, in seconds.
@@ -281,7 +288,12 @@ impl DnssecConfig {
                             .into(),
                     )
                 }
-                d => return err("cds_digest_types", format!("unknown digest type {d} (2, 4)")),
+                d => {
+                    return err(
+                        "cds_digest_types",
+                        format!("unknown digest type {d} (2, 4)"),
+                    )
+                }
             }
         }
         match &self.ksk_submission {
@@ -329,7 +341,10 @@ impl DnssecConfig {
             }
         }
         if self.keystore == KeystoreKind::Hsm && !have_hsm {
-            return err("keystore", "keystore = \"hsm\" needs an [hsm] section".into());
+            return err(
+                "keystore",
+                "keystore = \"hsm\" needs an [hsm] section".into(),
+            );
         }
         Ok(())
     }

@@ -388,13 +388,14 @@ impl Config {
                 });
             }
             if let Some(d) = &zone.dnssec {
-                d.validate(&first_line_of, self.hsm.is_some())
-                    .map_err(|(line, key, message)| ConfigError::Invalid {
+                d.validate(&first_line_of, self.hsm.is_some()).map_err(
+                    |(line, key, message)| ConfigError::Invalid {
                         path: path.to_owned(),
                         line,
                         key,
                         message,
-                    })?;
+                    },
+                )?;
             }
         }
         Ok(())

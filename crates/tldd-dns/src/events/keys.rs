@@ -92,7 +92,8 @@ impl ZoneLoop {
             crate::signer::apex::apex_keys(&state.zone.origin, &recs, &loaded, ttl, &digests);
         let signing = loaded.signing_keys();
         opts.now = now;
-        let built = crate::signer::apex::key_version(&state.zone, &apex, &signing, &opts, self.policy)?;
+        let built =
+            crate::signer::apex::key_version(&state.zone, &apex, &signing, &opts, self.policy)?;
         if let Some((diff, _)) = built {
             let next = state.applied(&diff).map_err(|e| e.to_string())?;
             let withdrawn = next
@@ -115,7 +116,9 @@ impl ZoneLoop {
                     .verify_failures
                     .with_label_values(&[&origin])
                     .inc();
-                return Err(format!("the key step's version does not verify (not served): {v}"));
+                return Err(format!(
+                    "the key step's version does not verify (not served): {v}"
+                ));
             }
             let serial = self
                 .store_and_publish(run, &diff, next)
@@ -131,17 +134,17 @@ impl ZoneLoop {
         }
         // Signatures of a retiring ZSK are replaced first by the refresh,
         // which runs every second until they are gone.
-        let replacing = recs.iter().any(|k| {
-            k.role == Role::Zsk
-                && k.state == KeyState::Retiring
-                && k.sigs_gone.is_none()
-        });
+        let replacing = recs
+            .iter()
+            .any(|k| k.role == Role::Zsk && k.state == KeyState::Retiring && k.sigs_gone.is_none());
         run.replacing = replacing;
         if replacing && !moved.is_empty() {
             run.resign_at = Some(Instant::now());
         }
         let next_due = roll::next_due(&recs, &t, &facts);
-        let wait = next_due.map_or(IDLE, |at| Duration::from_secs(at.saturating_sub(now)).min(IDLE));
+        let wait = next_due.map_or(IDLE, |at| {
+            Duration::from_secs(at.saturating_sub(now)).min(IDLE)
+        });
         run.keys_at = Some(Instant::now() + wait.max(Duration::from_secs(1)));
         let mut lines = lifecycle::status_lines(&recs, &t, &facts);
         lines.push(format!(

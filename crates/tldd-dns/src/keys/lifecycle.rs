@@ -195,8 +195,8 @@ pub fn load_serving(cfg: &Config, records: &[KeyRecord]) -> Result<Loaded> {
     let s = roll::serving(records);
     let mut published = Vec::new();
     for r in &s.published {
-        let k = state::load_key(cfg, r)
-            .with_context(|| format!("key {} of {}", r.key_tag, r.zone))?;
+        let k =
+            state::load_key(cfg, r).with_context(|| format!("key {} of {}", r.key_tag, r.zone))?;
         published.push(((*r).clone(), k));
     }
     Ok(Loaded {

@@ -270,9 +270,9 @@ fn export(
             KeyState::Retiring,
         ],
     )?
-        .into_iter()
-        .filter(|(r, _)| !only_ksk || r.role == Role::Ksk)
-        .collect();
+    .into_iter()
+    .filter(|(r, _)| !only_ksk || r.role == Role::Ksk)
+    .collect();
     // After load_keys: a state file that points at the wrong key is named
     // as such first.
     intact::ensure_intact(&audit_path(cfg), &StateFile::load(&dir)?, operator)?;

@@ -78,8 +78,7 @@ pub struct Next {
 /// Unix seconds of an RFC 3339 time.
 pub fn unix(t: &Option<String>) -> Option<u64> {
     let t = t.as_deref()?;
-    let d =
-        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()?;
+    let d = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()?;
     u64::try_from(d.unix_timestamp()).ok()
 }
 
@@ -312,9 +311,7 @@ pub fn settle(
                 }
             }
         }
-        let marked = actions
-            .iter()
-            .any(|a| matches!(a, Action::SigsGone { .. }));
+        let marked = actions.iter().any(|a| matches!(a, Action::SigsGone { .. }));
         let m = apply(keys, &actions, facts.now);
         if m.is_empty() && !marked {
             break;

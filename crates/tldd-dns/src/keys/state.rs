@@ -503,7 +503,10 @@ mod tests {
             "\"state\":\"active\"",
             "\"state\":\"retiring\",\"retiring\":\"2025-02-01T00:00:00Z\"",
         );
-        assert_eq!(StateFile::parse(&v2).unwrap().keys[0].state, KeyState::Retiring);
+        assert_eq!(
+            StateFile::parse(&v2).unwrap().keys[0].state,
+            KeyState::Retiring
+        );
         assert!(StateFile::parse(&GOOD.replace("K.pk8", "../../etc/passwd")).is_err());
         assert!(StateFile::parse(&GOOD.replace("\"algorithm\":13", "\"algorithm\":5")).is_err());
         assert!(StateFile::parse(&GOOD.replace("\"soft\"", "\"hsm\"")).is_err());

@@ -44,16 +44,33 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 #[serde(tag = "cmd", rename_all = "kebab-case")]
 pub enum Request {
     Status,
-    ZoneStatus { zone: Option<String> },
-    ZoneNotify { zone: String },
-    ZoneRefresh { zone: String },
-    ZoneRetransfer { zone: String },
-    ZoneFreeze { zone: String },
-    ZoneThaw { zone: String },
-    ZoneFlush { zone: String, out: Option<PathBuf> },
+    ZoneStatus {
+        zone: Option<String>,
+    },
+    ZoneNotify {
+        zone: String,
+    },
+    ZoneRefresh {
+        zone: String,
+    },
+    ZoneRetransfer {
+        zone: String,
+    },
+    ZoneFreeze {
+        zone: String,
+    },
+    ZoneThaw {
+        zone: String,
+    },
+    ZoneFlush {
+        zone: String,
+        out: Option<PathBuf>,
+    },
     /// Re-read the key state and run a key step (`tldd keys` after it
     /// changed the state, and `tldd keys status`).
-    ZoneKeys { zone: String },
+    ZoneKeys {
+        zone: String,
+    },
 }
 
 /// The answer.

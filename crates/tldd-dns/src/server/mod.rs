@@ -199,7 +199,10 @@ pub(crate) fn sign_for_serving(
 pub(crate) fn serving_keys(
     cfg: &Config,
     origin: &str,
-) -> anyhow::Result<(Vec<crate::keys::state::KeyRecord>, crate::keys::lifecycle::Loaded)> {
+) -> anyhow::Result<(
+    Vec<crate::keys::state::KeyRecord>,
+    crate::keys::lifecycle::Loaded,
+)> {
     let records = crate::keys::lifecycle::zone_records(cfg, origin)?;
     let loaded = crate::keys::lifecycle::load_serving(cfg, &records)?;
     if loaded.signing.is_empty() {

@@ -94,10 +94,7 @@ fn dnskeys(zone: &Zone, keys: &ApexKeys) -> Vec<Vec<u8>> {
         .map(|s| {
             s.rdatas()
                 .filter(|rd| {
-                    rd.len() < 4
-                        || !keys
-                            .withdraw
-                            .contains(&(rd[3], super::key::key_tag(rd)))
+                    rd.len() < 4 || !keys.withdraw.contains(&(rd[3], super::key::key_tag(rd)))
                 })
                 .map(<[u8]>::to_vec)
                 .collect()
@@ -201,8 +198,16 @@ pub fn key_version<K: SigningKey>(
     let mut o = [0u8; 256];
     for h in hashes {
         let n = owner_name(&h, &origin, &mut o);
-        let a = zone.nsec3.as_ref().and_then(|c| c.get(&h)).map(|r| &r.rrset);
-        let b = next.nsec3.as_ref().and_then(|c| c.get(&h)).map(|r| &r.rrset);
+        let a = zone
+            .nsec3
+            .as_ref()
+            .and_then(|c| c.get(&h))
+            .map(|r| &r.rrset);
+        let b = next
+            .nsec3
+            .as_ref()
+            .and_then(|c| c.get(&h))
+            .map(|r| &r.rrset);
         if a == b {
             continue;
         }
@@ -278,10 +283,9 @@ mod tests {
             ..base.clone()
         };
         let signing = [&ksk, &zsk, &new_ksk];
-        let (diff, next) =
-            key_version(&zone, &roll, &signing, &opts, SerialPolicy::Increment)
-                .unwrap()
-                .unwrap();
+        let (diff, next) = key_version(&zone, &roll, &signing, &opts, SerialPolicy::Increment)
+            .unwrap()
+            .unwrap();
         crate::signer::verify_at(&next, now as u32).unwrap();
         assert_eq!(next.apex.get(DNSKEY).unwrap().rdatas().count(), 3);
         assert!(next.apex.get(CDS).is_some());
@@ -306,9 +310,11 @@ mod tests {
         crate::signer::verify_at(&last, now as u32).unwrap();
         assert!(last.apex.get(CDS).is_none() && last.apex.get(CDNSKEY).is_none());
         assert_eq!(last.apex.get(DNSKEY).unwrap().rdatas().count(), 2);
-        assert!(key_version(&last, &done, &signing, &opts, SerialPolicy::Increment)
-            .unwrap()
-            .is_none());
+        assert!(
+            key_version(&last, &done, &signing, &opts, SerialPolicy::Increment)
+                .unwrap()
+                .is_none()
+        );
     }
 
     fn ds_of(zone: &Zone, k: &TestKey) -> Vec<u8> {

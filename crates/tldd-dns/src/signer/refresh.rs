@@ -81,7 +81,10 @@ pub fn due(zone: &Zone, now: u32, window: u32, max: usize) -> (Vec<OwnedRRset>, 
 
 /// (algorithm, key tag) of the key that made a signature (RRSIG RDATA).
 pub fn signed_by(sig: &[u8]) -> Option<(u8, u16)> {
-    Some((*sig.get(2)?, u16::from_be_bytes(sig.get(16..18)?.try_into().ok()?)))
+    Some((
+        *sig.get(2)?,
+        u16::from_be_bytes(sig.get(16..18)?.try_into().ok()?),
+    ))
 }
 
 /// The key RRsets, which a key step re-signs itself.

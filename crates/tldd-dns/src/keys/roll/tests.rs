@@ -143,10 +143,7 @@ fn a_retiring_zsk_waits_for_its_signatures() {
         signing: [(13, 3)].into_iter().collect(),
         ..facts
     };
-    assert_eq!(
-        plan(&keys, &T, &facts),
-        vec![Action::SigsGone { tag: 2 }]
-    );
+    assert_eq!(plan(&keys, &T, &facts), vec![Action::SigsGone { tag: 2 }]);
     apply(&mut keys, &[Action::SigsGone { tag: 2 }], 5000);
     assert_eq!(next(&keys[1], &keys, &T, &facts).unwrap().at, Some(5015));
 }
