@@ -6,8 +6,7 @@ use clap::Args;
 use std::time::Instant;
 use tldd_dns::config::Config;
 use tldd_dns::signer::{
-    corrupt_one_signature, sign, sign_in_place, verify, zone_keys, zonefile, SignOptions,
-    CORRUPT_ENV,
+    corrupt_one_signature, sign, sign_as_keys_say, verify, zonefile, SignOptions, CORRUPT_ENV,
 };
 use tldd_zone::load::{load_file, Severity};
 use tldd_zone::progress::{Progress, Unit};
@@ -63,7 +62,6 @@ pub fn run(args: SignArgs) -> anyhow::Result<()> {
     }
     let t_load = started.elapsed().as_secs_f64();
     let mut zone = loaded.zone;
-    let keys = zone_keys(&cfg, &origin)?;
     let opts = SignOptions::from_config(dnssec)?;
 
     let with_ds = zone.cuts.iter().filter(|d| d.ds.is_some()).count() as u64;
@@ -82,7 +80,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<()> {
         };
     bars.phase(&format!("signing {origin}"), estimate, Unit::Items);
     let t = Instant::now();
-    let stats = sign_in_place(&mut zone, &opts, &keys, &|n| bars.set(n))?;
+    let stats = sign_as_keys_say(&cfg, &origin, &mut zone, dnssec, &opts, &|n| bars.set(n))?;
     bars.finish();
     let t_sign = t.elapsed().as_secs_f64();
     if std::env::var_os(CORRUPT_ENV).is_some() {

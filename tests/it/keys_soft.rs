@@ -25,13 +25,14 @@ fn soft_env() -> Env {
 #[test]
 fn soft_keys_generate_list_export_and_sign() {
     let env = soft_env();
-    // shop.: the zone default (13); ed.: 15 from config; plus an explicit 15 in shop.
+    // shop.: the zone default (13); ed.: 15 from config; plus an explicit
+    // 13 in shop., which starts a ZSK roll (state `created`).
     for (zone, role, alg) in [
         ("shop.", "ksk", None),
         ("shop.", "zsk", None),
         ("ed.", "ksk", None),
         ("ED", "zsk", None),
-        ("shop.", "zsk", Some("15")),
+        ("shop.", "zsk", Some("13")),
     ] {
         let mut args = vec!["generate", "--zone", zone, "--role", role];
         if let Some(a) = alg {
@@ -46,9 +47,29 @@ fn soft_keys_generate_list_export_and_sign() {
     let shop: Vec<_> = list.iter().filter(|r| r.0 == "shop.").collect();
     assert_eq!(
         shop.iter().map(|r| r.3).collect::<Vec<_>>(),
-        vec![13, 13, 15]
+        vec![13, 13, 13]
     );
-    assert!(list.iter().all(|r| r.4 == "soft" && r.5 == "active"));
+    assert!(list.iter().all(|r| r.4 == "soft"));
+    assert_eq!(
+        list.iter().map(|r| r.5.as_str()).collect::<Vec<_>>(),
+        vec!["active", "active", "active", "active", "created"]
+    );
+    // A key of another algorithm would need an algorithm roll: refused,
+    // and a second ZSK roll while one is under way too.
+    for (alg, why) in [("15", "algorithm roll"), ("13", "roll is under way")] {
+        let out = env.keys(&[
+            "generate",
+            "--zone",
+            "shop.",
+            "--role",
+            "zsk",
+            "--algorithm",
+            alg,
+        ]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{err}");
+    }
     assert_eq!(parse_list(&env.ok(&["list", "--zone", "ed"])).len(), 2);
 
     // DNSKEY/DS agree with both peer tools, and tags agree with `list`.
@@ -66,7 +87,8 @@ fn soft_keys_generate_list_export_and_sign() {
             .collect();
         let mut from_list: Vec<(u16, u8, String)> = list
             .iter()
-            .filter(|r| r.0 == zone)
+            // A `created` key is not published yet.
+            .filter(|r| r.0 == zone && r.5 != "created")
             .map(|r| (r.1, r.3, r.2.clone()))
             .collect();
         from_dnskey.sort();
@@ -103,7 +125,7 @@ fn soft_keys_generate_list_export_and_sign() {
     let cfg = tldd_dns::config::Config::load(&env.config).unwrap();
     let published = parse_dnskeys(&env.ok(&["dnskey", "--zone", "shop."]));
     let keys = tldd_dns::keys::active_keys(&cfg, "SHOP").unwrap();
-    assert_eq!(keys.len(), 3);
+    assert_eq!(keys.len(), 2);
     for (role, key) in &keys {
         assert_eq!(key.flags(), role.flags());
         let dk = published

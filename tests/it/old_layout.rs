@@ -31,12 +31,17 @@ fn unpack() -> tempfile::TempDir {
 
 /// The fixture's config with absolute paths (it was written relative to
 /// its own directory) and transfers allowed from loopback.
+/// The config v0 ran with. It served the DNSKEY RRset with a TTL of one
+/// day (`dnskey_ttl` did not exist yet), so that is set here: another
+/// value would be a key step at start, a new version with the configured
+/// TTL (served right, but not the "same as v0" this test checks).
 fn config(v0: &Path) -> std::path::PathBuf {
     let cfg = format!(
         "[server]\nlisten = [\"127.0.0.1:0\"]\ndata_dir = \"{}\"\n\
          [[tsig]]\nname = \"srs-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"\n\
          [[zone]]\norigin = \"shop.\"\nfile = \"{}\"\nupdate_key = \"srs-key\"\n\
-         allow_transfer = [\"127.0.0.0/8\"]\n[zone.dnssec]\nkeystore = \"soft\"\n",
+         allow_transfer = [\"127.0.0.0/8\"]\n[zone.dnssec]\nkeystore = \"soft\"\n\
+         dnskey_ttl = \"1d\"\n",
         v0.join("data").display(),
         v0.join("shop.zone").display()
     );

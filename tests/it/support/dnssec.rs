@@ -115,6 +115,17 @@ pub fn write_config(
         c.push_str(&format!(
             "[zone.dnssec]\nkeystore = \"soft\"\nalgorithm = {alg}\nnsec3_opt_out = {opt_out}\nnsec3_salt = \"{salt}\"\nnsec3_iterations = {iter}\n"
         ));
+        // RFC 9276 values are the default; anything else is lifted by name.
+        let mut lifted = Vec::new();
+        if iter != 0 {
+            lifted.push("\"nsec3_iterations\"");
+        }
+        if !salt.is_empty() && salt != "-" {
+            lifted.push("\"nsec3_salt\"");
+        }
+        if !lifted.is_empty() {
+            c.push_str(&format!("allow_nonstandard = [{}]\n", lifted.join(", ")));
+        }
     }
     let p = dir.join(format!("tldd-{n}.toml"));
     std::fs::write(&p, c).unwrap();

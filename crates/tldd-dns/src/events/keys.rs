@@ -95,6 +95,11 @@ impl ZoneLoop {
         let built =
             crate::signer::apex::key_version(&state.zone, &apex, &signing, &opts, self.policy)?;
         if let Some((diff, _)) = built {
+            let before = state
+                .zone
+                .apex
+                .get(tldd_zone::rdata::DNSKEY)
+                .map(|s| (s.ttl, s.rdatas().count()));
             let next = state.applied(&diff).map_err(|e| e.to_string())?;
             let withdrawn = next
                 .zone
@@ -123,7 +128,7 @@ impl ZoneLoop {
             let serial = self
                 .store_and_publish(run, &diff, next)
                 .map_err(|e| format!("{e:#}"))?;
-            tracing::info!(zone = %origin, serial, dnskeys = apex.publish.len(), cds = apex.cds.len(), "key RRsets changed");
+            tracing::info!(zone = %origin, serial, dnskeys = apex.publish.len(), cds = apex.cds.len(), ttl = apex.ttl, before = ?before, "key RRsets changed");
         }
         if let Some(rs) = self.resigner.as_mut() {
             rs.keys = signing;

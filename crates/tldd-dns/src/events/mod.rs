@@ -130,6 +130,9 @@ pub enum Event {
     },
     /// A `tldd ctl` command ([`control`]).
     Control(control::Control),
+    /// The server stops: finish what is queued before this, then end the
+    /// loop (before the runtime whose timers it waits on goes away).
+    Stop,
 }
 
 /// The loop's deadlines, one per kind of timed work.
@@ -214,14 +217,15 @@ impl Run {
 }
 
 impl ZoneLoop {
-    /// Starts the loop's thread; returns its queue.
-    pub fn spawn(self) -> std::io::Result<mpsc::Sender<Event>> {
+    /// Starts the loop's thread; returns its queue and the thread (which
+    /// ends after an [`Event::Stop`] or when every sender is gone).
+    pub fn spawn(self) -> std::io::Result<(mpsc::Sender<Event>, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let weak = tx.downgrade();
-        std::thread::Builder::new()
+        let h = std::thread::Builder::new()
             .name(format!("zone-{}", self.origin_text))
             .spawn(move || self.run(rx, weak))?;
-        Ok(tx)
+        Ok((tx, h))
     }
 
     fn run(mut self, mut rx: mpsc::Receiver<Event>, tx: mpsc::WeakSender<Event>) {
@@ -279,7 +283,15 @@ impl ZoneLoop {
                     Err(_) => break,
                 }
             }
+            let stop = events.iter().position(|e| matches!(e, Event::Stop));
+            if let Some(i) = stop {
+                events.truncate(i);
+            }
             self.handle(&mut run, events);
+            if stop.is_some() {
+                tracing::debug!(zone = %self.origin_text, "zone loop stopped");
+                return;
+            }
         }
     }
 
@@ -318,6 +330,7 @@ impl ZoneLoop {
                     result,
                 } => self.notify_done(run, target, serial, result),
                 Event::Control(c) => self.control(run, c),
+                Event::Stop => {}
             }
         }
         self.commit_updates(run, updates);

@@ -291,6 +291,10 @@ pub fn apply(keys: &mut [KeyRecord], actions: &[Action], now: u64) -> Vec<(u16, 
     moved
 }
 
+/// What [`settle`] did: the moves (tag, new state), and the successors
+/// to generate (role, algorithm).
+pub type Settled = (Vec<(u16, KeyState)>, Vec<(Role, u8)>);
+
 /// Plans and applies until nothing more is due at `facts.now` (a
 /// retiring ZSK whose signatures just went may be removable at once):
 /// the moves made, and the successors to generate.
@@ -298,7 +302,7 @@ pub fn settle(
     keys: &mut [KeyRecord],
     t: &RollTimings,
     facts: &Facts,
-) -> (Vec<(u16, KeyState)>, Vec<(Role, u8)>) {
+) -> Settled {
     let mut moved = Vec::new();
     let mut generate = Vec::new();
     // Each round moves a key forward; four rounds reach every fixpoint.

@@ -150,41 +150,24 @@ pub(crate) fn sign_for_serving(
     m: &Metrics,
 ) -> anyhow::Result<tldd_zone::Zone> {
     let started = Instant::now();
-    let (records, loaded) = serving_keys(cfg, origin)?;
-    let keys = loaded.signing_keys();
     let file_serial = zone.serial();
     let serial = policy.next(file_serial, tldd_tsig::now());
     set_serial(&mut zone, serial).with_context(|| format!("zone {origin}"))?;
     let opts = crate::signer::SignOptions::from_config(dnssec)
         .map_err(|e| anyhow::anyhow!("zone {origin}: {e}"))?;
     let mut signed = zone;
-    crate::signer::sign_in_place(&mut signed, &opts, &keys, &|_| {})
-        .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
-    // Keys published but not signing (a pre-published ZSK) and the CDS of
-    // a KSK roll, as the key state says.
-    let apex = crate::signer::apex::apex_keys(
-        &signed.origin,
-        &records,
-        &loaded,
-        dnssec.dnskey_ttl(),
-        &dnssec.cds_digest_types,
-    );
-    let signer = crate::signer::Signer::new(&signed.origin.clone(), &keys, &opts)
-        .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
-    crate::signer::apex::put_keys(
-        &mut signed,
-        &apex,
-        &signer,
-        &mut crate::signer::Scratch::default(),
-    )
-    .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
+    crate::signer::sign_as_keys_say(cfg, origin, &mut signed, dnssec, &opts, &|_| {})?;
+    let keys = signed
+        .apex
+        .get(tldd_zone::rdata::DNSKEY)
+        .map_or(0, |s| s.rdatas().count());
     if let Err(e) = crate::signer::verify(&signed) {
         m.verify_failures.with_label_values(&[origin]).inc();
         anyhow::bail!("zone {origin}: the signed version failed verification, not serving it: {e}");
     }
     tracing::info!(
         zone = %origin,
-        keys = keys.len(),
+        dnskeys = keys,
         nsec3 = signed.nsec3.as_ref().map_or(0, |c| c.len()),
         file_serial,
         serial,
@@ -192,25 +175,6 @@ pub(crate) fn sign_for_serving(
         "zone signed and verified (a new serial: signing changed the content)"
     );
     Ok(signed)
-}
-
-/// The key records of `origin` and the keys it serves (the signing ones
-/// must exist: a zone without keys cannot be signed).
-pub(crate) fn serving_keys(
-    cfg: &Config,
-    origin: &str,
-) -> anyhow::Result<(
-    Vec<crate::keys::state::KeyRecord>,
-    crate::keys::lifecycle::Loaded,
-)> {
-    let records = crate::keys::lifecycle::zone_records(cfg, origin)?;
-    let loaded = crate::keys::lifecycle::load_serving(cfg, &records)?;
-    if loaded.signing.is_empty() {
-        anyhow::bail!(
-            "zone {origin} has no active keys: run `tldd keys -c CONFIG generate --zone {origin} --role ksk` and `--role zsk`"
-        );
-    }
-    Ok((records, loaded))
 }
 
 /// Puts `serial` into the zone's SOA (the signatures, if any, are then
@@ -271,6 +235,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
         .build()?;
 
     let mut zone_rt = Vec::new();
+    let mut loops = Vec::new();
     for (z, (zs, zone)) in cfg.zone.iter().zip(loaded) {
         let origin_text = z.origin();
         let mut origin = Vec::new();
@@ -280,7 +245,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
         // A signed zone with `[zone.dnssec]` gets its updates re-signed.
         let resigner = match (&z.dnssec, z.primary) {
             (Some(d), None) => {
-                let keys = serving_keys(&cfg, &origin_text)
+                let keys = crate::signer::serving_keys(&cfg, &origin_text)
                     .with_context(|| format!("zone {origin_text}: signing keys"))?
                     .1
                     .signing_keys();
@@ -339,6 +304,8 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             },
         }
         .spawn()?;
+        let (writer, handle) = writer;
+        loops.push(handle);
         zone_rt.push(Arc::new(crate::runtime::ZoneRuntime {
             origin: origin.into(),
             origin_text,
@@ -450,6 +417,14 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(control::socket_path(&cfg.server.data_dir));
     tracing::info!("shutting down");
     stop.store(true, Ordering::Relaxed);
+    // The zone loops finish what they have (an update batch being
+    // committed is answered) and end while the runtime they wait on lives.
+    for z in &svc.zone_rt {
+        let _ = rt.block_on(z.events.send(crate::events::Event::Stop));
+    }
+    for h in loops {
+        let _ = h.join();
+    }
     for t in threads {
         let _ = t.join();
     }

@@ -83,16 +83,52 @@ pub fn corrupt_one_signature(zone: &mut tldd_zone::Zone) -> bool {
     zone.apex.rrsets.first_mut().is_some_and(flip)
 }
 
-/// The zone's active keys from the key layer (soft or HSM).
-pub fn zone_keys(cfg: &Config, origin: &str) -> anyhow::Result<Vec<crate::hsm::KeyPair>> {
-    let keys: Vec<_> = crate::keys::active_keys(cfg, origin)?
-        .into_iter()
-        .map(|(_, k)| k)
-        .collect();
-    if keys.is_empty() {
+/// The key records of `origin` and the keys it serves (there must be
+/// signing keys: a zone without keys cannot be signed).
+pub fn serving_keys(
+    cfg: &Config,
+    origin: &str,
+) -> anyhow::Result<(
+    Vec<crate::keys::state::KeyRecord>,
+    crate::keys::lifecycle::Loaded,
+)> {
+    let records = crate::keys::lifecycle::zone_records(cfg, origin)?;
+    let loaded = crate::keys::lifecycle::load_serving(cfg, &records)?;
+    if loaded.signing.is_empty() {
         anyhow::bail!(
             "zone {origin} has no active keys: run `tldd keys -c CONFIG generate --zone {origin} --role ksk` and `--role zsk`"
         );
     }
-    Ok(keys)
+    Ok((records, loaded))
+}
+
+/// Full signing as the key state says (`tldd serve` on a zone file,
+/// `tldd sign`): the signing keys sign, every published key is in the
+/// DNSKEY RRset (a pre-published ZSK too), and a KSK waiting for the
+/// parent has its CDS and CDNSKEY ([`apex`]).
+pub fn sign_as_keys_say(
+    cfg: &Config,
+    origin: &str,
+    zone: &mut tldd_zone::Zone,
+    dnssec: &crate::config::DnssecConfig,
+    opts: &SignOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> anyhow::Result<SignStats> {
+    let (records, loaded) = serving_keys(cfg, origin)?;
+    let keys = loaded.signing_keys();
+    let stats = sign_in_place(zone, opts, &keys, progress)
+        .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
+    let keyset = apex::apex_keys(
+        &zone.origin,
+        &records,
+        &loaded,
+        dnssec.dnskey_ttl(),
+        &dnssec.cds_digest_types,
+    );
+    let origin_wire = zone.origin.clone();
+    let signer = Signer::new(&origin_wire, &keys, opts)
+        .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
+    apex::put_keys(zone, &keyset, &signer, &mut Scratch::default())
+        .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
+    Ok(stats)
 }
