@@ -51,11 +51,22 @@ impl Chain {
     /// timings), tldd on a fixed port (so that it can be restarted under
     /// the same stub) and AXFR allowed from loopback.
     fn with_policy(policy: &str) -> Chain {
+        Self::build(|_| policy.to_string())
+    }
+
+    /// [`Chain::with_policy`], the policy lines made knowing the parent
+    /// (its port, for `ksk_submission`).
+    fn build(policy: impl FnOnce(&Parent) -> String) -> Chain {
         let dir = tempfile::tempdir().unwrap();
         let zone = write_zone_ttl(dir.path(), 20, TTL);
         let listen = format!("127.0.0.1:{}", free_port());
         let cfg = write_config(dir.path(), &zone, Some((13, false, "", 0)), &listen);
-        dnssec_options(&cfg, &format!("dnskey_ttl = \"{TTL}s\"\n{policy}"));
+        let ds = keys(&cfg, &["ds", "--zone", "shop."]);
+        let parent = Parent::new("shop.", CHILD_NS, &ds);
+        dnssec_options(
+            &cfg,
+            &format!("dnskey_ttl = \"{TTL}s\"\n{}", policy(&parent)),
+        );
         let text = std::fs::read_to_string(&cfg).unwrap().replacen(
             "[zone.dnssec]",
             "allow_transfer = [\"127.0.0.1\"]\n[zone.dnssec]",
@@ -63,8 +74,6 @@ impl Chain {
         );
         std::fs::write(&cfg, text).unwrap();
         let tldd = Server::start_with_config(&cfg, tempfile::tempdir().unwrap());
-        let ds = keys(&cfg, &["ds", "--zone", "shop."]);
-        let parent = Parent::new("shop.", CHILD_NS, &ds);
         let unbound = unbound_caching(
             &parent.trust_anchor(),
             &[(".", parent.port()), ("shop.", tldd.port())],
@@ -434,4 +443,38 @@ fn ksk_roll_with_cds_and_the_parent_keeps_every_answer_secure() {
     );
     assert!(!served_tags(c.tldd.port()).contains(&old_ksk));
     assert!(served_tags(c.tldd.port()).contains(&new_ksk));
+}
+
+#[test]
+fn ksk_roll_polls_the_parent_for_the_ds() {
+    let mut c =
+        Chain::build(|p| format!("{POLICY}ksk_submission = [\"127.0.0.1:{}\"]\n", p.port()));
+    let old_ksk = of_role(&c.status(), "ksk", "active")[0].tag;
+    let w = Watcher::start(c.unbound.port, watched());
+    keys(&c.cfg, &["roll", "--zone", "shop.", "--role", "ksk"]);
+    c.follow(&w, Duration::from_secs(30), |st| {
+        !of_role(st, "ksk", "ready").is_empty()
+    });
+    let new_ksk = of_role(&c.status(), "ksk", "ready")[0].tag;
+    // Ready, and the parent does not have the DS: the roll waits.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        !of_role(&c.status(), "ksk", "ready").is_empty(),
+        "the roll went on without the parent's DS"
+    );
+    // The parent takes the CDS; tldd sees the DS there by itself.
+    c.parent.follow_cds(c.tldd.port()).expect("CDS while ready");
+    w.mark("parent: new DS");
+    c.follow(&w, Duration::from_secs(60), |st| {
+        st.iter().any(|k| k.tag == old_ksk && k.state == "retired")
+    });
+    w.rounds(3);
+    w.stop().assert_clean("KSK roll with a polled parent");
+    let audit = keys(&c.cfg, &["audit"]);
+    assert!(
+        audit.lines().any(|l| l.contains("\"action\":\"ds-seen\"")
+            && l.contains("\"operator\":\"tldd\"")
+            && l.contains(&format!("\"key_tag\":{new_ksk}"))),
+        "{audit}"
+    );
 }

@@ -31,6 +31,9 @@ pub struct KeyCtx {
     pub timings: RollTimings,
     pub dnskey_ttl: u32,
     pub cds_digests: Vec<u8>,
+    /// `ksk_submission` servers: the parent's, polled for a ready KSK's
+    /// DS (empty: `tldd keys ds-seen` only).
+    pub parents: Vec<std::net::SocketAddr>,
 }
 
 /// Longest a loop goes without re-reading its key state.
@@ -151,6 +154,7 @@ impl ZoneLoop {
             Duration::from_secs(at.saturating_sub(now)).min(IDLE)
         });
         run.keys_at = Some(Instant::now() + wait.max(Duration::from_secs(1)));
+        self.poll_parents(run, &loaded, t.parent_ds_ttl);
         let mut lines = lifecycle::status_lines(&recs, &t, &facts);
         lines.push(format!(
             "{origin} signatures earliest-expiry {}",
@@ -158,6 +162,76 @@ impl ZoneLoop {
         ));
         Ok(lines)
     }
+}
+
+impl ZoneLoop {
+    /// With `ksk_submission` servers and a KSK `ready` for the parent:
+    /// asks each of them for the zone's DS (a task on the runtime; the
+    /// answer comes back as [`super::Event::ParentDs`]). Again every
+    /// `parent_ds_ttl` (1 s to 1 h) until all serve it.
+    fn poll_parents(&mut self, run: &mut Run, loaded: &lifecycle::Loaded, ds_ttl: u64) {
+        let Some(kc) = &self.keyctx else { return };
+        if kc.parents.is_empty() || run.ds_poll {
+            return;
+        }
+        let Some((r, k)) = loaded.published.iter().find(|(r, _)| {
+            r.role == Role::Ksk && r.state == KeyState::Ready && r.ds_seen.is_none()
+        }) else {
+            return;
+        };
+        let Some(tx) = run.tx.upgrade() else { return };
+        run.ds_poll = true;
+        let every = Duration::from_secs(ds_ttl.clamp(1, 3600));
+        run.keys_at = run.keys_at.map(|at| at.min(Instant::now() + every));
+        let (parents, origin, tag) = (kc.parents.clone(), self.origin.clone(), r.key_tag);
+        let dnskey = crate::signer::SigningKey::dnskey_rdata(k).to_vec();
+        self.rt.spawn(async move {
+            let mut result = Ok(());
+            for p in parents {
+                match crate::xfr::client::rrset(p, &origin, tldd_zone::rdata::DS).await {
+                    Ok(set) if set.iter().any(|d| names_key(&origin, &dnskey, d)) => {}
+                    Ok(_) => {
+                        result = Err(format!("{p} does not serve a DS for key {tag} yet"));
+                        break;
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            let _ = tx.send(super::Event::ParentDs { tag, result }).await;
+        });
+    }
+
+    /// A parent poll's answer: every parent serves the DS of KSK `tag`
+    /// (the roll goes on, as after `tldd keys ds-seen`), or why not.
+    pub(super) fn parent_ds(&mut self, run: &mut Run, tag: u16, result: Result<(), String>) {
+        run.ds_poll = false;
+        let Some(kc) = &self.keyctx else { return };
+        match result {
+            Ok(()) => {
+                let cfg = kc.cfg.clone();
+                match lifecycle::ds_seen(&cfg, lifecycle::LOOP_OPERATOR, &self.origin_text, tag) {
+                    Ok(_) => {
+                        tracing::info!(zone = %self.origin_text, key_tag = tag, "every parent server serves the new KSK's DS");
+                        let _ = self.key_step(run);
+                    }
+                    // Already seen (by the operator meanwhile) or retired.
+                    Err(e) => tracing::debug!(zone = %self.origin_text, "parent DS: {e:#}"),
+                }
+            }
+            Err(e) => {
+                tracing::info!(zone = %self.origin_text, key_tag = tag, "waiting for the parent's DS: {e}")
+            }
+        }
+    }
+}
+
+/// Whether DS RDATA `ds` names the key `dnskey` of `origin` (its own
+/// digest type, SHA-1 included: the parent's choice).
+fn names_key(origin: &[u8], dnskey: &[u8], ds: &[u8]) -> bool {
+    ds.len() > 4 && crate::hsm::dnskey::ds_rdata(origin, dnskey, ds[3]).as_deref() == Some(ds)
 }
 
 /// Tags of the zone's keys with `sigs_gone` set.

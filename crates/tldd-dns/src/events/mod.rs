@@ -130,6 +130,12 @@ pub enum Event {
     },
     /// A `tldd ctl` command ([`control`]).
     Control(control::Control),
+    /// A poll of the `ksk_submission` servers for a ready KSK's DS
+    /// finished ([`keys`]): `Ok` when every one serves it.
+    ParentDs {
+        tag: u16,
+        result: Result<(), String>,
+    },
     /// The server stops: finish what is queued before this, then end the
     /// loop (before the runtime whose timers it waits on goes away).
     Stop,
@@ -194,6 +200,8 @@ struct Run {
     /// A retiring ZSK's signatures are being replaced: refresh passes run
     /// every second and each is followed by a key step.
     replacing: bool,
+    /// A parent DS poll is in flight.
+    ds_poll: bool,
     secondary: secondary::State,
     notify: Vec<notify::Target>,
 }
@@ -242,6 +250,7 @@ impl ZoneLoop {
             resign_at: self.resign_every.map(|_| now),
             keys_at: None,
             replacing: false,
+            ds_poll: false,
             secondary: secondary::State::start(self.primary.is_some(), &self.journal, now),
             notify: self
                 .notify
@@ -330,6 +339,7 @@ impl ZoneLoop {
                     result,
                 } => self.notify_done(run, target, serial, result),
                 Event::Control(c) => self.control(run, c),
+                Event::ParentDs { tag, result } => self.parent_ds(run, tag, result),
                 Event::Stop => {}
             }
         }

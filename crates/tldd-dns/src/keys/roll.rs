@@ -298,11 +298,7 @@ pub type Settled = (Vec<(u16, KeyState)>, Vec<(Role, u8)>);
 /// Plans and applies until nothing more is due at `facts.now` (a
 /// retiring ZSK whose signatures just went may be removable at once):
 /// the moves made, and the successors to generate.
-pub fn settle(
-    keys: &mut [KeyRecord],
-    t: &RollTimings,
-    facts: &Facts,
-) -> Settled {
+pub fn settle(keys: &mut [KeyRecord], t: &RollTimings, facts: &Facts) -> Settled {
     let mut moved = Vec::new();
     let mut generate = Vec::new();
     // Each round moves a key forward; four rounds reach every fixpoint.

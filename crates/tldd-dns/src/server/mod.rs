@@ -299,6 +299,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
                     timings: d.timings(),
                     dnskey_ttl: d.dnskey_ttl(),
                     cds_digests: d.cds_digest_types.clone(),
+                    parents: d.ksk_submission.parents(),
                 }),
                 _ => None,
             },

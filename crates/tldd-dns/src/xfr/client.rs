@@ -61,31 +61,36 @@ fn sign(p: &mut Vec<u8>, key: &Option<Arc<tsig::Key>>) -> Option<Signer> {
     })
 }
 
-/// Asks the primary for the zone's SOA serial (UDP, then TCP if truncated).
-pub async fn soa_serial(
-    primary: SocketAddr,
+/// One UDP question for `origin`/`qtype` to `server` (TSIG-signed with
+/// `key`): the decoded answer, `Err` on a timeout, a bad TSIG or an RCODE
+/// other than NOERROR.
+async fn udp_query(
+    server: SocketAddr,
     origin: &[u8],
+    qtype: u16,
     key: &Option<Arc<tsig::Key>>,
-) -> Result<u32, String> {
+) -> Result<hickory_proto::op::Message, String> {
     let id: u16 = rand::random();
-    let mut p = request(id, origin, SOA, None);
+    let mut p = request(id, origin, qtype, None);
     let signer = sign(&mut p, key);
-    let bind = if primary.is_ipv6() {
+    let bind = if server.is_ipv6() {
         "[::]:0"
     } else {
         "0.0.0.0:0"
     };
     let sock = UdpSocket::bind(bind).await.map_err(|e| e.to_string())?;
-    sock.send_to(&p, primary).await.map_err(|e| e.to_string())?;
+    sock.send_to(&p, server).await.map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 65535];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let name = tldd_zone::name::to_text(origin);
+    let what = tldd_zone::rdata::type_name(qtype);
     loop {
         let (n, from) = tokio::time::timeout_at(deadline, sock.recv_from(&mut buf))
             .await
-            .map_err(|_| "SOA query timed out".to_string())?
+            .map_err(|_| format!("{name} {what} query to {server} timed out"))?
             .map_err(|e| e.to_string())?;
         let r = &buf[..n];
-        if from != primary || n < 12 || u16::from_be_bytes([r[0], r[1]]) != id {
+        if from != server || n < 12 || u16::from_be_bytes([r[0], r[1]]) != id {
             continue;
         }
         if let Some(s) = &signer {
@@ -93,16 +98,46 @@ pub async fn soa_serial(
         }
         let msg = decode(r)?;
         if msg.metadata.response_code != hickory_proto::op::ResponseCode::NoError {
-            return Err(format!("SOA query answered {}", msg.metadata.response_code));
+            return Err(format!(
+                "{name} {what} query to {server} answered {}",
+                msg.metadata.response_code
+            ));
         }
-        for a in &msg.answers {
-            let rec = rec_from(a)?;
-            if rec.rtype == SOA && *rec.owner == *origin {
-                return soa_field(&rec.rdata, 0).ok_or_else(|| "bad SOA".into());
-            }
+        if msg.metadata.truncation {
+            return Err(format!("{name} {what} answer from {server} truncated"));
         }
-        return Err("no SOA in the answer".into());
+        return Ok(msg);
     }
+}
+
+/// Asks the primary for the zone's SOA serial (UDP).
+pub async fn soa_serial(
+    primary: SocketAddr,
+    origin: &[u8],
+    key: &Option<Arc<tsig::Key>>,
+) -> Result<u32, String> {
+    let msg = udp_query(primary, origin, SOA, key).await?;
+    for a in &msg.answers {
+        let rec = rec_from(a)?;
+        if rec.rtype == SOA && *rec.owner == *origin {
+            return soa_field(&rec.rdata, 0).ok_or_else(|| "bad SOA".into());
+        }
+    }
+    Err("no SOA in the answer".into())
+}
+
+/// The RDATAs of the `owner`/`qtype` RRset `server` answers (UDP, no
+/// TSIG): what a parent serves as `owner`'s DS, say. Empty: no such data.
+pub async fn rrset(server: SocketAddr, owner: &[u8], qtype: u16) -> Result<Vec<Vec<u8>>, String> {
+    let msg = udp_query(server, owner, qtype, &None).await?;
+    let mut out = Vec::new();
+    for a in &msg.answers {
+        let rec = rec_from(a)?;
+        if rec.rtype == qtype && rec.owner.eq_ignore_ascii_case(owner) {
+            out.push(rec.rdata.to_vec());
+        }
+    }
+    Ok(out)
 }
 
 /// Transfers the zone: IXFR from `have` (our current SOA) or AXFR.
