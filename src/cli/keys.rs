@@ -152,8 +152,8 @@ pub enum KeysCommand {
         zone: String,
         #[arg(long, value_enum)]
         role: RoleArg,
-        /// Must be the current key's algorithm (algorithm rolls are not
-        /// supported yet).
+        /// Another algorithm than the current keys': an algorithm roll
+        /// (RFC 6781 §4.1.4), a new KSK and ZSK together, whatever --role.
         #[arg(long)]
         algorithm: Option<u8>,
         /// Emergency roll (a compromised key): the new key is used at once,
@@ -245,6 +245,7 @@ fn offline_status(cfg: &Config, zone: &str) -> Result<Vec<String>> {
             .filter(|k| k.sigs_gone.is_none())
             .map(|k| (k.algorithm, k.key_tag))
             .collect(),
+        complete: Default::default(),
     };
     Ok(keys::lifecycle::status_lines(&recs, &d.timings(), &facts))
 }
@@ -321,19 +322,30 @@ pub fn run(args: KeysArgs) -> Result<()> {
             algorithm,
             now,
         } => {
-            let g =
+            let made =
                 keys::lifecycle::start_roll(&cfg, &operator, &zone, role.into(), algorithm, now)?;
-            let r = &g.record;
-            eprintln!(
-                "{}roll of {} {}: new key tag {} ({})",
-                if now { "emergency " } else { "" },
-                r.zone,
-                r.role.as_str().to_uppercase(),
-                r.key_tag,
-                r.state.as_str()
-            );
-            println!("{}", keys::dnskey_line(&r.zone, 3600, &g.key));
-            report_poke(&cfg, &r.zone)?;
+            for g in &made {
+                let r = &g.record;
+                eprintln!(
+                    "{}roll of {} {}: new key tag {} algorithm {} ({})",
+                    if now {
+                        "emergency "
+                    } else if r.algorithm_roll {
+                        "algorithm "
+                    } else {
+                        ""
+                    },
+                    r.zone,
+                    r.role.as_str().to_uppercase(),
+                    r.key_tag,
+                    r.algorithm,
+                    r.state.as_str()
+                );
+                println!("{}", keys::dnskey_line(&r.zone, 3600, &g.key));
+            }
+            if let Some(g) = made.first() {
+                report_poke(&cfg, &g.record.zone)?;
+            }
         }
         KeysCommand::DsSeen { zone, key } => {
             let r = keys::lifecycle::ds_seen(&cfg, &operator, &zone, key)?;

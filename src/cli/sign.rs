@@ -80,7 +80,8 @@ pub fn run(args: SignArgs) -> anyhow::Result<()> {
         };
     bars.phase(&format!("signing {origin}"), estimate, Unit::Items);
     let t = Instant::now();
-    let stats = sign_as_keys_say(&cfg, &origin, &mut zone, dnssec, &opts, &|n| bars.set(n))?;
+    let (stats, unpublished) =
+        sign_as_keys_say(&cfg, &origin, &mut zone, dnssec, &opts, &|n| bars.set(n))?;
     bars.finish();
     let t_sign = t.elapsed().as_secs_f64();
     if std::env::var_os(CORRUPT_ENV).is_some() {
@@ -88,7 +89,12 @@ pub fn run(args: SignArgs) -> anyhow::Result<()> {
     }
     let t = Instant::now();
     bars.phase(&format!("verifying {origin}"), 0, Unit::Items);
-    let v = verify::verify_sampled(&zone, sign::unix_now() as u32, args.verify_one_in);
+    let v = verify::verify_sampled_with(
+        &zone,
+        sign::unix_now() as u32,
+        args.verify_one_in,
+        &unpublished,
+    );
     bars.finish();
     let vstats =
         v.map_err(|e| anyhow::anyhow!("{e}\nnothing written to {}", args.out.display()))?;

@@ -478,3 +478,89 @@ fn ksk_roll_polls_the_parent_for_the_ds() {
         "{audit}"
     );
 }
+
+/// The algorithms of the RRSIGs of an AXFR's text.
+fn sig_algorithms(zone: &str) -> Vec<u8> {
+    let mut algs: Vec<u8> = zone
+        .lines()
+        .filter(|l| l.contains("\tRRSIG\t"))
+        .filter_map(|l| l.split_whitespace().nth(5)?.parse().ok())
+        .collect();
+    algs.sort_unstable();
+    algs.dedup();
+    algs
+}
+
+#[test]
+fn algorithm_roll_13_to_15_keeps_every_answer_secure() {
+    let mut c = Chain::with_policy(POLICY);
+    let before = c.status();
+    let old: Vec<u16> = before.iter().map(|k| k.tag).collect();
+    assert!(before.iter().all(|k| k.alg == 13));
+    let w = Watcher::start(c.unbound.port, watched());
+    w.rounds(2);
+    let out = keys(
+        &c.cfg,
+        &[
+            "roll",
+            "--zone",
+            "shop.",
+            "--role",
+            "ksk",
+            "--algorithm",
+            "15",
+        ],
+    );
+    assert!(
+        out.contains("DNSKEY 257 3 15") && out.contains("DNSKEY 256 3 15"),
+        "{out}"
+    );
+    // Presigned: every RRset gets an algorithm-15 signature before any
+    // algorithm-15 DNSKEY is served.
+    let seen = c.follow(&w, Duration::from_secs(60), |st| {
+        st.iter()
+            .any(|k| k.alg == 15 && k.role == "ksk" && k.state == "ready")
+    });
+    assert!(
+        seen.iter().any(|v| v.iter().any(|(_, s)| s == "presigned")),
+        "{seen:?}"
+    );
+    let new_ksk = of_role(&c.status(), "ksk", "ready")[0].tag;
+    let ds = c.parent.follow_cds(c.tldd.port()).expect("CDS while ready");
+    assert_eq!(
+        parse_ds(&ds).iter().map(|d| (d.1, d.2)).collect::<Vec<_>>(),
+        vec![(new_ksk, 15)],
+        "{ds}"
+    );
+    w.mark("parent: algorithm-15 DS only");
+    std::thread::sleep(Duration::from_secs(c.parent.ds_ttl().into()));
+    keys(
+        &c.cfg,
+        &["ds-seen", "--zone", "shop.", "--key", &new_ksk.to_string()],
+    );
+    c.follow(&w, Duration::from_secs(60), |st| {
+        st.iter()
+            .filter(|k| old.contains(&k.tag))
+            .all(|k| k.state == "retired")
+    });
+    // The refresh removes the old algorithm's signatures.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let zone = c.verify_axfr("after the algorithm roll");
+        if sig_algorithms(&zone) == vec![15] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "algorithm 13 signatures remain");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    w.rounds(3);
+    w.stop().assert_clean("algorithm roll");
+    let mut tags = served_tags(c.tldd.port());
+    tags.retain(|t| old.contains(t));
+    assert!(tags.is_empty(), "old DNSKEYs still served: {tags:?}");
+    // A restart after the roll serves the same keys.
+    c.restart();
+    let mut after = served_tags(c.tldd.port());
+    after.retain(|t| old.contains(t));
+    assert!(after.is_empty());
+}

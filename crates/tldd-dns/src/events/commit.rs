@@ -105,7 +105,13 @@ impl ZoneLoop {
             let same = |owner: &[u8], set: &tldd_zone::RRset| {
                 crate::signer::resign::unchanged(old, owner, set)
             };
-            if let Err(e) = crate::signer::verify_changed(&next.zone, &names, now, Some(&same)) {
+            if let Err(e) = crate::signer::verify_changed_with(
+                &next.zone,
+                &names,
+                now,
+                Some(&same),
+                &rs.unpublished,
+            ) {
                 self.metrics
                     .updates
                     .with_label_values(&[&self.origin_text, "verify_failed"])
@@ -193,10 +199,11 @@ impl ZoneLoop {
             }
             let sets: Vec<(&[u8], &tldd_zone::RRset)> =
                 served.iter().map(|(o, s)| (&**o, s)).collect();
-            crate::signer::verify_rrsets(&next.zone, &sets, now as u32).map_err(|e| {
-                m.verify_failures.with_label_values(&zone_label).inc();
-                format!("the refreshed version does not verify (not served): {e}")
-            })?;
+            crate::signer::verify_rrsets_with(&next.zone, &sets, now as u32, &rs.unpublished)
+                .map_err(|e| {
+                    m.verify_failures.with_label_values(&zone_label).inc();
+                    format!("the refreshed version does not verify (not served): {e}")
+                })?;
             Ok(Some(r))
         });
         let r = match result {

@@ -75,9 +75,10 @@ impl ZoneLoop {
             now,
             max_ttl: u64::from(used.max_ttl),
             signing: used.signing.clone(),
+            complete: used.complete.clone(),
         };
         let mut recs = lifecycle::zone_records(&cfg, &origin).map_err(e)?;
-        let gone_before: Vec<u16> = gone(&recs);
+        let before = recs.clone();
         let (mut moved, generate) = roll::settle(&mut recs, &t, &facts);
         for (role, alg) in generate {
             let g = lifecycle::generate_successor(&cfg, &origin, role, alg).map_err(e)?;
@@ -86,11 +87,24 @@ impl ZoneLoop {
             let (m, _) = roll::settle(&mut recs, &t, &facts);
             moved.extend(m);
         }
-        let newly_gone: Vec<u16> = gone(&recs)
-            .into_iter()
-            .filter(|g| !gone_before.contains(g))
-            .collect();
+        let marked = marked(&before, &recs);
         let loaded = lifecycle::load_serving(&cfg, &recs).map_err(e)?;
+        // Signatures the zone still holds of keys that neither sign nor are
+        // published any more (an algorithm roll's retired keys, until the
+        // refresh has removed them) are verified with those keys.
+        let mut unpublished = loaded.unpublished_signers();
+        for r in recs.iter().filter(|r| {
+            !roll::signs(r.role, r.state)
+                && !r.state.is_published()
+                && facts.signing.contains(&(r.algorithm, r.key_tag))
+        }) {
+            match crate::keys::state::load_key(&cfg, r) {
+                Ok(k) => unpublished.push(crate::signer::SigningKey::dnskey_rdata(&k).to_vec()),
+                Err(err) => {
+                    tracing::warn!(zone = %origin, key_tag = r.key_tag, "a key whose signatures are still in the zone cannot be loaded: {err:#}")
+                }
+            }
+        }
         let apex =
             crate::signer::apex::apex_keys(&state.zone.origin, &recs, &loaded, ttl, &digests);
         let signing = loaded.signing_keys();
@@ -115,9 +129,16 @@ impl ZoneLoop {
                     .get(tldd_zone::rdata::DNSKEY)
                     .map_or(0, |s| s.rdatas().count());
             let checked = if withdrawn {
-                crate::signer::verify_at(&next.zone, now as u32).map(|_| ())
+                crate::signer::verify_sampled_with(&next.zone, now as u32, 1, &unpublished)
+                    .map(|_| ())
             } else {
-                crate::signer::verify_names(&next.zone, &[&next.zone.origin], now as u32)
+                crate::signer::verify_changed_with(
+                    &next.zone,
+                    &[&next.zone.origin],
+                    now as u32,
+                    None,
+                    &unpublished,
+                )
             };
             if let Err(v) = checked {
                 self.metrics
@@ -135,16 +156,23 @@ impl ZoneLoop {
         }
         if let Some(rs) = self.resigner.as_mut() {
             rs.keys = signing;
+            rs.unpublished = unpublished;
         }
-        lifecycle::record(&cfg, &origin, &recs, &moved, &newly_gone).map_err(e)?;
+        lifecycle::record(&cfg, &origin, &recs, &moved, &marked).map_err(e)?;
         for (tag, to) in &moved {
             tracing::info!(zone = %origin, key_tag = tag, state = to.as_str(), "key state changed");
         }
-        // Signatures of a retiring ZSK are replaced first by the refresh,
-        // which runs every second until they are gone.
-        let replacing = recs
+        // Signatures of a key that stopped signing go, those of a key that
+        // started (an algorithm roll's) come, first in the refresh, which
+        // runs every second until the zone is signed by the signing ZSKs
+        // only, each on every RRset.
+        let zsks: Vec<(u8, u16)> = recs
             .iter()
-            .any(|k| k.role == Role::Zsk && k.state == KeyState::Retiring && k.sigs_gone.is_none());
+            .filter(|k| k.role == Role::Zsk && roll::signs(k.role, k.state))
+            .map(|k| (k.algorithm, k.key_tag))
+            .collect();
+        let replacing = facts.signing.iter().any(|k| !zsks.contains(k))
+            || zsks.iter().any(|k| !facts.complete.contains(k));
         run.replacing = replacing;
         if replacing && !moved.is_empty() {
             run.resign_at = Some(Instant::now());
@@ -174,7 +202,7 @@ impl ZoneLoop {
         if kc.parents.is_empty() || run.ds_poll {
             return;
         }
-        let Some((r, k)) = loaded.published.iter().find(|(r, _)| {
+        let Some((r, k)) = loaded.keys.iter().find(|(r, _)| {
             r.role == Role::Ksk && r.state == KeyState::Ready && r.ds_seen.is_none()
         }) else {
             return;
@@ -234,10 +262,21 @@ fn names_key(origin: &[u8], dnskey: &[u8], ds: &[u8]) -> bool {
     ds.len() > 4 && crate::hsm::dnskey::ds_rdata(origin, dnskey, ds[3]).as_deref() == Some(ds)
 }
 
-/// Tags of the zone's keys with `sigs_gone` set.
-fn gone(recs: &[crate::keys::state::KeyRecord]) -> Vec<u16> {
-    recs.iter()
-        .filter(|k| k.sigs_gone.is_some())
-        .map(|k| k.key_tag)
-        .collect()
+/// The facts a step recorded (tag, audit action): `sigs_gone` or
+/// `sigs_complete` set in `after` but not in `before`.
+fn marked(
+    before: &[crate::keys::state::KeyRecord],
+    after: &[crate::keys::state::KeyRecord],
+) -> Vec<(u16, &'static str)> {
+    let mut out = Vec::new();
+    for a in after {
+        let b = before.iter().find(|b| b.key_tag == a.key_tag);
+        if a.sigs_gone.is_some() && b.is_none_or(|b| b.sigs_gone.is_none()) {
+            out.push((a.key_tag, "signatures-gone"));
+        }
+        if a.sigs_complete.is_some() && b.is_none_or(|b| b.sigs_complete.is_none()) {
+            out.push((a.key_tag, "signatures-complete"));
+        }
+    }
+    out
 }

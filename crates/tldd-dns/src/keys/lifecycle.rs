@@ -31,8 +31,9 @@ fn event(operator: &str, action: &str, k: &KeyRecord) -> audit::Event {
 }
 
 /// Starts a roll of the zone's `role` key by hand: a successor of the
-/// active key's algorithm (`algorithm`, if given, must be it: algorithm
-/// rolls are not supported yet). `emergency` skips the waits for caches.
+/// active key's algorithm; with another `algorithm`, an algorithm roll
+/// (a KSK and a ZSK of it, both returned, KSK first). `emergency` skips
+/// the waits for caches (not for an algorithm roll).
 pub fn start_roll(
     cfg: &Config,
     operator: &str,
@@ -40,7 +41,7 @@ pub fn start_roll(
     role: Role,
     algorithm: Option<u8>,
     emergency: bool,
-) -> Result<Generated> {
+) -> Result<Vec<Generated>> {
     let zone = state::canonical_zone(cfg, zone_arg)?;
     let st = StateFile::load(&state::keys_dir(cfg))?;
     let Some(active) = st
@@ -54,14 +55,30 @@ pub fn start_roll(
         );
     };
     if let Some(a) = algorithm.filter(|&a| a != active.algorithm) {
-        bail!(
-            "zone {zone}: a roll to algorithm {a} from {} is an algorithm roll (RFC 6781 §4.1.4), \
-             which is not supported yet",
-            active.algorithm
-        );
+        if emergency {
+            bail!("zone {zone}: an algorithm roll cannot be an emergency roll (--now)");
+        }
+        if !crate::hsm::dnskey::is_supported(a) {
+            bail!("algorithm {a} is not supported (8 RSASHA256, 13 ECDSAP256SHA256, 15 ED25519)");
+        }
+        let mode = super::Mode::AlgorithmRoll;
+        let ksk = super::new_key(cfg, operator, &zone, Role::Ksk, Some(a), mode)?;
+        let zsk = super::new_key(cfg, operator, &zone, Role::Zsk, Some(a), mode)?;
+        return Ok(vec![ksk, zsk]);
     }
-    let alg = active.algorithm;
-    super::new_key(cfg, operator, &zone, role, Some(alg), emergency)
+    let mode = if emergency {
+        super::Mode::Emergency
+    } else {
+        super::Mode::Roll
+    };
+    Ok(vec![super::new_key(
+        cfg,
+        operator,
+        &zone,
+        role,
+        Some(active.algorithm),
+        mode,
+    )?])
 }
 
 /// Records that the parent serves the DS of KSK `tag` (which must be
@@ -104,6 +121,8 @@ pub fn zone_records(cfg: &Config, zone: &str) -> Result<Vec<KeyRecord>> {
 fn action(to: KeyState) -> &'static str {
     match to {
         KeyState::Created => "create",
+        KeyState::Presigned => "presign",
+        KeyState::Withdrawn => "withdraw",
         KeyState::Published => "publish",
         KeyState::Ready => "ready",
         KeyState::Active => "activate",
@@ -113,16 +132,17 @@ fn action(to: KeyState) -> &'static str {
 }
 
 /// Records what a key step made true (call once its version is durable):
-/// for each key of `moved` and `gone` (tags), its state and times from
+/// for each key of `moved` and `marked` (tag and the fact's audit action:
+/// `signatures-gone`, `signatures-complete`), its state and times from
 /// `records` are written into the state file, and one audit entry each.
 pub fn record(
     cfg: &Config,
     zone: &str,
     records: &[KeyRecord],
     moved: &[(u16, KeyState)],
-    gone: &[u16],
+    marked: &[(u16, &'static str)],
 ) -> Result<()> {
-    if moved.is_empty() && gone.is_empty() {
+    if moved.is_empty() && marked.is_empty() {
         return Ok(());
     }
     let dir = state::ensure_keys_dir(cfg)?;
@@ -139,7 +159,12 @@ pub fn record(
             .filter(|(t, _)| *t == tag)
             .map(|(_, s)| *s)
             .collect();
-        if moves.is_empty() && !gone.contains(&tag) {
+        let facts: Vec<&str> = marked
+            .iter()
+            .filter(|(t, _)| *t == tag)
+            .map(|(_, a)| *a)
+            .collect();
+        if moves.is_empty() && facts.is_empty() {
             continue;
         }
         // The operator's facts (ds_seen) are theirs: kept as in the file.
@@ -151,8 +176,8 @@ pub fn record(
         for s in moves {
             events.push(event(LOOP_OPERATOR, action(s), k));
         }
-        if gone.contains(&tag) {
-            events.push(event(LOOP_OPERATOR, "signatures-gone", k));
+        for a in facts {
+            events.push(event(LOOP_OPERATOR, a, k));
         }
     }
     st.save(&dir)?;
@@ -165,14 +190,16 @@ pub fn record(
 /// Generates the successor an automatic roll asks for (audited as the
 /// loop's `generate`).
 pub fn generate_successor(cfg: &Config, zone: &str, role: Role, alg: u8) -> Result<Generated> {
-    super::new_key(cfg, LOOP_OPERATOR, zone, role, Some(alg), false)
+    super::new_key(cfg, LOOP_OPERATOR, zone, role, Some(alg), super::Mode::Roll)
 }
 
 /// The key material a key step serves with.
 pub struct Loaded {
-    /// (record, key) of every published key.
-    pub published: Vec<(KeyRecord, KeyPair)>,
-    /// Tags of the signing keys (a subset of `published`).
+    /// (record, key) of every published or signing key.
+    pub keys: Vec<(KeyRecord, KeyPair)>,
+    /// Tags of the keys in the DNSKEY RRset.
+    pub published: Vec<u16>,
+    /// Tags of the signing keys.
     pub signing: Vec<u16>,
     /// Tags of the KSKs named by CDS/CDNSKEY.
     pub cds: Vec<u16>,
@@ -181,10 +208,21 @@ pub struct Loaded {
 impl Loaded {
     /// The signing keys.
     pub fn signing_keys(&self) -> Vec<KeyPair> {
-        self.published
+        self.keys
             .iter()
             .filter(|(r, _)| self.signing.contains(&r.key_tag))
             .map(|(_, k)| k.clone())
+            .collect()
+    }
+
+    /// DNSKEY RDATA of the keys that sign unpublished (an algorithm
+    /// roll's `presigned` and `withdrawn` keys): the verifier checks their
+    /// signatures with these, resolvers ignore them.
+    pub fn unpublished_signers(&self) -> Vec<Vec<u8>> {
+        self.keys
+            .iter()
+            .filter(|(r, _)| !self.published.contains(&r.key_tag))
+            .map(|(_, k)| k.dnskey_rdata().to_vec())
             .collect()
     }
 }
@@ -193,14 +231,23 @@ impl Loaded {
 /// log in to the HSM).
 pub fn load_serving(cfg: &Config, records: &[KeyRecord]) -> Result<Loaded> {
     let s = roll::serving(records);
-    let mut published = Vec::new();
-    for r in &s.published {
-        let k =
-            state::load_key(cfg, r).with_context(|| format!("key {} of {}", r.key_tag, r.zone))?;
-        published.push(((*r).clone(), k));
+    let mut keys = Vec::new();
+    for r in records {
+        let tag = r.key_tag;
+        let used = s
+            .published
+            .iter()
+            .chain(&s.signing)
+            .any(|k| k.key_tag == tag);
+        if !used {
+            continue;
+        }
+        let k = state::load_key(cfg, r).with_context(|| format!("key {} of {}", tag, r.zone))?;
+        keys.push((r.clone(), k));
     }
     Ok(Loaded {
-        published,
+        keys,
+        published: s.published.iter().map(|k| k.key_tag).collect(),
         signing: s.signing.iter().map(|k| k.key_tag).collect(),
         cds: s.cds.iter().map(|k| k.key_tag).collect(),
     })

@@ -78,7 +78,18 @@ pub fn generate(
     role: Role,
     algorithm: Option<u8>,
 ) -> Result<Generated> {
-    new_key(cfg, operator, zone_arg, role, algorithm, false)
+    new_key(cfg, operator, zone_arg, role, algorithm, Mode::Roll)
+}
+
+/// How a new key enters the zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A successor (or the zone's first key of its role).
+    Roll,
+    /// A successor that skips the waits for caches (`roll --now`).
+    Emergency,
+    /// A key of a new algorithm (RFC 6781 §4.1.4).
+    AlgorithmRoll,
 }
 
 /// Why a new key of `role` and `alg` cannot be added to `keys` now, if so.
@@ -110,15 +121,14 @@ fn successor_refusal(keys: &[&state::KeyRecord], role: Role, alg: u8) -> Option<
     None
 }
 
-/// [`generate`]; `emergency` marks a successor that skips the waits for
-/// caches (`tldd keys roll --now`).
+/// [`generate`], the key entering as `mode` says.
 pub fn new_key(
     cfg: &Config,
     operator: &str,
     zone_arg: &str,
     role: Role,
     algorithm: Option<u8>,
-    emergency: bool,
+    mode: Mode,
 ) -> Result<Generated> {
     let zone = state::canonical_zone(cfg, zone_arg)?;
     let zcfg = cfg.zone(&zone).context("zone vanished")?;
@@ -138,12 +148,21 @@ pub fn new_key(
     intact::ensure_intact(&audit_path(cfg), &st, operator)?;
     let taken: Vec<u16> = st.zone_keys(&zone).map(|k| k.key_tag).collect();
     let existing: Vec<&state::KeyRecord> = st.zone_keys(&zone).collect();
-    if let Some(why) = successor_refusal(&existing, role, alg) {
+    let refusal = if mode == Mode::AlgorithmRoll {
+        existing
+            .iter()
+            .find(|k| k.state != KeyState::Retired && (k.state != KeyState::Active || k.algorithm == alg) && !(k.algorithm_roll && k.algorithm == alg && k.role != role))
+            .map(|k| format!("key {} is {} (algorithm {}); an algorithm roll starts from a zone whose keys are all active and of another algorithm", k.key_tag, k.state.as_str(), k.algorithm))
+    } else {
+        successor_refusal(&existing, role, alg)
+    };
+    if let Some(why) = refusal {
         bail!("zone {zone}: no new {} key: {why}", role.as_str());
     }
-    let successor = existing
-        .iter()
-        .any(|k| k.role == role && k.state == KeyState::Active);
+    let successor = mode == Mode::AlgorithmRoll
+        || existing
+            .iter()
+            .any(|k| k.role == role && k.state == KeyState::Active);
 
     let mut record = None;
     for _ in 0..TAG_COLLISION_TRIES {
@@ -189,7 +208,8 @@ pub fn new_key(
     };
     if successor {
         rec.state = KeyState::Created;
-        rec.emergency = emergency;
+        rec.emergency = mode == Mode::Emergency;
+        rec.algorithm_roll = mode == Mode::AlgorithmRoll;
     } else {
         rec.activated = Some(rec.created.clone());
     }

@@ -32,12 +32,26 @@
 //!
 //! # What is served ([`serving`])
 //! DNSKEY: every key `published`, `ready`, `active` or `retiring`. Zone
-//! data is signed by the `active` ZSKs; DNSKEY, CDS and CDNSKEY by every
-//! served KSK. CDS/CDNSKEY exist only while a KSK is `ready`.
+//! data is signed by the `presigned`, `active` and `withdrawn` ZSKs;
+//! DNSKEY, CDS and CDNSKEY by every KSK but a `created` or `retired` one.
+//! CDS/CDNSKEY exist only while a KSK is `ready`.
+//!
+//! - **Algorithm** (RFC 6781 §4.1.4, the conservative order): a KSK and a
+//!   ZSK of the new algorithm are `presigned`: they sign (the ZSK every
+//!   RRset, the KSK the DNSKEY RRset) without being published, and the
+//!   refresh adds the new algorithm's signature to every RRset first. Once
+//!   all carry it (`sigs_complete`) and the largest TTL, propagation_delay
+//!   and publish_safety passed, both are published (the ZSK `active`, the KSK
+//!   `published`), and the KSK goes on as in a KSK roll (`ready`, CDS for
+//!   it only, `ds_seen`, `active`). The old algorithm's keys stay `active`
+//!   until `parent_ds_ttl + propagation_delay + retire_safety` after that,
+//!   are then `withdrawn` (out of the DNSKEY RRset, still signing, for
+//!   resolvers holding the old DNSKEY RRset) and `retired` a DNSKEY TTL +
+//!   propagation_delay + retire_safety later, when the refresh removes
+//!   their signatures.
 //!
 //! # Limits
-//! No algorithm roll (RFC 6781 §4.1.4) yet: a key of a new algorithm is
-//! refused by `tldd keys generate` on a zone that already has keys. No CSK.
+//! No CSK (a key signing both) and no rolls while an algorithm roll runs.
 use super::state::{KeyRecord, KeyState, Role};
 use crate::config::RollTimings;
 use std::collections::HashSet;
@@ -53,6 +67,9 @@ pub struct Facts {
     /// (algorithm, key tag) of every key with a signature over zone data
     /// (anything but DNSKEY, CDS and CDNSKEY).
     pub signing: HashSet<(u8, u16)>,
+    /// The keys among `signing` whose signature is on every signed RRset
+    /// of zone data.
+    pub complete: HashSet<(u8, u16)>,
 }
 
 /// One change the machine asks for.
@@ -63,6 +80,8 @@ pub enum Action {
     Move { tag: u16, to: KeyState },
     /// A retiring ZSK has no signature left in the zone.
     SigsGone { tag: u16 },
+    /// An algorithm roll's presigned ZSK signs every RRset.
+    SigsComplete { tag: u16 },
     /// Generate a successor (automatic roll at the key's lifetime).
     Generate { role: Role, algorithm: u8 },
 }
@@ -107,23 +126,72 @@ fn active_since(k: &KeyRecord) -> Option<u64> {
     unix(&k.activated).or_else(|| unix(&Some(k.created.clone())))
 }
 
-/// A roll of this role and algorithm is under way.
+/// The new algorithm of an algorithm roll under way.
+pub fn algorithm_roll(keys: &[KeyRecord]) -> Option<u8> {
+    keys.iter()
+        .find(|k| k.algorithm_roll && k.state != KeyState::Retired)
+        .map(|k| k.algorithm)
+}
+
+/// A roll of this role and algorithm is under way (or any algorithm roll).
 fn rolling(keys: &[KeyRecord], role: Role, alg: u8) -> bool {
-    keys.iter().any(|k| {
-        k.role == role
-            && k.algorithm == alg
-            && matches!(
-                k.state,
-                KeyState::Created | KeyState::Published | KeyState::Ready | KeyState::Retiring
-            )
-    })
+    algorithm_roll(keys).is_some()
+        || keys.iter().any(|k| {
+            k.role == role
+                && k.algorithm == alg
+                && matches!(
+                    k.state,
+                    KeyState::Created | KeyState::Published | KeyState::Ready | KeyState::Retiring
+                )
+        })
+}
+
+/// An algorithm roll's new key of `role`.
+fn new_key(keys: &[KeyRecord], role: Role) -> Option<&KeyRecord> {
+    keys.iter()
+        .find(|k| k.algorithm_roll && k.role == role && k.state != KeyState::Retired)
 }
 
 /// The next event of key `k` among `keys` (the zone's records).
 pub fn next(k: &KeyRecord, keys: &[KeyRecord], t: &RollTimings, facts: &Facts) -> Option<Next> {
     let at = |what, at| Some(Next { what, at });
+    let t_alg = algorithm_roll(keys);
+    // An algorithm roll's old keys: withdrawn once the parent's DS for the
+    // new KSK has had its TTL, then removed once the DNSKEY TTL passed.
+    if t_alg.is_some_and(|a| a != k.algorithm) && k.state == KeyState::Active {
+        let ds = new_key(keys, Role::Ksk)
+            .filter(|n| n.state == KeyState::Active)
+            .and_then(|n| unix(&n.activated));
+        return match ds {
+            Some(a) => at(
+                "withdraw",
+                Some(a + t.parent_ds_ttl + t.propagation_delay + t.retire_safety),
+            ),
+            None => at("wait-new-ksk", None),
+        };
+    }
     match (k.role, k.state) {
+        (_, KeyState::Created) if k.algorithm_roll => at("presign", Some(facts.now)),
         (_, KeyState::Created) => at("publish", Some(facts.now)),
+        (Role::Zsk, KeyState::Presigned) => match unix(&k.sigs_complete) {
+            Some(c) => at(
+                "publish",
+                Some(c + facts.max_ttl + t.propagation_delay + t.publish_safety),
+            ),
+            None if facts.complete.contains(&(k.algorithm, k.key_tag)) => {
+                at("signatures-complete", Some(facts.now))
+            }
+            None => at("complete-signatures", None),
+        },
+        // Published with the new ZSK.
+        (Role::Ksk, KeyState::Presigned) => match new_key(keys, Role::Zsk) {
+            Some(z) if z.state == KeyState::Presigned => at("publish-with-zsk", None),
+            _ => at("publish", Some(facts.now)),
+        },
+        (_, KeyState::Withdrawn) => at(
+            "remove",
+            unix(&k.withdrawn).map(|w| w + t.dnskey_ttl + t.propagation_delay + t.retire_safety),
+        ),
         (Role::Zsk, KeyState::Published) => {
             at("activate", unix(&k.published).map(|p| p + pub_wait(k, t)))
         }
@@ -184,6 +252,29 @@ pub fn plan(keys: &[KeyRecord], t: &RollTimings, facts: &Facts) -> Vec<Action> {
         }
         let tag = k.key_tag;
         match (k.role, k.state, n.what) {
+            (_, KeyState::Created, "presign") => out.push(Action::Move {
+                tag,
+                to: KeyState::Presigned,
+            }),
+            (Role::Zsk, KeyState::Presigned, "signatures-complete") => {
+                out.push(Action::SigsComplete { tag })
+            }
+            (Role::Zsk, KeyState::Presigned, "publish") => out.push(Action::Move {
+                tag,
+                to: KeyState::Active,
+            }),
+            (Role::Ksk, KeyState::Presigned, "publish") => out.push(Action::Move {
+                tag,
+                to: KeyState::Published,
+            }),
+            (_, KeyState::Active, "withdraw") => out.push(Action::Move {
+                tag,
+                to: KeyState::Withdrawn,
+            }),
+            (_, KeyState::Withdrawn, "remove") => out.push(Action::Move {
+                tag,
+                to: KeyState::Retired,
+            }),
             (Role::Zsk, KeyState::Created, _) if k.emergency => out.push(Action::Move {
                 tag,
                 to: KeyState::Active,
@@ -266,10 +357,15 @@ pub fn apply(keys: &mut [KeyRecord], actions: &[Action], now: u64) -> Vec<(u16, 
                 else {
                     continue;
                 };
-                if k.state == KeyState::Created {
+                if k.state == KeyState::Created && *to != KeyState::Presigned {
+                    k.published = stamp.clone();
+                }
+                if k.state == KeyState::Presigned {
                     k.published = stamp.clone();
                 }
                 match to {
+                    KeyState::Presigned => k.presigned = stamp.clone(),
+                    KeyState::Withdrawn => k.withdrawn = stamp.clone(),
                     KeyState::Published => k.published = stamp.clone(),
                     KeyState::Ready => k.ready = stamp.clone(),
                     KeyState::Active => k.activated = stamp.clone(),
@@ -283,6 +379,11 @@ pub fn apply(keys: &mut [KeyRecord], actions: &[Action], now: u64) -> Vec<(u16, 
             Action::SigsGone { tag } => {
                 if let Some(k) = keys.iter_mut().find(|k| k.key_tag == *tag) {
                     k.sigs_gone = stamp.clone();
+                }
+            }
+            Action::SigsComplete { tag } => {
+                if let Some(k) = keys.iter_mut().find(|k| k.key_tag == *tag) {
+                    k.sigs_complete = stamp.clone();
                 }
             }
             Action::Generate { .. } => {}
@@ -325,29 +426,34 @@ pub fn settle(keys: &mut [KeyRecord], t: &RollTimings, facts: &Facts) -> Settled
 pub struct Serving<'a> {
     /// In the DNSKEY RRset.
     pub published: Vec<&'a KeyRecord>,
-    /// Signing: active ZSKs, and every served KSK (for DNSKEY, CDS, CDNSKEY).
+    /// Signing: ZSKs `presigned`, `active` or `withdrawn` sign zone data;
+    /// KSKs in any state but `created` and `retired` sign DNSKEY, CDS and
+    /// CDNSKEY.
     pub signing: Vec<&'a KeyRecord>,
     /// Named by CDS/CDNSKEY.
     pub cds: Vec<&'a KeyRecord>,
 }
 
+/// Whether a key in `state` signs (see [`Serving::signing`]).
+pub fn signs(role: Role, state: KeyState) -> bool {
+    match role {
+        Role::Zsk => matches!(
+            state,
+            KeyState::Presigned | KeyState::Active | KeyState::Withdrawn
+        ),
+        Role::Ksk => !matches!(state, KeyState::Created | KeyState::Retired),
+    }
+}
+
 /// The served key sets of `keys` (one zone's records).
 pub fn serving(keys: &[KeyRecord]) -> Serving<'_> {
-    let published: Vec<&KeyRecord> = keys.iter().filter(|k| k.state.is_published()).collect();
-    let signing = published
-        .iter()
-        .copied()
-        .filter(|k| k.role == Role::Ksk || k.state == KeyState::Active)
-        .collect();
-    let cds = published
-        .iter()
-        .copied()
-        .filter(|k| k.role == Role::Ksk && k.state == KeyState::Ready)
-        .collect();
     Serving {
-        published,
-        signing,
-        cds,
+        published: keys.iter().filter(|k| k.state.is_published()).collect(),
+        signing: keys.iter().filter(|k| signs(k.role, k.state)).collect(),
+        cds: keys
+            .iter()
+            .filter(|k| k.role == Role::Ksk && k.state == KeyState::Ready)
+            .collect(),
     }
 }
 

@@ -114,6 +114,11 @@ pub enum KeyState {
     /// Generated for a roll, not served yet: the zone's loop publishes it
     /// at its next key step.
     Created,
+    /// An algorithm roll's new key: it signs (a ZSK the zone data, a KSK
+    /// the DNSKEY RRset) but is not in the DNSKEY RRset yet, so that every
+    /// RRset carries the new algorithm's signature before any resolver
+    /// sees the new algorithm's keys (RFC 6781 §4.1.4).
+    Presigned,
     /// In the DNSKEY RRset; a ZSK does not sign yet (pre-publication), a
     /// KSK already signs the DNSKEY RRset (double signature).
     Published,
@@ -126,6 +131,10 @@ pub enum KeyState {
     /// signatures are gone from the zone and from caches; a KSK still
     /// signs the DNSKEY RRset until the parent's old DS has expired.
     Retiring,
+    /// An algorithm roll's old key after the parent's DS moved on: out of
+    /// the DNSKEY RRset, still signing until resolvers holding the old
+    /// DNSKEY RRset have let it go.
+    Withdrawn,
     /// Neither; kept for the record.
     Retired,
 }
@@ -135,6 +144,8 @@ impl KeyState {
     pub fn as_str(self) -> &'static str {
         match self {
             KeyState::Created => "created",
+            KeyState::Presigned => "presigned",
+            KeyState::Withdrawn => "withdrawn",
             KeyState::Published => "published",
             KeyState::Ready => "ready",
             KeyState::Active => "active",
@@ -199,6 +210,19 @@ pub struct KeyRecord {
     /// When its DNSKEY was withdrawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed: Option<String>,
+    /// An algorithm roll's new key: when it started signing unpublished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presigned: Option<String>,
+    /// An algorithm roll's new ZSK: when every RRset first carried its
+    /// signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigs_complete: Option<String>,
+    /// An algorithm roll's old key: when its DNSKEY left the zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<String>,
+    /// Made for an algorithm roll (RFC 6781 §4.1.4).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub algorithm_roll: bool,
     /// Made by an emergency roll (`tldd keys roll --now`): the waits for
     /// caches are skipped (the DS wait of a KSK is not).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -474,6 +498,10 @@ pub fn new_record(zone: &str, key: &KeyPair, role: Role) -> KeyRecord {
         retiring: None,
         sigs_gone: None,
         removed: None,
+        presigned: None,
+        sigs_complete: None,
+        withdrawn: None,
+        algorithm_roll: false,
         emergency: false,
     }
 }

@@ -156,12 +156,14 @@ pub(crate) fn sign_for_serving(
     let opts = crate::signer::SignOptions::from_config(dnssec)
         .map_err(|e| anyhow::anyhow!("zone {origin}: {e}"))?;
     let mut signed = zone;
-    crate::signer::sign_as_keys_say(cfg, origin, &mut signed, dnssec, &opts, &|_| {})?;
+    let (_, unpublished) =
+        crate::signer::sign_as_keys_say(cfg, origin, &mut signed, dnssec, &opts, &|_| {})?;
     let keys = signed
         .apex
         .get(tldd_zone::rdata::DNSKEY)
         .map_or(0, |s| s.rdatas().count());
-    if let Err(e) = crate::signer::verify(&signed) {
+    let now = crate::signer::sign::unix_now() as u32;
+    if let Err(e) = crate::signer::verify_sampled_with(&signed, now, 1, &unpublished) {
         m.verify_failures.with_label_values(&[origin]).inc();
         anyhow::bail!("zone {origin}: the signed version failed verification, not serving it: {e}");
     }
@@ -245,10 +247,10 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
         // A signed zone with `[zone.dnssec]` gets its updates re-signed.
         let resigner = match (&z.dnssec, z.primary) {
             (Some(d), None) => {
-                let keys = crate::signer::serving_keys(&cfg, &origin_text)
+                let loaded = crate::signer::serving_keys(&cfg, &origin_text)
                     .with_context(|| format!("zone {origin_text}: signing keys"))?
-                    .1
-                    .signing_keys();
+                    .1;
+                let keys = loaded.signing_keys();
                 let opts = crate::signer::SignOptions::from_config(d)
                     .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
                 Some(crate::signer::resign::Resigner {
@@ -256,6 +258,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
                     opts,
                     refresh_window: d.refresh_window(),
                     jitter: d.jitter(),
+                    unpublished: loaded.unpublished_signers(),
                 })
             }
             _ => None,

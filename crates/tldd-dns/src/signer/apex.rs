@@ -33,6 +33,9 @@ pub struct ApexKeys {
     pub cdnskey: Vec<Vec<u8>>,
     /// TTL of the three RRsets (`dnskey_ttl`).
     pub ttl: u32,
+    /// (algorithm, key tag) of the KSKs that sign them (empty: not
+    /// checked); RRsets signed by others are re-signed.
+    pub signers: Vec<(u8, u16)>,
 }
 
 /// The apex key RRsets for a zone (lower-case wire `origin`) whose key
@@ -47,12 +50,16 @@ pub fn apex_keys(
     ttl: u32,
     digests: &[u8],
 ) -> ApexKeys {
-    let published: Vec<u16> = loaded.published.iter().map(|(r, _)| r.key_tag).collect();
+    let published = &loaded.published;
     let mut out = ApexKeys {
         ttl,
         ..ApexKeys::default()
     };
-    for (r, k) in &loaded.published {
+    for (r, k) in loaded
+        .keys
+        .iter()
+        .filter(|(r, _)| published.contains(&r.key_tag))
+    {
         out.publish.push(k.dnskey_rdata().to_vec());
         if loaded.cds.contains(&r.key_tag) {
             out.cdnskey.push(k.dnskey_rdata().to_vec());
@@ -68,7 +75,27 @@ pub fn apex_keys(
             out.withdraw.push((r.algorithm, r.key_tag));
         }
     }
+    for (r, _) in &loaded.keys {
+        if r.role == crate::keys::state::Role::Ksk && loaded.signing.contains(&r.key_tag) {
+            out.signers.push((r.algorithm, r.key_tag));
+        }
+    }
     out
+}
+
+/// Whether `set` is signed by exactly the keys `signers` (any, when empty).
+fn signed_by_exactly(set: Option<&RRset>, signers: &[(u8, u16)]) -> bool {
+    let Some(set) = set else { return true };
+    if signers.is_empty() {
+        return true;
+    }
+    let mut have: Vec<(u8, u16)> = set.sigs().filter_map(super::refresh::signed_by).collect();
+    let mut want = signers.to_vec();
+    have.sort_unstable();
+    have.dedup();
+    want.sort_unstable();
+    want.dedup();
+    have == want
 }
 
 fn same_set(a: Option<&RRset>, rdatas: &[Vec<u8>], ttl: u32) -> bool {
@@ -113,6 +140,9 @@ pub fn is_current(zone: &Zone, keys: &ApexKeys) -> bool {
     same_set(zone.apex.get(DNSKEY), &dnskeys(zone, keys), keys.ttl)
         && same_set(zone.apex.get(CDS), &keys.cds, keys.ttl)
         && same_set(zone.apex.get(CDNSKEY), &keys.cdnskey, keys.ttl)
+        && [DNSKEY, CDS, CDNSKEY]
+            .iter()
+            .all(|&t| signed_by_exactly(zone.apex.get(t), &keys.signers))
 }
 
 /// Puts the key RRsets into `zone`, signed by `signer`'s KSKs, and
@@ -269,6 +299,7 @@ mod tests {
             cds: vec![],
             cdnskey: vec![],
             ttl: 60,
+            signers: vec![],
         };
         assert!(is_current(&zone, &base));
         // The new KSK published with its CDS.

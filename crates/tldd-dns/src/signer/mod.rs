@@ -32,8 +32,8 @@ pub use key::{SigningKey, TestKey};
 pub use rrsig::Scratch;
 pub use sign::{sign_in_place, sign_zone, SignError, SignOptions, SignStats, Signer};
 pub use verify::{
-    verify, verify_at, verify_changed, verify_names, verify_rrsets, verify_sampled, Unchanged,
-    VerifyError, VerifyStats,
+    verify, verify_at, verify_changed, verify_changed_with, verify_names, verify_rrsets,
+    verify_rrsets_with, verify_sampled, verify_sampled_with, Unchanged, VerifyError, VerifyStats,
 };
 
 use crate::config::Config;
@@ -105,7 +105,9 @@ pub fn serving_keys(
 /// Full signing as the key state says (`tldd serve` on a zone file,
 /// `tldd sign`): the signing keys sign, every published key is in the
 /// DNSKEY RRset (a pre-published ZSK too), and a KSK waiting for the
-/// parent has its CDS and CDNSKEY ([`apex`]).
+/// parent has its CDS and CDNSKEY ([`apex`]). Returns the DNSKEY RDATA of
+/// the keys that signed without being published (verify with them:
+/// [`verify_sampled_with`]).
 pub fn sign_as_keys_say(
     cfg: &Config,
     origin: &str,
@@ -113,7 +115,7 @@ pub fn sign_as_keys_say(
     dnssec: &crate::config::DnssecConfig,
     opts: &SignOptions,
     progress: &(dyn Fn(u64) + Sync),
-) -> anyhow::Result<SignStats> {
+) -> anyhow::Result<(SignStats, Vec<Vec<u8>>)> {
     let (records, loaded) = serving_keys(cfg, origin)?;
     let keys = loaded.signing_keys();
     let stats = sign_in_place(zone, opts, &keys, progress)
@@ -130,5 +132,5 @@ pub fn sign_as_keys_say(
         .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
     apex::put_keys(zone, &keyset, &signer, &mut Scratch::default())
         .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
-    Ok(stats)
+    Ok((stats, loaded.unpublished_signers()))
 }

@@ -92,10 +92,11 @@ fn is_key_rrset(t: u16) -> bool {
     matches!(t, DNSKEY | CDS | CDNSKEY)
 }
 
-/// [`due`], and before anything due by expiry: every RRset of zone data
-/// with a signature by a key that is not among `zsks` (the signing ZSKs;
-/// empty: no such check), which is how a ZSK roll replaces the retiring
-/// key's signatures.
+/// [`due`], and before anything due by expiry: every signed RRset of zone
+/// data with a signature by a key that is not among `zsks` (the signing
+/// ZSKs; empty: no such check) or without one of theirs: how a ZSK roll
+/// replaces the retiring key's signatures, and an algorithm roll adds the
+/// new algorithm's before its keys are published.
 pub fn due_with(
     zone: &Zone,
     now: u32,
@@ -110,9 +111,13 @@ pub fn due_with(
         }
         if !zsks.is_empty()
             && !is_key_rrset(set.rtype)
-            && set
+            && set.sigs().next().is_some()
+            && (set
                 .sigs()
                 .any(|s| signed_by(s).is_none_or(|k| !zsks.contains(&k)))
+                || zsks
+                    .iter()
+                    .any(|z| !set.sigs().any(|s| signed_by(s) == Some(*z))))
         {
             found.push((i64::MIN, owner.into(), set.clone()));
             return;
@@ -156,6 +161,9 @@ pub struct KeyUse {
     /// (algorithm, key tag) of every key with a signature over zone data
     /// (not DNSKEY, CDS, CDNSKEY).
     pub signing: std::collections::HashSet<(u8, u16)>,
+    /// The keys among `signing` with a signature on every signed RRset of
+    /// zone data.
+    pub complete: std::collections::HashSet<(u8, u16)>,
     /// The earliest RRSIG expiration (unix seconds, RFC 4034 §3.1.5 time
     /// taken as after `now`'s era).
     pub earliest_expiry: Option<u64>,
@@ -166,18 +174,35 @@ pub fn key_use(zone: &Zone, now: u64) -> KeyUse {
     let mut u = KeyUse {
         max_ttl: 0,
         signing: Default::default(),
+        complete: Default::default(),
         earliest_expiry: None,
     };
     let mut left: Option<i64> = None;
+    let mut per_key: std::collections::HashMap<(u8, u16), usize> = Default::default();
+    let mut signed = 0usize;
+    let mut keys: Vec<(u8, u16)> = Vec::new();
     tldd_zone::records::for_each_rrset(zone, |_, set| {
         u.max_ttl = u.max_ttl.max(set.ttl);
         if let Some(l) = time_left(set, now as u32) {
             left = Some(left.map_or(l, |x| x.min(l)));
         }
-        if !is_key_rrset(set.rtype) {
-            u.signing.extend(set.sigs().filter_map(signed_by));
+        if !is_key_rrset(set.rtype) && set.sigs().next().is_some() {
+            signed += 1;
+            keys.clear();
+            keys.extend(set.sigs().filter_map(signed_by));
+            keys.sort_unstable();
+            keys.dedup();
+            for k in &keys {
+                *per_key.entry(*k).or_default() += 1;
+            }
         }
     });
+    u.signing = per_key.keys().copied().collect();
+    u.complete = per_key
+        .into_iter()
+        .filter(|(_, n)| *n == signed)
+        .map(|(k, _)| k)
+        .collect();
     u.earliest_expiry = left.map(|l| (now as i64 + l).max(0) as u64);
     u
 }

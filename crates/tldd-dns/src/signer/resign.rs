@@ -40,6 +40,9 @@ pub struct Resigner {
     /// Up to this many seconds off each refresh pass's validity, at
     /// random (`signature_jitter`).
     pub jitter: u32,
+    /// DNSKEY RDATA of keys whose signatures are in the zone without
+    /// their DNSKEY (an algorithm roll's): the verifier accepts them.
+    pub unpublished: Vec<Vec<u8>>,
 }
 
 /// Records a re-signing pass removed and added.

@@ -153,8 +153,30 @@ impl Drop for Batch<'_, '_> {
 pub type Unchanged<'a> = dyn Fn(&[u8], &RRset) -> bool + Sync + 'a;
 
 impl<'z> Ctx<'z> {
-    fn new(zone: &'z Zone, now: u32, one_in: u32, unchanged: Option<&'z Unchanged<'z>>) -> Self {
-        let (keys, algs) = zone_keys(zone);
+    fn new(
+        zone: &'z Zone,
+        now: u32,
+        one_in: u32,
+        unchanged: Option<&'z Unchanged<'z>>,
+        extra: &[Vec<u8>],
+    ) -> Self {
+        let (mut keys, algs) = zone_keys(zone);
+        // Keys that sign without being published (an algorithm roll's):
+        // their signatures must verify, their algorithm is not required.
+        for rd in extra {
+            if rd.len() >= 5
+                && !keys
+                    .iter()
+                    .any(|k| k.public[..] == rd[4..] && k.alg == rd[3])
+            {
+                keys.push(Key {
+                    tag: super::key::key_tag(rd),
+                    alg: rd[3],
+                    public: rd[4..].to_vec(),
+                    private: selfcheck::lookup(&rd[4..]),
+                });
+            }
+        }
         Ctx {
             zone,
             one_in,
@@ -323,7 +345,18 @@ pub fn verify_at(zone: &Zone, now: u32) -> Result<VerifyStats, VerifyError> {
 /// apex and other names' signatures and the whole chain are always
 /// checked). `one_in` = 1 is [`verify_at`]. For `tldd sign --verify-one-in`.
 pub fn verify_sampled(zone: &Zone, now: u32, one_in: u32) -> Result<VerifyStats, VerifyError> {
-    let ctx = Ctx::new(zone, now, one_in, None);
+    verify_sampled_with(zone, now, one_in, &[])
+}
+
+/// [`verify_sampled`], also accepting signatures of the unpublished keys
+/// `extra` (DNSKEY RDATA; an algorithm roll's presigned or withdrawn keys).
+pub fn verify_sampled_with(
+    zone: &Zone,
+    now: u32,
+    one_in: u32,
+    extra: &[Vec<u8>],
+) -> Result<VerifyStats, VerifyError> {
+    let ctx = Ctx::new(zone, now, one_in, None, extra);
     if ctx.keys.is_empty() {
         ctx.problem(|| "no DNSKEY RRset with zone keys at the apex".into());
     }
@@ -537,7 +570,19 @@ pub fn verify_changed(
     now: u32,
     unchanged: Option<&Unchanged<'_>>,
 ) -> Result<(), VerifyError> {
-    let ctx = Ctx::new(zone, now, 1, unchanged);
+    verify_changed_with(zone, names, now, unchanged, &[])
+}
+
+/// [`verify_changed`] with unpublished signing keys (see
+/// [`verify_sampled_with`]).
+pub fn verify_changed_with(
+    zone: &Zone,
+    names: &[&[u8]],
+    now: u32,
+    unchanged: Option<&Unchanged<'_>>,
+    extra: &[Vec<u8>],
+) -> Result<(), VerifyError> {
+    let ctx = Ctx::new(zone, now, 1, unchanged, extra);
     let Some(chain) = &zone.nsec3 else {
         return Err(VerifyError {
             problems: vec!["no NSEC3 chain".into()],
@@ -634,7 +679,18 @@ pub fn verify_changed(
 /// against `zone`'s DNSKEY RRset: what a signature refresh re-made, whose
 /// data and chain did not change. Parallel over the sets.
 pub fn verify_rrsets(zone: &Zone, sets: &[(&[u8], &RRset)], now: u32) -> Result<(), VerifyError> {
-    let ctx = Ctx::new(zone, now, 1, None);
+    verify_rrsets_with(zone, sets, now, &[])
+}
+
+/// [`verify_rrsets`] with unpublished signing keys (see
+/// [`verify_sampled_with`]).
+pub fn verify_rrsets_with(
+    zone: &Zone,
+    sets: &[(&[u8], &RRset)],
+    now: u32,
+    extra: &[Vec<u8>],
+) -> Result<(), VerifyError> {
+    let ctx = Ctx::new(zone, now, 1, None, extra);
     sets.par_chunks(256).for_each(|chunk| {
         let mut b = ctx.batch();
         for (owner, set) in chunk {

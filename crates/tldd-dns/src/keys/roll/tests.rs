@@ -33,6 +33,10 @@ fn key(tag: u16, role: Role, state: KeyState, t0: u64) -> KeyRecord {
         retiring: None,
         sigs_gone: None,
         removed: None,
+        presigned: None,
+        sigs_complete: None,
+        withdrawn: None,
+        algorithm_roll: false,
         emergency: false,
     }
 }
@@ -59,17 +63,31 @@ fn run(keys: &mut Vec<KeyRecord>, mut now: u64, until: u64) -> Vec<(u64, u16, Ke
             now,
             max_ttl: 7,
             signing: signing.clone(),
+            complete: signing.clone(),
         };
         let (moved, _) = settle(keys, &T, &facts);
         for (tag, st) in moved {
             seen.push((now, tag, st));
         }
         let s = serving(keys);
-        // Every key that signs zone data or has signatures is published.
+        // Every key that signs zone data or has signatures is published,
+        // or an algorithm roll's key (verified, ignored by resolvers).
         for (_, tag) in &signing {
             assert!(
-                s.published.iter().any(|k| k.key_tag == *tag),
+                s.published.iter().any(|k| k.key_tag == *tag)
+                    || keys.iter().any(|k| k.key_tag == *tag
+                        && (k.algorithm_roll
+                            || k.state == KeyState::Withdrawn
+                            || keys.iter().any(|n| n.algorithm_roll))),
                 "{now}: key {tag} has signatures but is not published"
+            );
+        }
+        // Every algorithm of the DNSKEY RRset signs the zone (RFC 4035 §2.2).
+        for k in &s.published {
+            assert!(
+                signing.iter().any(|(a, _)| *a == k.algorithm),
+                "{now}: algorithm {} published without signatures",
+                k.algorithm
             );
         }
         // The refresh replaces old signatures one second after a change.
@@ -135,6 +153,7 @@ fn a_retiring_zsk_waits_for_its_signatures() {
         now: 5000,
         max_ttl: 7,
         signing: [(13, 2), (13, 3)].into_iter().collect(),
+        complete: [(13, 3)].into_iter().collect(),
     };
     assert!(plan(&keys, &T, &facts).is_empty());
     let n = next(&keys[1], &keys, &T, &facts).unwrap();
@@ -210,4 +229,50 @@ fn keys_from_state_version_1_roll_from_their_creation() {
     };
     assert_eq!(next_due(&keys, &T, &facts), Some(1000));
     assert_eq!(unix(&Some(rfc3339(1_800_000_000))), Some(1_800_000_000));
+}
+
+#[test]
+fn algorithm_roll_signs_first_publishes_then_withdraws() {
+    let mut keys = vec![
+        key(1, Role::Ksk, KeyState::Active, 0),
+        key(2, Role::Zsk, KeyState::Active, 0),
+        key(3, Role::Ksk, KeyState::Created, 100),
+        key(4, Role::Zsk, KeyState::Created, 100),
+    ];
+    for k in &mut keys[2..] {
+        k.algorithm = 15;
+        k.algorithm_roll = true;
+    }
+    let seen = run(&mut keys, 100, 200);
+    assert_eq!(
+        seen,
+        vec![
+            (100, 3, KeyState::Presigned),
+            (100, 4, KeyState::Presigned),
+            // Signatures complete at 101; max TTL 7 + 5 + 2 later.
+            (115, 4, KeyState::Active),
+            (115, 3, KeyState::Published),
+            (132, 3, KeyState::Ready),
+        ]
+    );
+    let s = serving(&keys);
+    assert_eq!(tags(&s.published), vec![1, 2, 3, 4]);
+    assert_eq!(tags(&s.cds), vec![3]);
+    keys[2].ds_seen = Some(rfc3339(300));
+    let seen = run(&mut keys, 300, 400);
+    assert_eq!(
+        seen,
+        vec![
+            (300, 3, KeyState::Active),
+            // parent_ds_ttl 20 + 5 + 3 after the DS was seen.
+            (328, 1, KeyState::Withdrawn),
+            (328, 2, KeyState::Withdrawn),
+            // dnskey_ttl 10 + 5 + 3 later.
+            (346, 1, KeyState::Retired),
+            (346, 2, KeyState::Retired),
+        ]
+    );
+    let s = serving(&keys);
+    assert_eq!(tags(&s.published), vec![3, 4]);
+    assert_eq!(tags(&s.signing), vec![3, 4]);
 }
