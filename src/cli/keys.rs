@@ -174,6 +174,15 @@ pub enum KeysCommand {
         #[arg(long)]
         key: u16,
     },
+    /// Cancel a roll whose new key is still `created` (not served yet): the
+    /// key is marked `retired`, audited, never deleted.
+    Cancel {
+        #[arg(long)]
+        zone: String,
+        /// Key tag of the `created` key.
+        #[arg(long)]
+        key: u16,
+    },
     /// Show the HSM token: label, session pool size, which algorithms it can do.
     ///
     /// Logs in with the configured PIN, so it is also the PIN check.
@@ -346,6 +355,10 @@ pub fn run(args: KeysArgs) -> Result<()> {
             if let Some(g) = made.first() {
                 report_poke(&cfg, &g.record.zone)?;
             }
+        }
+        KeysCommand::Cancel { zone, key } => {
+            let r = keys::lifecycle::cancel(&cfg, &operator, &zone, key)?;
+            println!("{} {} {}: retired before it was served", r.zone, r.role.as_str(), r.key_tag);
         }
         KeysCommand::DsSeen { zone, key } => {
             let r = keys::lifecycle::ds_seen(&cfg, &operator, &zone, key)?;

@@ -31,6 +31,14 @@ pub struct Metrics {
     pub signatures_refreshed: IntCounterVec,
     /// RRsets whose signatures are due for refresh after the last pass.
     pub signature_refresh_pending: IntGaugeVec,
+    /// 1 while the zone's HSM keys sign, 0 after a signing call failed
+    /// (zones with `keystore = "hsm"` only).
+    pub hsm_up: IntGaugeVec,
+    /// Seconds until the zone's earliest RRSIG expiry (at the last key step).
+    pub signature_expiry: IntGaugeVec,
+    /// Seconds until the zone's next key event (-1: none scheduled, or one
+    /// that waits for something without a time, such as the parent's DS).
+    pub key_next_event: IntGaugeVec,
     /// UPDATE outcomes: `result` is "accepted" or the refusal reason.
     pub updates: IntCounterVec,
     /// Seconds from an UPDATE's arrival to its version being served.
@@ -233,6 +241,24 @@ impl Metrics {
                 &registry,
                 "tldd_signature_refresh_pending",
                 "RRsets with signatures inside the refresh window after the last refresh pass",
+                &["zone"],
+            ),
+            hsm_up: gauge(
+                &registry,
+                "tldd_hsm_up",
+                "1 while the zone's HSM keys sign, 0 after a signing call failed",
+                &["zone"],
+            ),
+            signature_expiry: gauge(
+                &registry,
+                "tldd_signature_earliest_expiry_seconds",
+                "Seconds until the zone's earliest RRSIG expires",
+                &["zone"],
+            ),
+            key_next_event: gauge(
+                &registry,
+                "tldd_key_next_event_seconds",
+                "Seconds until the zone's next key rollover event (-1: none with a time)",
                 &["zone"],
             ),
             zone_load_seconds: load,

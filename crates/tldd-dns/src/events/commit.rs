@@ -58,6 +58,8 @@ impl ZoneLoop {
                 Ok(s) => serial = s,
                 Err(e) => {
                     tracing::error!(zone = %self.origin_text, "update batch not committed: {e:#}");
+                    // An HSM that stopped signing is the usual cause.
+                    self.probe_signer();
                     for ((_, _, reply), r) in batch.into_iter().zip(results) {
                         let _ = reply.send(r.and(Err(Refusal {
                             rcode: rcode::SERVFAIL,
@@ -97,6 +99,7 @@ impl ZoneLoop {
             let r = rs
                 .resign(&state.zone, &mut next.zone, &diff.owners())
                 .map_err(|e| anyhow::anyhow!("re-signing: {e}"))?;
+            self.signer_ok();
             let names: Vec<&[u8]> = r.names.iter().map(|n| &**n).collect();
             let now = crate::signer::sign::unix_now() as u32;
             // Version N was verified; only what differs from it needs the
@@ -215,7 +218,7 @@ impl ZoneLoop {
                 return 0;
             }
             Err(e) => {
-                tracing::error!(zone = %self.origin_text, "signature refresh failed: {e}");
+                tracing::error!(zone = %self.origin_text, "signature refresh failed (retried at the next tick): {e}");
                 return 0;
             }
         };

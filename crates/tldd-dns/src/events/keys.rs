@@ -34,6 +34,8 @@ pub struct KeyCtx {
     /// `ksk_submission` servers: the parent's, polled for a ready KSK's
     /// DS (empty: `tldd keys ds-seen` only).
     pub parents: Vec<std::net::SocketAddr>,
+    /// The keystore is an HSM (`tldd_hsm_up` is kept).
+    pub hsm: bool,
 }
 
 /// Longest a loop goes without re-reading its key state.
@@ -178,6 +180,15 @@ impl ZoneLoop {
             run.resign_at = Some(Instant::now());
         }
         let next_due = roll::next_due(&recs, &t, &facts);
+        let m = &self.metrics;
+        m.key_next_event
+            .with_label_values(&[&origin])
+            .set(next_due.map_or(-1, |at| at.saturating_sub(now) as i64));
+        if let Some(exp) = used.earliest_expiry {
+            m.signature_expiry
+                .with_label_values(&[&origin])
+                .set(exp as i64 - now as i64);
+        }
         let wait = next_due.map_or(IDLE, |at| {
             Duration::from_secs(at.saturating_sub(now)).min(IDLE)
         });
@@ -193,6 +204,45 @@ impl ZoneLoop {
 }
 
 impl ZoneLoop {
+    /// Checks that the zone's signing keys sign (one small signature
+    /// each): for an HSM keystore, `tldd_hsm_up` and a log line when it
+    /// goes away or comes back. Run at every refresh tick.
+    pub(super) fn probe_signer(&mut self) {
+        let (Some(kc), Some(rs)) = (&self.keyctx, &self.resigner) else {
+            return;
+        };
+        if !kc.hsm {
+            return;
+        }
+        let failed = rs
+            .keys
+            .iter()
+            .find_map(|k| crate::signer::SigningKey::sign(k, b"tldd signer probe").err());
+        match failed {
+            None => self.signer_ok(),
+            Some(e) => {
+                let g = self.metrics.hsm_up.with_label_values(&[&self.origin_text]);
+                if g.get() != 0 {
+                    tracing::error!(zone = %self.origin_text, "the HSM does not sign ({e}): the last signed version stays served, updates are answered SERVFAIL and retried by their senders, signatures are refreshed once it is back; watch tldd_signature_earliest_expiry_seconds");
+                }
+                g.set(0);
+            }
+        }
+    }
+
+    /// A signing call of an HSM zone succeeded: `tldd_hsm_up` 1 (and the
+    /// return logged when it was down).
+    pub(super) fn signer_ok(&self) {
+        if !self.keyctx.as_ref().is_some_and(|k| k.hsm) {
+            return;
+        }
+        let g = self.metrics.hsm_up.with_label_values(&[&self.origin_text]);
+        if g.get() == 0 {
+            tracing::info!(zone = %self.origin_text, "the HSM signs again: updates and signature refresh resume");
+        }
+        g.set(1);
+    }
+
     /// With `ksk_submission` servers and a KSK `ready` for the parent:
     /// asks each of them for the zone's DS (a task on the runtime; the
     /// answer comes back as [`super::Event::ParentDs`]). Again every

@@ -350,6 +350,7 @@ impl ZoneLoop {
         match timer {
             Timer::Resign => {
                 run.resign_at = self.resign_every.map(|every| Instant::now() + every);
+                self.probe_signer();
                 let pending = self.refresh_signatures(run);
                 if run.replacing {
                     // A ZSK roll: the retiring key's signatures go first;

@@ -111,6 +111,37 @@ pub fn ds_seen(cfg: &Config, operator: &str, zone_arg: &str, tag: u16) -> Result
     Ok(rec)
 }
 
+/// Cancels a roll before its key was served: key `tag` must be `created`
+/// (the zone's loop has not published it yet); it becomes `retired`.
+pub fn cancel(cfg: &Config, operator: &str, zone_arg: &str, tag: u16) -> Result<KeyRecord> {
+    let zone = state::canonical_zone(cfg, zone_arg)?;
+    let dir = state::ensure_keys_dir(cfg)?;
+    let _lock = StateLock::acquire(&dir)?;
+    let mut st = StateFile::load(&dir)?;
+    intact::ensure_intact(&audit_path(cfg), &st, operator)?;
+    let Some(k) = st
+        .keys
+        .iter_mut()
+        .find(|k| k.zone == zone && k.key_tag == tag && k.state != KeyState::Retired)
+    else {
+        bail!("zone {zone} has no live key with tag {tag}; see `tldd keys status --zone {zone}`");
+    };
+    if k.state != KeyState::Created {
+        bail!(
+            "key {tag} of {zone} is {}: it has been served, so only its roll can take it \
+             out (a served key withdrawn at once would break validation for resolvers that \
+             cached it)",
+            k.state.as_str()
+        );
+    }
+    k.state = KeyState::Retired;
+    k.removed = Some(audit::now_rfc3339());
+    let rec = k.clone();
+    st.save(&dir)?;
+    audit::append(&audit_path(cfg), event(operator, "cancel", &rec))?;
+    Ok(rec)
+}
+
 /// The zone's key records, in state-file order (retired ones included).
 pub fn zone_records(cfg: &Config, zone: &str) -> Result<Vec<KeyRecord>> {
     let st = StateFile::load(&state::keys_dir(cfg))?;

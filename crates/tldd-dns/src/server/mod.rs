@@ -303,6 +303,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
                     dnskey_ttl: d.dnskey_ttl(),
                     cds_digests: d.cds_digest_types.clone(),
                     parents: d.ksk_submission.parents(),
+                    hsm: d.keystore == crate::config::KeystoreKind::Hsm,
                 }),
                 _ => None,
             },
