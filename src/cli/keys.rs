@@ -358,7 +358,12 @@ pub fn run(args: KeysArgs) -> Result<()> {
         }
         KeysCommand::Cancel { zone, key } => {
             let r = keys::lifecycle::cancel(&cfg, &operator, &zone, key)?;
-            println!("{} {} {}: retired before it was served", r.zone, r.role.as_str(), r.key_tag);
+            println!(
+                "{} {} {}: retired before it was served",
+                r.zone,
+                r.role.as_str(),
+                r.key_tag
+            );
         }
         KeysCommand::DsSeen { zone, key } => {
             let r = keys::lifecycle::ds_seen(&cfg, &operator, &zone, key)?;

@@ -14,6 +14,7 @@ mod dnssec_answers;
 mod dnssec_peers;
 mod dnssec_refresh;
 mod dnssec_resolver;
+mod hsm_outage;
 mod keys_hsm;
 mod keys_hsm_lib;
 mod keys_roll;

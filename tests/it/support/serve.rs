@@ -58,7 +58,26 @@ impl Server {
     /// As [`Server::start_with_config`]; a tldd that exits before it
     /// listens (it refused its config or its store) is `Err(its log)`.
     pub fn try_start_with_config(path: &Path, dir: tempfile::TempDir) -> Result<Server, String> {
-        let mut child = Command::new(BIN)
+        Self::try_start_with_env(path, dir, &[])
+    }
+
+    /// [`Server::start_with_config`] with extra environment variables
+    /// (`SOFTHSM2_CONF` for a server whose keys are in a SoftHSM2 token).
+    pub fn start_with_env(path: &Path, dir: tempfile::TempDir, env: &[(&str, &Path)]) -> Server {
+        Self::try_start_with_env(path, dir, env)
+            .unwrap_or_else(|log| panic!("tldd exited early; log: {log}"))
+    }
+
+    fn try_start_with_env(
+        path: &Path,
+        dir: tempfile::TempDir,
+        env: &[(&str, &Path)],
+    ) -> Result<Server, String> {
+        let mut cmd = Command::new(BIN);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .args(["serve", "-c"])
             .arg(path)
             .env("RUST_LOG", "info")

@@ -36,11 +36,24 @@
 //!   (first line). It is kept in a `secrecy` wrapper, never logged, never put
 //!   in an error message.
 //!
+//! * **A token that went away** (unplugged, a network HSM unreachable, a
+//!   SoftHSM2 token directory moved away) fails every call; once it is back
+//!   some modules (SoftHSM2 among them) keep failing until they are
+//!   re-initialised. So when a signature fails because the token or its key
+//!   cannot be reached ([`is_lost`]), the token is recovered: idle sessions
+//!   dropped, `C_Finalize` and `C_Initialize` on the module, the slot found
+//!   again by label, and the signature tried once more ([`Token::recover`],
+//!   at most once every [`RECOVER_EVERY`]). Callers see a failure while the
+//!   token is away and success as soon as it is back.
+//!
 //! # Limits
 //!
 //! The first PIN used for a (module, token) in a process is the one kept.
 //! Tokens are matched by label only (first slot whose token has that
 //! label). No `C_WaitForSlotEvent`: recovery is on the next call.
+//! Recovery re-initialises the whole module: with two tokens of one module
+//! in use, the other one's sessions are lost too and recovered on its own
+//! next failure.
 use super::dnskey::{self, ECDSAP256SHA256, ED25519, RSASHA256};
 use super::{KeyError, PublicInfo, SignError};
 use crate::config::HsmConfig;
@@ -121,10 +134,17 @@ struct Registry {
     tokens: HashMap<(PathBuf, String), Arc<Token>>,
 }
 
+/// Least time between two recoveries of a token.
+pub const RECOVER_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A PKCS#11 token: its slot, a logged-in session pool, its mechanisms.
 pub struct Token {
     ctx: Pkcs11,
-    slot: Slot,
+    /// The module's path (for [`Token::recover`]).
+    module: PathBuf,
+    slot: RwLock<Slot>,
+    /// When [`Token::recover`] last ran.
+    recovered: Mutex<Option<std::time::Instant>>,
     label: String,
     pin: AuthPin,
     mechanisms: Vec<MechanismType>,
@@ -234,7 +254,9 @@ impl Token {
         };
         let token = Arc::new(Token {
             ctx,
-            slot,
+            module: cfg.module.clone(),
+            slot: RwLock::new(slot),
+            recovered: Mutex::new(None),
             label,
             pin,
             mechanisms,
@@ -274,11 +296,81 @@ impl Token {
         need.iter().all(|m| self.mechanisms.contains(m))
     }
 
+    fn slot(&self) -> Slot {
+        *self.slot.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Re-initialises the module after the token went away and (perhaps)
+    /// came back (see the module doc); `Ok` when the token is there again.
+    pub fn recover(&self) -> Result<(), KeyError> {
+        let mut last = self.recovered.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < RECOVER_EVERY) {
+            return Err(KeyError::Hsm(format!(
+                "token {:?}: still unreachable (recovered less than {}s ago)",
+                self.label,
+                RECOVER_EVERY.as_secs()
+            )));
+        }
+        *last = Some(std::time::Instant::now());
+        {
+            // Sessions do not survive C_Finalize: close the idle ones now.
+            let mut st = self.pool.state.lock().unwrap_or_else(|e| e.into_inner());
+            let n = st.idle.len();
+            st.idle.clear();
+            st.open = st.open.saturating_sub(n);
+        }
+        // SAFETY: the same module file cryptoki loaded (dlopen returns the
+        // loaded library); C_Finalize then C_Initialize with OS locking, as
+        // cryptoki's own initialisation does. Sessions still leased by other
+        // threads become invalid: their calls fail and they are dropped.
+        let rv = unsafe {
+            let lib = cryptoki_sys::Pkcs11::new(&self.module).map_err(|e| {
+                KeyError::Hsm(format!("PKCS#11 module {}: {e}", self.module.display()))
+            })?;
+            let _ = lib.C_Finalize(std::ptr::null_mut());
+            let mut args = cryptoki_sys::CK_C_INITIALIZE_ARGS {
+                CreateMutex: None,
+                DestroyMutex: None,
+                LockMutex: None,
+                UnlockMutex: None,
+                flags: cryptoki_sys::CKF_OS_LOCKING_OK,
+                pReserved: std::ptr::null_mut(),
+            };
+            lib.C_Initialize(std::ptr::addr_of_mut!(args).cast())
+        };
+        if rv != cryptoki_sys::CKR_OK && rv != cryptoki_sys::CKR_CRYPTOKI_ALREADY_INITIALIZED {
+            return Err(KeyError::Hsm(format!(
+                "token {:?}: C_Initialize after the token was lost: CKR 0x{rv:x}",
+                self.label
+            )));
+        }
+        let slots = self
+            .ctx
+            .get_slots_with_token()
+            .map_err(|e| ck("C_GetSlotList", &self.label, e))?;
+        for slot in slots {
+            let info = self
+                .ctx
+                .get_token_info(slot)
+                .map_err(|e| ck("C_GetTokenInfo", &self.label, e))?;
+            if info.label().trim_end() == self.label {
+                *self.slot.write().unwrap_or_else(|e| e.into_inner()) = slot;
+                drop(self.lease()?);
+                tracing::warn!(token = %self.label, "HSM token recovered (module re-initialised, logged in again)");
+                return Ok(());
+            }
+        }
+        Err(KeyError::Hsm(format!(
+            "token {:?} is not present (module re-initialised)",
+            self.label
+        )))
+    }
+
     fn open_session(&self, rw: bool) -> Result<Session, KeyError> {
         let s = if rw {
-            self.ctx.open_rw_session(self.slot)
+            self.ctx.open_rw_session(self.slot())
         } else {
-            self.ctx.open_ro_session(self.slot)
+            self.ctx.open_ro_session(self.slot())
         }
         .map_err(|e| ck("C_OpenSession", &self.label, e))?;
         match s.login(UserType::User, Some(&self.pin)) {
@@ -588,6 +680,26 @@ impl std::fmt::Debug for Pkcs11Key {
     }
 }
 
+/// Whether a failure says the token (or the key in it) cannot be reached:
+/// [`Token::recover`] may help.
+pub fn is_lost(e: &CkError) -> bool {
+    matches!(
+        e,
+        CkError::Pkcs11(
+            RvError::DeviceRemoved
+                | RvError::DeviceError
+                | RvError::TokenNotPresent
+                | RvError::TokenNotRecognized
+                | RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::CryptokiNotInitialized
+                | RvError::GeneralError
+                | RvError::SlotIdInvalid,
+            _
+        )
+    )
+}
+
 fn is_stale_handle(e: &CkError) -> bool {
     matches!(
         e,
@@ -606,7 +718,9 @@ impl Pkcs11Key {
         &self.id
     }
 
-    fn sign_in(&self, lease: &mut Lease<'_>, data: &[u8]) -> Result<Vec<u8>, SignError> {
+    /// One signature in `lease`'s session; `Err((error, lost))`, `lost`
+    /// when the token or the key could not be reached ([`is_lost`]).
+    fn sign_in(&self, lease: &mut Lease<'_>, data: &[u8]) -> Result<Vec<u8>, (SignError, bool)> {
         let alg = self.info.algorithm;
         let digest;
         let (mech, input) = match alg {
@@ -624,10 +738,16 @@ impl Pkcs11Key {
         let handle = *self.handle.read().unwrap_or_else(|e| e.into_inner());
         let result = match lease.session().sign(&mech, handle, input) {
             Err(e) if is_stale_handle(&e) => {
+                // A key that is gone from a token that answers: the token
+                // lost its objects (re-inserted, or a module that must be
+                // re-initialised).
                 let fresh = self
                     .token
                     .find_one(lease.session(), ObjectClass::PRIVATE_KEY, &self.id)
-                    .map_err(|e| SignError::Hsm(e.to_string()))?;
+                    .map_err(|e| {
+                        lease.broken = true;
+                        (SignError::Hsm(e.to_string()), true)
+                    })?;
                 *self.handle.write().unwrap_or_else(|e| e.into_inner()) = fresh;
                 lease.session().sign(&mech, fresh, input)
             }
@@ -635,24 +755,49 @@ impl Pkcs11Key {
         };
         let sig = result.map_err(|e| {
             lease.broken = true;
-            SignError::Hsm(format!("token {label:?}: C_Sign: {e}"))
+            let lost = is_lost(&e);
+            (
+                SignError::Hsm(format!("token {label:?}: C_Sign: {e}")),
+                lost,
+            )
         })?;
         if alg == ECDSAP256SHA256 && sig.len() != 64 {
-            return Err(SignError::Crypto(format!(
-                "token {label:?} returned a {}-octet ECDSA signature (expected 64)",
-                sig.len()
-            )));
+            return Err((
+                SignError::Crypto(format!(
+                    "token {label:?} returned a {}-octet ECDSA signature (expected 64)",
+                    sig.len()
+                )),
+                false,
+            ));
         }
         Ok(sig)
     }
 
+    /// [`Self::sign_in`] in a fresh lease, recovering the token once if it
+    /// was lost.
+    fn sign_recovering(&self, data: &[u8]) -> Result<Vec<u8>, SignError> {
+        let attempt = || -> Result<Vec<u8>, (SignError, bool)> {
+            let mut lease = self
+                .token
+                .lease()
+                .map_err(|e| (SignError::Hsm(e.to_string()), true))?;
+            self.sign_in(&mut lease, data)
+        };
+        match attempt() {
+            Ok(s) => Ok(s),
+            Err((e, false)) => Err(e),
+            Err((e, true)) => {
+                if let Err(r) = self.token.recover() {
+                    return Err(SignError::Hsm(format!("{e}; recovery: {r}")));
+                }
+                attempt().map_err(|(e, _)| e)
+            }
+        }
+    }
+
     /// Signs `data` (the RRSIG input) in the DNSSEC signature format.
     pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, SignError> {
-        let mut lease = self
-            .token
-            .lease()
-            .map_err(|e| SignError::Hsm(e.to_string()))?;
-        self.sign_in(&mut lease, data)
+        self.sign_recovering(data)
     }
 
     /// Signs every item, in order, spreading the batch over up to
@@ -663,7 +808,9 @@ impl Pkcs11Key {
             return items.iter().map(|d| self.sign(d)).collect();
         }
         let chunk = items.len().div_ceil(threads);
-        std::thread::scope(|scope| {
+        let lost = std::sync::atomic::AtomicBool::new(false);
+        let lost = &lost;
+        let mut all = std::thread::scope(|scope| {
             let handles: Vec<_> = items
                 .chunks(chunk)
                 .map(|part| {
@@ -692,7 +839,12 @@ impl Pkcs11Key {
                                     }
                                 };
                             }
-                            out.push(self.sign_in(&mut lease, d));
+                            out.push(self.sign_in(&mut lease, d).map_err(|(e, l)| {
+                                if l {
+                                    lost.store(true, std::sync::atomic::Ordering::Relaxed);
+                                }
+                                e
+                            }));
                         }
                         out
                     })
@@ -709,7 +861,17 @@ impl Pkcs11Key {
                 }
             }
             all
-        })
+        });
+        // The token was lost: recover it once (no thread signs now) and
+        // sign what failed again.
+        if lost.load(std::sync::atomic::Ordering::Relaxed) && self.token.recover().is_ok() {
+            for (r, d) in all.iter_mut().zip(items) {
+                if r.is_err() {
+                    *r = self.sign(d);
+                }
+            }
+        }
+        all
     }
 
     /// Reads `CKA_TOKEN`, `CKA_SENSITIVE`, `CKA_EXTRACTABLE`,

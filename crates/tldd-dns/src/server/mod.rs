@@ -274,6 +274,13 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
             )),
             _ => None,
         };
+        if let (Some(d), None) = (&z.dnssec, z.primary) {
+            if d.keystore == crate::config::KeystoreKind::Hsm {
+                // It just signed (or its keys were found): up until a
+                // signing call fails.
+                metrics.hsm_up.with_label_values(&[&origin_text]).set(1);
+            }
+        }
         let expire_clock = Arc::new(std::sync::atomic::AtomicU64::new(0));
         if z.primary.is_some() {
             zones.rcu(|zs| ZoneSet::clone(zs).with_expire_clock(&origin, expire_clock.clone()));
