@@ -15,6 +15,8 @@ Examples:
   tldd ctl -c /etc/tldd/tldd.toml --json zone-status
   tldd ctl -c /etc/tldd/tldd.toml zone-notify shop.
   tldd ctl -c /etc/tldd/tldd.toml zone-flush shop. --out /tmp/shop.zone
+  tldd ctl -c /etc/tldd/tldd.toml zone-key-rollover shop. zsk
+  tldd ctl -c /etc/tldd/tldd.toml zone-ksk-submitted shop.
 Exit status: 0 done, 1 refused (the reason is printed), 2 no server answers
 on DATA_DIR/ctl.sock (not running, or another data_dir).";
 
@@ -59,6 +61,16 @@ pub enum CtlCommand {
     /// Write the served zone as RFC 1035 text (default
     /// DATA_DIR/flush/<zone>zone; written by the server, so a path it can
     /// write).
+    /// Start a key roll (as `tldd keys roll`; the server drives it): zsk
+    /// (pre-publication) or ksk (double signature, CDS/CDNSKEY).
+    ZoneKeyRollover {
+        zone: String,
+        #[arg(value_parser = ["zsk", "ksk"])]
+        role: String,
+    },
+    /// The parent serves the DS of the zone's KSK that waits for it (state
+    /// `ready`): as `tldd keys ds-seen` for that key.
+    ZoneKskSubmitted { zone: String },
     ZoneFlush {
         zone: String,
         /// Where to write (an absolute path is best: the server's
@@ -74,7 +86,13 @@ pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         .config
         .ok_or_else(|| anyhow::anyhow!("-c/--config FILE is required (the server's config)"))?;
     let cfg = Config::load(&path)?;
+    if let Some(code) = key_command(&cfg, &args.command, args.json)? {
+        return Ok(code);
+    }
     let req = match args.command {
+        CtlCommand::ZoneKeyRollover { .. } | CtlCommand::ZoneKskSubmitted { .. } => {
+            unreachable!("handled by key_command")
+        }
         CtlCommand::Status => Request::Status,
         CtlCommand::ZoneStatus { zone } => Request::ZoneStatus { zone },
         CtlCommand::ZoneNotify { zone } => Request::ZoneNotify { zone },
@@ -103,6 +121,92 @@ pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `zone-key-rollover` and `zone-ksk-submitted`: the key state is changed
+/// here (as `tldd keys` does), then the server is told to run a key step.
+fn key_command(cfg: &Config, cmd: &CtlCommand, json: bool) -> anyhow::Result<Option<ExitCode>> {
+    use tldd_dns::keys::{lifecycle, state::KeyState, state::Role};
+    let operator = std::env::var("TLDD_OPERATOR")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    let (zone, done) = match cmd {
+        CtlCommand::ZoneKeyRollover { zone, role } => {
+            let role = if role == "ksk" { Role::Ksk } else { Role::Zsk };
+            let made = lifecycle::start_roll(cfg, &operator, zone, role, None, false);
+            (
+                zone,
+                made.map(|m| {
+                    m.iter()
+                        .map(|g| {
+                            format!(
+                                "new {} {} ({})",
+                                g.record.role.as_str(),
+                                g.record.key_tag,
+                                g.record.state.as_str()
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }),
+            )
+        }
+        CtlCommand::ZoneKskSubmitted { zone } => {
+            let origin = tldd_dns::keys::state::canonical_zone(cfg, zone)?;
+            let ready: Vec<u16> = lifecycle::zone_records(cfg, &origin)?
+                .into_iter()
+                .filter(|k| k.role == Role::Ksk && k.state == KeyState::Ready)
+                .map(|k| k.key_tag)
+                .collect();
+            let done = match ready.as_slice() {
+                [tag] => lifecycle::ds_seen(cfg, &operator, &origin, *tag)
+                    .map(|r| format!("KSK {} DS seen at the parent", r.key_tag)),
+                [] => Err(anyhow::anyhow!(
+                    "no KSK of {origin} waits for the parent (none is ready)"
+                )),
+                many => Err(anyhow::anyhow!(
+                    "several KSKs are ready ({many:?}); use `tldd keys ds-seen --key TAG`"
+                )),
+            };
+            (zone, done)
+        }
+        _ => return Ok(None),
+    };
+    let reply = match done {
+        Err(e) => Reply {
+            ok: false,
+            blocks: Vec::new(),
+            error: Some(format!("zone {zone}: {e:#}")),
+        },
+        Ok(result) => {
+            let poke = request(
+                &cfg.server.data_dir,
+                &Request::ZoneKeys { zone: zone.clone() },
+            );
+            let mut block = vec![
+                ("zone".to_string(), zone.clone()),
+                ("result".to_string(), result),
+            ];
+            match poke {
+                Ok(r) if r.ok => block.extend(r.blocks.into_iter().flatten()),
+                Ok(r) => block.push(("server".into(), r.error.unwrap_or_default())),
+                Err(_) => {
+                    block.push(("server".into(), "not running: takes effect at start".into()))
+                }
+            }
+            Reply {
+                ok: true,
+                blocks: vec![block],
+                error: None,
+            }
+        }
+    };
+    print(&reply, json);
+    Ok(Some(if reply.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }))
 }
 
 fn print(reply: &Reply, json: bool) {

@@ -173,6 +173,24 @@ impl Chain {
     }
 }
 
+/// `tldd ctl -c CONFIG ARGS...`; its stdout (panics unless it succeeds).
+fn ctl(cfg: &std::path::Path, args: &[&str]) -> String {
+    let o = std::process::Command::new(crate::support::dnssec::bin())
+        .args(["ctl", "-c"])
+        .arg(cfg)
+        .args(args)
+        .env("TLDD_OPERATOR", "test")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "tldd ctl {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// One line of `tldd keys status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct KeyLine {
@@ -425,10 +443,9 @@ fn ksk_roll_with_cds_and_the_parent_keeps_every_answer_secure() {
     assert!(!of_role(&c.status(), "ksk", "ready").is_empty());
     // Wait out the parent's DS TTL, as an operator checking it would.
     std::thread::sleep(Duration::from_secs(c.parent.ds_ttl().into()));
-    keys(
-        &c.cfg,
-        &["ds-seen", "--zone", "shop.", "--key", &new_ksk.to_string()],
-    );
+    // As `tldd keys ds-seen --key TAG`, for the one KSK that waits.
+    let out = ctl(&c.cfg, &["zone-ksk-submitted", "shop."]);
+    assert!(out.contains(&format!("KSK {new_ksk} DS seen")), "{out}");
     c.follow(&w, Duration::from_secs(60), |st| {
         st.iter().any(|k| k.tag == old_ksk && k.state == "retired")
     });
@@ -451,11 +468,20 @@ fn ksk_roll_polls_the_parent_for_the_ds() {
         Chain::build(|p| format!("{POLICY}ksk_submission = [\"127.0.0.1:{}\"]\n", p.port()));
     let old_ksk = of_role(&c.status(), "ksk", "active")[0].tag;
     let w = Watcher::start(c.unbound.port, watched());
-    keys(&c.cfg, &["roll", "--zone", "shop.", "--role", "ksk"]);
+    let out = ctl(&c.cfg, &["zone-key-rollover", "shop.", "ksk"]);
+    assert!(out.contains("result: new ksk"), "{out}");
     c.follow(&w, Duration::from_secs(30), |st| {
         !of_role(st, "ksk", "ready").is_empty()
     });
     let new_ksk = of_role(&c.status(), "ksk", "ready")[0].tag;
+    // zone-status says what the roll waits for.
+    let st = ctl(&c.cfg, &["zone-status", "shop."]);
+    assert!(
+        st.contains(&format!("key_waiting: ksk {new_ksk} wait-ds")),
+        "{st}"
+    );
+    assert!(st.contains("next_key_event: zsk "), "{st}");
+    assert!(st.contains("earliest_signature_expiry: 20"), "{st}");
     // Ready, and the parent does not have the DS: the roll waits.
     std::thread::sleep(Duration::from_secs(4));
     assert!(

@@ -56,6 +56,12 @@ pub struct ZoneFacts {
     pub next_resign_in: Option<u64>,
     /// Frozen for this many seconds (`None`: not frozen).
     pub frozen_for: Option<u64>,
+    /// Signed primary, at the last key step: the earliest RRSIG expiry
+    /// (unix seconds) and the next key event ("what at", RFC 3339).
+    pub earliest_signature_expiry: Option<u64>,
+    pub next_key_event: Option<String>,
+    /// Key events that wait for something without a time.
+    pub key_waiting: Vec<String>,
 }
 
 fn secs_until(at: Option<Instant>) -> Option<u64> {
@@ -162,6 +168,9 @@ impl ZoneLoop {
             notify_pending: run.notify.iter().filter(|t| t.is_pending()).count(),
             next_resign_in: secs_until(run.resign_at),
             frozen_for: self.frozen.map(|t| t.elapsed().as_secs()),
+            earliest_signature_expiry: run.key_report.earliest_expiry,
+            next_key_event: run.key_report.next_event.clone(),
+            key_waiting: run.key_report.waiting.clone(),
         }
     }
 }

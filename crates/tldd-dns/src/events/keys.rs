@@ -38,6 +38,18 @@ pub struct KeyCtx {
     pub hsm: bool,
 }
 
+/// What the last key step found.
+#[derive(Debug, Clone, Default)]
+pub struct KeyReport {
+    /// The earliest RRSIG expiry, unix seconds.
+    pub earliest_expiry: Option<u64>,
+    /// The next timed key event: "ROLE TAG what AT" (RFC 3339).
+    pub next_event: Option<String>,
+    /// What waits for something without a time ("ROLE TAG what"), such as
+    /// the parent's DS or the refresh replacing signatures.
+    pub waiting: Vec<String>,
+}
+
 /// Longest a loop goes without re-reading its key state.
 const IDLE: Duration = Duration::from_secs(3600);
 /// Retry after a failed step.
@@ -72,7 +84,9 @@ impl ZoneLoop {
         let e = |e: anyhow::Error| format!("{e:#}");
         let origin = self.origin_text.clone();
         let now = crate::signer::sign::unix_now();
+        let started = Instant::now();
         let used = crate::signer::refresh::key_use(&state.zone, now);
+        let walk_ms = started.elapsed().as_millis() as u64;
         let facts = Facts {
             now,
             max_ttl: u64::from(used.max_ttl),
@@ -154,7 +168,7 @@ impl ZoneLoop {
             let serial = self
                 .store_and_publish(run, &diff, next)
                 .map_err(|e| format!("{e:#}"))?;
-            tracing::info!(zone = %origin, serial, dnskeys = apex.publish.len(), cds = apex.cds.len(), ttl = apex.ttl, before = ?before, "key RRsets changed");
+            tracing::info!(zone = %origin, serial, dnskeys = apex.publish.len(), cds = apex.cds.len(), ttl = apex.ttl, before = ?before, full_verify = withdrawn, ms = started.elapsed().as_millis() as u64, "key RRsets changed");
         }
         if let Some(rs) = self.resigner.as_mut() {
             rs.keys = signing;
@@ -194,6 +208,32 @@ impl ZoneLoop {
         });
         run.keys_at = Some(Instant::now() + wait.max(Duration::from_secs(1)));
         self.poll_parents(run, &loaded, t.parent_ds_ttl);
+        let nexts: Vec<(&crate::keys::state::KeyRecord, roll::Next)> = recs
+            .iter()
+            .filter_map(|k| Some((k, roll::next(k, &recs, &t, &facts)?)))
+            .collect();
+        run.key_report = KeyReport {
+            earliest_expiry: used.earliest_expiry,
+            next_event: nexts
+                .iter()
+                .filter_map(|(k, n)| Some((n.at?, k, n)))
+                .min_by_key(|(at, _, _)| *at)
+                .map(|(at, k, n)| {
+                    format!(
+                        "{} {} {} {}",
+                        k.role.as_str(),
+                        k.key_tag,
+                        n.what,
+                        roll::rfc3339(at)
+                    )
+                }),
+            waiting: nexts
+                .iter()
+                .filter(|(_, n)| n.at.is_none())
+                .map(|(k, n)| format!("{} {} {}", k.role.as_str(), k.key_tag, n.what))
+                .collect(),
+        };
+        tracing::debug!(zone = %origin, walk_ms, ms = started.elapsed().as_millis() as u64, moved = moved.len(), "key step");
         let mut lines = lifecycle::status_lines(&recs, &t, &facts);
         lines.push(format!(
             "{origin} signatures earliest-expiry {}",

@@ -202,6 +202,8 @@ struct Run {
     replacing: bool,
     /// A parent DS poll is in flight.
     ds_poll: bool,
+    /// What the last key step found, for `tldd ctl zone-status`.
+    key_report: keys::KeyReport,
     secondary: secondary::State,
     notify: Vec<notify::Target>,
 }
@@ -251,6 +253,7 @@ impl ZoneLoop {
             keys_at: None,
             replacing: false,
             ds_poll: false,
+            key_report: keys::KeyReport::default(),
             secondary: secondary::State::start(self.primary.is_some(), &self.journal, now),
             notify: self
                 .notify

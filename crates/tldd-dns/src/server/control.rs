@@ -232,6 +232,18 @@ fn facts_lines(f: &ZoneFacts) -> Vec<(String, String)> {
     if f.signed {
         out.push(kv("next_signature_refresh_seconds", opt(f.next_resign_in)));
     }
+    if let Some(e) = f.earliest_signature_expiry {
+        out.push(kv(
+            "earliest_signature_expiry",
+            crate::keys::roll::rfc3339(e),
+        ));
+    }
+    if let Some(n) = &f.next_key_event {
+        out.push(kv("next_key_event", n));
+    }
+    if !f.key_waiting.is_empty() {
+        out.push(kv("key_waiting", f.key_waiting.join(", ")));
+    }
     out
 }
 
