@@ -41,19 +41,7 @@ pub fn ensure_intact(path: &Path, state: &StateFile, operator: &str) -> Result<(
     audit::refuse_broken(path, &text)?;
     if text.is_empty() {
         for k in &state.keys {
-            audit::append(
-                path,
-                audit::Event {
-                    operator: operator.into(),
-                    action: "adopt".into(),
-                    zone: k.zone.clone(),
-                    key_tag: Some(k.key_tag),
-                    role: Some(k.role.as_str().into()),
-                    algorithm: Some(k.algorithm),
-                    keystore: Some(k.keystore.as_str().into()),
-                    token: k.token.clone(),
-                },
-            )?;
+            audit::append(path, k.audit_event(operator, "adopt"))?;
         }
         return Ok(());
     }

@@ -18,16 +18,7 @@ use anyhow::{bail, Context, Result};
 pub const LOOP_OPERATOR: &str = "tldd";
 
 fn event(operator: &str, action: &str, k: &KeyRecord) -> audit::Event {
-    audit::Event {
-        operator: operator.into(),
-        action: action.into(),
-        zone: k.zone.clone(),
-        key_tag: Some(k.key_tag),
-        role: Some(k.role.as_str().into()),
-        algorithm: Some(k.algorithm),
-        keystore: Some(k.keystore.as_str().into()),
-        token: k.token.clone(),
-    }
+    k.audit_event(operator, action)
 }
 
 /// Starts a roll of the zone's `role` key by hand: a successor of the
@@ -81,39 +72,17 @@ pub fn start_roll(
     )?])
 }
 
-/// Records that the parent serves the DS of KSK `tag` (which must be
-/// `ready`, i.e. named by the zone's CDS): the roll goes on.
-pub fn ds_seen(cfg: &Config, operator: &str, zone_arg: &str, tag: u16) -> Result<KeyRecord> {
-    let zone = state::canonical_zone(cfg, zone_arg)?;
-    let dir = state::ensure_keys_dir(cfg)?;
-    let _lock = StateLock::acquire(&dir)?;
-    let mut st = StateFile::load(&dir)?;
-    intact::ensure_intact(&audit_path(cfg), &st, operator)?;
-    let Some(k) = st
-        .keys
-        .iter_mut()
-        .find(|k| k.zone == zone && k.key_tag == tag && k.state != KeyState::Retired)
-    else {
-        bail!("zone {zone} has no key with tag {tag}; see `tldd keys status --zone {zone}`");
-    };
-    if k.role != Role::Ksk || k.state != KeyState::Ready {
-        bail!(
-            "key {tag} of {zone} is a {} in state {}: only a KSK in state ready (its CDS published) \
-             waits for the parent's DS",
-            k.role.as_str(),
-            k.state.as_str()
-        );
-    }
-    k.ds_seen = Some(audit::now_rfc3339());
-    let rec = k.clone();
-    st.save(&dir)?;
-    audit::append(&audit_path(cfg), event(operator, "ds-seen", &rec))?;
-    Ok(rec)
-}
-
-/// Cancels a roll before its key was served: key `tag` must be `created`
-/// (the zone's loop has not published it yet); it becomes `retired`.
-pub fn cancel(cfg: &Config, operator: &str, zone_arg: &str, tag: u16) -> Result<KeyRecord> {
+/// An operator's change to one live key of a zone, under the state lock:
+/// `change` checks the record and changes it (or says why not); the state
+/// is saved and `action` audited.
+fn change_key(
+    cfg: &Config,
+    operator: &str,
+    zone_arg: &str,
+    tag: u16,
+    action: &str,
+    change: impl FnOnce(&str, &mut KeyRecord) -> Result<()>,
+) -> Result<KeyRecord> {
     let zone = state::canonical_zone(cfg, zone_arg)?;
     let dir = state::ensure_keys_dir(cfg)?;
     let _lock = StateLock::acquire(&dir)?;
@@ -126,20 +95,46 @@ pub fn cancel(cfg: &Config, operator: &str, zone_arg: &str, tag: u16) -> Result<
     else {
         bail!("zone {zone} has no live key with tag {tag}; see `tldd keys status --zone {zone}`");
     };
-    if k.state != KeyState::Created {
-        bail!(
-            "key {tag} of {zone} is {}: it has been served, so only its roll can take it \
-             out (a served key withdrawn at once would break validation for resolvers that \
-             cached it)",
-            k.state.as_str()
-        );
-    }
-    k.state = KeyState::Retired;
-    k.removed = Some(audit::now_rfc3339());
+    change(&zone, k)?;
     let rec = k.clone();
     st.save(&dir)?;
-    audit::append(&audit_path(cfg), event(operator, "cancel", &rec))?;
+    audit::append(&audit_path(cfg), event(operator, action, &rec))?;
     Ok(rec)
+}
+
+/// Records that the parent serves the DS of KSK `tag` (which must be
+/// `ready`, i.e. named by the zone's CDS): the roll goes on.
+pub fn ds_seen(cfg: &Config, operator: &str, zone_arg: &str, tag: u16) -> Result<KeyRecord> {
+    change_key(cfg, operator, zone_arg, tag, "ds-seen", |zone, k| {
+        if k.role != Role::Ksk || k.state != KeyState::Ready {
+            bail!(
+                "key {tag} of {zone} is a {} in state {}: only a KSK in state ready (its CDS \
+                 published) waits for the parent's DS",
+                k.role.as_str(),
+                k.state.as_str()
+            );
+        }
+        k.ds_seen = Some(audit::now_rfc3339());
+        Ok(())
+    })
+}
+
+/// Cancels a roll before its key was served: key `tag` must be `created`
+/// (the zone's loop has not published it yet); it becomes `retired`.
+pub fn cancel(cfg: &Config, operator: &str, zone_arg: &str, tag: u16) -> Result<KeyRecord> {
+    change_key(cfg, operator, zone_arg, tag, "cancel", |zone, k| {
+        if k.state != KeyState::Created {
+            bail!(
+                "key {tag} of {zone} is {}: it has been served, so only its roll can take it \
+                 out (a served key withdrawn at once would break validation for resolvers \
+                 that cached it)",
+                k.state.as_str()
+            );
+        }
+        k.state = KeyState::Retired;
+        k.removed = Some(audit::now_rfc3339());
+        Ok(())
+    })
 }
 
 /// The zone's key records, in state-file order (retired ones included).

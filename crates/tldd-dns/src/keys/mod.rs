@@ -215,19 +215,7 @@ pub fn new_key(
     }
     st.keys.push(rec.clone());
     st.save(&dir)?;
-    audit::append(
-        &audit_path(cfg),
-        audit::Event {
-            operator: operator.into(),
-            action: "generate".into(),
-            zone: zone.clone(),
-            key_tag: Some(rec.key_tag),
-            role: Some(role.as_str().into()),
-            algorithm: Some(alg),
-            keystore: Some(keystore.as_str().into()),
-            token: rec.token.clone(),
-        },
-    )?;
+    audit::append(&audit_path(cfg), rec.audit_event(operator, "generate"))?;
     Ok(Generated {
         record: rec,
         key: kp,
@@ -308,19 +296,7 @@ fn export(
         out.push('\n');
     }
     for (r, _) in &keys {
-        audit::append(
-            &audit_path(cfg),
-            audit::Event {
-                operator: operator.into(),
-                action: action.into(),
-                zone: zone.clone(),
-                key_tag: Some(r.key_tag),
-                role: Some(r.role.as_str().into()),
-                algorithm: Some(r.algorithm),
-                keystore: Some(r.keystore.as_str().into()),
-                token: r.token.clone(),
-            },
-        )?;
+        audit::append(&audit_path(cfg), r.audit_event(operator, action))?;
     }
     Ok(out)
 }

@@ -230,6 +230,20 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// The audit-log entry of `action` on this key by `operator`.
+    pub fn audit_event(&self, operator: &str, action: &str) -> super::audit::Event {
+        super::audit::Event {
+            operator: operator.into(),
+            action: action.into(),
+            zone: self.zone.clone(),
+            key_tag: Some(self.key_tag),
+            role: Some(self.role.as_str().into()),
+            algorithm: Some(self.algorithm),
+            keystore: Some(self.keystore.as_str().into()),
+            token: self.token.clone(),
+        }
+    }
+
     /// The locator for listings: file name, or `token:id`.
     pub fn locator(&self) -> String {
         match self.keystore {
