@@ -24,7 +24,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
 
-use crate::epp::guard::GuardSettings;
+mod guard;
+pub use guard::GuardSettings;
 
 pub use tldd_tsig::KeyConfig as TsigKeyConfig;
 

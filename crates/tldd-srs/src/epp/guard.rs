@@ -108,31 +108,7 @@ pub const TRACKED_SOURCES: usize = 16_384;
 /// Client IDs kept in the login-failure table.
 pub const TRACKED_CLIDS: usize = 4_096;
 
-/// The `[srs] epp_prelogin_*`, `epp_*_timeout` and `epp_login_*` keys.
-#[derive(Debug, Clone)]
-pub struct GuardSettings {
-    pub prelogin_per_address: usize,
-    pub prelogin_max: usize,
-    pub handshake_timeout: Duration,
-    pub login_timeout: Duration,
-    pub failures_before_backoff: u32,
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
-}
-
-impl Default for GuardSettings {
-    fn default() -> Self {
-        GuardSettings {
-            prelogin_per_address: 8,
-            prelogin_max: 64,
-            handshake_timeout: Duration::from_secs(5),
-            login_timeout: Duration::from_secs(20),
-            failures_before_backoff: 10,
-            backoff_initial: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(600),
-        }
-    }
-}
+pub use crate::config::GuardSettings;
 
 /// Both halves, as [`super::Epp`] holds them.
 pub struct Guard {
