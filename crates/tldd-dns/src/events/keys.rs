@@ -14,9 +14,10 @@
 //!
 //! Steps run when the loop starts (before any update is signed), at the
 //! machine's next due time, after a `tldd keys` command (a
-//! [`super::control::Control::Keys`] event) and, while a retiring ZSK
-//! still has signatures, after each signature refresh pass, which
-//! replaces those signatures first and runs every second meanwhile.
+//! [`super::control::Control::Keys`] event) and, while a roll replaces
+//! signatures (a retiring key's go, a presigned key's come), once the
+//! refresh passes, which do that first and run every second meanwhile,
+//! leave nothing pending.
 use super::{Run, ZoneLoop};
 use crate::config::{Config, RollTimings};
 use crate::keys::lifecycle;

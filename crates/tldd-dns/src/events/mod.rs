@@ -197,8 +197,8 @@ struct Run {
     resign_at: Option<Instant>,
     /// The next key step.
     keys_at: Option<Instant>,
-    /// A retiring ZSK's signatures are being replaced: refresh passes run
-    /// every second and each is followed by a key step.
+    /// A roll replaces signatures: refresh passes run every second, and a
+    /// key step follows the pass that leaves nothing pending.
     replacing: bool,
     /// A parent DS poll is in flight.
     ds_poll: bool,
@@ -356,12 +356,14 @@ impl ZoneLoop {
                 self.probe_signer();
                 let pending = self.refresh_signatures(run);
                 if run.replacing {
-                    // A ZSK roll: the retiring key's signatures go first;
-                    // the key step sees when none is left.
+                    // A roll replaces signatures first, a pass a second;
+                    // once none is pending the key step (a zone walk)
+                    // confirms it and moves the keys on.
                     if pending > 0 {
                         run.resign_at = Some(Instant::now() + Duration::from_secs(1));
+                    } else {
+                        let _ = self.key_step(run);
                     }
-                    let _ = self.key_step(run);
                 }
             }
             Timer::Keys => {

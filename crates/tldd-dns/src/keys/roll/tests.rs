@@ -50,7 +50,7 @@ fn tags(v: &[&KeyRecord]) -> Vec<u16> {
 /// Runs the machine from `now` until nothing is due, one second at a time,
 /// with the zone's signatures following the signing keys (as the refresh
 /// does); returns the states seen, in order.
-fn run(keys: &mut Vec<KeyRecord>, mut now: u64, until: u64) -> Vec<(u64, u16, KeyState)> {
+fn run(keys: &mut [KeyRecord], mut now: u64, until: u64) -> Vec<(u64, u16, KeyState)> {
     let mut seen = Vec::new();
     let mut signing: HashSet<(u8, u16)> = serving(keys)
         .signing
