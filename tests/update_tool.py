@@ -2,13 +2,15 @@
 """RFC 2136 / TSIG client for the update tests (dnspython).
 
 usage:
-  update_tool.py send ADDR PORT KEYSPEC OPS_JSON [--skew S] [--tcp]
+  update_tool.py send ADDR PORT KEYSPEC OPS_JSON [--skew S] [--tcp] [--edns]
       KEYSPEC is ALG:NAME:SECRET or "-" (unsigned). OPS_JSON is a list of
       ["add", name, ttl, type, rdata] | ["delete", name] |
       ["delete", name, type] | ["delete", name, type, rdata] |
       ["present", name] | ["present", name, type] | ["present", name, type, rdata] |
       ["absent", name] | ["absent", name, type]
-      Prints {"rcode": "...", "tsig_error": N, "signed_ok": bool}.
+      Prints {"rcode": "...", "tsig_error": N, "signed_ok": bool}; with
+      --edns the request has an OPT record and "ede" lists the answer's
+      Extended DNS Errors as [info_code, extra_text].
   update_tool.py replay ADDR PORT KEYSPEC OPS_JSON
       Sends the very same signed packet twice; prints both answers.
   update_tool.py sign KEYSPEC OPS_JSON [--fudge F] [--skew S]
@@ -53,9 +55,11 @@ def keyring(spec):
     return kr, name, alg
 
 
-def build(ops, spec, qid=None):
+def build(ops, spec, qid=None, edns=False):
     kr, name, alg = keyring(spec)
     u = dns.update.UpdateMessage('shop.', id=qid)
+    if edns:
+        u.use_edns(0, payload=1232)
     for op in ops:
         kind, owner = op[0], op[1]
         if kind == 'add':
@@ -73,6 +77,25 @@ def build(ops, spec, qid=None):
     if kr:
         u.use_tsig(kr, keyname=name, algorithm=alg)
     return u, kr
+
+
+def ede_of(wire):
+    """[[info_code, extra_text]] of the EDE options (RFC 8914) in an answer."""
+    t = tsig_of(wire)
+    if t is not None:  # parsed without its TSIG (check() verifies that)
+        ar = struct.unpack('!H', wire[10:12])[0] - 1
+        wire = wire[0:10] + struct.pack('!H', ar) + wire[12:t[0]]
+    m = dns.message.from_wire(wire)
+    out = []
+    for o in m.options:
+        if o.otype == 15:
+            code = getattr(o, 'code', None)
+            text = getattr(o, 'text', None)
+            if code is None:  # an older dnspython: the raw option
+                raw = o.to_wire() if hasattr(o, 'to_wire') else o.data
+                code, text = struct.unpack('!H', raw[:2])[0], raw[2:].decode()
+            out.append([int(code), text or ''])
+    return out
 
 
 def tsig_of(wire):
@@ -156,11 +179,14 @@ def main():
             skew = int(sys.argv[sys.argv.index('--skew') + 1])
         real = time.time
         time.time = lambda: real() + skew
-        u, kr = build(ops, spec)
+        u, kr = build(ops, spec, edns='--edns' in sys.argv)
         wire = u.to_wire()
         time.time = real
         tcp = '--tcp' in sys.argv
-        answers = [check(exchange(addr, port, wire, tcp), u, kr)]
+        resp = exchange(addr, port, wire, tcp)
+        answers = [check(resp, u, kr)]
+        if '--edns' in sys.argv:
+            answers[0]['ede'] = ede_of(resp)
         if cmd == 'replay':
             answers.append(check(exchange(addr, port, wire, tcp), u, kr))
         print(json.dumps(answers if cmd == 'replay' else answers[0]))

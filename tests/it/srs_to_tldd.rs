@@ -430,6 +430,9 @@ fn a_refused_change_is_visible() {
             && status.contains("since"),
         "{status}"
     );
+    // The server's reason came with the refusal (RFC 8914 EDE 18,
+    // Prohibited), so the operator need not read tldd's log.
+    assert!(status.contains("(EDE 18: "), "{status}");
     let log = f.srs.log();
     assert!(log.contains("refused a queued change"), "{log}");
     assert!(log.contains("merged DNS update refused"), "{log}");

@@ -237,6 +237,31 @@ fn policy_zone_and_prerequisite_errors() {
     ] {
         assert_eq!(rc(ops), "REFUSED", "{ops}");
     }
+    // With EDNS the refusal says why (RFC 8914): 18 Prohibited and the
+    // policy's reason, which the SRS logs.
+    let v = send(
+        &s,
+        &k,
+        r#"[["add","shop.",3600,"NS","x.example."]]"#,
+        &["--edns"],
+    );
+    assert_eq!(v["rcode"], "REFUSED");
+    assert_eq!(v["signed_ok"], true, "{v}");
+    let ede = &v["ede"][0];
+    assert_eq!(ede[0], 18, "{v}");
+    assert!(ede[1].as_str().is_some_and(|t| t.contains("apex")), "{v}");
+    // Unsigned: 18 with the reason, and no EDE without EDNS.
+    let v = send(
+        &s,
+        "-",
+        r#"[["add","x9.shop.",3600,"NS","ns.example."]]"#,
+        &["--edns"],
+    );
+    assert_eq!(v["rcode"], "REFUSED");
+    assert_eq!(v["ede"][0][0], 18, "{v}");
+    assert_eq!(v["ede"][0][1], "unsigned update", "{v}");
+    let v = send(&s, &k, r#"[["add","shop.",3600,"NS","x.example."]]"#, &[]);
+    assert!(v.get("ede").is_none(), "{v}");
     // Out of zone: NOTZONE. Not our zone: NOTAUTH.
     assert_eq!(
         rc(r#"[["add","x.example.",3600,"NS","ns.example."]]"#),

@@ -71,9 +71,25 @@ pub fn error_reply(
     rc: u16,
     signer: Option<&Verified>,
 ) -> Vec<u8> {
+    error_reply_ede(svc, pkt, q, rc, signer, None)
+}
+
+/// [`error_reply`] with an Extended DNS Error (RFC 8914: INFO-CODE and
+/// EXTRA-TEXT) when the request had EDNS ([`crate::wire::ede`]).
+pub fn error_reply_ede(
+    svc: &Services,
+    pkt: &[u8],
+    q: &Query,
+    rc: u16,
+    signer: Option<&Verified>,
+    ede: Option<(u16, &str)>,
+) -> Vec<u8> {
     let mut out = vec![0u8; 512 + q.question_end];
     let n = reply_rcode(pkt, q, &mut out, rc, &svc.params);
     out.truncate(n);
+    if let (Some((code, text)), Some(_)) = (ede, q.edns) {
+        crate::wire::ede::append(&mut out, q.question_end, code, text);
+    }
     if let Some(v) = signer {
         v.signer().sign(&mut out, tsig::now());
     }

@@ -77,6 +77,10 @@ pub fn update_message(zone: &str, owners: &[OwnerSet], ttl: u32) -> Result<Messa
         .set_query_class(DNSClass::IN)
         .set_query_type(RecordType::SOA);
     msg.add_zone(z);
+    // With EDNS the server can say why it refuses (RFC 8914 EDE).
+    let mut edns = hickory_proto::op::Edns::new();
+    edns.set_max_payload(1232);
+    msg.set_edns(edns);
     for o in owners {
         let owner = match fqdn(&o.name) {
             Ok(n) if zone.zone_of(&n) && n != zone => n,
@@ -142,15 +146,37 @@ pub enum SendError {
     Transient(String),
     /// The server answered, signed with our key, and said no to this
     /// message (REFUSED, FORMERR, NOTZONE, YXDOMAIN, ...): sending the
-    /// same message again gets the same answer until someone acts.
-    Refused(ResponseCode),
+    /// same message again gets the same answer until someone acts. With
+    /// the server's reason when it gave one (an Extended DNS Error).
+    Refused(ResponseCode, Option<String>),
+}
+
+/// The Extended DNS Errors (RFC 8914) of an answer, as "EDE n: text".
+fn ede_text(msg: &Message) -> Option<String> {
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+    let edns = msg.edns.as_ref()?;
+    let texts: Vec<String> = edns
+        .options()
+        .get_all(EdnsCode::from(15u16))
+        .into_iter()
+        .filter_map(|o| match o {
+            EdnsOption::Unknown(15, v) if v.len() >= 2 => Some(format!(
+                "EDE {}: {}",
+                u16::from_be_bytes([v[0], v[1]]),
+                String::from_utf8_lossy(&v[2..])
+            )),
+            _ => None,
+        })
+        .collect();
+    (!texts.is_empty()).then(|| texts.join("; "))
 }
 
 impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SendError::Transient(e) => f.write_str(e),
-            SendError::Refused(rc) => write!(f, "server answered {rc}"),
+            SendError::Refused(rc, None) => write!(f, "server answered {rc}"),
+            SendError::Refused(rc, Some(why)) => write!(f, "server answered {rc} ({why})"),
         }
     }
 }
@@ -186,16 +212,19 @@ pub async fn send_update(
         verifier
             .check(&resp, tsig::now())
             .map_err(|e| format!("answer TSIG does not verify: {e}"))?;
-        Ok(plain.response_code)
+        Ok((plain.response_code, ede_text(&plain)))
     };
     let rc = tokio::time::timeout(timeout, work)
         .await
         .map_err(|_| t(format!("no answer from {server} within {timeout:?}")))?
         .map_err(t)?;
     match rc {
-        ResponseCode::NoError => Ok(()),
-        ResponseCode::ServFail => Err(t(format!("server answered {rc}"))),
-        rc => Err(SendError::Refused(rc)),
+        (ResponseCode::NoError, _) => Ok(()),
+        (ResponseCode::ServFail, why) => Err(t(match why {
+            Some(w) => format!("server answered SERVFAIL ({w})"),
+            None => "server answered SERVFAIL".into(),
+        })),
+        (rc, why) => Err(SendError::Refused(rc, why)),
     }
 }
 

@@ -153,7 +153,7 @@ impl Publisher {
                     isolate_head = false;
                     done += chunk.len();
                 }
-                Err(SendError::Refused(rc)) if chunk.len() > 1 => {
+                Err(SendError::Refused(rc, _)) if chunk.len() > 1 => {
                     self.metrics.updates.with_label_values(&["refused"]).inc();
                     tracing::warn!(
                         ops = chunk.len(),
@@ -162,15 +162,16 @@ impl Publisher {
                     );
                     isolate_until = chunk.last().map(|o| o.id);
                 }
-                Err(SendError::Refused(rc)) => {
+                Err(SendError::Refused(rc, why)) => {
                     self.metrics.updates.with_label_values(&["refused"]).inc();
                     let op = &chunk[0];
                     let names: Vec<&str> = op.owners.iter().map(|o| o.name.as_str()).collect();
                     let what = format!(
-                        "operation {} ({}) refused by {}: {rc}",
+                        "operation {} ({}) refused by {}: {}",
                         op.id,
                         names.join(" "),
-                        self.server
+                        self.server,
+                        SendError::Refused(rc, why.clone())
                     );
                     if self.set_blocked(Some(what.clone())) {
                         tracing::error!(
@@ -178,13 +179,14 @@ impl Publisher {
                             names = %names.join(" "),
                             server = %self.server,
                             rcode = %rc,
+                            reason = why.as_deref().unwrap_or("none given (see the server's log)"),
                             "DNS server refused a queued change; the publisher queue is blocked behind it \
-                             (the server's log says why; it is retried)"
+                             (it is retried)"
                         );
                     } else {
                         tracing::warn!("still blocked: {what}");
                     }
-                    return Err(SendError::Refused(rc));
+                    return Err(SendError::Refused(rc, why));
                 }
                 Err(e) => {
                     self.metrics.updates.with_label_values(&["error"]).inc();

@@ -119,7 +119,7 @@ pub struct DnssecConfig {
     /// day (the root zone's).
     pub parent_ds_ttl: Option<String>,
     /// Digest types of the CDS records published during a KSK roll
-    /// (2 SHA-256, 4 SHA-384); default [2].
+    /// (2 SHA-256, 4 SHA-384); default `[2]`.
     #[serde(default = "default_cds_digests")]
     pub cds_digest_types: Vec<u8>,
     /// How the parent's DS for a new KSK is learnt: "manual" (default) or

@@ -33,9 +33,10 @@
 //! request's key. Every refusal is logged with its reason and counted in
 //! `tldd_updates_total{result=reason}`.
 use crate::events::Event;
-use crate::runtime::{error_reply, Services};
+use crate::runtime::{error_reply, error_reply_ede, Services};
 use crate::update::edit::{rc, Update};
 use crate::wire::answer::rcode;
+use crate::wire::ede::code as ede;
 use crate::wire::Query;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,6 +58,8 @@ pub async fn handle(
     let zone_text = name::to_text(q.name());
     let count = |result: &str| m.updates.with_label_values(&[&zone_text, result]).inc();
     let answer = |rc: u16| error_reply(svc, pkt, q, rc, v);
+    let explain =
+        |rc: u16, code: u16, text: &str| error_reply_ede(svc, pkt, q, rc, v, Some((code, text)));
     if q.qtype != tldd_zone::rdata::SOA {
         count("formerr");
         return answer(rcode::FORMERR);
@@ -64,7 +67,11 @@ pub async fn handle(
     let Some(zrt) = svc.zone_rt(q.name()).cloned() else {
         count("notauth");
         tracing::info!(%peer, zone = %zone_text, "update refused: not authoritative");
-        return answer(rcode::NOTAUTH);
+        return explain(
+            rcode::NOTAUTH,
+            ede::NOT_AUTHORITATIVE,
+            "not a zone of this server",
+        );
     };
     if q.qclass != 1 {
         count("notauth");
@@ -81,12 +88,16 @@ pub async fn handle(
     if let Err(why) = permitted {
         count("unauthorized");
         tracing::info!(%peer, zone = %zone_text, "update refused: {why}");
-        return answer(rcode::REFUSED);
+        return explain(rcode::REFUSED, ede::PROHIBITED, why);
     }
     if zrt.primary.is_some() {
         count("secondary");
         tracing::info!(%peer, zone = %zone_text, "update refused: this node is a secondary for the zone");
-        return answer(rcode::REFUSED);
+        return explain(
+            rcode::REFUSED,
+            ede::PROHIBITED,
+            "this server is a secondary for the zone; send updates to its primary",
+        );
     }
     let v = v.expect("checked above");
     // A retransmission of a request in flight waits for its answer (the
@@ -113,7 +124,11 @@ pub async fn handle(
                 count(r.reason());
                 tracing::warn!(%peer, zone = %zone_text, capacity = ReplayCache::CAPACITY,
                     "update refused: the TSIG replay cache is full (every entry's window is still open)");
-                return answer(rcode::REFUSED);
+                return explain(
+                    rcode::REFUSED,
+                    ede::OTHER,
+                    "the TSIG replay cache is full; retry later",
+                );
             }
             Admit::Refused(r) => {
                 count(r.reason());
@@ -179,12 +194,17 @@ pub async fn handle(
             } else {
                 tracing::debug!(%peer, zone = %zone_text, rcode = refusal.rcode, "update not applied: {}", refusal.detail);
             }
+            let code = match refusal.reason {
+                "frozen" | "not_loaded" => ede::NOT_READY,
+                _ if refusal.rcode == rcode::REFUSED => ede::PROHIBITED,
+                _ => ede::OTHER,
+            };
             if refusal.rcode == rcode::SERVFAIL {
                 // Not applied (the loop says so): a retransmission may try again.
                 admitted.not_applied();
-                return answer(rcode::SERVFAIL);
+                return explain(rcode::SERVFAIL, code, &refusal.detail);
             }
-            refusal.rcode
+            return admitted.answer(explain(refusal.rcode, code, &refusal.detail));
         }
         _ => {
             // Outcome unknown: the loop may still apply it.

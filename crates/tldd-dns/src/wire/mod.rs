@@ -2,6 +2,7 @@
 //! ([`writer`]) — straight from the packet buffer to the response buffer.
 pub mod answer;
 pub mod dnssec;
+pub mod ede;
 pub mod query;
 pub mod writer;
 
