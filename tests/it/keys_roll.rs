@@ -9,9 +9,10 @@
 use crate::support::dnssec::{dnssec_options, keys, write_config, write_zone_ttl};
 use crate::support::keys::parse_ds;
 use crate::support::parent::Parent;
-use crate::support::peers::{unbound_caching, Unbound};
+use crate::support::peers::{knot_secondary, unbound_caching, Peer, Unbound};
 use crate::support::ports::free_port;
 use crate::support::serve::Server;
+use crate::support::update::{axfr, serial_at, wait_for, SECRET};
 use crate::support::watch::{ask, Expect, Watcher};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -31,6 +32,8 @@ struct Chain {
     parent: Parent,
     /// tldd's config, for `tldd keys -c`.
     cfg: PathBuf,
+    /// A Knot secondary of tldd (NOTIFY, IXFR with xfr-key).
+    knot: Peer,
     tldd: Server,
     /// Config, zone and data directory: outlive a restart of `tldd`.
     dir: tempfile::TempDir,
@@ -67,13 +70,28 @@ impl Chain {
             &cfg,
             &format!("dnskey_ttl = \"{TTL}s\"\n{}", policy(&parent)),
         );
-        let text = std::fs::read_to_string(&cfg).unwrap().replacen(
-            "[zone.dnssec]",
-            "allow_transfer = [\"127.0.0.1\"]\n[zone.dnssec]",
-            1,
-        );
+        // Transfers with xfr-key, NOTIFY to a Knot secondary.
+        let knot_port = free_port();
+        let text = std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replacen(
+                "[zone.dnssec]",
+                &format!(
+                    "allow_transfer = [\"127.0.0.1\"]\ntransfer_key = \"xfr-key\"\n\
+                     notify = [\"127.0.0.1:{knot_port}\"]\n[zone.dnssec]"
+                ),
+                1,
+            )
+            .replacen(
+                "[[zone]]",
+                &format!(
+                    "[[tsig]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"\n[[zone]]"
+                ),
+                1,
+            );
         std::fs::write(&cfg, text).unwrap();
         let tldd = Server::start_with_config(&cfg, tempfile::tempdir().unwrap());
+        let knot = knot_secondary(knot_port, tldd.addr);
         let unbound = unbound_caching(
             &parent.trust_anchor(),
             &[(".", parent.port()), ("shop.", tldd.port())],
@@ -92,9 +110,28 @@ impl Chain {
             unbound,
             parent,
             cfg,
+            knot,
             tldd,
             dir,
         }
+    }
+
+    /// The Knot secondary reaches tldd's serial (by NOTIFY and IXFR: every
+    /// key step's version is a journalled diff) and serves the same zone.
+    fn assert_secondary_follows(&self) {
+        let want = serial_at(self.tldd.addr);
+        assert!(
+            wait_for(30, || serial_at(self.knot.addr) == want),
+            "knot at {:?}, tldd at {want:?}\n{}",
+            serial_at(self.knot.addr),
+            self.knot.log()
+        );
+        assert_eq!(
+            axfr(self.knot.addr),
+            axfr(self.tldd.addr),
+            "Knot's copy differs"
+        );
+        assert!(self.knot.log().contains("IXFR"), "{}", self.knot.log());
     }
 
     /// Stops tldd (SIGTERM) and starts it again on the same port and data.
@@ -116,12 +153,13 @@ impl Chain {
     fn verify_axfr(&self, what: &str) -> String {
         let o = std::process::Command::new("kdig")
             .args(["@127.0.0.1", "-p", &self.tldd.port().to_string(), "+time=5"])
+            .args(["-y", &format!("hmac-sha256:xfr-key:{SECRET}")])
             .args(["shop.", "AXFR", "+nocomments", "+nostats"])
             .output()
             .unwrap();
         let text: String = String::from_utf8_lossy(&o.stdout)
             .lines()
-            .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+            .filter(|l| !l.starts_with(';') && !l.trim().is_empty() && !l.contains("\tTSIG\t"))
             .map(|l| format!("{l}\n"))
             .collect();
         assert!(text.contains("SOA"), "{what}: no AXFR: {text}");
@@ -359,6 +397,7 @@ fn zsk_roll_keeps_every_answer_secure_across_a_restart() {
     w.rounds(3);
     let report = w.stop();
     report.assert_clean("ZSK roll");
+    c.assert_secondary_follows();
     assert!(report.queries > 50, "{} questions", report.queries);
     let states: Vec<String> = seen
         .iter()
@@ -452,6 +491,7 @@ fn ksk_roll_with_cds_and_the_parent_keeps_every_answer_secure() {
     w.rounds(3);
     let report = w.stop();
     report.assert_clean("KSK roll");
+    c.assert_secondary_follows();
     assert!(
         crate::support::parent::child_cds(c.tldd.port(), "shop.")
             .trim()
@@ -581,6 +621,7 @@ fn algorithm_roll_13_to_15_keeps_every_answer_secure() {
     }
     w.rounds(3);
     w.stop().assert_clean("algorithm roll");
+    c.assert_secondary_follows();
     let mut tags = served_tags(c.tldd.port());
     tags.retain(|t| old.contains(t));
     assert!(tags.is_empty(), "old DNSKEYs still served: {tags:?}");
