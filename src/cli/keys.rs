@@ -29,7 +29,8 @@ Rollovers (the running server drives them; [zone.dnssec] has the timings):
   tldd keys -c tldd.toml status --zone shop.                # each key, its state, what next and when
   tldd keys -c tldd.toml roll --zone shop. --role zsk       # or wait for zsk_lifetime
   tldd keys -c tldd.toml roll --zone shop. --role ksk       # CDS/CDNSKEY appear when it is ready
-  tldd keys -c tldd.toml ds-seen --zone shop. --key TAG     # once the parent serves its DS";
+  tldd keys -c tldd.toml ds-seen --zone shop. --key TAG     # once the parent serves its DS
+  tldd keys -c tldd.toml roll --zone shop. --role ksk --algorithm 15   # algorithm roll";
 
 /// Manage the DNSSEC keys of the configured zones (`tldd keys -c CONFIG ...`).
 #[derive(Debug, Args)]
@@ -133,7 +134,8 @@ pub enum KeysCommand {
     /// One line per key: ZONE TAG ROLE ALG KEYSTORE STATE NEXT AT, e.g.
     ///   shop. 40102 zsk 13 soft retiring replace-signatures -
     ///   shop. 51234 zsk 13 soft active roll 2027-03-03T10:00:00Z
-    /// States: created published ready active retiring retired. Asks the
+    /// States: created presigned published ready active retiring withdrawn
+    /// retired (README "Key rollovers"). Asks the
     /// running server (its key step runs first); without one, read from the
     /// state file (times that depend on the zone are then left out).
     #[command(verbatim_doc_comment)]

@@ -18,6 +18,7 @@ mod hsm_outage;
 mod keys_hsm;
 mod keys_hsm_lib;
 mod keys_roll;
+mod keys_roll_hsm;
 mod keys_soft;
 mod linters;
 mod malformed;
