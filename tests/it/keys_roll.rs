@@ -582,14 +582,19 @@ fn algorithm_roll_13_to_15_keeps_every_answer_secure() {
         "{out}"
     );
     // Presigned: every RRset gets an algorithm-15 signature before any
-    // algorithm-15 DNSKEY is served.
-    let seen = c.follow(&w, Duration::from_secs(60), |st| {
+    // algorithm-15 DNSKEY is served. A restart in the middle of it.
+    let seen = c.follow(&w, Duration::from_secs(30), |st| {
+        st.iter().any(|k| k.state == "presigned")
+    });
+    w.mark("restart while presigned");
+    c.restart();
+    let seen2 = c.follow(&w, Duration::from_secs(60), |st| {
         st.iter()
             .any(|k| k.alg == 15 && k.role == "ksk" && k.state == "ready")
     });
     assert!(
         seen.iter().any(|v| v.iter().any(|(_, s)| s == "presigned")),
-        "{seen:?}"
+        "{seen:?} {seen2:?}"
     );
     let new_ksk = of_role(&c.status(), "ksk", "ready")[0].tag;
     let ds = c.parent.follow_cds(c.tldd.port()).expect("CDS while ready");
