@@ -164,6 +164,9 @@ fn expired_secondary_answers_servfail_until_the_primary_returns() {
         edns_expire(&s).is_none(),
         "an expired zone answers SERVFAIL"
     );
+    // ... saying why (RFC 8914 EDE 22).
+    let out = s.kdig(&["+edns", "+norec", "exp.shop.", "A"]);
+    assert!(out.contains("EDE: 22"), "{out}");
     assert_eq!(status(&s, &["nope.example.", "A", "+norec"]), "REFUSED");
     let key = format!("hmac-sha256:xfr-key:{SECRET}");
     let x = kdig_at(s.addr, &["shop.", "AXFR", "-y", &key]);

@@ -204,6 +204,18 @@ fn edns_nsid_badvers_and_do() {
     // Without EDNS, no OPT in the reply.
     let v = ask(&s, "shop.", "SOA", &[]);
     assert_eq!(v["edns"], -1);
+    // A name in no zone of ours: REFUSED with EDE 20 (RFC 8914), as
+    // kdig and dig show it; none on answers that are not errors.
+    let out = s.kdig(&["+edns", "example.net.", "A"]);
+    assert!(
+        out.contains("status: REFUSED") && out.contains("EDE: 20 (Not Authoritative)"),
+        "{out}"
+    );
+    let out = s.kdig(&["+edns", "shop.", "SOA"]);
+    assert!(
+        out.contains("status: NOERROR") && !out.contains("EDE"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -258,6 +258,7 @@ pub fn respond(
         limit.saturating_sub(opt_room),
     );
     let mut expire = None;
+    let mut ede = None;
     let (rc, aa, tc) = match q.qclass {
         // QCLASS ANY (RFC 1035 §3.2.5) is answered from the IN data, as
         // NSD and Knot do.
@@ -276,6 +277,7 @@ pub fn respond(
             _ => {
                 let found = zones.find(q.name());
                 if !zones.expired.is_empty() && zones.is_expired(q.name(), found) {
+                    ede = Some(EDE_EXPIRED);
                     (rcode::SERVFAIL, false, false)
                 } else {
                     match found {
@@ -285,7 +287,10 @@ pub fn respond(
                             }
                             answer_in(zone, q, &mut w, t)
                         }
-                        None => (rcode::REFUSED, false, false),
+                        None => {
+                            ede = Some(EDE_NOT_OURS);
+                            (rcode::REFUSED, false, false)
+                        }
                     }
                 }
             }
@@ -295,8 +300,16 @@ pub fn respond(
     };
     oc.rcode = rc;
     oc.truncated = tc;
-    (finish(w, q, p, rc, aa, tc, expire), oc)
+    (finish(w, q, p, rc, aa, tc, expire, ede), oc)
 }
+
+/// RFC 8914 for a name in no zone of ours: 20 Not Authoritative.
+const EDE_NOT_OURS: (u16, &[u8]) = (super::ede::code::NOT_AUTHORITATIVE, b"");
+/// For a secondary zone past its SOA expire: 22 No Reachable Authority.
+const EDE_EXPIRED: (u16, &[u8]) = (
+    super::ede::code::NO_REACHABLE_AUTHORITY,
+    b"zone expired: no contact with its primary",
+);
 
 fn header_flags(q: &Query, rc: u16, aa: bool, tc: bool) -> u16 {
     0x8000 | (q.flags & 0x7900) /* opcode + RD */ | (q.flags & 0x0010) /* CD */
@@ -313,10 +326,18 @@ fn finish(
     aa: bool,
     tc: bool,
     expire: Option<u32>,
+    ede: Option<(u16, &[u8])>,
 ) -> usize {
     if let Some(e) = q.edns {
         let nsid = p.nsid.as_deref().filter(|_| e.nsid);
-        w.opt(p.udp_payload, (rc >> 4) as u8, e.dnssec_ok, nsid, expire);
+        w.opt(
+            p.udp_payload,
+            (rc >> 4) as u8,
+            e.dnssec_ok,
+            nsid,
+            expire,
+            ede,
+        );
     }
     w.finish(header_flags(q, rc, aa, tc), 1)
 }
@@ -338,7 +359,14 @@ fn error_reply(
     let mut w = Writer::new(out, &pkt[..qend.max(12).min(pkt.len())], &[], 512);
     if let Some(e) = q.edns {
         let nsid = p.nsid.as_deref().filter(|_| e.nsid);
-        w.opt(p.udp_payload, (rc >> 4) as u8, e.dnssec_ok, nsid, None);
+        w.opt(
+            p.udp_payload,
+            (rc >> 4) as u8,
+            e.dnssec_ok,
+            nsid,
+            None,
+            None,
+        );
     }
     let flags = 0x8000 | (q.flags & 0x7900) | (q.flags & 0x0010) | (rc & 0xf);
     let len = w.finish(flags, with_question as u16);

@@ -1,10 +1,12 @@
 //! Extended DNS Errors (RFC 8914) on error replies: why a request was
 //! refused, for the sender that asked with EDNS.
 //!
-//! Only error replies carry them (header, the question, the OPT record and
-//! nothing else: [`super::answer::reply_rcode`]'s layout), so the option is
-//! appended to the OPT record found right after the question. The query
-//! fast path never writes one.
+//! Update error replies (header, the question, the OPT record and nothing
+//! else: [`super::answer::reply_rcode`]'s layout) get theirs from
+//! [`append`], which adds the option to the OPT record found right after
+//! the question. The query path writes its two (20 for a name in no zone
+//! of ours, 22 for an expired secondary zone) with the OPT record itself
+//! (`Writer::opt`), at no cost to answers that are not errors.
 
 /// EDE option code (RFC 8914 §2).
 pub const OPT_EDE: u16 = 15;
@@ -19,6 +21,8 @@ pub mod code {
     pub const PROHIBITED: u16 = 18;
     /// 20: not authoritative for the zone.
     pub const NOT_AUTHORITATIVE: u16 = 20;
+    /// 22: no authority reachable (a secondary zone that expired).
+    pub const NO_REACHABLE_AUTHORITY: u16 = 22;
 }
 
 /// Longest EXTRA-TEXT written, in octets (cut on a character boundary).

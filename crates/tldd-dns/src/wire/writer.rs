@@ -241,10 +241,11 @@ impl<'b> Writer<'b> {
         dnssec_ok: bool,
         nsid: Option<&[u8]>,
         expire: Option<u32>,
+        ede: Option<(u16, &[u8])>,
     ) {
         let saved = self.limit;
         self.limit = self.buf.len();
-        let mut rd = [0u8; 4 + 255 + 8];
+        let mut rd = [0u8; 4 + 255 + 8 + 6 + 64];
         let mut rdlen = 0;
         if let Some(n) = nsid {
             rd[..2].copy_from_slice(&super::query::OPT_NSID.to_be_bytes());
@@ -257,6 +258,15 @@ impl<'b> Writer<'b> {
             rd[rdlen + 2..rdlen + 4].copy_from_slice(&4u16.to_be_bytes());
             rd[rdlen + 4..rdlen + 8].copy_from_slice(&e.to_be_bytes());
             rdlen += 8;
+        }
+        if let Some((code, text)) = ede {
+            // RFC 8914: INFO-CODE and EXTRA-TEXT (short, fixed texts here).
+            let text = &text[..text.len().min(64)];
+            rd[rdlen..rdlen + 2].copy_from_slice(&super::ede::OPT_EDE.to_be_bytes());
+            rd[rdlen + 2..rdlen + 4].copy_from_slice(&((2 + text.len()) as u16).to_be_bytes());
+            rd[rdlen + 4..rdlen + 6].copy_from_slice(&code.to_be_bytes());
+            rd[rdlen + 6..rdlen + 6 + text.len()].copy_from_slice(text);
+            rdlen += 6 + text.len();
         }
         let ttl = ((ext_rcode as u32) << 24) | if dnssec_ok { 0x8000 } else { 0 };
         if self
