@@ -300,7 +300,15 @@ pub fn respond(
     };
     oc.rcode = rc;
     oc.truncated = tc;
-    (finish(w, q, p, rc, aa, tc, expire, ede), oc)
+    (finish(w, q, p, (rc, aa, tc), Extras { expire, ede }), oc)
+}
+
+/// What the OPT record of an answer carries besides NSID.
+struct Extras {
+    /// EDNS EXPIRE (RFC 7314).
+    expire: Option<u32>,
+    /// An Extended DNS Error (RFC 8914).
+    ede: Option<(u16, &'static [u8])>,
 }
 
 /// RFC 8914 for a name in no zone of ours: 20 Not Authoritative.
@@ -322,11 +330,8 @@ fn finish(
     mut w: Writer<'_>,
     q: &Query,
     p: &Params,
-    rc: u16,
-    aa: bool,
-    tc: bool,
-    expire: Option<u32>,
-    ede: Option<(u16, &[u8])>,
+    (rc, aa, tc): (u16, bool, bool),
+    x: Extras,
 ) -> usize {
     if let Some(e) = q.edns {
         let nsid = p.nsid.as_deref().filter(|_| e.nsid);
@@ -335,8 +340,8 @@ fn finish(
             (rc >> 4) as u8,
             e.dnssec_ok,
             nsid,
-            expire,
-            ede,
+            x.expire,
+            x.ede,
         );
     }
     w.finish(header_flags(q, rc, aa, tc), 1)
