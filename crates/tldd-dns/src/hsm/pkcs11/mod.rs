@@ -69,6 +69,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
 
+mod recover;
+pub use recover::{is_lost, RECOVER_EVERY};
+
 /// DER of the P-256 curve OID 1.2.840.10045.3.1.7 (`CKA_EC_PARAMS`).
 const P256_PARAMS: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 /// DER of the Ed25519 OID 1.3.101.112 (`CKA_EC_PARAMS` of an Edwards key).
@@ -133,9 +136,6 @@ struct Registry {
     contexts: HashMap<PathBuf, Pkcs11>,
     tokens: HashMap<(PathBuf, String), Arc<Token>>,
 }
-
-/// Least time between two recoveries of a token.
-pub const RECOVER_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A PKCS#11 token: its slot, a logged-in session pool, its mechanisms.
 pub struct Token {
@@ -298,72 +298,6 @@ impl Token {
 
     fn slot(&self) -> Slot {
         *self.slot.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Re-initialises the module after the token went away and (perhaps)
-    /// came back (see the module doc); `Ok` when the token is there again.
-    pub fn recover(&self) -> Result<(), KeyError> {
-        let mut last = self.recovered.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_some_and(|t| t.elapsed() < RECOVER_EVERY) {
-            return Err(KeyError::Hsm(format!(
-                "token {:?}: still unreachable (recovered less than {}s ago)",
-                self.label,
-                RECOVER_EVERY.as_secs()
-            )));
-        }
-        *last = Some(std::time::Instant::now());
-        {
-            // Sessions do not survive C_Finalize: close the idle ones now.
-            let mut st = self.pool.state.lock().unwrap_or_else(|e| e.into_inner());
-            let n = st.idle.len();
-            st.idle.clear();
-            st.open = st.open.saturating_sub(n);
-        }
-        // SAFETY: the same module file cryptoki loaded (dlopen returns the
-        // loaded library); C_Finalize then C_Initialize with OS locking, as
-        // cryptoki's own initialisation does. Sessions still leased by other
-        // threads become invalid: their calls fail and they are dropped.
-        let rv = unsafe {
-            let lib = cryptoki_sys::Pkcs11::new(&self.module).map_err(|e| {
-                KeyError::Hsm(format!("PKCS#11 module {}: {e}", self.module.display()))
-            })?;
-            let _ = lib.C_Finalize(std::ptr::null_mut());
-            let mut args = cryptoki_sys::CK_C_INITIALIZE_ARGS {
-                CreateMutex: None,
-                DestroyMutex: None,
-                LockMutex: None,
-                UnlockMutex: None,
-                flags: cryptoki_sys::CKF_OS_LOCKING_OK,
-                pReserved: std::ptr::null_mut(),
-            };
-            lib.C_Initialize(std::ptr::addr_of_mut!(args).cast())
-        };
-        if rv != cryptoki_sys::CKR_OK && rv != cryptoki_sys::CKR_CRYPTOKI_ALREADY_INITIALIZED {
-            return Err(KeyError::Hsm(format!(
-                "token {:?}: C_Initialize after the token was lost: CKR 0x{rv:x}",
-                self.label
-            )));
-        }
-        let slots = self
-            .ctx
-            .get_slots_with_token()
-            .map_err(|e| ck("C_GetSlotList", &self.label, e))?;
-        for slot in slots {
-            let info = self
-                .ctx
-                .get_token_info(slot)
-                .map_err(|e| ck("C_GetTokenInfo", &self.label, e))?;
-            if info.label().trim_end() == self.label {
-                *self.slot.write().unwrap_or_else(|e| e.into_inner()) = slot;
-                drop(self.lease()?);
-                tracing::warn!(token = %self.label, "HSM token recovered (module re-initialised, logged in again)");
-                return Ok(());
-            }
-        }
-        Err(KeyError::Hsm(format!(
-            "token {:?} is not present (module re-initialised)",
-            self.label
-        )))
     }
 
     fn open_session(&self, rw: bool) -> Result<Session, KeyError> {
@@ -678,26 +612,6 @@ impl std::fmt::Debug for Pkcs11Key {
             .field("key_tag", &self.info.key_tag)
             .finish()
     }
-}
-
-/// Whether a failure says the token (or the key in it) cannot be reached:
-/// [`Token::recover`] may help.
-pub fn is_lost(e: &CkError) -> bool {
-    matches!(
-        e,
-        CkError::Pkcs11(
-            RvError::DeviceRemoved
-                | RvError::DeviceError
-                | RvError::TokenNotPresent
-                | RvError::TokenNotRecognized
-                | RvError::SessionHandleInvalid
-                | RvError::SessionClosed
-                | RvError::CryptokiNotInitialized
-                | RvError::GeneralError
-                | RvError::SlotIdInvalid,
-            _
-        )
-    )
 }
 
 fn is_stale_handle(e: &CkError) -> bool {
