@@ -30,7 +30,12 @@ Rollovers (the running server drives them; [zone.dnssec] has the timings):
   tldd keys -c tldd.toml roll --zone shop. --role zsk       # or wait for zsk_lifetime
   tldd keys -c tldd.toml roll --zone shop. --role ksk       # CDS/CDNSKEY appear when it is ready
   tldd keys -c tldd.toml ds-seen --zone shop. --key TAG     # once the parent serves its DS
-  tldd keys -c tldd.toml roll --zone shop. --role ksk --algorithm 15   # algorithm roll";
+  tldd keys -c tldd.toml roll --zone shop. --role ksk --algorithm 15   # algorithm roll
+
+Offline KSK ([zone.dnssec] offline_ksk = true online; hsm/CEREMONY.md):
+  tldd keys -c online.toml ksr --zone shop. --from now --to +90d --out shop.ksr
+  tldd keys -c ksk.toml skr --zone shop. --ksr shop.ksr --out shop.skr     # at the ceremony
+  tldd keys -c online.toml import-skr --zone shop. shop.skr";
 
 /// Manage the DNSSEC keys of the configured zones (`tldd keys -c CONFIG ...`).
 #[derive(Debug, Args)]
@@ -185,6 +190,60 @@ pub enum KeysCommand {
         #[arg(long)]
         key: u16,
     },
+    /// Offline KSK, online signer: plan the zone's ZSKs for a period and
+    /// write the Key Signing Request for it.
+    ///
+    /// The ZSK successors the period needs (zsk_lifetime) are generated
+    /// now, in the zone's keystore, and enter the zone when their slot
+    /// comes. One slot per change of the ZSK set, plus --from and --to.
+    /// Times: RFC 3339, Unix seconds, `now`, or `+DURATION` from now
+    /// (`+90d`, `+30s`). The file is in Knot DNS's KSR format.
+    ///
+    /// Example: tldd keys -c tldd.toml ksr --zone shop. --from now --to +90d --out shop.ksr
+    #[command(verbatim_doc_comment)]
+    Ksr {
+        #[arg(long)]
+        zone: String,
+        #[arg(long, default_value = "now")]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// Write here [default: standard output].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Offline KSK, on the KSK machine at a ceremony: sign a Key Signing
+    /// Request into a Signed Key Response with the zone's active KSKs.
+    ///
+    /// Prints the transcript for the witnesses (stderr): zone, KSR digest,
+    /// slots with their ZSK tags, the KSKs, their DS, token, time, operator.
+    /// Example: tldd keys -c ksk.toml skr --zone shop. --ksr shop.ksr --out shop.skr
+    #[command(verbatim_doc_comment)]
+    Skr {
+        #[arg(long)]
+        zone: String,
+        /// The KSR (tldd's or Knot's `keymgr generate-ksr`).
+        #[arg(long)]
+        ksr: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Offline KSK, online signer: check a Signed Key Response against the
+    /// zone's plan and keep it; the running server serves its slots.
+    ///
+    /// Refused, with the slot named, when its ZSKs are not the planned
+    /// ones, a signature does not verify or does not cover its slot, or its
+    /// KSKs are not the ones served so far (--force once the parent has
+    /// the new KSK's DS).
+    #[command(verbatim_doc_comment)]
+    ImportSkr {
+        #[arg(long)]
+        zone: String,
+        /// The SKR file.
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
     /// Show the HSM token: label, session pool size, which algorithms it can do.
     ///
     /// Logs in with the configured PIN, so it is also the PIN check.
@@ -227,7 +286,7 @@ fn poke(cfg: &Config, zone: &str) -> Result<Option<Vec<String>>> {
     }
 }
 
-fn report_poke(cfg: &Config, zone: &str) -> Result<()> {
+pub(super) fn report_poke(cfg: &Config, zone: &str) -> Result<()> {
     match poke(cfg, zone)? {
         Some(lines) => {
             eprintln!("the running server took the change:");
@@ -257,6 +316,7 @@ fn offline_status(cfg: &Config, zone: &str) -> Result<Vec<String>> {
             .map(|k| (k.algorithm, k.key_tag))
             .collect(),
         complete: Default::default(),
+        offline: None,
     };
     Ok(keys::lifecycle::status_lines(&recs, &d.timings(), &facts))
 }
@@ -411,6 +471,19 @@ pub fn run(args: KeysArgs) -> Result<()> {
         } => {
             let v = keys::audit_verify(&cfg, expect_head.as_deref())?;
             println!("audit log OK: {} entries, head {}", v.entries, v.head);
+        }
+        KeysCommand::Ksr {
+            zone,
+            from,
+            to,
+            out,
+        } => super::keys_offline::ksr(&cfg, &operator, &zone, &from, &to, out.as_deref())?,
+        KeysCommand::Skr { zone, ksr, out } => {
+            super::keys_offline::skr(&cfg, &operator, &zone, &ksr, &out)?
+        }
+        KeysCommand::ImportSkr { zone, file, force } => {
+            super::keys_offline::import_skr(&cfg, &operator, &zone, &file, force)?;
+            report_poke(&cfg, &keys::state::canonical_zone(&cfg, &zone)?)?;
         }
         KeysCommand::Token => {
             let t = keys::token_info(&cfg)?;

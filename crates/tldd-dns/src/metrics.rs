@@ -39,6 +39,9 @@ pub struct Metrics {
     /// Seconds until the zone's next key event (-1: none scheduled, or one
     /// that waits for something without a time, such as the parent's DS).
     pub key_next_event: IntGaugeVec,
+    /// An offline-KSK zone: seconds until its imported SKR runs out (the
+    /// last slot's signatures expire; negative: already).
+    pub skr_remaining: IntGaugeVec,
     /// UPDATE outcomes: `result` is "accepted" or the refusal reason.
     pub updates: IntCounterVec,
     /// Seconds from an UPDATE's arrival to its version being served.
@@ -259,6 +262,12 @@ impl Metrics {
                 &registry,
                 "tldd_key_next_event_seconds",
                 "Seconds until the zone's next key rollover event (-1: none with a time)",
+                &["zone"],
+            ),
+            skr_remaining: gauge(
+                &registry,
+                "tldd_skr_remaining_seconds",
+                "Seconds until the imported Signed Key Response of an offline-KSK zone runs out",
                 &["zone"],
             ),
             zone_load_seconds: load,

@@ -60,6 +60,30 @@ pub fn read_file(
     read_into(path, &mut state, sink, progress)
 }
 
+/// Reads records from `data` (text named `name` in errors, as if it were
+/// a file there: an `$INCLUDE` is read relative to `name`'s directory)
+/// with `origin`, one line number per line of `data` from `first_line`.
+/// For record text that is not a zone file of its own, such as the
+/// chunks of a key signing request.
+pub fn read_text(
+    name: &Path,
+    data: &[u8],
+    origin: &str,
+    first_line: u32,
+    sink: &mut dyn FnMut(TextRecord<'_>) -> Result<(), String>,
+) -> Result<(), ParseError> {
+    let mut st = initial_state(name, origin)?;
+    parse_range(
+        name,
+        data,
+        0..data.len(),
+        first_line,
+        &mut st,
+        sink,
+        &mut |_| {},
+    )
+}
+
 /// Reads `path` like [`read_file`], in up to `parts` pieces on as many
 /// threads when the file is large and plain. Each piece's records go to a
 /// sink of its own, made by `new_sink`; the sinks come back in file order.

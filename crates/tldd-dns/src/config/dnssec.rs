@@ -129,6 +129,18 @@ pub struct DnssecConfig {
     /// Policy rules lifted on purpose (see the module doc).
     #[serde(default)]
     pub allow_nonstandard: Vec<Nonstandard>,
+    /// The KSK lives offline (`crate::keys::offline`): this signer holds
+    /// ZSKs only and serves the DNSKEY, CDS and CDNSKEY RRsets of an
+    /// imported Signed Key Response (`tldd keys import-skr`).
+    #[serde(default)]
+    pub offline_ksk: bool,
+    /// The largest TTL the zone will have, as a Key Signing Request plans
+    /// a ZSK's removal with it (default two days; the running signer
+    /// still waits for the zone's real largest TTL).
+    pub max_zone_ttl: Option<String>,
+    /// Alarm (log and `tldd_skr_remaining_seconds`) when the imported
+    /// SKR runs out within this long; default 30 days.
+    pub skr_warning: Option<String>,
 }
 
 impl Default for DnssecConfig {
@@ -148,6 +160,8 @@ pub struct RollTimings {
     pub publish_safety: u64,
     pub retire_safety: u64,
     pub parent_ds_ttl: u64,
+    /// `max_zone_ttl` (only an offline-KSK plan uses it).
+    pub max_zone_ttl: u64,
 }
 
 fn dur(v: &Option<String>, default: u64) -> u64 {
@@ -188,7 +202,13 @@ impl DnssecConfig {
             publish_safety: dur(&self.publish_safety, 3600),
             retire_safety: dur(&self.retire_safety, 3600),
             parent_ds_ttl: dur(&self.parent_ds_ttl, 86400),
+            max_zone_ttl: dur(&self.max_zone_ttl, 2 * 86400),
         }
+    }
+
+    /// `skr_warning` in seconds.
+    pub fn skr_warning(&self) -> u64 {
+        dur(&self.skr_warning, 30 * 86400)
     }
 
     /// Whether `rule` was lifted by `allow_nonstandard`.
@@ -243,6 +263,8 @@ impl DnssecConfig {
             ("retire_safety", &self.retire_safety),
             ("parent_ds_ttl", &self.parent_ds_ttl),
             ("signature_jitter", &self.signature_jitter),
+            ("max_zone_ttl", &self.max_zone_ttl),
+            ("skr_warning", &self.skr_warning),
         ] {
             if let Some(t) = v {
                 if parse_duration(t).is_none_or(|t| t >= 1 << 31) {

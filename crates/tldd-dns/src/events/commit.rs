@@ -180,7 +180,7 @@ impl ZoneLoop {
             &rs.keys,
             &opts,
             self.policy,
-            rs.refresh_window,
+            (rs.refresh_window, rs.presigned_keys),
             now,
         )
         .and_then(|r| {

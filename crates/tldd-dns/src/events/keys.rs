@@ -37,6 +37,11 @@ pub struct KeyCtx {
     pub parents: Vec<std::net::SocketAddr>,
     /// The keystore is an HSM (`tldd_hsm_up` is kept).
     pub hsm: bool,
+    /// `offline_ksk`: the key RRsets come from the imported SKR
+    /// ([`crate::signer::skr`]).
+    pub offline: bool,
+    /// `skr_warning`, seconds.
+    pub skr_warning: u64,
 }
 
 /// What the last key step found.
@@ -75,11 +80,13 @@ impl ZoneLoop {
         if state.zone.nsec3.is_none() {
             return Ok(Vec::new());
         }
-        let (cfg, t, ttl, digests) = (
+        let (cfg, t, ttl, digests, offline, skr_warning) = (
             kc.cfg.clone(),
             kc.timings,
             kc.dnskey_ttl,
             kc.cds_digests.clone(),
+            kc.offline,
+            kc.skr_warning,
         );
         let mut opts = rs.opts.clone();
         let e = |e: anyhow::Error| format!("{e:#}");
@@ -88,11 +95,25 @@ impl ZoneLoop {
         let started = Instant::now();
         let used = crate::signer::refresh::key_use(&state.zone, now);
         let walk_ms = started.elapsed().as_millis() as u64;
+        let skr = if offline {
+            Some(crate::signer::skr::load(&cfg, &origin).map_err(e)?.ok_or_else(|| {
+                format!("zone {origin} has offline_ksk = true and no imported SKR (`tldd keys import-skr`)")
+            })?)
+        } else {
+            None
+        };
         let facts = Facts {
             now,
             max_ttl: u64::from(used.max_ttl),
             signing: used.signing.clone(),
             complete: used.complete.clone(),
+            offline: skr.as_ref().map(|skr| roll::Offline {
+                slot_zsks: skr
+                    .slot_at(now)
+                    .map(|s| s.zsk_tags().into_iter().collect())
+                    .unwrap_or_default(),
+                next_slot: skr.next_after(now),
+            }),
         };
         let mut recs = lifecycle::zone_records(&cfg, &origin).map_err(e)?;
         let before = recs.clone();
@@ -122,8 +143,18 @@ impl ZoneLoop {
                 }
             }
         }
-        let apex =
+        let mut apex =
             crate::signer::apex::apex_keys(&state.zone.origin, &recs, &loaded, ttl, &digests);
+        if let Some(skr) = &skr {
+            let published = crate::signer::skr::published_zsks(&recs);
+            let slot = crate::signer::skr::serving_slot(skr, &published, now).ok_or_else(|| {
+                format!(
+                    "the imported SKR has no slot begun with the published ZSKs {published:?}; \
+                     the served key RRsets stay as they are (import an SKR for the current plan)"
+                )
+            })?;
+            apex.presigned = Some(slot.clone());
+        }
         let signing = loaded.signing_keys();
         opts.now = now;
         let built =
@@ -195,6 +226,20 @@ impl ZoneLoop {
             run.resign_at = Some(Instant::now());
         }
         let next_due = roll::next_due(&recs, &t, &facts);
+        let next_due = match skr.as_ref().and_then(|s| s.next_after(now)) {
+            Some(slot) => Some(next_due.map_or(slot, |d| d.min(slot))),
+            None => next_due,
+        };
+        if let Some(skr) = &skr {
+            let left = skr.runs_out().map_or(0, |r| r as i64 - now as i64);
+            self.metrics
+                .skr_remaining
+                .with_label_values(&[&origin])
+                .set(left);
+            if left < skr_warning as i64 {
+                tracing::warn!(zone = %origin, runs_out = %skr.runs_out().map_or("-".into(), roll::rfc3339), "the imported Signed Key Response runs out in {left} s (skr_warning {skr_warning} s): hold the next KSK ceremony (`tldd keys ksr`, `skr`, `import-skr`) before then, or the DNSKEY RRset's signatures expire and the zone goes bogus");
+            }
+        }
         let m = &self.metrics;
         m.key_next_event
             .with_label_values(&[&origin])
@@ -240,6 +285,14 @@ impl ZoneLoop {
             "{origin} signatures earliest-expiry {}",
             used.earliest_expiry.map_or("-".to_string(), roll::rfc3339)
         ));
+        if let Some(skr) = &skr {
+            lines.push(format!(
+                "{origin} skr slot {} next-slot {} runs-out {}",
+                skr.slot_at(now).map_or("-".into(), |s| roll::rfc3339(s.at)),
+                skr.next_after(now).map_or("-".into(), roll::rfc3339),
+                skr.runs_out().map_or("-".into(), roll::rfc3339)
+            ));
+        }
         Ok(lines)
     }
 }

@@ -25,6 +25,7 @@
 pub mod audit;
 pub mod intact;
 pub mod lifecycle;
+pub mod offline;
 pub mod roll;
 pub mod state;
 
@@ -90,6 +91,14 @@ pub enum Mode {
     Emergency,
     /// A key of a new algorithm (RFC 6781 §4.1.4).
     AlgorithmRoll,
+    /// An offline-KSK zone's ZSK planned by a Key Signing Request
+    /// ([`offline`]): published at `publish`, while the key it succeeds
+    /// (`after`) leaves the planned slots at `remove_after`.
+    Planned {
+        publish: u64,
+        after: u16,
+        remove_after: u64,
+    },
 }
 
 /// Why a new key of `role` and `alg` cannot be added to `keys` now, if so.
@@ -141,6 +150,18 @@ pub fn new_key(
     if !dnskey::is_supported(alg) {
         bail!("algorithm {alg} is not supported (8 RSASHA256, 13 ECDSAP256SHA256, 15 ED25519)");
     }
+    if dnssec.offline_ksk && role == Role::Ksk {
+        bail!(
+            "zone {zone} has offline_ksk = true: its KSK lives on the KSK machine (generate it \
+             there, with a configuration without offline_ksk), this signer holds ZSKs only"
+        );
+    }
+    if dnssec.offline_ksk && matches!(mode, Mode::Emergency | Mode::AlgorithmRoll) {
+        bail!(
+            "zone {zone} has offline_ksk = true: its DNSKEY RRsets are signed in advance, so a \
+             new ZSK is planned by `tldd keys ksr` and enters with the next Signed Key Response"
+        );
+    }
     let keystore = Keystore::from(dnssec.keystore);
     let dir = state::ensure_keys_dir(cfg)?;
     let _lock = StateLock::acquire(&dir)?;
@@ -153,6 +174,22 @@ pub fn new_key(
             .iter()
             .find(|k| k.state != KeyState::Retired && (k.state != KeyState::Active || k.algorithm == alg) && !(k.algorithm_roll && k.algorithm == alg && k.role != role))
             .map(|k| format!("key {} is {} (algorithm {}); an algorithm roll starts from a zone whose keys are all active and of another algorithm", k.key_tag, k.state.as_str(), k.algorithm))
+    } else if let Mode::Planned { after, .. } = mode {
+        existing
+            .iter()
+            .find(|k| k.state != KeyState::Retired && k.algorithm != alg)
+            .map(|k| format!("key {} is of algorithm {}", k.key_tag, k.algorithm))
+            .or_else(|| {
+                (!existing
+                    .iter()
+                    .any(|k| k.key_tag == after && k.role == role))
+                .then(|| {
+                    format!(
+                        "it would succeed key {after}, which is not one of its {}s",
+                        role.as_str()
+                    )
+                })
+            })
     } else {
         successor_refusal(&existing, role, alg)
     };
@@ -206,7 +243,22 @@ pub fn new_key(
     let Some((mut rec, kp)) = record else {
         bail!("could not generate a key whose tag differs from the zone's {taken:?}");
     };
-    if successor {
+    if let Mode::Planned {
+        publish,
+        after,
+        remove_after,
+    } = mode
+    {
+        rec.state = KeyState::Created;
+        rec.plan_publish = Some(roll::rfc3339(publish));
+        if let Some(pred) = st
+            .keys
+            .iter_mut()
+            .find(|k| k.zone == zone && k.key_tag == after)
+        {
+            pred.plan_remove = Some(roll::rfc3339(remove_after));
+        }
+    } else if successor {
         rec.state = KeyState::Created;
         rec.emergency = mode == Mode::Emergency;
         rec.algorithm_roll = mode == Mode::AlgorithmRoll;

@@ -70,6 +70,21 @@ pub struct Facts {
     /// The keys among `signing` whose signature is on every signed RRset
     /// of zone data.
     pub complete: HashSet<(u8, u16)>,
+    /// An offline-KSK zone's Signed Key Response, as far as it gates the
+    /// ZSKs (`None`: the KSK is online).
+    pub offline: Option<Offline>,
+}
+
+/// What an offline-KSK zone's imported SKR says now
+/// ([`crate::keys::offline`]): a ZSK is published only once the current
+/// slot carries its DNSKEY, and removed only once it does not; its
+/// successors are planned by `tldd keys ksr`, not made at its lifetime.
+#[derive(Debug, Clone, Default)]
+pub struct Offline {
+    /// Key tags of the ZSK DNSKEYs of the slot current at `now`.
+    pub slot_zsks: HashSet<u16>,
+    /// When the next slot starts.
+    pub next_slot: Option<u64>,
 }
 
 /// One change the machine asks for.
@@ -172,7 +187,10 @@ pub fn next(k: &KeyRecord, keys: &[KeyRecord], t: &RollTimings, facts: &Facts) -
     }
     match (k.role, k.state) {
         (_, KeyState::Created) if k.algorithm_roll => at("presign", Some(facts.now)),
-        (_, KeyState::Created) => at("publish", Some(facts.now)),
+        (_, KeyState::Created) => match &facts.offline {
+            Some(o) if !o.slot_zsks.contains(&k.key_tag) => at("wait-skr-slot", o.next_slot),
+            _ => at("publish", Some(facts.now)),
+        },
         (Role::Zsk, KeyState::Presigned) => match unix(&k.sigs_complete) {
             Some(c) => at(
                 "publish",
@@ -207,7 +225,7 @@ pub fn next(k: &KeyRecord, keys: &[KeyRecord], t: &RollTimings, facts: &Facts) -
                 Role::Zsk => t.zsk_lifetime,
                 Role::Ksk => t.ksk_lifetime,
             };
-            if life == 0 || rolling(keys, role, k.algorithm) {
+            if life == 0 || rolling(keys, role, k.algorithm) || facts.offline.is_some() {
                 return None;
             }
             at("roll", active_since(k).map(|a| a + life))
@@ -219,12 +237,22 @@ pub fn next(k: &KeyRecord, keys: &[KeyRecord], t: &RollTimings, facts: &Facts) -
                     && s.emergency
                     && s.state == KeyState::Active
             });
+            // Offline KSK: the DNSKEY RRset without it must have begun.
+            let gate = |at: u64| match &facts.offline {
+                Some(o) if o.slot_zsks.contains(&k.key_tag) => Next {
+                    what: "remove-with-skr-slot",
+                    at: o.next_slot.map(|n| n.max(at)),
+                },
+                _ => Next {
+                    what: "remove",
+                    at: Some(at),
+                },
+            };
             match unix(&k.sigs_gone) {
-                Some(g) if emergency => at("remove", Some(g)),
-                Some(g) => at(
-                    "remove",
-                    Some(g + facts.max_ttl + t.propagation_delay + t.retire_safety),
-                ),
+                Some(g) if emergency => Some(gate(g)),
+                Some(g) => Some(gate(
+                    g + facts.max_ttl + t.propagation_delay + t.retire_safety,
+                )),
                 None if facts.signing.contains(&(k.algorithm, k.key_tag)) => {
                     at("replace-signatures", None)
                 }
@@ -283,7 +311,7 @@ pub fn plan(keys: &[KeyRecord], t: &RollTimings, facts: &Facts) -> Vec<Action> {
                 tag,
                 to: KeyState::Ready,
             }),
-            (_, KeyState::Created, _) => out.push(Action::Move {
+            (_, KeyState::Created, "publish") => out.push(Action::Move {
                 tag,
                 to: KeyState::Published,
             }),

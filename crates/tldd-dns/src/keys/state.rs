@@ -220,6 +220,14 @@ pub struct KeyRecord {
     /// An algorithm roll's old key: when its DNSKEY left the zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withdrawn: Option<String>,
+    /// An offline-KSK zone's ZSK planned by a Key Signing Request: when
+    /// its DNSKEY is to be published (`tldd keys ksr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_publish: Option<String>,
+    /// An offline-KSK zone's ZSK: when the planned Signed Key Response
+    /// slots stop carrying its DNSKEY (its successor's plan set it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_remove: Option<String>,
     /// Made for an algorithm roll (RFC 6781 §4.1.4).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub algorithm_roll: bool,
@@ -515,6 +523,8 @@ pub fn new_record(zone: &str, key: &KeyPair, role: Role) -> KeyRecord {
         presigned: None,
         sigs_complete: None,
         withdrawn: None,
+        plan_publish: None,
+        plan_remove: None,
         algorithm_roll: false,
         emergency: false,
     }

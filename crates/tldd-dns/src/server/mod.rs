@@ -259,6 +259,7 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
                     refresh_window: d.refresh_window(),
                     jitter: d.jitter(),
                     unpublished: loaded.unpublished_signers(),
+                    presigned_keys: d.offline_ksk,
                 })
             }
             _ => None,
@@ -311,6 +312,8 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
                     cds_digests: d.cds_digest_types.clone(),
                     parents: d.ksk_submission.parents(),
                     hsm: d.keystore == crate::config::KeystoreKind::Hsm,
+                    offline: d.offline_ksk,
+                    skr_warning: d.skr_warning(),
                 }),
                 _ => None,
             },

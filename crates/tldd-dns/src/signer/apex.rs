@@ -36,6 +36,9 @@ pub struct ApexKeys {
     /// (algorithm, key tag) of the KSKs that sign them (empty: not
     /// checked); RRsets signed by others are re-signed.
     pub signers: Vec<(u8, u16)>,
+    /// An offline-KSK zone: the three RRsets as the imported SKR's slot
+    /// has them, signatures included (the fields above are then unused).
+    pub presigned: Option<super::skr::SkrSlot>,
 }
 
 /// The apex key RRsets for a zone (lower-case wire `origin`) whose key
@@ -137,6 +140,11 @@ fn dnskeys(zone: &Zone, keys: &ApexKeys) -> Vec<Vec<u8>> {
 
 /// Whether `zone`'s apex key RRsets already are what `keys` asks for.
 pub fn is_current(zone: &Zone, keys: &ApexKeys) -> bool {
+    if let Some(slot) = &keys.presigned {
+        return zone.apex.get(DNSKEY) == Some(&slot.dnskey)
+            && zone.apex.get(CDS) == slot.cds.as_ref()
+            && zone.apex.get(CDNSKEY) == slot.cdnskey.as_ref();
+    }
     same_set(zone.apex.get(DNSKEY), &dnskeys(zone, keys), keys.ttl)
         && same_set(zone.apex.get(CDS), &keys.cds, keys.ttl)
         && same_set(zone.apex.get(CDNSKEY), &keys.cdnskey, keys.ttl)
@@ -155,6 +163,22 @@ pub fn put_keys<K: SigningKey>(
     sc: &mut Scratch,
 ) -> Result<Vec<tldd_zone::nsec3::Hash>, SignError> {
     let origin = zone.origin.clone();
+    if let Some(slot) = &keys.presigned {
+        zone.apex.put(slot.dnskey.clone());
+        for (rtype, set) in [(CDS, &slot.cds), (CDNSKEY, &slot.cdnskey)] {
+            match set {
+                Some(set) => zone.apex.put(set.clone()),
+                None => {
+                    zone.apex.remove(rtype);
+                }
+            }
+        }
+        return if zone.nsec3.is_some() {
+            chain::update_name(zone, &origin, signer, sc)
+        } else {
+            Ok(Vec::new())
+        };
+    }
     let want = dnskeys(zone, keys);
     for (rtype, rdatas) in [(DNSKEY, &want), (CDS, &keys.cds), (CDNSKEY, &keys.cdnskey)] {
         if rdatas.is_empty() {
@@ -300,6 +324,7 @@ mod tests {
             cdnskey: vec![],
             ttl: 60,
             signers: vec![],
+            presigned: None,
         };
         assert!(is_current(&zone, &base));
         // The new KSK published with its CDS.

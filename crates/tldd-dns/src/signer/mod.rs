@@ -25,6 +25,7 @@ pub mod refresh;
 pub mod resign;
 pub mod rrsig;
 pub mod sign;
+pub mod skr;
 pub mod verify;
 pub mod zonefile;
 
@@ -120,13 +121,16 @@ pub fn sign_as_keys_say(
     let keys = loaded.signing_keys();
     let stats = sign_in_place(zone, opts, &keys, progress)
         .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;
-    let keyset = apex::apex_keys(
+    let mut keyset = apex::apex_keys(
         &zone.origin,
         &records,
         &loaded,
         dnssec.dnskey_ttl(),
         &dnssec.cds_digest_types,
     );
+    if dnssec.offline_ksk {
+        keyset.presigned = Some(skr::presigned_for(cfg, origin, &records, opts.now)?);
+    }
     let origin_wire = zone.origin.clone();
     let signer = Signer::new(&origin_wire, &keys, opts)
         .map_err(|e| anyhow::anyhow!("zone {origin}: signing: {e}"))?;

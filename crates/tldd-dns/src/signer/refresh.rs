@@ -76,7 +76,7 @@ pub type OwnedRRset = (Box<[u8]>, RRset);
 /// The signed RRsets of `zone` whose signatures expire within `window`
 /// seconds of `now`, earliest first, at most `max`; and how many were due.
 pub fn due(zone: &Zone, now: u32, window: u32, max: usize) -> (Vec<OwnedRRset>, usize) {
-    due_with(zone, now, window, max, &[])
+    due_with(zone, now, window, max, &[], false)
 }
 
 /// (algorithm, key tag) of the key that made a signature (RRSIG RDATA).
@@ -96,18 +96,24 @@ fn is_key_rrset(t: u16) -> bool {
 /// data with a signature by a key that is not among `zsks` (the signing
 /// ZSKs; empty: no such check) or without one of theirs: how a ZSK roll
 /// replaces the retiring key's signatures, and an algorithm roll adds the
-/// new algorithm's before its keys are published.
+/// new algorithm's before its keys are published. With `presigned_keys`
+/// (an offline-KSK zone) the key RRsets are never due: the next slot of
+/// the imported SKR replaces them.
 pub fn due_with(
     zone: &Zone,
     now: u32,
     window: u32,
     max: usize,
     zsks: &[(u8, u16)],
+    presigned_keys: bool,
 ) -> (Vec<OwnedRRset>, usize) {
     let mut found: Vec<(i64, Box<[u8]>, RRset)> = Vec::new();
     let mut consider = |owner: &[u8], set: &RRset| {
         if set.rtype == SOA {
             return; // always re-signed with the new serial
+        }
+        if presigned_keys && is_key_rrset(set.rtype) && owner == &*zone.origin {
+            return;
         }
         if !zsks.is_empty()
             && !is_key_rrset(set.rtype)
@@ -218,13 +224,13 @@ pub struct Refreshed {
 
 /// Builds the refresh version's diff for `zone` at `now`; `None` when no
 /// signature is due. The SOA serial moves on by `policy` and the SOA is
-/// re-signed.
+/// re-signed. `presigned_keys`: see [`due_with`].
 pub fn refresh<K: SigningKey>(
     zone: &Zone,
     keys: &[K],
     opts: &SignOptions,
     policy: SerialPolicy,
-    window: u32,
+    (window, presigned_keys): (u32, bool),
     now: u64,
 ) -> Result<Option<Refreshed>, String> {
     let zsks: Vec<(u8, u16)> = keys
@@ -232,7 +238,14 @@ pub fn refresh<K: SigningKey>(
         .filter(|k| !k.is_ksk())
         .map(|k| (k.algorithm(), k.key_tag()))
         .collect();
-    let (mut sets, total) = due_with(zone, now as u32, window, MAX_PER_PASS, &zsks);
+    let (mut sets, total) = due_with(
+        zone,
+        now as u32,
+        window,
+        MAX_PER_PASS,
+        &zsks,
+        presigned_keys,
+    );
     if sets.is_empty() {
         return Ok(None);
     }
@@ -329,7 +342,15 @@ mod tests {
     fn nothing_due_right_after_signing() {
         let now = 1_800_000_000;
         let (zone, keys, opts) = signed_zone(now, 86400);
-        let r = refresh(&zone, &keys, &opts, SerialPolicy::Increment, 3600, now).unwrap();
+        let r = refresh(
+            &zone,
+            &keys,
+            &opts,
+            SerialPolicy::Increment,
+            (3600, false),
+            now,
+        )
+        .unwrap();
         assert!(r.is_none());
     }
 
@@ -338,9 +359,16 @@ mod tests {
         let now = 1_800_000_000;
         let (zone, keys, opts) = signed_zone(now, 86400);
         let later = now + 86400 - 600; // ten minutes before expiry
-        let r = refresh(&zone, &keys, &opts, SerialPolicy::Increment, 3600, later)
-            .unwrap()
-            .expect("signatures are due");
+        let r = refresh(
+            &zone,
+            &keys,
+            &opts,
+            SerialPolicy::Increment,
+            (3600, false),
+            later,
+        )
+        .unwrap()
+        .expect("signatures are due");
         // apex DNSKEY/NS/NSEC3PARAM + 10 DS + the NSEC3 records, all of them.
         assert_eq!(r.due, r.sets.len() - 1);
         assert_eq!(r.diff.to, 8);

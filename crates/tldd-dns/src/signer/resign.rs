@@ -43,6 +43,9 @@ pub struct Resigner {
     /// DNSKEY RDATA of keys whose signatures are in the zone without
     /// their DNSKEY (an algorithm roll's): the verifier accepts them.
     pub unpublished: Vec<Vec<u8>>,
+    /// An offline-KSK zone: DNSKEY, CDS and CDNSKEY come signed from the
+    /// imported SKR and are never re-signed here.
+    pub presigned_keys: bool,
 }
 
 /// Records a re-signing pass removed and added.

@@ -11,6 +11,7 @@ const T: RollTimings = RollTimings {
     publish_safety: 2,
     retire_safety: 3,
     parent_ds_ttl: 20,
+    max_zone_ttl: 60,
 };
 
 fn key(tag: u16, role: Role, state: KeyState, t0: u64) -> KeyRecord {
@@ -36,6 +37,8 @@ fn key(tag: u16, role: Role, state: KeyState, t0: u64) -> KeyRecord {
         presigned: None,
         sigs_complete: None,
         withdrawn: None,
+        plan_publish: None,
+        plan_remove: None,
         algorithm_roll: false,
         emergency: false,
     }
@@ -64,6 +67,7 @@ fn run(keys: &mut [KeyRecord], mut now: u64, until: u64) -> Vec<(u64, u16, KeySt
             max_ttl: 7,
             signing: signing.clone(),
             complete: signing.clone(),
+            offline: None,
         };
         let (moved, _) = settle(keys, &T, &facts);
         for (tag, st) in moved {
@@ -154,6 +158,7 @@ fn a_retiring_zsk_waits_for_its_signatures() {
         max_ttl: 7,
         signing: [(13, 2), (13, 3)].into_iter().collect(),
         complete: [(13, 3)].into_iter().collect(),
+        offline: None,
     };
     assert!(plan(&keys, &T, &facts).is_empty());
     let n = next(&keys[1], &keys, &T, &facts).unwrap();
