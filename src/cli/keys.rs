@@ -318,6 +318,18 @@ fn offline_status(cfg: &Config, zone: &str) -> Result<Vec<String>> {
         complete: Default::default(),
         offline: None,
     };
+    let mut facts = facts;
+    if d.offline_ksk {
+        if let Some(skr) = tldd_dns::signer::skr::load(cfg, &origin)? {
+            facts.offline = Some(keys::roll::Offline {
+                slot_zsks: skr
+                    .slot_at(facts.now)
+                    .map(|s| s.zsk_tags().into_iter().collect())
+                    .unwrap_or_default(),
+                next_slot: skr.next_after(facts.now),
+            });
+        }
+    }
     Ok(keys::lifecycle::status_lines(&recs, &d.timings(), &facts))
 }
 

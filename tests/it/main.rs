@@ -17,6 +17,7 @@ mod dnssec_resolver;
 mod hsm_outage;
 mod keys_hsm;
 mod keys_hsm_lib;
+mod keys_offline;
 mod keys_roll;
 mod keys_roll_hsm;
 mod keys_soft;

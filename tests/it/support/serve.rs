@@ -68,7 +68,8 @@ impl Server {
             .unwrap_or_else(|log| panic!("tldd exited early; log: {log}"))
     }
 
-    fn try_start_with_env(
+    /// [`Server::try_start_with_config`] with extra environment variables.
+    pub fn try_start_with_env(
         path: &Path,
         dir: tempfile::TempDir,
         env: &[(&str, &Path)],
