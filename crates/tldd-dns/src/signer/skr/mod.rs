@@ -29,7 +29,7 @@
 //!    ZSKs it publishes ([`serving_slot`]) and steps again when the next
 //!    slot starts.
 //!
-//! The files are in Knot DNS's format ([`file`]): Knot's `keymgr
+//! The files are in Knot DNS's format ([`file`](mod@file)): Knot's `keymgr
 //! sign-ksr` can sign tldd's KSR, and tldd's `skr` a KSR of Knot's.
 //!
 //! # Limits
@@ -306,9 +306,9 @@ pub fn make_ksr(
     for at in offline::slot_times(&recs, from, to) {
         let mut dnskeys = Vec::new();
         for k in offline::zsks_at(&recs, at) {
-            if !rdata_of.contains_key(&k.key_tag) {
+            if let std::collections::hash_map::Entry::Vacant(e) = rdata_of.entry(k.key_tag) {
                 let key = state::load_key(cfg, k).with_context(|| format!("key {}", k.key_tag))?;
-                rdata_of.insert(k.key_tag, key.dnskey_rdata().to_vec());
+                e.insert(key.dnskey_rdata().to_vec());
             }
             dnskeys.push(rdata_of[&k.key_tag].clone());
         }
