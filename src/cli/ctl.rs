@@ -11,6 +11,7 @@ use tldd_dns::server::control::{request, Reply, Request};
 const CTL_HELP: &str = "\
 Examples:
   tldd ctl -c /etc/tldd/tldd.toml status
+  tldd ctl -c /etc/tldd/tldd.toml reload          # or: kill -HUP $(pidof tldd)
   tldd ctl -c /etc/tldd/tldd.toml zone-status shop.
   tldd ctl -c /etc/tldd/tldd.toml --json zone-status
   tldd ctl -c /etc/tldd/tldd.toml zone-notify shop.
@@ -39,6 +40,12 @@ pub struct CtlArgs {
 pub enum CtlCommand {
     /// Version, pid, uptime, data_dir, zones, listeners.
     Status,
+    /// Read the configuration file again and apply it (as SIGHUP): zones
+    /// added, removed or changed, TSIG keys, ACLs, NOTIFY targets, listen
+    /// addresses. A file with an error is refused (key and line) and the
+    /// running configuration stays; `[server]` keys that need a restart
+    /// are named under `restart_needed`.
+    Reload,
     /// Serial, role, signed, delegations, journal depth, NOTIFY state; a
     /// secondary's primary, last contact, next refresh and expiry; a signed
     /// zone's next signature refresh. All zones without ZONE.
@@ -58,9 +65,6 @@ pub enum CtlCommand {
     ZoneFreeze { zone: String },
     /// Take updates again.
     ZoneThaw { zone: String },
-    /// Write the served zone as RFC 1035 text (default
-    /// DATA_DIR/flush/<zone>zone; written by the server, so a path it can
-    /// write).
     /// Start a key roll (as `tldd keys roll`; the server drives it): zsk
     /// (pre-publication) or ksk (double signature, CDS/CDNSKEY).
     ZoneKeyRollover {
@@ -71,6 +75,9 @@ pub enum CtlCommand {
     /// The parent serves the DS of the zone's KSK that waits for it (state
     /// `ready`): as `tldd keys ds-seen` for that key.
     ZoneKskSubmitted { zone: String },
+    /// Write the served zone as RFC 1035 text (default
+    /// DATA_DIR/flush/<zone>zone; written by the server, so a path it can
+    /// write).
     ZoneFlush {
         zone: String,
         /// Where to write (an absolute path is best: the server's
@@ -85,15 +92,35 @@ pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
     let path = args
         .config
         .ok_or_else(|| anyhow::anyhow!("-c/--config FILE is required (the server's config)"))?;
-    let cfg = Config::load(&path)?;
-    if let Some(code) = key_command(&cfg, &args.command, args.json)? {
-        return Ok(code);
+    // A file that no longer parses still names the server's socket, so
+    // `reload` gets the server's refusal (with key and line) rather than
+    // ours; key commands need the whole file.
+    let (cfg, data_dir) = match Config::load(&path) {
+        Ok(cfg) => {
+            let d = cfg.server.data_dir.clone();
+            (Some(cfg), d)
+        }
+        Err(e) => match tldd_dns::config::data_dir_only(&path) {
+            Some(d) => (None, d),
+            None => return Err(e.into()),
+        },
+    };
+    if let Some(cfg) = &cfg {
+        if let Some(code) = key_command(cfg, &args.command, args.json)? {
+            return Ok(code);
+        }
+    } else if matches!(
+        args.command,
+        CtlCommand::ZoneKeyRollover { .. } | CtlCommand::ZoneKskSubmitted { .. }
+    ) {
+        Config::load(&path)?;
     }
     let req = match args.command {
         CtlCommand::ZoneKeyRollover { .. } | CtlCommand::ZoneKskSubmitted { .. } => {
             unreachable!("handled by key_command")
         }
         CtlCommand::Status => Request::Status,
+        CtlCommand::Reload => Request::Reload,
         CtlCommand::ZoneStatus { zone } => Request::ZoneStatus { zone },
         CtlCommand::ZoneNotify { zone } => Request::ZoneNotify { zone },
         CtlCommand::ZoneRefresh { zone } => Request::ZoneRefresh { zone },
@@ -105,12 +132,12 @@ pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
             out: out.map(|p| std::path::absolute(&p).unwrap_or(p)),
         },
     };
-    let reply = match request(&cfg.server.data_dir, &req) {
+    let reply = match request(&data_dir, &req) {
         Ok(r) => r,
         Err(e) => {
             eprintln!(
                 "tldd ctl: no server on {}: {e}",
-                tldd_dns::server::control::socket_path(&cfg.server.data_dir).display()
+                tldd_dns::server::control::socket_path(&data_dir).display()
             );
             return Ok(ExitCode::from(2));
         }

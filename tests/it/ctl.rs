@@ -29,7 +29,7 @@ pub(crate) fn ctl(cfg: &std::path::Path, args: &[&str]) -> (i32, String, String)
 }
 
 /// `key: value` of the first block.
-fn fact(text: &str, key: &str) -> Option<String> {
+pub(crate) fn fact(text: &str, key: &str) -> Option<String> {
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{key}: ")).map(str::to_string))
 }

@@ -9,6 +9,7 @@ mod support;
 
 mod crash_kill9;
 mod ctl;
+mod ctl_reload;
 mod differential;
 mod dnssec_answers;
 mod dnssec_peers;

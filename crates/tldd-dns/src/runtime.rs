@@ -17,8 +17,11 @@ use tokio::sync::mpsc;
 pub struct Services {
     pub zones: Arc<ArcSwap<ZoneSet>>,
     pub params: Arc<Params>,
-    pub keys: KeyRing,
-    pub zone_rt: Vec<Arc<ZoneRuntime>>,
+    /// The TSIG keys; `reload` swaps them (the replay cache stays).
+    pub keys: ArcSwap<KeyRing>,
+    /// Each zone's runtime; `reload` swaps the list (a handler that looked
+    /// a zone up keeps the `Arc` it found).
+    pub zone_rt: ArcSwap<Vec<Arc<ZoneRuntime>>>,
     pub replay: ReplayCache,
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -40,8 +43,13 @@ pub struct ZoneRuntime {
 
 impl Services {
     /// The zone whose origin is exactly `name` (lower-case wire).
-    pub fn zone_rt(&self, name: &[u8]) -> Option<&Arc<ZoneRuntime>> {
-        self.zone_rt.iter().find(|z| *z.origin == *name)
+    pub fn zone_rt(&self, name: &[u8]) -> Option<Arc<ZoneRuntime>> {
+        self.zone_rt.load().iter().find(|z| *z.origin == *name).cloned()
+    }
+
+    /// Every zone's runtime, as of now.
+    pub fn zones_rt(&self) -> Arc<Vec<Arc<ZoneRuntime>>> {
+        self.zone_rt.load_full()
     }
 
     /// The served version of a zone.

@@ -105,7 +105,7 @@ pub use replay::{Admit, Refusal, ReplayCache};
 
 /// `[[tsig]]`: one shared key as configured (the same table in `tldd serve`
 /// and `tldd srs` configs).
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct KeyConfig {
     pub name: String,

@@ -73,7 +73,7 @@ fn parse_server(s: &str) -> Option<SocketAddr> {
 }
 
 /// `[zone.dnssec]`: present => the zone is signed.
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DnssecConfig {
     pub keystore: KeystoreKind,

@@ -121,7 +121,7 @@ fn default_tsig_max_fudge() -> u64 {
 pub use tldd_tsig::KeyConfig as TsigKeyConfig;
 
 /// `[[zone]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
     pub origin: Spanned<String>,
@@ -221,7 +221,7 @@ impl ZoneConfig {
 
 /// Where signing keys live.
 /// `[hsm]`: the PKCS#11 token.
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HsmConfig {
     pub module: PathBuf,
@@ -409,6 +409,14 @@ impl Config {
         }
         self.zone.iter().find(|z| z.origin() == o)
     }
+}
+
+/// `[server] data_dir` of a file that may not pass the full checks
+/// (`tldd ctl` still finds the socket of a server whose file now has an
+/// error, so `reload` gets the server's refusal).
+pub fn data_dir_only(path: &Path) -> Option<PathBuf> {
+    let t: toml::Table = std::fs::read_to_string(path).ok()?.parse().ok()?;
+    Some(PathBuf::from(t.get("server")?.get("data_dir")?.as_str()?))
 }
 
 /// Parses "14d", "12h", "30m", "45s" or plain seconds.

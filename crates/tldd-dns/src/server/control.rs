@@ -66,6 +66,8 @@ pub enum Request {
         zone: String,
         out: Option<PathBuf>,
     },
+    /// Re-read the configuration file and apply it ([`super::reload`]).
+    Reload,
     /// Re-read the key state and run a key step (`tldd keys` after it
     /// changed the state, and `tldd keys status`).
     ZoneKeys {
@@ -104,8 +106,9 @@ impl Reply {
 /// What `status` reports besides the zones.
 pub struct ServerInfo {
     pub started: Instant,
-    pub listeners: Vec<String>,
     pub data_dir: PathBuf,
+    /// `reload`, and the listeners open now.
+    pub reloader: Arc<super::reload::Reloader>,
 }
 
 /// Binds the socket (replacing a stale one: the journal's lock already
@@ -151,11 +154,12 @@ fn kv(k: &str, v: impl ToString) -> (String, String) {
 }
 
 /// `shop`, `shop.` and `SHOP.` all name the zone `shop.`.
-fn find<'a>(svc: &'a Services, zone: &str) -> Result<&'a Arc<ZoneRuntime>, Reply> {
+pub(super) fn find(svc: &Services, zone: &str) -> Result<Arc<ZoneRuntime>, Reply> {
     let want = zone.trim_end_matches('.').to_ascii_lowercase() + ".";
-    svc.zone_rt
+    svc.zones_rt()
         .iter()
         .find(|z| z.origin_text.eq_ignore_ascii_case(&want))
+        .cloned()
         .ok_or_else(|| Reply::refused(format!("no zone {want} is served")))
 }
 
@@ -179,8 +183,8 @@ async fn answer(req: Request, svc: &Services, info: &ServerInfo) -> Reply {
             kv("pid", std::process::id()),
             kv("uptime_seconds", info.started.elapsed().as_secs()),
             kv("data_dir", info.data_dir.display()),
-            kv("zones", svc.zone_rt.len()),
-            kv("listen", info.listeners.join(" ")),
+            kv("zones", svc.zones_rt().len()),
+            kv("listen", info.reloader.listeners().await.join(" ")),
         ]])),
         Request::ZoneStatus { zone } => zone_status(svc, zone.as_deref()).await,
         Request::ZoneNotify { zone } => order(svc, &zone, Control::Notify).await,
@@ -190,18 +194,22 @@ async fn answer(req: Request, svc: &Services, info: &ServerInfo) -> Reply {
         Request::ZoneThaw { zone } => order(svc, &zone, Control::Thaw).await,
         Request::ZoneFlush { zone, out } => flush(svc, info, &zone, out).await,
         Request::ZoneKeys { zone } => zone_keys(svc, &zone).await,
+        Request::Reload => match info.reloader.reload().await {
+            Ok(summary) => Ok(Reply::facts(vec![summary.facts()])),
+            Err(e) => Err(Reply::refused(format!("reload refused, the running configuration stays: {e}"))),
+        },
     };
     result.unwrap_or_else(|r| r)
 }
 
 async fn zone_status(svc: &Services, zone: Option<&str>) -> Result<Reply, Reply> {
-    let zones: Vec<&Arc<ZoneRuntime>> = match zone {
+    let zones: Vec<Arc<ZoneRuntime>> = match zone {
         Some(z) => vec![find(svc, z)?],
-        None => svc.zone_rt.iter().collect(),
+        None => svc.zones_rt().to_vec(),
     };
     let mut blocks = Vec::new();
     for z in zones {
-        blocks.push(facts_lines(&ask(z, Control::Status).await?));
+        blocks.push(facts_lines(&ask(&z, Control::Status).await?));
     }
     Ok(Reply::facts(blocks))
 }
@@ -249,7 +257,7 @@ fn facts_lines(f: &ZoneFacts) -> Vec<(String, String)> {
 
 async fn zone_keys(svc: &Services, zone: &str) -> Result<Reply, Reply> {
     let z = find(svc, zone)?;
-    match ask(z, Control::Keys).await? {
+    match ask(&z, Control::Keys).await? {
         Ok(lines) => Ok(Reply::facts(vec![lines
             .into_iter()
             .map(|l| kv("key", l))
@@ -262,7 +270,7 @@ type Order = fn(oneshot::Sender<Result<String, String>>) -> Control;
 
 async fn order(svc: &Services, zone: &str, make: Order) -> Result<Reply, Reply> {
     let z = find(svc, zone)?;
-    match ask(z, make).await? {
+    match ask(&z, make).await? {
         Ok(done) => Ok(Reply::facts(vec![vec![
             kv("zone", &z.origin_text),
             kv("result", done),

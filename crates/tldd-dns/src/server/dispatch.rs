@@ -30,7 +30,7 @@ pub async fn dispatch(svc: &Arc<Services>, pkt: &[u8], peer: SocketAddr, t: Tran
     let now = tsig::now();
     let verified = match q.tsig_at {
         None => None,
-        Some(at) => match svc.keys.verify(pkt, at, now) {
+        Some(at) => match svc.keys.load().verify(pkt, at, now) {
             Ok(v) => Some(v),
             Err(f) => {
                 svc.metrics

@@ -29,7 +29,7 @@ pub struct Bounds {
 pub fn check(svc: &Services, b: Bounds, now: u64) -> (bool, String) {
     let mut fit = true;
     let mut out = String::new();
-    for z in &svc.zone_rt {
+    for z in svc.zones_rt().iter() {
         let verdict = zone(svc, z, b, now);
         fit &= verdict.is_ok();
         match verdict {

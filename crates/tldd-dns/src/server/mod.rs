@@ -1,5 +1,6 @@
 //! `tldd serve`: load the zones, bind every listen address, answer until
-//! SIGTERM/SIGINT.
+//! SIGTERM/SIGINT; SIGHUP (and `tldd ctl reload`) applies the configuration
+//! file again ([`reload`]).
 //!
 //! UDP is served by plain threads ([`udp`]), one SO_REUSEPORT socket each
 //! (`[server] udp_workers` per address, default one per core). TCP
@@ -21,183 +22,50 @@
 pub mod control;
 pub mod dispatch;
 pub mod health;
+pub mod listeners;
 pub mod notify;
+pub mod reload;
 pub mod tcp;
 pub mod udp;
 pub mod update;
 pub mod xfr_out;
+pub mod zones;
+
+pub use zones::{load_zone_file, load_zones};
+pub(crate) use zones::{set_serial, sign_for_serving};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::wire::{Params, ZoneSet};
 use anyhow::Context;
 use arc_swap::ArcSwap;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tldd_zone::load::{load_file, Severity};
 use tldd_zone::progress::Progress;
 
-/// Entry point of `tldd serve -c FILE`.
+/// Entry point of `tldd serve -c FILE`: `tldd ctl reload` and SIGHUP
+/// read `path` again ([`reload`]).
 pub fn run_from_file(path: &Path, progress: &dyn Progress) -> anyhow::Result<()> {
-    let cfg = Config::load(path)?;
-    run(cfg, progress)
+    let text = std::fs::read_to_string(path).map_err(|source| crate::config::ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let cfg = Config::parse(&text, path)?;
+    serve(cfg, Some((path.to_owned(), reload::server_table(&text))), progress)
 }
 
-/// Loads one zone from its file (with the checks logged).
-pub fn load_zone_file(
-    origin: &str,
-    file: &Path,
-    progress: &dyn Progress,
-    m: &Metrics,
-) -> anyhow::Result<tldd_zone::Zone> {
-    let started = Instant::now();
-    let loaded = load_file(file, origin, progress).with_context(|| format!("zone {origin}"))?;
-    let errors = loaded
-        .problems
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .count();
-    for p in loaded.problems.iter().take(20) {
-        tracing::warn!(zone = %origin, "{}:{}: {}", file.display(), p.line, p.message);
-    }
-    if loaded.problems.len() > 20 {
-        tracing::warn!(zone = %origin, "... and {} more problems (see `tldd zone check`)", loaded.problems.len() - 20);
-    }
-    let secs = started.elapsed().as_secs_f64();
-    tracing::info!(
-        zone = %origin,
-        serial = loaded.zone.serial(),
-        records = loaded.records,
-        delegations = loaded.zone.cuts.len(),
-        errors,
-        seconds = format!("{secs:.2}"),
-        "zone loaded"
-    );
-    m.zone_load_seconds.with_label_values(&[origin]).set(secs);
-    Ok(loaded.zone)
-}
-
-/// The zones at start: from the store when it holds a complete copy,
-/// else from the zone file (the writer thread then writes it to the
-/// store, see [`crate::events`]). A secondary zone
-/// with nothing stored starts unserved and waits for its first transfer.
-pub fn load_zones(
-    cfg: &Config,
-    progress: &dyn Progress,
-    m: &Metrics,
-    store: &crate::journal::Journal,
-) -> anyhow::Result<Vec<(crate::journal::ZoneJournal, Option<tldd_zone::Zone>)>> {
-    let mut out = Vec::new();
-    for z in &cfg.zone {
-        let origin = z.origin();
-        let mut zs = store.zone(&origin, z.journal_max)?;
-        let mut wire = Vec::new();
-        tldd_zone::name::from_text(origin.as_bytes(), &[0], true, &mut wire)
-            .map_err(|e| anyhow::anyhow!("zone {origin}: {e}"))?;
-        let started = Instant::now();
-        let zone = match zs
-            .load(&wire)
-            .with_context(|| format!("zone {origin}: store"))?
-        {
-            Some(zone) => {
-                let secs = started.elapsed().as_secs_f64();
-                tracing::info!(zone = %origin, serial = zone.serial(), delegations = zone.cuts.len(), seconds = format!("{secs:.2}"), "zone loaded from the store");
-                m.zone_load_seconds.with_label_values(&[&origin]).set(secs);
-                Some(zone)
-            }
-            None => match &z.file {
-                Some(file) => {
-                    let mut zone = load_zone_file(&origin, file, progress, m)?;
-                    if let Some(dnssec) = &z.dnssec {
-                        zone = sign_for_serving(cfg, &origin, zone, dnssec, z.serial_policy, m)?;
-                    }
-                    // Written to the store by the zone's writer thread
-                    // while the zone is already being served.
-                    Some(zone)
-                }
-                None => {
-                    tracing::info!(zone = %origin, "secondary zone not in the store yet; waiting for the first transfer");
-                    None
-                }
-            },
-        };
-        if let Some(zone) = &zone {
-            m.zone(zone);
-        }
-        out.push((zs, zone));
-    }
-    // Parsing, signing and verifying freed far more than the zone keeps.
-    crate::journal::release_freed_memory();
-    Ok(out)
-}
-
-/// Signs a freshly loaded zone with its active keys and verifies the result
-/// (bump-in-the-wire: a version that fails verification is never served).
-///
-/// The signed zone is new content, so it gets a new serial (the file's
-/// moved on by `serial_policy`): a secondary that loaded the same unsigned
-/// file must see the primary ahead of it and transfer, or it would serve
-/// the zone without DNSKEY, NSEC3 and RRSIG and never notice.
-pub(crate) fn sign_for_serving(
-    cfg: &Config,
-    origin: &str,
-    mut zone: tldd_zone::Zone,
-    dnssec: &crate::config::DnssecConfig,
-    policy: crate::config::SerialPolicy,
-    m: &Metrics,
-) -> anyhow::Result<tldd_zone::Zone> {
-    let started = Instant::now();
-    let file_serial = zone.serial();
-    let serial = policy.next(file_serial, tldd_tsig::now());
-    set_serial(&mut zone, serial).with_context(|| format!("zone {origin}"))?;
-    let opts = crate::signer::SignOptions::from_config(dnssec)
-        .map_err(|e| anyhow::anyhow!("zone {origin}: {e}"))?;
-    let mut signed = zone;
-    let (_, unpublished) =
-        crate::signer::sign_as_keys_say(cfg, origin, &mut signed, dnssec, &opts, &|_| {})?;
-    let keys = signed
-        .apex
-        .get(tldd_zone::rdata::DNSKEY)
-        .map_or(0, |s| s.rdatas().count());
-    let now = crate::signer::sign::unix_now() as u32;
-    if let Err(e) = crate::signer::verify_sampled_with(&signed, now, 1, &unpublished) {
-        m.verify_failures.with_label_values(&[origin]).inc();
-        anyhow::bail!("zone {origin}: the signed version failed verification, not serving it: {e}");
-    }
-    tracing::info!(
-        zone = %origin,
-        dnskeys = keys,
-        nsec3 = signed.nsec3.as_ref().map_or(0, |c| c.len()),
-        file_serial,
-        serial,
-        seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
-        "zone signed and verified (a new serial: signing changed the content)"
-    );
-    Ok(signed)
-}
-
-/// Puts `serial` into the zone's SOA (the signatures, if any, are then
-/// stale: the caller signs).
-pub(crate) fn set_serial(zone: &mut tldd_zone::Zone, serial: u32) -> anyhow::Result<()> {
-    let soa = zone
-        .soa()
-        .and_then(|s| Some((s.ttl, s.rdatas().next()?)))
-        .and_then(|(ttl, rd)| Some((ttl, tldd_zone::diff::with_serial(rd, serial)?)))
-        .context("no valid SOA")?;
-    zone.apex.put(tldd_zone::RRset::new(
-        tldd_zone::rdata::SOA,
-        soa.0,
-        &[&soa.1],
-    ));
-    Ok(())
-}
-
-/// Runs the server with a parsed configuration.
-/// Zone loading reports to `progress`.
+/// Runs the server with a parsed configuration (no reload: there is no
+/// file to read again). Zone loading reports to `progress`.
 pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
+    serve(cfg, None, progress)
+}
+
+fn serve(
+    cfg: Config,
+    source: Option<(PathBuf, toml::Table)>,
+    progress: &dyn Progress,
+) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
     let started = tldd_tsig::now();
     let started_at = Instant::now();
@@ -205,9 +73,11 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
         .with_context(|| format!("server.data_dir {}", cfg.server.data_dir.display()))?;
     let metrics = Arc::new(Metrics::new());
     let store = crate::journal::Journal::open(&cfg.server.data_dir)?;
-    let keys = tldd_tsig::KeyRing::from_config(&cfg.tsig)
-        .map_err(anyhow::Error::msg)?
-        .with_max_fudge(u16::try_from(cfg.server.tsig_max_fudge).unwrap_or(u16::MAX));
+    let keys = Arc::new(
+        tldd_tsig::KeyRing::from_config(&cfg.tsig)
+            .map_err(anyhow::Error::msg)?
+            .with_max_fudge(u16::try_from(cfg.server.tsig_max_fudge).unwrap_or(u16::MAX)),
+    );
     let loaded = load_zones(&cfg, progress, &metrics, &store)?;
     // The replay cache vouches for requests signed after this second only
     // (tldd_tsig's `# Replay`, rule 3), unless no zone was restored from
@@ -236,108 +106,25 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
         .thread_name("tldd-rt")
         .build()?;
 
+    let sh = zones::Shared {
+        cfg: cfg.clone(),
+        zones: zones.clone(),
+        metrics: metrics.clone(),
+        rt: rt.handle().clone(),
+        keys: keys.clone(),
+    };
     let mut zone_rt = Vec::new();
     let mut loops = Vec::new();
     for (z, (zs, zone)) in cfg.zone.iter().zip(loaded) {
-        let origin_text = z.origin();
-        let mut origin = Vec::new();
-        tldd_zone::name::from_text(origin_text.as_bytes(), &[0], true, &mut origin)
-            .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
-        let needs_snapshot = zone.is_some() && !zs.is_complete();
-        // A signed zone with `[zone.dnssec]` gets its updates re-signed.
-        let resigner = match (&z.dnssec, z.primary) {
-            (Some(d), None) => {
-                let loaded = crate::signer::serving_keys(&cfg, &origin_text)
-                    .with_context(|| format!("zone {origin_text}: signing keys"))?
-                    .1;
-                let keys = loaded.signing_keys();
-                let opts = crate::signer::SignOptions::from_config(d)
-                    .map_err(|e| anyhow::anyhow!("zone {origin_text}: {e}"))?;
-                Some(crate::signer::resign::Resigner {
-                    keys,
-                    opts,
-                    refresh_window: d.refresh_window(),
-                    jitter: d.jitter(),
-                    unpublished: loaded.unpublished_signers(),
-                    presigned_keys: d.offline_ksk,
-                })
-            }
-            _ => None,
-        };
-        let key =
-            |k: &Option<toml::Spanned<String>>| k.as_ref().and_then(|k| keys.by_label(k.get_ref()));
-        // Signature refresh passes at a steady pace, the first right away
-        // (a zone restored from the journal with old signatures is fixed first).
-        let resign_every = match (&z.dnssec, z.primary) {
-            (Some(d), None) => Some(crate::signer::refresh::check_interval(
-                d.validity(),
-                d.refresh_window(),
-            )),
-            _ => None,
-        };
-        if let (Some(d), None) = (&z.dnssec, z.primary) {
-            if d.keystore == crate::config::KeystoreKind::Hsm {
-                // It just signed (or its keys were found): up until a
-                // signing call fails.
-                metrics.hsm_up.with_label_values(&[&origin_text]).set(1);
-            }
-        }
-        let expire_clock = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        if z.primary.is_some() {
-            zones.rcu(|zs| ZoneSet::clone(zs).with_expire_clock(&origin, expire_clock.clone()));
-        }
-        let writer = crate::events::ZoneLoop {
-            needs_snapshot,
-            origin_text: origin_text.clone(),
-            origin: origin.clone().into(),
-            state: zone.map(tldd_zone::ZoneState::new),
-            journal: zs.clone(),
-            zones: zones.clone(),
-            policy: z.serial_policy,
-            counted: None,
-            resigner,
-            resign_every,
-            metrics: metrics.clone(),
-            rt: rt.handle().clone(),
-            notify: z.notify.clone(),
-            transfer_key: key(&z.transfer_key),
-            primary: z.primary,
-            expire_clock,
-            frozen: None,
-            keyctx: match (&z.dnssec, z.primary) {
-                (Some(d), None) => Some(crate::events::keys::KeyCtx {
-                    cfg: cfg.clone(),
-                    timings: d.timings(),
-                    dnskey_ttl: d.dnskey_ttl(),
-                    cds_digests: d.cds_digest_types.clone(),
-                    parents: d.ksk_submission.parents(),
-                    hsm: d.keystore == crate::config::KeystoreKind::Hsm,
-                    offline: d.offline_ksk,
-                    skr_warning: d.skr_warning(),
-                }),
-                _ => None,
-            },
-        }
-        .spawn()?;
-        let (writer, handle) = writer;
-        loops.push(handle);
-        zone_rt.push(Arc::new(crate::runtime::ZoneRuntime {
-            origin: origin.into(),
-            origin_text,
-            update_key: z.update_key.as_ref().map(|k| k.get_ref().clone()),
-            transfer_key: key(&z.transfer_key),
-            allow_transfer: z.transfer_acl(),
-            allow_notify: z.notify_acl(),
-            primary: z.primary,
-            events: writer,
-            journal: zs,
-        }));
+        let (zrt, handle) = zones::Prepared::new(&sh, z)?.start(&sh, zs, zone)?;
+        loops.push((zrt.origin_text.clone(), handle));
+        zone_rt.push(zrt);
     }
     let svc = Arc::new(crate::runtime::Services {
         zones: zones.clone(),
         params: params.clone(),
-        keys,
-        zone_rt,
+        keys: ArcSwap::new(keys),
+        zone_rt: ArcSwap::from_pointee(zone_rt),
         replay,
         metrics: metrics.clone(),
     });
@@ -348,47 +135,47 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
         std::thread::sleep(wait);
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let workers = cfg
-        .server
-        .udp_workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-
-    let mut threads = Vec::new();
-    let mut bound: Vec<(SocketAddr, std::net::TcpListener)> = Vec::new();
+    let setup = listeners::Setup {
+        zones: zones.clone(),
+        params,
+        svc: svc.clone(),
+        rt: rt.handle().clone(),
+        workers: cfg
+            .server
+            .udp_workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1),
+        coalesce: Duration::from_micros(cfg.server.udp_coalesce_us),
+        tcp_max_connections: cfg.server.tcp_max_connections,
+        tcp_idle_timeout: Duration::from_secs(cfg.server.tcp_idle_timeout),
+    };
+    let mut open = Vec::new();
     for &addr in &cfg.server.listen {
-        let (socks, actual, tcp) = tcp::bind_with_udp(addr, workers)?;
-        for (i, s) in socks.into_iter().enumerate() {
-            let (z, p, st) = (zones.clone(), params.clone(), stop.clone());
-            let h = udp::Handoff {
-                svc: svc.clone(),
-                rt: rt.handle().clone(),
-            };
-            let coalesce = Duration::from_micros(cfg.server.udp_coalesce_us);
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("udp-{i}"))
-                    .spawn(move || udp::worker(s, z, p, st, coalesce, h))?,
-            );
+        match listeners::Listener::open(&setup, addr) {
+            Ok(l) => open.push(l),
+            Err(e) => {
+                for l in open {
+                    l.close();
+                }
+                return Err(e);
+            }
         }
-        bound.push((actual, tcp));
     }
+    let (path, server_table) = source.unzip();
+    let reloader = Arc::new(reload::Reloader::new(
+        path,
+        svc.clone(),
+        store,
+        setup,
+        reload::Running {
+            cfg: cfg.clone(),
+            server_table: server_table.unwrap_or_default(),
+            loops,
+            listeners: open,
+        },
+    ));
 
     let result = rt.block_on(async {
-        let mut listeners = Vec::new();
-        for (addr, tcp) in bound {
-            let l = tokio::net::TcpListener::from_std(tcp)
-                .with_context(|| format!("server.listen: tcp {addr}"))?;
-            tracing::info!(udp = %addr, tcp = %l.local_addr()?, workers, "listening");
-            listeners.push(format!("udp={addr},tcp={}", l.local_addr()?));
-            tokio::spawn(tcp::serve(
-                l,
-                svc.clone(),
-                cfg.server.tcp_max_connections,
-                Duration::from_secs(cfg.server.tcp_idle_timeout),
-            ));
-        }
         if let Some(maddr) = cfg.server.metrics {
             let l = tokio::net::TcpListener::bind(maddr)
                 .await
@@ -419,46 +206,66 @@ pub fn run(cfg: Config, progress: &dyn Progress) -> anyhow::Result<()> {
                     svc.clone(),
                     Arc::new(control::ServerInfo {
                         started: started_at,
-                        listeners,
                         data_dir: cfg.server.data_dir.clone(),
+                        reloader: reloader.clone(),
                     }),
                 ));
             }
             Err(e) => tracing::error!(socket = %ctl_path.display(), "no control socket (tldd ctl will not reach this server): {e}"),
         }
-        wait_for_signal().await;
-        anyhow::Ok(())
+        signals(&reloader).await;
+        anyhow::Ok(reloader.take().await)
     });
     let _ = std::fs::remove_file(control::socket_path(&cfg.server.data_dir));
     tracing::info!("shutting down");
-    stop.store(true, Ordering::Relaxed);
+    let running = match result {
+        Ok(r) => r,
+        Err(e) => {
+            // The listeners and loops stay with the reloader; the process ends.
+            rt.shutdown_timeout(Duration::from_secs(2));
+            return Err(e);
+        }
+    };
+    for l in &running.listeners {
+        l.signal_stop();
+    }
     // The zone loops finish what they have (an update batch being
     // committed is answered) and end while the runtime they wait on lives.
-    for z in &svc.zone_rt {
+    for z in svc.zones_rt().iter() {
         let _ = rt.block_on(z.events.send(crate::events::Event::Stop));
     }
-    for h in loops {
+    for (_, h) in running.loops {
         let _ = h.join();
     }
-    for t in threads {
-        let _ = t.join();
+    for l in running.listeners {
+        l.close();
     }
     rt.shutdown_timeout(Duration::from_secs(2));
-    result
+    Ok(())
 }
 
-async fn wait_for_signal() {
+/// Until SIGTERM or SIGINT; SIGHUP reloads the configuration (the result
+/// is logged: the running configuration stays when it is refused).
+async fn signals(reloader: &reload::Reloader) {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot install SIGTERM handler: {e}");
+    let (mut term, mut hup) = match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+        (Ok(t), Ok(h)) => (t, h),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!("cannot install the SIGTERM/SIGHUP handlers: {e}");
             return std::future::pending().await;
         }
     };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = tokio::signal::ctrl_c() => {},
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = tokio::signal::ctrl_c() => return,
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                if let Err(e) = reloader.reload().await {
+                    tracing::error!("reload refused, the running configuration stays: {e}");
+                }
+            }
+        }
     }
 }
 

@@ -64,7 +64,7 @@ pub async fn handle(
         count("formerr");
         return answer(rcode::FORMERR);
     }
-    let Some(zrt) = svc.zone_rt(q.name()).cloned() else {
+    let Some(zrt) = svc.zone_rt(q.name()) else {
         count("notauth");
         tracing::info!(%peer, zone = %zone_text, "update refused: not authoritative");
         return explain(

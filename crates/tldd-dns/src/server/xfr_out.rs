@@ -79,7 +79,7 @@ pub async fn transfer(
     if q.qtype == AXFR && t == Transport::Udp {
         return Reply::One(error_reply(svc, pkt, q, rcode::FORMERR, v.as_ref()));
     }
-    let Some(zrt) = svc.zone_rt(q.name()).cloned() else {
+    let Some(zrt) = svc.zone_rt(q.name()) else {
         count("notauth");
         return Reply::One(error_reply(svc, pkt, q, rcode::NOTAUTH, v.as_ref()));
     };

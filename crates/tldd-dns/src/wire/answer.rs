@@ -144,6 +144,22 @@ impl ZoneSet {
         &self.zones
     }
 
+    /// A copy that no longer knows the zone `origin` (a zone `reload`
+    /// removed: its names are REFUSED from now on, unless a parent zone
+    /// of ours holds them).
+    pub fn without(&self, origin: &[u8]) -> ZoneSet {
+        let mut out = ZoneSet::new(
+            self.zones
+                .iter()
+                .filter(|z| *z.origin != *origin)
+                .cloned()
+                .collect(),
+        );
+        out.expired = self.expired.iter().filter(|e| ***e != *origin).cloned().collect();
+        out.clocks = self.clocks.iter().filter(|(o, _)| **o != *origin).cloned().collect();
+        out
+    }
+
     /// A copy with `zone` replacing the zone of the same origin.
     /// (An expired zone that gets a version is served again.)
     pub fn with(&self, zone: Arc<Zone>) -> ZoneSet {
