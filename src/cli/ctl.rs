@@ -14,6 +14,8 @@ Examples:
   tldd ctl -c /etc/tldd/tldd.toml reload          # or: kill -HUP $(pidof tldd)
   tldd ctl -c /etc/tldd/tldd.toml zone-status shop.
   tldd ctl -c /etc/tldd/tldd.toml --json zone-status
+  tldd ctl -c /etc/tldd/tldd.toml zone-reload shop.   # after editing its file
+  tldd ctl -c /etc/tldd/tldd.toml zone-sign shop.
   tldd ctl -c /etc/tldd/tldd.toml zone-notify shop.
   tldd ctl -c /etc/tldd/tldd.toml zone-flush shop. --out /tmp/shop.zone
   tldd ctl -c /etc/tldd/tldd.toml zone-key-rollover shop. zsk
@@ -75,6 +77,18 @@ pub enum CtlCommand {
     /// The parent serves the DS of the zone's KSK that waits for it (state
     /// `ready`): as `tldd keys ds-seen` for that key.
     ZoneKskSubmitted { zone: String },
+    /// Read the zone's file again. Its differences to the served zone
+    /// become one new version (signed and verified like an update,
+    /// journaled, sent by IXFR); a file with errors changes nothing. With
+    /// --force the file replaces the zone (secondaries then AXFR).
+    ZoneReload {
+        zone: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Sign the whole zone again now (new NSEC3 chain, every RRSIG),
+    /// verified before it is served; secondaries transfer it by AXFR.
+    ZoneSign { zone: String },
     /// Write the served zone as RFC 1035 text (default
     /// DATA_DIR/flush/<zone>zone; written by the server, so a path it can
     /// write).
@@ -121,6 +135,8 @@ pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         }
         CtlCommand::Status => Request::Status,
         CtlCommand::Reload => Request::Reload,
+        CtlCommand::ZoneReload { zone, force } => Request::ZoneReload { zone, force },
+        CtlCommand::ZoneSign { zone } => Request::ZoneSign { zone },
         CtlCommand::ZoneStatus { zone } => Request::ZoneStatus { zone },
         CtlCommand::ZoneNotify { zone } => Request::ZoneNotify { zone },
         CtlCommand::ZoneRefresh { zone } => Request::ZoneRefresh { zone },

@@ -76,8 +76,8 @@ fn reload_applies_zones_keys_acls_and_listeners_and_refuses_a_broken_file() {
     // Reload 1: a zone, an ACL, a new secret, a second listen address.
     let port = free_port();
     let second: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let v1 = base
-        .replace(
+    let v1 =
+        base.replace(
             "listen = [\"127.0.0.1:0\"]",
             &format!("listen = [\"127.0.0.1:0\", \"{second}\"]"),
         )
@@ -85,15 +85,25 @@ fn reload_applies_zones_keys_acls_and_listeners_and_refuses_a_broken_file() {
         .replace(
             "update_key = \"srs-key\"\n",
             "update_key = \"srs-key\"\nallow_transfer = [\"127.0.0.1\"]\n",
-        )
-        + &example_zone;
+        ) + &example_zone;
     assert_ne!(v1, base);
     std::fs::write(&cfg, &v1).unwrap();
     let (code, out, err) = ctl(&cfg, &["reload"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(fact(&out, "zones_added").as_deref(), Some("example."), "{out}");
-    assert_eq!(fact(&out, "zones_reconfigured").as_deref(), Some("shop."), "{out}");
-    assert!(fact(&out, "listen_added").is_some_and(|l| l.contains(&second.to_string())), "{out}");
+    assert_eq!(
+        fact(&out, "zones_added").as_deref(),
+        Some("example."),
+        "{out}"
+    );
+    assert_eq!(
+        fact(&out, "zones_reconfigured").as_deref(),
+        Some("shop."),
+        "{out}"
+    );
+    assert!(
+        fact(&out, "listen_added").is_some_and(|l| l.contains(&second.to_string())),
+        "{out}"
+    );
     assert_eq!(fact(&out, "restart_needed").as_deref(), Some("-"), "{out}");
     assert_eq!(rcode(s.addr, "example."), "NOERROR");
     assert!(kdig_at(s.addr, &["www.example.", "A", "+short"]).contains("192.0.2.80"));
@@ -126,8 +136,16 @@ fn reload_applies_zones_keys_acls_and_listeners_and_refuses_a_broken_file() {
     let served = serial_at(s.addr).unwrap();
     let (code, out, err) = ctl(&cfg, &["reload"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(fact(&out, "zones_restarted").as_deref(), Some("shop."), "{out}");
-    assert_eq!(serial_at(s.addr), Some(served), "a restart changed the zone");
+    assert_eq!(
+        fact(&out, "zones_restarted").as_deref(),
+        Some("shop."),
+        "{out}"
+    );
+    assert_eq!(
+        serial_at(s.addr),
+        Some(served),
+        "a restart changed the zone"
+    );
     let (ok, o) = nsupdate(
         &s,
         Some(("hmac-sha256", "srs-key", NEW_SECRET)),
@@ -145,8 +163,7 @@ fn reload_applies_zones_keys_acls_and_listeners_and_refuses_a_broken_file() {
         err.contains("udp_wrokers") && err.contains("tldd.toml"),
         "no key and file in the refusal: {err}"
     );
-    let missing = v2.clone()
-        + "[[zone]]\norigin = \"gone.\"\nfile = \"/nonexistent/gone.zone\"\n";
+    let missing = v2.clone() + "[[zone]]\norigin = \"gone.\"\nfile = \"/nonexistent/gone.zone\"\n";
     std::fs::write(&cfg, &missing).unwrap();
     let (code, out, err) = ctl(&cfg, &["reload"]);
     assert_eq!(code, 1, "{out}{err}");
@@ -155,13 +172,23 @@ fn reload_applies_zones_keys_acls_and_listeners_and_refuses_a_broken_file() {
     assert_eq!(rcode(s.addr, "example."), "NOERROR");
 
     // SIGHUP: example. and the second listener go.
-    std::fs::write(&cfg, &v2.replace(&example_zone, "").replace(&format!(", \"{second}\""), "")).unwrap();
+    std::fs::write(
+        &cfg,
+        &v2.replace(&example_zone, "")
+            .replace(&format!(", \"{second}\""), ""),
+    )
+    .unwrap();
     unsafe_kill(s.child.id(), 1);
     assert!(
         wait_for(20, || rcode(s.addr, "example.") == "REFUSED"),
         "example. still served after SIGHUP"
     );
-    assert!(wait_for(10, || udp_exchange(second, &query_packet(1, "shop.", 6), Duration::from_millis(300)).is_none()));
+    assert!(wait_for(10, || udp_exchange(
+        second,
+        &query_packet(1, "shop.", 6),
+        Duration::from_millis(300)
+    )
+    .is_none()));
     assert!(wait_for(5, || s
         .log
         .lock()

@@ -10,6 +10,7 @@ mod support;
 mod crash_kill9;
 mod ctl;
 mod ctl_reload;
+mod ctl_zone_file;
 mod differential;
 mod dnssec_answers;
 mod dnssec_peers;

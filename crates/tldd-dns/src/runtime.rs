@@ -44,7 +44,11 @@ pub struct ZoneRuntime {
 impl Services {
     /// The zone whose origin is exactly `name` (lower-case wire).
     pub fn zone_rt(&self, name: &[u8]) -> Option<Arc<ZoneRuntime>> {
-        self.zone_rt.load().iter().find(|z| *z.origin == *name).cloned()
+        self.zone_rt
+            .load()
+            .iter()
+            .find(|z| *z.origin == *name)
+            .cloned()
     }
 
     /// Every zone's runtime, as of now.

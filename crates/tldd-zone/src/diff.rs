@@ -551,6 +551,16 @@ pub fn soa_rec(zone: &Zone) -> Option<Rec> {
     })
 }
 
+/// Puts `serial` into the zone's SOA (the SOA's signatures, if any, are
+/// then stale: the caller signs). `None` without a valid SOA.
+pub fn set_serial(zone: &mut Zone, serial: u32) -> Option<()> {
+    let soa = zone.soa()?;
+    let ttl = soa.ttl;
+    let rd = with_serial(soa.rdatas().next()?, serial)?;
+    zone.apex.put(RRset::new(SOA, ttl, &[&rd]));
+    Some(())
+}
+
 /// SOA RDATA with another serial.
 pub fn with_serial(rd: &[u8], serial: u32) -> Option<Vec<u8>> {
     let m = name::wire_len(rd)?;

@@ -19,6 +19,7 @@
 //!
 //! Layers only point down: `name` <- `rdata` <- `text` <- `load`;
 //! `rrset` <- `nsec3` <- `version` <- `load`, `records` <- `diff`.
+pub mod compare;
 pub mod diff;
 pub mod load;
 pub mod name;

@@ -88,7 +88,12 @@ impl ZoneLoop {
     /// Applies, persists and publishes one diff; returns the new serial.
     /// With `resign` (an update batch), a signed zone's changes are signed
     /// and verified first; transferred diffs are served as received.
-    fn commit(&mut self, run: &mut Run, diff: &Diff, resign: bool) -> anyhow::Result<u32> {
+    pub(super) fn commit(
+        &mut self,
+        run: &mut Run,
+        diff: &Diff,
+        resign: bool,
+    ) -> anyhow::Result<u32> {
         let Some(state) = &self.state else {
             anyhow::bail!("the zone is not loaded");
         };

@@ -10,7 +10,6 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// A control command for one zone.
-#[derive(Debug)]
 pub enum Control {
     /// The zone's state as its loop sees it.
     Status(oneshot::Sender<ZoneFacts>),
@@ -28,6 +27,15 @@ pub enum Control {
     /// Re-read the key state and run a key step now (after a `tldd keys`
     /// command); answers the `tldd keys status` lines.
     Keys(oneshot::Sender<Result<Vec<String>, String>>),
+    /// The zone file read again ([`super::reload`]): its changes as one
+    /// version, or (`force`) the zone replaced by it.
+    ReloadFile {
+        zone: Box<tldd_zone::Zone>,
+        force: bool,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    /// Sign everything again now ([`super::reload`]).
+    SignAll(oneshot::Sender<Result<String, String>>),
 }
 
 /// What `tldd ctl zone-status` reports for one zone.
@@ -133,6 +141,12 @@ impl ZoneLoop {
                     self.key_step(run)
                 };
                 let _ = reply.send(answer);
+            }
+            Control::ReloadFile { zone, force, reply } => {
+                let _ = reply.send(self.reload_file(run, *zone, force));
+            }
+            Control::SignAll(reply) => {
+                let _ = reply.send(self.sign_all(run));
             }
             Control::Refresh(reply) => {
                 let answer = if self.primary.is_some() {

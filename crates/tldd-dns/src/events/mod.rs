@@ -81,6 +81,7 @@ mod commit;
 pub mod control;
 pub mod keys;
 pub mod notify;
+mod reload;
 pub mod secondary;
 
 use crate::config::SerialPolicy;

@@ -68,6 +68,17 @@ pub enum Request {
     },
     /// Re-read the configuration file and apply it ([`super::reload`]).
     Reload,
+    /// Re-read a primary zone's file: its changes as one version
+    /// (`force`: the zone replaced by it).
+    ZoneReload {
+        zone: String,
+        #[serde(default)]
+        force: bool,
+    },
+    /// Sign the whole zone again now.
+    ZoneSign {
+        zone: String,
+    },
     /// Re-read the key state and run a key step (`tldd keys` after it
     /// changed the state, and `tldd keys status`).
     ZoneKeys {
@@ -194,9 +205,13 @@ async fn answer(req: Request, svc: &Services, info: &ServerInfo) -> Reply {
         Request::ZoneThaw { zone } => order(svc, &zone, Control::Thaw).await,
         Request::ZoneFlush { zone, out } => flush(svc, info, &zone, out).await,
         Request::ZoneKeys { zone } => zone_keys(svc, &zone).await,
+        Request::ZoneReload { zone, force } => zone_reload(svc, info, &zone, force).await,
+        Request::ZoneSign { zone } => order(svc, &zone, Control::SignAll).await,
         Request::Reload => match info.reloader.reload().await {
             Ok(summary) => Ok(Reply::facts(vec![summary.facts()])),
-            Err(e) => Err(Reply::refused(format!("reload refused, the running configuration stays: {e}"))),
+            Err(e) => Err(Reply::refused(format!(
+                "reload refused, the running configuration stays: {e}"
+            ))),
         },
     };
     result.unwrap_or_else(|r| r)
@@ -276,6 +291,50 @@ async fn order(svc: &Services, zone: &str, make: Order) -> Result<Reply, Reply> 
             kv("result", done),
         ]])),
         Err(e) => Err(Reply::refused(format!("zone {}: {e}", z.origin_text))),
+    }
+}
+
+/// `zone-reload`: the file read (and checked) here, off the zone's loop;
+/// the loop makes the version ([`crate::events`]'s `reload`).
+async fn zone_reload(
+    svc: &Services,
+    info: &ServerInfo,
+    zone: &str,
+    force: bool,
+) -> Result<Reply, Reply> {
+    let z = find(svc, zone)?;
+    let Some(file) = info.reloader.zone_file(&z.origin_text).await else {
+        return Err(Reply::refused(format!(
+            "zone {}: no [[zone]] file to read (a secondary: zone-refresh or zone-retransfer)",
+            z.origin_text
+        )));
+    };
+    let origin = z.origin_text.clone();
+    let loaded =
+        tokio::task::spawn_blocking(move || super::zones::reload_zone_file(&origin, &file))
+            .await
+            .map_err(|e| Reply::refused(format!("zone {}: reading task: {e}", z.origin_text)))?
+            .map_err(|e| Reply::refused(format!("{e:#}; the served zone is unchanged")))?;
+    let (tx, rx) = oneshot::channel();
+    let c = Control::ReloadFile {
+        zone: Box::new(loaded),
+        force,
+        reply: tx,
+    };
+    z.events
+        .send(Event::Control(c))
+        .await
+        .map_err(|_| Reply::refused(format!("zone {}: its loop has stopped", z.origin_text)))?;
+    match rx.await {
+        Ok(Ok(done)) => Ok(Reply::facts(vec![vec![
+            kv("zone", &z.origin_text),
+            kv("result", done),
+        ]])),
+        Ok(Err(e)) => Err(Reply::refused(format!("zone {}: {e}", z.origin_text))),
+        Err(_) => Err(Reply::refused(format!(
+            "zone {}: no answer from its loop",
+            z.origin_text
+        ))),
     }
 }
 

@@ -70,9 +70,8 @@ impl Listener {
                 }
             }
         }
-        let accept = s
-            .rt
-            .spawn(tcp::serve(
+        let accept =
+            s.rt.spawn(tcp::serve(
                 l,
                 s.svc.clone(),
                 s.tcp_max_connections,

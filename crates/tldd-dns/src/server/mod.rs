@@ -52,7 +52,11 @@ pub fn run_from_file(path: &Path, progress: &dyn Progress) -> anyhow::Result<()>
         source,
     })?;
     let cfg = Config::parse(&text, path)?;
-    serve(cfg, Some((path.to_owned(), reload::server_table(&text))), progress)
+    serve(
+        cfg,
+        Some((path.to_owned(), reload::server_table(&text))),
+        progress,
+    )
 }
 
 /// Runs the server with a parsed configuration (no reload: there is no
@@ -248,7 +252,10 @@ fn serve(
 /// is logged: the running configuration stays when it is refused).
 async fn signals(reloader: &reload::Reloader) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (mut term, mut hup) = match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+    let (mut term, mut hup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
         (Ok(t), Ok(h)) => (t, h),
         (Err(e), _) | (_, Err(e)) => {
             tracing::error!("cannot install the SIGTERM/SIGHUP handlers: {e}");

@@ -63,7 +63,9 @@ pub struct Reloader {
 /// A reload refused: nothing changed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
-    #[error("no configuration file to reload from (the server was started from a parsed configuration)")]
+    #[error(
+        "no configuration file to reload from (the server was started from a parsed configuration)"
+    )]
     NoFile,
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
@@ -193,6 +195,16 @@ impl Reloader {
             .collect()
     }
 
+    /// The `file` of a zone in the running configuration.
+    pub async fn zone_file(&self, origin: &str) -> Option<PathBuf> {
+        let r = self.running.lock().await;
+        r.cfg
+            .zone
+            .iter()
+            .find(|z| z.origin() == origin)
+            .and_then(|z| z.file.clone())
+    }
+
     /// Takes what runs, for shutdown.
     pub async fn take(&self) -> Running {
         let mut r = self.running.lock().await;
@@ -236,7 +248,8 @@ impl Reloader {
         };
 
         // Phase 1: check (and load) without changing what is served.
-        let olds: BTreeMap<String, &ZoneConfig> = old.zone.iter().map(|z| (z.origin(), z)).collect();
+        let olds: BTreeMap<String, &ZoneConfig> =
+            old.zone.iter().map(|z| (z.origin(), z)).collect();
         let mut plan = Vec::new();
         for z in &new.zone {
             let o = z.origin();
@@ -276,7 +289,11 @@ impl Reloader {
                     } else {
                         None
                     };
-                    out.push(Ready { index: i, prep, loaded });
+                    out.push(Ready {
+                        index: i,
+                        prep,
+                        loaded,
+                    });
                 }
                 Ok(out)
             })
@@ -314,7 +331,8 @@ impl Reloader {
             tracing::info!(zone = %o, "reload: zone removed (its store is kept)");
             summary.removed.push(o);
         }
-        let mut ready: BTreeMap<usize, Ready> = prepared.into_iter().map(|r| (r.index, r)).collect();
+        let mut ready: BTreeMap<usize, Ready> =
+            prepared.into_iter().map(|r| (r.index, r)).collect();
         let mut list: Vec<Arc<ZoneRuntime>> = Vec::new();
         for (i, (o, p)) in plan.iter().enumerate() {
             let z = &new.zone[i];
@@ -322,7 +340,10 @@ impl Reloader {
                 Plan::Keep => list.extend(find(o)),
                 Plan::Runtime => {
                     if let Some(rt) = find(o) {
-                        let key = z.transfer_key.as_ref().and_then(|k| sh.keys.by_label(k.get_ref()));
+                        let key = z
+                            .transfer_key
+                            .as_ref()
+                            .and_then(|k| sh.keys.by_label(k.get_ref()));
                         let fresh = zones::runtime_of(
                             z,
                             rt.origin.to_vec(),
@@ -367,7 +388,9 @@ impl Reloader {
                             tracing::info!(zone = %o, "reload: zone added");
                             summary.added.push(o.clone());
                         }
-                        Err(e) => tracing::error!(zone = %o, "reload: the added zone's loop did not start: {e:#}"),
+                        Err(e) => {
+                            tracing::error!(zone = %o, "reload: the added zone's loop did not start: {e:#}")
+                        }
                     }
                 }
             }
@@ -469,11 +492,15 @@ mod tests {
 
     #[test]
     fn acl_changes_keep_the_loop_and_the_rest_restarts_it() {
-        let a = cfg(&format!("{BASE}[[zone]]\norigin = \"shop.\"\nfile = \"a\"\n"));
+        let a = cfg(&format!(
+            "{BASE}[[zone]]\norigin = \"shop.\"\nfile = \"a\"\n"
+        ));
         let acl = cfg(&format!(
             "{BASE}[[zone]]\norigin = \"shop.\"\nfile = \"a\"\nallow_transfer = [\"127.0.0.1\"]\n"
         ));
-        let file = cfg(&format!("{BASE}[[zone]]\norigin = \"shop.\"\nfile = \"b\"\n"));
+        let file = cfg(&format!(
+            "{BASE}[[zone]]\norigin = \"shop.\"\nfile = \"b\"\n"
+        ));
         let (za, zacl, zfile) = (&a.zone[0], &acl.zone[0], &file.zone[0]);
         assert_eq!(change(&a, &a, za, za), Change::None);
         assert_eq!(change(&a, &acl, za, zacl), Change::Runtime);

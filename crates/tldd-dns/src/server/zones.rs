@@ -49,6 +49,27 @@ pub fn load_zone_file(
     Ok(loaded.zone)
 }
 
+/// The file as `zone-reload` takes it: any error refuses it (naming the
+/// first few with their lines), where a start logs them and serves.
+pub fn reload_zone_file(origin: &str, file: &Path) -> anyhow::Result<tldd_zone::Zone> {
+    let loaded = load_file(file, origin, &tldd_zone::progress::Quiet)
+        .with_context(|| format!("zone {origin}"))?;
+    let errors: Vec<String> = loaded
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .map(|p| format!("{}:{}: {}", file.display(), p.line, p.message))
+        .collect();
+    if !errors.is_empty() {
+        anyhow::bail!(
+            "zone {origin}: {} error(s) in the file, first: {}",
+            errors.len(),
+            errors[..errors.len().min(3)].join("; ")
+        );
+    }
+    Ok(loaded.zone)
+}
+
 /// The zones at start: from the store when it holds a complete copy,
 /// else from the zone file (the writer thread then writes it to the
 /// store, see [`crate::events`]). A secondary zone
@@ -162,19 +183,8 @@ pub(crate) fn sign_for_serving(
 /// Puts `serial` into the zone's SOA (the signatures, if any, are then
 /// stale: the caller signs).
 pub(crate) fn set_serial(zone: &mut tldd_zone::Zone, serial: u32) -> anyhow::Result<()> {
-    let soa = zone
-        .soa()
-        .and_then(|s| Some((s.ttl, s.rdatas().next()?)))
-        .and_then(|(ttl, rd)| Some((ttl, tldd_zone::diff::with_serial(rd, serial)?)))
-        .context("no valid SOA")?;
-    zone.apex.put(tldd_zone::RRset::new(
-        tldd_zone::rdata::SOA,
-        soa.0,
-        &[&soa.1],
-    ));
-    Ok(())
+    tldd_zone::diff::set_serial(zone, serial).context("no valid SOA")
 }
-
 
 /// What every zone loop shares.
 pub struct Shared {
@@ -224,7 +234,8 @@ impl Prepared {
                 // Signature refresh passes at a steady pace, the first right
                 // away (a zone restored from the journal with old signatures
                 // is fixed first).
-                let every = crate::signer::refresh::check_interval(d.validity(), d.refresh_window());
+                let every =
+                    crate::signer::refresh::check_interval(d.validity(), d.refresh_window());
                 let keyctx = crate::events::keys::KeyCtx {
                     cfg: cfg.clone(),
                     timings: d.timings(),
@@ -304,7 +315,14 @@ impl Prepared {
             keyctx,
         }
         .spawn()?;
-        let rt = Arc::new(runtime_of(&z, origin, origin_text, transfer_key, events, journal));
+        let rt = Arc::new(runtime_of(
+            &z,
+            origin,
+            origin_text,
+            transfer_key,
+            events,
+            journal,
+        ));
         Ok((rt, handle))
     }
 }

@@ -155,8 +155,18 @@ impl ZoneSet {
                 .cloned()
                 .collect(),
         );
-        out.expired = self.expired.iter().filter(|e| ***e != *origin).cloned().collect();
-        out.clocks = self.clocks.iter().filter(|(o, _)| **o != *origin).cloned().collect();
+        out.expired = self
+            .expired
+            .iter()
+            .filter(|e| ***e != *origin)
+            .cloned()
+            .collect();
+        out.clocks = self
+            .clocks
+            .iter()
+            .filter(|(o, _)| **o != *origin)
+            .cloned()
+            .collect();
         out
     }
 
