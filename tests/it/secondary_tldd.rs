@@ -362,3 +362,59 @@ fn ctl_retransfer_forces_an_axfr() {
     assert_eq!(code, 1);
     assert!(err.contains("not a secondary"), "{err}");
 }
+
+#[test]
+fn a_primary_whose_serial_went_back_is_reported_and_retransfer_recovers() {
+    let zone = |serial: u32, extra: &str| {
+        format!(
+            "$ORIGIN shop.\n$TTL 300\n@ SOA a.nic.shop. hostmaster.nic.shop. {serial} 2 1 600 300\n\
+             @ NS a.nic.shop.\na.nic A 192.0.2.53\n{extra}"
+        )
+    };
+    let pdir = tempfile::tempdir().unwrap();
+    let pport = free_port();
+    let p = primary_on(pport, &zone(100, "newer NS ns.example.net.\n"), pdir.path());
+    let data = tempfile::tempdir().unwrap();
+    let s = secondary(p.addr, free_port(), data.path());
+    assert!(wait_for(30, || serial_at(s.addr) == Some(100)));
+    let cfg = s.dir.path().join("tldd.toml");
+    let (_, out, _) = crate::ctl::ctl(&cfg, &["zone-status", "shop."]);
+    assert!(!out.contains("primary_behind"), "{out}");
+
+    // The primary loses its store and loads an older file.
+    assert!(p.stop());
+    std::fs::remove_dir_all(pdir.path().join("pdata")).unwrap();
+    let _p = primary_on(pport, &zone(50, ""), pdir.path());
+    let (code, _, err) = crate::ctl::ctl(&cfg, &["zone-refresh", "shop."]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        wait_for(20, || crate::ctl::ctl(&cfg, &["zone-status", "shop."])
+            .1
+            .contains("primary_behind: 50")),
+        "zone-status does not say the primary went back"
+    );
+    assert_eq!(serial_at(s.addr), Some(100), "ours is still served");
+    let port = s.metrics.unwrap().port();
+    let (code, _, body) = crate::support::whois::http(port, "GET", "/health");
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains("unfit shop.") && body.contains("behind"),
+        "{body}"
+    );
+    assert!(metrics_text(&s).contains("tldd_secondary_primary_behind{zone=\"shop.\"} 1"));
+    assert!(s
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("behind ours")));
+
+    // zone-retransfer takes the primary's copy, older serial and all.
+    let (code, _, err) = crate::ctl::ctl(&cfg, &["zone-retransfer", "shop."]);
+    assert_eq!(code, 0, "{err}");
+    assert!(wait_for(20, || serial_at(s.addr) == Some(50)));
+    assert!(kdig_at(s.addr, &["newer.shop.", "NS"]).contains("NXDOMAIN"));
+    let (code, _, body) = crate::support::whois::http(port, "GET", "/health");
+    assert_eq!(code, 200, "{body}");
+    assert!(metrics_text(&s).contains("tldd_secondary_primary_behind{zone=\"shop.\"} 0"));
+}

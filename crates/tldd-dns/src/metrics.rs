@@ -57,6 +57,9 @@ pub struct Metrics {
     pub secondary_lag: IntGaugeVec,
     /// Secondary: 1 while the zone is past SOA expire (answering SERVFAIL).
     pub secondary_expired: IntGaugeVec,
+    /// Secondary: 1 while the primary serves a serial behind ours (RFC
+    /// 1982): it lost its data or reloaded an older file.
+    pub secondary_primary_behind: IntGaugeVec,
     pub secondary_transfers: IntCounterVec,
     pub tsig_failures: IntCounterVec,
 }
@@ -214,6 +217,12 @@ impl Metrics {
                 &registry,
                 "tldd_secondary_expired",
                 "1 while a secondary zone is past SOA expire and answers SERVFAIL",
+                &["zone"],
+            ),
+            secondary_primary_behind: gauge(
+                &registry,
+                "tldd_secondary_primary_behind",
+                "1 while the primary's serial is behind the copy served here (zone-retransfer takes the primary's)",
                 &["zone"],
             ),
             secondary_transfers: counter(

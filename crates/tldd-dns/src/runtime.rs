@@ -36,9 +36,22 @@ pub struct ZoneRuntime {
     pub allow_transfer: Vec<ipnet::IpNet>,
     pub allow_notify: Vec<ipnet::IpNet>,
     pub primary: Option<SocketAddr>,
+    /// The primary's serial while it is behind ours, with bit 32 set
+    /// (0: not behind); written by the zone's loop.
+    pub primary_behind: Arc<std::sync::atomic::AtomicU64>,
     /// The zone event loop's queue ([`crate::events`]).
     pub events: mpsc::Sender<Event>,
     pub journal: crate::journal::ZoneJournal,
+}
+
+impl ZoneRuntime {
+    /// The primary's serial while it is behind ours (RFC 1982).
+    pub fn primary_behind(&self) -> Option<u32> {
+        let v = self
+            .primary_behind
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (v >> 32 != 0).then_some(v as u32)
+    }
 }
 
 impl Services {

@@ -70,6 +70,8 @@ pub struct ZoneFacts {
     pub next_key_event: Option<String>,
     /// Key events that wait for something without a time.
     pub key_waiting: Vec<String>,
+    /// Secondary: the primary's serial while it is behind ours.
+    pub primary_behind: Option<u32>,
 }
 
 fn secs_until(at: Option<Instant>) -> Option<u64> {
@@ -185,6 +187,12 @@ impl ZoneLoop {
             earliest_signature_expiry: run.key_report.earliest_expiry,
             next_key_event: run.key_report.next_event.clone(),
             key_waiting: run.key_report.waiting.clone(),
+            primary_behind: {
+                let v = self
+                    .primary_behind
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                (v >> 32 != 0).then_some(v as u32)
+            },
         }
     }
 }

@@ -186,6 +186,10 @@ pub struct ZoneLoop {
     /// A secondary's expire deadline in unix seconds (0: none), which the
     /// answer path reads for EDNS EXPIRE ([`crate::wire::ZoneSet::with_expire_clock`]).
     pub expire_clock: Arc<std::sync::atomic::AtomicU64>,
+    /// A secondary whose primary serves a serial behind ours: that serial
+    /// with bit 32 set (0: not behind). Shared with the zone's runtime
+    /// record for `/health` ([`crate::runtime::ZoneRuntime::primary_behind`]).
+    pub primary_behind: Arc<std::sync::atomic::AtomicU64>,
     /// `tldd ctl zone-freeze`: since when updates are answered SERVFAIL.
     pub frozen: Option<Instant>,
     /// A signed primary's key lifecycle ([`keys`]).

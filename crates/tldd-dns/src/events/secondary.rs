@@ -148,8 +148,22 @@ impl ZoneLoop {
     pub(super) fn refreshed(&mut self, run: &mut Run, outcome: Outcome) {
         run.secondary.in_flight = false;
         let zone = self.origin_text.clone();
+        let behind = match &outcome {
+            Outcome::PrimaryBehind { ours, theirs } => Some((*ours, *theirs)),
+            _ => None,
+        };
         let result = match outcome {
             Outcome::UpToDate => Ok("uptodate"),
+            Outcome::PrimaryBehind { ours, theirs } => {
+                if self
+                    .primary_behind
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    != u64::from(theirs) | 1 << 32
+                {
+                    tracing::warn!(zone = %zone, primary = ?self.primary, ours, theirs, "the primary's serial is behind ours (RFC 1982): it lost its data or loaded an older file; serving ours ({ours}); `tldd ctl zone-retransfer` takes the primary's copy");
+                }
+                Ok("primary-behind")
+            }
             Outcome::Failed(e) => Err(e),
             Outcome::Fetched(Fetched::UpToDate) => Ok("uptodate"),
             Outcome::Fetched(Fetched::Full(z)) => self
@@ -173,6 +187,15 @@ impl ZoneLoop {
         };
         if matches!(result, Ok("axfr")) {
             run.secondary.need_axfr = false;
+        }
+        if result.is_ok() {
+            let flag = behind.map_or(0, |(_, theirs)| u64::from(theirs) | 1 << 32);
+            self.primary_behind
+                .store(flag, std::sync::atomic::Ordering::Relaxed);
+            self.metrics
+                .secondary_primary_behind
+                .with_label_values(&[&zone])
+                .set(i64::from(behind.is_some()));
         }
         let m = self.metrics.clone();
         let now = Instant::now();

@@ -261,6 +261,14 @@ fn facts_lines(f: &ZoneFacts) -> Vec<(String, String)> {
             crate::keys::roll::rfc3339(e),
         ));
     }
+    if let Some(theirs) = f.primary_behind {
+        out.push(kv(
+            "primary_behind",
+            format!(
+                "{theirs} (the primary's serial is behind ours; zone-retransfer takes its copy)"
+            ),
+        ));
+    }
     if let Some(n) = &f.next_key_event {
         out.push(kv("next_key_event", n));
     }

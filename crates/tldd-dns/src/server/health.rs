@@ -64,6 +64,11 @@ fn zone(
             (0, None) => 86_400,
             (n, _) => n,
         };
+        if let Some(theirs) = z.primary_behind() {
+            return Err(format!(
+                "serial {serial}: the primary serves {theirs}, behind ours (it lost its data?); `tldd ctl zone-retransfer` takes its copy"
+            ));
+        }
         let last = z.journal.last_refresh().unwrap_or(0);
         let lag = now.saturating_sub(last);
         if lag > bound {

@@ -344,7 +344,7 @@ impl Reloader {
                             .transfer_key
                             .as_ref()
                             .and_then(|k| sh.keys.by_label(k.get_ref()));
-                        let fresh = zones::runtime_of(
+                        let mut fresh = zones::runtime_of(
                             z,
                             rt.origin.to_vec(),
                             o.clone(),
@@ -352,6 +352,7 @@ impl Reloader {
                             rt.events.clone(),
                             rt.journal.clone(),
                         );
+                        fresh.primary_behind = rt.primary_behind.clone();
                         list.push(Arc::new(fresh));
                         tracing::info!(zone = %o, "reload: ACLs and keys updated");
                         summary.reconfigured.push(o.clone());

@@ -294,6 +294,7 @@ impl Prepared {
                 .rcu(|zs| ZoneSet::clone(zs).with_expire_clock(&origin, expire_clock.clone()));
         }
         let needs_snapshot = zone.is_some() && !journal.is_complete();
+        let primary_behind = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (events, handle) = crate::events::ZoneLoop {
             needs_snapshot,
             origin_text: origin_text.clone(),
@@ -311,18 +312,14 @@ impl Prepared {
             transfer_key: transfer_key.clone(),
             primary: z.primary,
             expire_clock,
+            primary_behind: primary_behind.clone(),
             frozen: None,
             keyctx,
         }
         .spawn()?;
-        let rt = Arc::new(runtime_of(
-            &z,
-            origin,
-            origin_text,
-            transfer_key,
-            events,
-            journal,
-        ));
+        let mut rt = runtime_of(&z, origin, origin_text, transfer_key, events, journal);
+        rt.primary_behind = primary_behind;
+        let rt = Arc::new(rt);
         Ok((rt, handle))
     }
 }
@@ -344,6 +341,7 @@ pub fn runtime_of(
         allow_transfer: z.transfer_acl(),
         allow_notify: z.notify_acl(),
         primary: z.primary,
+        primary_behind: Default::default(),
         events,
         journal,
     }

@@ -37,6 +37,9 @@ use tldd_zone::Rec;
 pub enum Outcome {
     /// The primary is not ahead of `have`.
     UpToDate,
+    /// The primary serves `theirs`, behind `ours` (RFC 1982): it lost its
+    /// data or reloaded an older file. Nothing is transferred.
+    PrimaryBehind { ours: u32, theirs: u32 },
     /// The primary is ahead: what it sent.
     Fetched(Fetched),
     /// The primary could not be asked, or its answer was unusable.
@@ -74,6 +77,9 @@ pub async fn check(
         m.secondary_lag
             .with_label_values(&[origin_text])
             .set(i64::from(theirs.wrapping_sub(o) as i32).max(0));
+        if serial_lt(theirs, o) {
+            return Outcome::PrimaryBehind { ours: o, theirs };
+        }
         if !serial_lt(o, theirs) {
             return Outcome::UpToDate;
         }
