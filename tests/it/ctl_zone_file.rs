@@ -194,3 +194,58 @@ fn a_signed_zone_reloads_signed_and_zone_sign_signs_everything_again() {
         "an RRSIG kept its old inception after zone-sign"
     );
 }
+
+#[test]
+fn a_file_edited_while_stopped_is_reported_or_applied_as_zonefile_load_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = copy_zone(dir.path());
+    let cfg = dir.path().join("tldd.toml");
+    let config = |extra: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "[server]\nlisten = [\"127.0.0.1:0\"]\ndata_dir = \"{}\"\nudp_workers = 1\n\
+                 [[zone]]\norigin = \"shop.\"\nfile = \"{}\"\n{extra}",
+                dir.path().join("data").display(),
+                file.display()
+            ),
+        )
+        .unwrap()
+    };
+    let logged = |s: &Server, what: &str| s.log.lock().unwrap().iter().any(|l| l.contains(what));
+    config("");
+    let s = Server::start_with_config(&cfg, tempfile::tempdir().unwrap());
+    let s0 = serial_at(s.addr).unwrap();
+    assert!(s.stop());
+
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file).unwrap() + "whilestopped 86400 IN NS ns1.example.net.\n",
+    )
+    .unwrap();
+    let s = Server::start_with_config(&cfg, tempfile::tempdir().unwrap());
+    assert!(
+        logged(&s, "the zone file changed"),
+        "no report of the edited file"
+    );
+    assert!(kdig_at(s.addr, &["whilestopped.shop.", "NS"]).contains("NXDOMAIN"));
+    assert_eq!(
+        serial_at(s.addr),
+        Some(s0),
+        "the store's version is not served"
+    );
+    assert!(s.stop());
+
+    config("zonefile_load = \"difference\"\n");
+    let s = Server::start_with_config(&cfg, tempfile::tempdir().unwrap());
+    assert!(logged(&s, "changed file applied"), "not applied");
+    assert!(kdig_at(s.addr, &["x.whilestopped.shop.", "A"]).contains("whilestopped.shop."));
+    let s1 = serial_at(s.addr).unwrap();
+    assert_ne!(s1, s0);
+    assert!(s.stop());
+
+    // Applied once: the next start has nothing to say.
+    let s = Server::start_with_config(&cfg, tempfile::tempdir().unwrap());
+    assert!(!logged(&s, "the zone file changed") && !logged(&s, "changed file applied"));
+    assert_eq!(serial_at(s.addr), Some(s1));
+}

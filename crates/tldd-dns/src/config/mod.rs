@@ -148,6 +148,23 @@ pub struct ZoneConfig {
     /// Secondary zones: addresses besides `primary` allowed to send NOTIFY.
     #[serde(default)]
     pub allow_notify: Vec<Spanned<String>>,
+    /// A zone served from the store whose `file` changed since it was last
+    /// loaded: `"ignore"` (default: reported in the log; `tldd ctl
+    /// zone-reload` applies it) or `"difference"` (applied at start as one
+    /// new version, as `zone-reload` does).
+    #[serde(default)]
+    pub zonefile_load: ZonefileLoad,
+}
+
+/// `[[zone]] zonefile_load` (Knot's `zonefile-load`).
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ZonefileLoad {
+    /// The store wins; a changed file is reported.
+    #[default]
+    Ignore,
+    /// A changed file's differences become a version at start.
+    Difference,
 }
 
 fn default_journal_max() -> u64 {

@@ -32,6 +32,8 @@ pub enum Control {
     ReloadFile {
         zone: Box<tldd_zone::Zone>,
         force: bool,
+        /// The file's mark, recorded once the version is made.
+        mark: Option<crate::journal::filemark::FileMark>,
         reply: oneshot::Sender<Result<String, String>>,
     },
     /// Sign everything again now ([`super::reload`]).
@@ -144,8 +146,19 @@ impl ZoneLoop {
                 };
                 let _ = reply.send(answer);
             }
-            Control::ReloadFile { zone, force, reply } => {
-                let _ = reply.send(self.reload_file(run, *zone, force));
+            Control::ReloadFile {
+                zone,
+                force,
+                mark,
+                reply,
+            } => {
+                let done = self.reload_file(run, *zone, force);
+                if let (Ok(_), Some(m)) = (&done, mark) {
+                    if let Err(e) = self.journal.set_file_mark(&m) {
+                        tracing::warn!(zone = %self.origin_text, "cannot record the zone file's mark: {e}");
+                    }
+                }
+                let _ = reply.send(done);
             }
             Control::SignAll(reply) => {
                 let _ = reply.send(self.sign_all(run));

@@ -86,6 +86,7 @@ const SNAPSHOT_CHUNK_PAUSE: std::time::Duration = std::time::Duration::from_mill
 
 pub mod entry;
 mod error;
+pub mod filemark;
 mod load;
 pub mod salvage;
 pub use tldd_store::mark;
@@ -654,6 +655,17 @@ impl ZoneJournal {
     /// True when the store holds a complete zone.
     pub fn is_complete(&self) -> bool {
         self.snap.exists.load(Ordering::Acquire)
+    }
+
+    /// The zone file's mark when its content last became a version
+    /// ([`filemark`]).
+    pub fn file_mark(&self) -> Option<filemark::FileMark> {
+        filemark::read(&self.mark_path.with_extension("file"))
+    }
+
+    /// Records the zone file's mark ([`filemark`]).
+    pub fn set_file_mark(&self, mark: &filemark::FileMark) -> std::io::Result<()> {
+        filemark::write(&self.mark_path.with_extension("file"), mark)
     }
 
     /// When a secondary last reached its primary (Unix seconds), as

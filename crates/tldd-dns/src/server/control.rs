@@ -318,15 +318,18 @@ async fn zone_reload(
         )));
     };
     let origin = z.origin_text.clone();
-    let loaded =
-        tokio::task::spawn_blocking(move || super::zones::reload_zone_file(&origin, &file))
-            .await
-            .map_err(|e| Reply::refused(format!("zone {}: reading task: {e}", z.origin_text)))?
-            .map_err(|e| Reply::refused(format!("{e:#}; the served zone is unchanged")))?;
+    let (loaded, mark) = tokio::task::spawn_blocking(move || {
+        let mark = crate::journal::filemark::FileMark::of_file(&file).ok();
+        super::zones::reload_zone_file(&origin, &file).map(|z| (z, mark))
+    })
+    .await
+    .map_err(|e| Reply::refused(format!("zone {}: reading task: {e}", z.origin_text)))?
+    .map_err(|e| Reply::refused(format!("{e:#}; the served zone is unchanged")))?;
     let (tx, rx) = oneshot::channel();
     let c = Control::ReloadFile {
         zone: Box::new(loaded),
         force,
+        mark,
         reply: tx,
     };
     z.events

@@ -124,6 +124,11 @@ fn serve(
         loops.push((zrt.origin_text.clone(), handle));
         zone_rt.push(zrt);
     }
+    // Zone files edited while the store served (`zonefile_load`), before
+    // anyone is answered.
+    for (z, zrt) in cfg.zone.iter().zip(&zone_rt) {
+        rt.block_on(zones::check_file(z, zrt));
+    }
     let svc = Arc::new(crate::runtime::Services {
         zones: zones.clone(),
         params: params.clone(),

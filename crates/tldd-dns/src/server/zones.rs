@@ -115,7 +115,14 @@ pub fn load_zone(
         }
         None => match &z.file {
             Some(file) => {
+                let mark = crate::journal::filemark::FileMark::of_file(file);
                 let mut zone = load_zone_file(&origin, file, progress, m)?;
+                match mark.and_then(|mk| zs.set_file_mark(&mk)) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        tracing::warn!(zone = %origin, "cannot record the zone file's mark: {e}")
+                    }
+                }
                 if let Some(dnssec) = &z.dnssec {
                     zone = sign_for_serving(cfg, &origin, zone, dnssec, z.serial_policy, m)?;
                 }
@@ -184,6 +191,81 @@ pub(crate) fn sign_for_serving(
 /// stale: the caller signs).
 pub(crate) fn set_serial(zone: &mut tldd_zone::Zone, serial: u32) -> anyhow::Result<()> {
     tldd_zone::diff::set_serial(zone, serial).context("no valid SOA")
+}
+
+/// At start, for a primary zone served from the store: has its file changed
+/// since its content last became a version? Reported, and applied as one
+/// version with `zonefile_load = "difference"` ([`crate::journal::filemark`]).
+pub async fn check_file(z: &ZoneConfig, rt: &ZoneRuntime) {
+    use crate::journal::filemark::FileMark;
+    let (Some(file), None) = (&z.file, z.primary) else {
+        return;
+    };
+    let origin = z.origin();
+    let now = {
+        let f = file.clone();
+        match tokio::task::spawn_blocking(move || FileMark::of_file(&f)).await {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => {
+                tracing::warn!(zone = %origin, file = %file.display(), "cannot read the zone file to compare it with the store: {e}");
+                return;
+            }
+            Err(_) => return,
+        }
+    };
+    match rt.journal.file_mark() {
+        Some(was) if was == now => {}
+        None => {
+            if let Err(e) = rt.journal.set_file_mark(&now) {
+                tracing::warn!(zone = %origin, "cannot record the zone file's mark: {e}");
+            }
+        }
+        Some(was) => match z.zonefile_load {
+            crate::config::ZonefileLoad::Ignore => tracing::warn!(
+                zone = %origin,
+                file = %file.display(),
+                was = %was.describe(),
+                now = %now.describe(),
+                "the zone file changed since its content was last loaded; the store's version is served (zonefile_load = \"ignore\"): `tldd ctl zone-reload {origin}` applies its differences"
+            ),
+            crate::config::ZonefileLoad::Difference => {
+                let (o, f) = (origin.clone(), file.clone());
+                let loaded = tokio::task::spawn_blocking(move || reload_zone_file(&o, &f)).await;
+                let zone = match loaded {
+                    Ok(Ok(zone)) => zone,
+                    Ok(Err(e)) => {
+                        tracing::error!(zone = %origin, "zonefile_load = \"difference\": the changed file is not applied: {e:#}");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let c = crate::events::control::Control::ReloadFile {
+                    zone: Box::new(zone),
+                    force: false,
+                    mark: Some(now),
+                    reply: tx,
+                };
+                if rt
+                    .events
+                    .send(crate::events::Event::Control(c))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                match rx.await {
+                    Ok(Ok(done)) => {
+                        tracing::info!(zone = %origin, "zonefile_load = \"difference\": the changed file applied: {done}")
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(zone = %origin, "zonefile_load = \"difference\": the changed file is not applied: {e}")
+                    }
+                    Err(_) => {}
+                }
+            }
+        },
+    }
 }
 
 /// What every zone loop shares.
