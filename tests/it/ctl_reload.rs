@@ -174,7 +174,7 @@ fn reload_applies_zones_keys_acls_and_listeners_and_refuses_a_broken_file() {
     // SIGHUP: example. and the second listener go.
     std::fs::write(
         &cfg,
-        &v2.replace(&example_zone, "")
+        v2.replace(&example_zone, "")
             .replace(&format!(", \"{second}\""), ""),
     )
     .unwrap();

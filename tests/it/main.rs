@@ -30,6 +30,7 @@ mod rdap_profile;
 mod rdap_service;
 mod secondary_tldd;
 mod serve;
+mod serve_paths;
 mod serve_signed;
 mod sign_hsm;
 mod sign_lib;

@@ -19,9 +19,12 @@ use crate::records::for_each_rrset;
 use crate::{RRset, Zone};
 use rustc_hash::FxHashMap;
 
+/// An RRset's TTL and RDATAs.
+type Set = (u32, Vec<Box<[u8]>>);
+
 /// (removed, added): what turns `old` into `new`, SOA and `skip` types aside.
 pub fn difference(old: &Zone, new: &Zone, skip: impl Fn(u16) -> bool) -> (Vec<Rec>, Vec<Rec>) {
-    let mut before: FxHashMap<(Box<[u8]>, u16), (u32, Vec<Box<[u8]>>)> = FxHashMap::default();
+    let mut before: FxHashMap<(Box<[u8]>, u16), Set> = FxHashMap::default();
     for_each_rrset(old, |owner, set| {
         if set.rtype == SOA || skip(set.rtype) {
             return;

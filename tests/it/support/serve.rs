@@ -78,9 +78,26 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        cmd.args(["serve", "-c"]).arg(path);
+        Self::watch(cmd, path, dir)
+    }
+
+    /// `tldd serve -c CONFIG_ARG` run in `cwd` (`path`: the same file,
+    /// as this process names it).
+    pub fn try_start_in(
+        cwd: &Path,
+        config_arg: &str,
+        path: &Path,
+        dir: tempfile::TempDir,
+    ) -> Result<Server, String> {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(cwd).args(["serve", "-c", config_arg]);
+        Self::watch(cmd, path, dir)
+    }
+
+    /// Starts `cmd` and waits for the listen address in its log.
+    fn watch(mut cmd: Command, path: &Path, dir: tempfile::TempDir) -> Result<Server, String> {
         let mut child = cmd
-            .args(["serve", "-c"])
-            .arg(path)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -258,13 +258,31 @@ impl Config {
         Self::parse(&text, path)
     }
 
-    /// Parses configuration text; `path` is only used in messages.
+    /// Parses configuration text read from `path`: messages name it, and
+    /// relative paths in it (`data_dir`, zone `file`, `pin_file`, an
+    /// `[hsm] module` with a `/`) are resolved from its directory, as the
+    /// SRS config does, whatever the current directory.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
             message: e.to_string().trim_end().to_string(),
         })?;
         cfg.validate(text, path)?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        cfg.server.data_dir = resolve(base, &cfg.server.data_dir);
+        for z in &mut cfg.zone {
+            if let Some(f) = &z.file {
+                z.file = Some(resolve(base, f));
+            }
+        }
+        if let Some(h) = &mut cfg.hsm {
+            if h.module.components().count() > 1 {
+                h.module = resolve(base, &h.module);
+            }
+            if let Some(p) = &h.pin_file {
+                h.pin_file = Some(resolve(base, p));
+            }
+        }
         Ok(cfg)
     }
 
@@ -428,12 +446,23 @@ impl Config {
     }
 }
 
+/// `p` from `base` (the config file's directory) when relative, made
+/// absolute so a `tldd ctl` from another directory finds the same socket.
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        return p.to_owned();
+    }
+    let joined = base.join(p);
+    std::path::absolute(&joined).unwrap_or(joined)
+}
+
 /// `[server] data_dir` of a file that may not pass the full checks
 /// (`tldd ctl` still finds the socket of a server whose file now has an
 /// error, so `reload` gets the server's refusal).
 pub fn data_dir_only(path: &Path) -> Option<PathBuf> {
     let t: toml::Table = std::fs::read_to_string(path).ok()?.parse().ok()?;
-    Some(PathBuf::from(t.get("server")?.get("data_dir")?.as_str()?))
+    let d = PathBuf::from(t.get("server")?.get("data_dir")?.as_str()?);
+    Some(resolve(path.parent().unwrap_or(Path::new("")), &d))
 }
 
 /// Parses "14d", "12h", "30m", "45s" or plain seconds.

@@ -15,7 +15,12 @@ pub enum StoreError {
     /// sled could not open the database (an error or a panic in sled).
     Open { path: PathBuf, detail: String },
     /// Another process (a running tldd) holds the database.
-    Locked { path: PathBuf },
+    Locked {
+        path: PathBuf,
+        /// Who holds it, from `data_dir/tldd.pid` ("pid 123: tldd serve -c
+        /// ...") when that process is alive.
+        holder: Option<String>,
+    },
     /// A read of the database failed (I/O, or a panic in sled).
     Read {
         path: PathBuf,
@@ -97,7 +102,15 @@ impl fmt::Display for StoreError {
                     path.display()
                 )
             }
-            StoreError::Locked { path } => write!(
+            StoreError::Locked {
+                path,
+                holder: Some(h),
+            } => write!(
+                f,
+                "the zone store {} is in use by another process: {h}; one tldd serves a data_dir",
+                path.display()
+            ),
+            StoreError::Locked { path, holder: None } => write!(
                 f,
                 "the zone store {} is in use by another process (a running tldd serve?)",
                 path.display()

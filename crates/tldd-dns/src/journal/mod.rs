@@ -106,7 +106,35 @@ pub struct Journal {
     marks_dir: PathBuf,
 }
 
+/// `data_dir/tldd.pid`: the pid of the `tldd serve` that holds the store
+/// ([`Journal::record_holder`]), named when a second one is refused.
+fn pid_path(dir: &Path) -> PathBuf {
+    dir.join("tldd.pid")
+}
+
+/// "pid N: COMMAND LINE" of the recorded holder, if it still runs.
+fn holder(dir: &Path) -> Option<String> {
+    let pid: u32 = std::fs::read_to_string(pid_path(dir))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let cmd: Vec<String> = cmd
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    Some(format!("pid {pid}: {}", cmd.join(" ")))
+}
+
 impl Journal {
+    /// Records this process as the store's holder (`data_dir/tldd.pid`),
+    /// for the message a second instance gets.
+    pub fn record_holder(dir: &Path) -> std::io::Result<()> {
+        std::fs::write(pid_path(dir), format!("{}\n", std::process::id()))
+    }
+
     /// Opens (creating) `dir/zones.sled`. A database sled cannot open, or
     /// panics on (a damaged file), is a [`StoreError::Open`].
     pub fn open(dir: &Path) -> Result<Journal, StoreError> {
@@ -122,8 +150,16 @@ impl Journal {
         });
         let db = match opened {
             Ok(Ok(db)) => db,
-            Ok(Err(sled::Error::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                return Err(StoreError::Locked { path })
+            // sled wraps the flock error in one of its own (kind Other,
+            // "could not acquire lock ..."), older versions passed it on.
+            Ok(Err(sled::Error::Io(e)))
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.to_string().contains("could not acquire lock") =>
+            {
+                return Err(StoreError::Locked {
+                    path,
+                    holder: holder(dir),
+                })
             }
             Ok(Err(e)) => {
                 return Err(StoreError::Open {

@@ -77,6 +77,12 @@ fn serve(
         .with_context(|| format!("server.data_dir {}", cfg.server.data_dir.display()))?;
     let metrics = Arc::new(Metrics::new());
     let store = crate::journal::Journal::open(&cfg.server.data_dir)?;
+    if let Err(e) = crate::journal::Journal::record_holder(&cfg.server.data_dir) {
+        tracing::warn!(
+            "cannot write {}/tldd.pid: {e}",
+            cfg.server.data_dir.display()
+        );
+    }
     let keys = Arc::new(
         tldd_tsig::KeyRing::from_config(&cfg.tsig)
             .map_err(anyhow::Error::msg)?
