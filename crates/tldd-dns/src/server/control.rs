@@ -13,16 +13,16 @@
 //! `zone-retransfer ZONE` (a secondary's forced AXFR),
 //! `zone-freeze ZONE` / `zone-thaw ZONE` (updates answered SERVFAIL
 //! meanwhile, so senders such as the SRS retry and lose nothing) and
-//! `zone-flush ZONE [--out FILE]`. Zone questions and orders go to the
+//! `zone-flush ZONE [--out FILE]`, `reload` ([`super::reload`]),
+//! `zone-reload ZONE [--force]` (the file read and checked here, the
+//! version made by the loop) and `zone-sign ZONE`. Zone questions and orders go to the
 //! zone's event loop ([`crate::events::control`]), so they see and change
 //! the zone only through its one owner; `zone-flush` writes the served
 //! version (an immutable snapshot: no loop needed) through a temporary
 //! file and a rename.
 //!
 //! # Not yet (issue 15)
-//! `reload`/SIGHUP, `zone-reload`, `zone-sign`,
-//! `zone-backup`/`zone-restore`, key-rollover
-//! commands, RRL, DNS Cookies, EDE and the health endpoint.
+//! `zone-backup`/`zone-restore`, RRL and DNS Cookies.
 use crate::events::control::{Control, ZoneFacts};
 use crate::events::Event;
 use crate::runtime::{Services, ZoneRuntime};
