@@ -52,3 +52,34 @@ fn relative_paths_are_from_the_config_file_and_a_second_instance_names_the_first
         "the refusal does not name the holder: {err}"
     );
 }
+
+#[test]
+fn log_format_json_gives_one_json_object_per_line() {
+    let s = Server::start(
+        "log_format = \"json\"\nmetrics = \"127.0.0.1:0\"\n",
+        &format!(
+            "[[zone]]\norigin = \"shop.\"\nfile = \"{}\"\n",
+            repo("zones/shop.zone").display()
+        ),
+    );
+    assert!(serial_at(s.addr).is_some());
+    let log = s.log.lock().unwrap().clone();
+    assert!(log.len() >= 3, "{log:?}");
+    let mut listening = false;
+    for line in &log {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string(),
+            "{line}"
+        );
+        if v["message"] == "listening" {
+            listening = true;
+            assert!(
+                v["udp"].as_str().is_some_and(|a| a == s.addr.to_string()),
+                "{line}"
+            );
+        }
+    }
+    assert!(listening, "{log:?}");
+}

@@ -198,7 +198,15 @@ fn path_has_metrics(path: &Path) -> bool {
         .is_ok_and(|s| s.lines().any(|l| l.trim_start().starts_with("metrics")))
 }
 
+/// `key=value` of a text log line, or `"key":"value"` of a JSON one
+/// (`log_format = "json"`).
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    if let Some(name) = key.strip_suffix('=').filter(|_| line.starts_with('{')) {
+        let k = format!("\"{name}\":\"");
+        let i = line.find(&k)?;
+        let rest = &line[i + k.len()..];
+        return rest.split('"').next();
+    }
     let i = line.find(key)?;
     let rest = &line[i + key.len()..];
     Some(rest.split_whitespace().next()?.trim_matches('"'))

@@ -92,6 +92,33 @@ pub struct ServerConfig {
     /// within this many seconds is unfit.
     #[serde(default = "default_health_min_validity")]
     pub health_min_signature_validity: u64,
+    /// `"text"` (default) or `"json"`: one JSON object per log line (for
+    /// a log collector). Read before anything is logged; a restart applies it.
+    #[serde(default)]
+    pub log_format: LogFormat,
+}
+
+/// `[server] log_format`.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `[server] log_format` of a file, read before logging starts (the full
+/// checks come after, and are logged in that format). Text when absent
+/// or unreadable.
+pub fn log_format_only(path: &Path) -> LogFormat {
+    let read = || -> Option<LogFormat> {
+        let t: toml::Table = std::fs::read_to_string(path).ok()?.parse().ok()?;
+        match t.get("server")?.get("log_format")?.as_str()? {
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    };
+    read().unwrap_or_default()
 }
 
 fn default_health_min_validity() -> u64 {
