@@ -234,3 +234,36 @@ pub fn query_packet(id: u16, name: &str, qtype: u16) -> Vec<u8> {
     p.extend_from_slice(&[0, 1]);
     p
 }
+
+/// A query packet with EDNS (payload 1232) and, when given, a COOKIE
+/// option (RFC 7873) holding `cookie` as it is (any length: malformed ones
+/// too).
+pub fn edns_query(id: u16, name: &str, qtype: u16, cookie: Option<&[u8]>) -> Vec<u8> {
+    let mut p = query_packet(id, name, qtype);
+    p[11] = 1; // ARCOUNT
+    p.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+    let opt: Vec<u8> = cookie.map_or_else(Vec::new, |c| {
+        let mut o = vec![0, 10];
+        o.extend_from_slice(&(c.len() as u16).to_be_bytes());
+        o.extend_from_slice(c);
+        o
+    });
+    p.extend_from_slice(&(opt.len() as u16).to_be_bytes());
+    p.extend_from_slice(&opt);
+    p
+}
+
+/// A reply's RCODE with the upper bits from OPT (BADCOOKIE is 23), its
+/// TC bit, and the data of its COOKIE option — decoded with hickory-proto.
+pub fn reply_facts(reply: &[u8]) -> (u16, bool, Option<Vec<u8>>) {
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+    let m = hickory_proto::op::Message::from_vec(reply).expect("a DNS message");
+    let cookie = m
+        .edns
+        .as_ref()
+        .and_then(|e| match e.option(EdnsCode::Cookie) {
+            Some(EdnsOption::Unknown(10, v)) => Some(v.clone()),
+            _ => None,
+        });
+    (u16::from(m.response_code), m.truncation, cookie)
+}

@@ -22,7 +22,7 @@
 //! # Not yet (issue 15)
 //! `reload`/SIGHUP, `zone-reload`, `zone-sign`,
 //! `zone-backup`/`zone-restore`, key-rollover
-//! commands, RRL, DNS Cookies, EDE and the health endpoint.
+//! commands, EDE and the health endpoint.
 use crate::events::control::{Control, ZoneFacts};
 use crate::events::Event;
 use crate::runtime::{Services, ZoneRuntime};

@@ -4,11 +4,16 @@
 //! Hand-written on purpose: this is the fast path the design card asks for,
 //! and no maintained crate offers batched UDP I/O on plain blocking sockets
 //! (tokio has none; quinn-udp is QUIC-specific). Buffers are allocated once
-//! per worker; the zone snapshot is loaded once per batch; nothing is
-//! allocated per query. A 500 ms receive timeout lets a worker notice
-//! shutdown.
+//! per worker; the zone snapshot (and the cookie secrets, and the clock)
+//! are loaded once per batch; nothing is allocated per query. A 500 ms
+//! receive timeout lets a worker notice shutdown.
+//!
+//! Each response is then weighed by rate limiting ([`super::rrl`], when
+//! `rrl_rate` is not 0): dropped, slipped (TC=1 or BADCOOKIE) or sent.
+use super::rrl::{self, Rrl};
 use crate::metrics::LocalCounts;
-use crate::wire::{self, answer::rcode, Params, Query, Transport, ZoneSet};
+use crate::wire::cookie::Seen;
+use crate::wire::{self, answer::rcode, Client, Params, Query, Transport, ZoneSet};
 use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
@@ -48,6 +53,7 @@ pub fn worker(
     stop: Arc<AtomicBool>,
     coalesce: Duration,
     handoff: Handoff,
+    rrl: Option<Arc<Rrl>>,
 ) {
     let fd = sock.as_raw_fd();
     // Replies to handed-off requests are sent from a clone of the socket.
@@ -80,6 +86,8 @@ pub fn worker(
     let mut q = Box::<Query>::default();
     let mut counts = LocalCounts::new("udp", handoff.svc.metrics.clone());
     let mut last_flush = Instant::now();
+    // Limited responses so far: every `rrl_slip`-th one slips.
+    let mut limited: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
         for i in 0..BATCH {
             let h = &mut rx_msgs[i].msg_hdr;
@@ -108,17 +116,32 @@ pub fn worker(
         }
         let n = n as usize;
         let snapshot = zones.load();
+        let secrets = handoff.svc.cookies.load();
+        let now = super::dispatch::now_secs();
         let mut out = 0;
         for i in 0..n {
             let len = rx_msgs[i].msg_len as usize;
             let pkt = &rx[i][..len.min(RX_SIZE)];
             let buf = &mut tx[out * tx_size..(out + 1) * tx_size];
-            let (mut rlen, oc) =
-                wire::respond(&snapshot, &params, pkt, &mut q, buf, Transport::Udp);
+            let peer = sockaddr(&addrs[i]);
+            let client = peer.map(|p| Client {
+                ip: p.ip(),
+                now,
+                cookies: &secrets,
+            });
+            let (mut rlen, oc) = wire::respond_from(
+                &snapshot,
+                &params,
+                pkt,
+                &mut q,
+                buf,
+                Transport::Udp,
+                client.as_ref(),
+            );
             if oc.handoff {
                 // Answered asynchronously on the runtime, from a socket clone.
                 counts.record(&oc);
-                let Some(peer) = sockaddr(&addrs[i]) else {
+                let Some(peer) = peer else {
                     continue;
                 };
                 match &reply_sock {
@@ -139,6 +162,43 @@ pub fn worker(
                 }
             }
             counts.record(&oc);
+            if let (Some(rrl), Some(peer), true) = (&rrl, peer, rlen > 0) {
+                // A valid server cookie proves the address, as TCP does.
+                if oc.cookie != Seen::Valid {
+                    let class = rrl::Class::of(oc.rcode, &buf[..rlen]);
+                    if let rrl::Verdict::Limited { first } =
+                        rrl.check(peer.ip(), class, q.name(), now)
+                    {
+                        if !rrl.allowed(peer.ip()) {
+                            if first {
+                                rrl.report(peer.ip(), class, now);
+                            }
+                            limited += 1;
+                            let slip = u64::from(rrl.slip());
+                            let action = if slip != 0 && limited.is_multiple_of(slip) {
+                                if oc.cookie.unproven() {
+                                    rrl::Action::BadCookie
+                                } else {
+                                    rrl::Action::Slip
+                                }
+                            } else {
+                                rrl::Action::Drop
+                            };
+                            counts.record_rrl(action as usize);
+                            rlen = match action {
+                                rrl::Action::Drop => 0,
+                                a => wire::answer::slip(
+                                    buf,
+                                    rlen,
+                                    &q,
+                                    oc.opt_at,
+                                    a == rrl::Action::BadCookie,
+                                ),
+                            };
+                        }
+                    }
+                }
+            }
             if rlen == 0 {
                 continue;
             }
@@ -153,6 +213,7 @@ pub fn worker(
             h.msg_iovlen = 1;
             out += 1;
         }
+        drop(secrets);
         drop(snapshot);
         let mut sent = 0;
         while sent < out {
