@@ -44,7 +44,11 @@ fn unix_now() -> i64 {
 /// zero bytes, a timestamp near now and the RFC 9018 hash for `ip`.
 fn assert_ours(cookie_hex: &str, client_hex: &str, ip: IpAddr) {
     let c = hex::decode(cookie_hex).unwrap();
-    assert_eq!(c.len(), 24, "client (8) and server (16) cookie: {cookie_hex}");
+    assert_eq!(
+        c.len(),
+        24,
+        "client (8) and server (16) cookie: {cookie_hex}"
+    );
     assert_eq!(hex::encode(&c[..8]), client_hex);
     let server = &c[8..];
     assert_eq!(server[0], 1, "RFC 9018 version");
@@ -56,7 +60,10 @@ fn assert_ours(cookie_hex: &str, client_hex: &str, ip: IpAddr) {
     );
     let secret = Secret(hex::decode(SECRET).unwrap().try_into().unwrap());
     let want = secret.server_cookie(&c[..8].try_into().unwrap(), [0; 3], ts, ip);
-    assert_eq!(server, want, "the RFC 9018 hash over client cookie, stamp and address");
+    assert_eq!(
+        server, want,
+        "the RFC 9018 hash over client cookie, stamp and address"
+    );
 }
 
 /// Waits for a series of `/metrics` to reach `min`.
@@ -98,8 +105,16 @@ fn kdig_learns_a_server_cookie_and_it_is_accepted() {
         let again = kdig_cookie(&out).unwrap();
         assert_ours(&again, CLIENT, ip);
     }
-    wait_metric(&s, "tldd_cookies_total{status=\"valid\",transport=\"udp\"}", 1.0);
-    wait_metric(&s, "tldd_cookies_total{status=\"valid\",transport=\"tcp\"}", 1.0);
+    wait_metric(
+        &s,
+        "tldd_cookies_total{status=\"valid\",transport=\"udp\"}",
+        1.0,
+    );
+    wait_metric(
+        &s,
+        "tldd_cookies_total{status=\"valid\",transport=\"tcp\"}",
+        1.0,
+    );
     wait_metric(
         &s,
         "tldd_cookies_total{status=\"client_only\",transport=\"udp\"}",
@@ -116,7 +131,12 @@ fn a_tampered_server_cookie_gets_a_fresh_one_and_a_normal_answer() {
     got[20] ^= 0x5a;
     let tampered = hex::encode(&got);
     // +nobadcookie: kdig would retry on BADCOOKIE; we answer normally anyway.
-    let out = s.kdig(&["+nobadcookie", &format!("+cookie={tampered}"), "shop.", "NS"]);
+    let out = s.kdig(&[
+        "+nobadcookie",
+        &format!("+cookie={tampered}"),
+        "shop.",
+        "NS",
+    ]);
     assert!(out.contains("status: NOERROR"), "{out}");
     assert!(out.contains("a.nic.shop."), "{out}");
     let fresh = kdig_cookie(&out).unwrap();
@@ -136,7 +156,11 @@ fn a_tampered_server_cookie_gets_a_fresh_one_and_a_normal_answer() {
         assert_eq!((rcode, tc), (0, false));
         assert_ours(&hex::encode(cookie.expect("a cookie")), CLIENT, ip);
     }
-    wait_metric(&s, "tldd_cookies_total{status=\"bad\",transport=\"udp\"}", 3.0);
+    wait_metric(
+        &s,
+        "tldd_cookies_total{status=\"bad\",transport=\"udp\"}",
+        3.0,
+    );
 }
 
 #[test]
