@@ -6,7 +6,7 @@
 //! are in `benches/peers.sh`.
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::Write;
-use tldd_dns::wire::{respond, Params, Query, Transport, ZoneSet};
+use tldd_dns::wire::{respond, respond_from, Client, Params, Query, Transport, ZoneSet};
 use tldd_zone::load::load_file;
 
 const N: usize = 100_000;
@@ -123,6 +123,53 @@ fn bench(c: &mut Criterion) {
             total
         })
     });
+    // The servers' call: with the client's address (cookies judged). The
+    // same queries without a COOKIE option, then each with a client cookie
+    // (one SipHash-2-4 per query) and with a valid server cookie (one to
+    // verify).
+    let secrets = tldd_dns::wire::cookie::Secrets {
+        current: tldd_dns::wire::cookie::Secret([7; 16]),
+        previous: None,
+    };
+    let client = Client {
+        ip: "192.0.2.1".parse().unwrap(),
+        now: 1_700_000_000,
+        cookies: &secrets,
+    };
+    let with_cookie = |cookie: &[u8]| -> Vec<Vec<u8>> {
+        queries
+            .iter()
+            .map(|p| {
+                let mut p = p.clone();
+                let n = p.len();
+                p[n - 2..].copy_from_slice(&(4 + cookie.len() as u16).to_be_bytes());
+                p.extend_from_slice(&[0, 10, 0, cookie.len() as u8]);
+                p.extend_from_slice(cookie);
+                p
+            })
+            .collect()
+    };
+    let client_only = with_cookie(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    let mut full = [0u8; 24];
+    let cc = [1, 2, 3, 4, 5, 6, 7, 8];
+    tldd_dns::wire::cookie::answer(&cc, client.ip, client.now, &secrets, &mut full);
+    let valid = with_cookie(&full);
+    for (name, set) in [
+        ("tld_mix_100k_do_from_client", &queries),
+        ("tld_mix_100k_do_client_cookie", &client_only),
+        ("tld_mix_100k_do_valid_cookie", &valid),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut total = 0;
+                for p in set {
+                    let t = Transport::Udp;
+                    total += respond_from(&zones, &params, p, &mut q, &mut out, t, Some(&client)).0;
+                }
+                total
+            })
+        });
+    }
     g.finish();
     let z = &zones.zones()[0];
     let mut g = c.benchmark_group("lookup");
