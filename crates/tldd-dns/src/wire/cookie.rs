@@ -194,9 +194,10 @@ pub fn answer(
         v4 => v4,
     };
     let mut client = [0u8; CLIENT_LEN];
-    client.copy_from_slice(&opt[..CLIENT_LEN.min(opt.len())]);
+    let k = CLIENT_LEN.min(opt.len());
+    client[..k].copy_from_slice(&opt[..k]);
     out[..CLIENT_LEN].copy_from_slice(&client);
-    let server = &opt[CLIENT_LEN.min(opt.len())..];
+    let server = &opt[k..];
     let seen = if server.is_empty() {
         Seen::ClientOnly
     } else if server.len() == SERVER_LEN && server[0] == VERSION {
@@ -398,6 +399,8 @@ mod tests {
         let mut long = q.clone();
         long.extend_from_slice(&[0; 8]);
         assert_eq!(answer(&long, ip, 1000, &s, &mut out), Seen::Bad);
+        // Shorter than a client cookie (the parser refuses it): no panic.
+        assert_eq!(answer(&q[..3], ip, 1000, &s, &mut out), Seen::ClientOnly);
         // The v4-mapped form of an address is the address.
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
         assert_eq!(answer(&q, mapped, 1000, &s, &mut out), Seen::Valid);
