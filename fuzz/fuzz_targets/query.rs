@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
 use tldd_dns::wire::cookie::{Secret, Secrets};
-use tldd_dns::wire::{answer, respond_from, Client, Params, Query, Transport, ZoneSet};
+use tldd_dns::wire::{respond_from, slip, Client, Params, Query, Transport, ZoneSet};
 
 fn zones() -> &'static ZoneSet {
     static Z: OnceLock<ZoneSet> = OnceLock::new();
@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
             if len > 0 {
                 for badcookie in [false, true] {
                     let mut copy = out[..len].to_vec();
-                    let n = answer::slip(&mut copy, len, &q, oc.opt_at, badcookie);
+                    let n = slip::reply(&mut copy, len, &q, oc.opt_at, badcookie);
                     assert!(n <= len);
                 }
             }

@@ -187,7 +187,7 @@ pub fn worker(
                             counts.record_rrl(action as usize);
                             rlen = match action {
                                 rrl::Action::Drop => 0,
-                                a => wire::answer::slip(
+                                a => wire::slip::reply(
                                     buf,
                                     rlen,
                                     &q,

@@ -181,7 +181,7 @@ pub struct Outcome {
     pub handoff: bool,
     /// The query's DNS cookie (RFC 7873), as judged.
     pub cookie: Seen,
-    /// Offset of the response's OPT record (0: none), for [`slip`].
+    /// Offset of the response's OPT record (0: none), for [`super::slip`].
     pub opt_at: u16,
 }
 
@@ -409,39 +409,6 @@ fn finish(
         w.opt(p.udp_payload, (rc >> 4) as u8, e.dnssec_ok, data);
     }
     (w.finish(header_flags(q, rc, aa, tc), 1), opt_at)
-}
-
-/// Turns the response `out[..len]` to the query `q` (with its OPT record
-/// at `opt_at`, 0: none) into what rate limiting sends instead of it
-/// (`server::rrl`): header, question and OPT only, with TC=1 so the client
-/// retries over TCP — or, when `badcookie`, BADCOOKIE (RFC 7873 §5.2.3),
-/// whose OPT already carries a fresh server cookie for the client to retry
-/// with over UDP. Returns the new length.
-pub fn slip(out: &mut [u8], len: usize, q: &Query, opt_at: u16, badcookie: bool) -> usize {
-    let qend = q.question_end.min(len);
-    let opt_at = opt_at as usize;
-    let mut n = qend;
-    let has_opt = opt_at >= qend && opt_at + 11 <= len;
-    if has_opt {
-        out.copy_within(opt_at..len, qend);
-        n = qend + (len - opt_at);
-    }
-    if n < 12 {
-        return len;
-    }
-    let ar: u16 = has_opt.into();
-    out[6..10].fill(0);
-    out[10..12].copy_from_slice(&ar.to_be_bytes());
-    if badcookie && has_opt {
-        // AA off, RCODE 23: its low four bits in the header, the upper
-        // ones in the OPT TTL's first byte.
-        out[2] &= !0x04;
-        out[3] = (out[3] & 0xf0) | (rcode::BADCOOKIE & 0xf) as u8;
-        out[qend + 5] = (rcode::BADCOOKIE >> 4) as u8;
-    } else {
-        out[2] |= 0x02;
-    }
-    n
 }
 
 /// A reply carrying only a header, the question when it parsed, and OPT.

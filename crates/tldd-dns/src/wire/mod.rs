@@ -6,6 +6,7 @@ pub mod cookie;
 pub mod dnssec;
 pub mod ede;
 pub mod query;
+pub mod slip;
 pub mod writer;
 
 pub use answer::{respond, respond_from, Client, Outcome, Params, Transport, ZoneSet};

@@ -490,7 +490,7 @@ mod cookies {
         let full = r.len();
         // TC=1: header, question and OPT (with the cookie), nothing else.
         let mut tc = r.clone();
-        let n = crate::wire::answer::slip(&mut tc, full, &q, oc.opt_at, false);
+        let n = crate::wire::slip::reply(&mut tc, full, &q, oc.opt_at, false);
         let m = Message::from_vec(&tc[..n]).unwrap();
         assert!(m.truncation);
         assert_eq!(m.queries.len(), 1);
@@ -498,7 +498,7 @@ mod cookies {
         assert!(m.edns.is_some());
         assert_eq!(reply_cookie(&tc[..n]).unwrap()[..8], CLIENT);
         // BADCOOKIE: RCODE 23, the fresh server cookie kept.
-        let n = crate::wire::answer::slip(&mut r, full, &q, oc.opt_at, true);
+        let n = crate::wire::slip::reply(&mut r, full, &q, oc.opt_at, true);
         let m = Message::from_vec(&r[..n]).unwrap();
         assert_eq!(u16::from(m.response_code), 23);
         assert!(!m.truncation);
@@ -508,7 +508,7 @@ mod cookies {
         let (mut r, oc) = ask_from(&pkt, Transport::Udp, &s);
         crate::wire::query::parse(&pkt, &mut q).unwrap();
         let full = r.len();
-        let n = crate::wire::answer::slip(&mut r, full, &q, oc.opt_at, false);
+        let n = crate::wire::slip::reply(&mut r, full, &q, oc.opt_at, false);
         assert_eq!(n, q.question_end);
         assert!(Message::from_vec(&r[..n]).unwrap().truncation);
     }
