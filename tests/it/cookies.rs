@@ -167,7 +167,7 @@ fn a_tampered_server_cookie_gets_a_fresh_one_and_a_normal_answer() {
 fn malformed_cookie_options_are_formerr() {
     let s = server();
     // RFC 7873 §5.2.2: shorter than a client cookie, 9 to 15 bytes, or
-    // more than 40.
+    // more than 40. (Raw packets: kdig refuses to send such a cookie.)
     for len in [0usize, 5, 7, 9, 12, 15, 41, 60] {
         let pkt = edns_query(9, "shop.", 6, Some(&vec![0xab; len]));
         let r = udp_exchange(s.addr, &pkt, Duration::from_secs(3))
@@ -183,10 +183,4 @@ fn malformed_cookie_options_are_formerr() {
         let r = udp_exchange(s.addr, &pkt, Duration::from_secs(3)).unwrap();
         assert_eq!(reply_facts(&r).0, 0, "{len}-byte COOKIE");
     }
-    // And kdig's view of a short one.
-    let out = s.kdig(&["+cookie=0102030405", "shop.", "SOA"]);
-    assert!(
-        out.contains("FORMERR") || out.is_empty(),
-        "kdig sends it as asked, or refuses to: {out}"
-    );
 }
