@@ -28,10 +28,21 @@ pub struct Server {
 impl Server {
     /// Starts `tldd serve` with `[server]` extras and `[[zone]]` sections
     /// (`server_extra` goes inside `[server]`; `rest` after it).
+    ///
+    /// Rate limiting stays on at its default, but the tests' own address,
+    /// 127.0.0.1, is allow-listed: a test asking hundreds of questions a
+    /// second is a busy resolver, not an attack. A test that sets any
+    /// `rrl_` key decides for itself (`tests/it/rrl.rs` floods from other
+    /// 127/8 addresses).
     pub fn start(server_extra: &str, rest: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
+        let rrl = if server_extra.contains("rrl_") {
+            ""
+        } else {
+            "rrl_allow = [\"127.0.0.1\"]\n"
+        };
         let cfg = format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\ndata_dir = \"{}\"\nudp_workers = 2\n{server_extra}\n{rest}\n",
+            "[server]\nlisten = [\"127.0.0.1:0\"]\ndata_dir = \"{}\"\nudp_workers = 2\n{rrl}{server_extra}\n{rest}\n",
             dir.path().join("data").display()
         );
         let path = dir.path().join("tldd.toml");
