@@ -34,11 +34,14 @@
 //! The first limited response of a bucket (after it had tokens) is logged,
 //! at most one line a second for the whole server; `/metrics` counts every
 //! limited response (`tldd_rrl_limited_total{action="drop|slip|badcookie"}`).
+use crate::wire::cookie::Seen;
+use crate::wire::{Outcome, Query};
 use ipnet::IpNet;
 use siphasher::sip::SipHasher13;
 use std::hash::Hasher;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// The response classes counted apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,10 +169,6 @@ impl Rrl {
         }
     }
 
-    pub fn slip(&self) -> u32 {
-        self.slip
-    }
-
     /// Whether `ip` is in `rrl_allow`.
     pub fn allowed(&self, ip: IpAddr) -> bool {
         !self.allow.is_empty() && self.allow.iter().any(|n| n.contains(&canonical(ip)))
@@ -246,6 +245,60 @@ impl Rrl {
             rate = self.rate,
             "rate limiting UDP responses (RRL; at most one such line a second)"
         );
+    }
+}
+
+/// A UDP worker's side of the table: its count of limited responses (so
+/// every `rrl_slip`-th of them slips).
+pub struct Limiter {
+    table: Arc<Rrl>,
+    limited: u64,
+}
+
+impl Limiter {
+    pub fn new(table: Arc<Rrl>) -> Limiter {
+        Limiter { table, limited: 0 }
+    }
+
+    /// Weighs the response `buf[..len]` (to `q` from `ip`, with outcome
+    /// `oc`) at `now`: returns the length to send (0: nothing, or the
+    /// slipped reply's) and what was done, if it was limited.
+    pub fn weigh(
+        &mut self,
+        ip: IpAddr,
+        oc: &Outcome,
+        q: &Query,
+        buf: &mut [u8],
+        len: usize,
+        now: u32,
+    ) -> (usize, Option<Action>) {
+        // A valid server cookie proves the address, as TCP does.
+        if oc.cookie == Seen::Valid {
+            return (len, None);
+        }
+        let t = &*self.table;
+        let class = Class::of(oc.rcode, &buf[..len]);
+        let Verdict::Limited { first } = t.check(ip, class, q.name(), now) else {
+            return (len, None);
+        };
+        if t.allowed(ip) {
+            return (len, None);
+        }
+        if first {
+            t.report(ip, class, now);
+        }
+        self.limited += 1;
+        let slip = u64::from(t.slip);
+        if slip == 0 || !self.limited.is_multiple_of(slip) {
+            return (0, Some(Action::Drop));
+        }
+        let action = if oc.cookie.unproven() {
+            Action::BadCookie
+        } else {
+            Action::Slip
+        };
+        let n = crate::wire::slip::reply(buf, len, q, oc.opt_at, action == Action::BadCookie);
+        (n, Some(action))
     }
 }
 
@@ -411,6 +464,47 @@ mod tests {
         assert_eq!(Class::of(rcode::NXDOMAIN, &r), Class::NxDomain);
         assert_eq!(Class::of(rcode::REFUSED, &r), Class::Error);
         assert_eq!(Class::of(rcode::BADVERS, &r), Class::Error);
+    }
+
+    #[test]
+    fn a_worker_drops_and_slips_in_turn_and_spares_valid_cookies() {
+        let mut l = Limiter::new(Arc::new(table(1, 1024)));
+        let q = Query {
+            question_end: 12,
+            ..Query::default()
+        };
+        // An answer: QR AA, one answer record (header only, for the test).
+        let resp = [0x12, 0x34, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+        let ip: IpAddr = "198.51.100.1".parse().unwrap();
+        let mut weigh = |oc: &Outcome, ip: IpAddr| {
+            let mut b = resp;
+            let r = l.weigh(ip, oc, &q, &mut b, 12, 50);
+            (r, b[2] & 0x02 != 0)
+        };
+        let plain = Outcome::default();
+        assert_eq!(weigh(&plain, ip), ((12, None), false));
+        assert_eq!(weigh(&plain, ip), ((0, Some(Action::Drop)), false));
+        assert_eq!(weigh(&plain, ip), ((12, Some(Action::Slip)), true));
+        assert_eq!(weigh(&plain, ip), ((0, Some(Action::Drop)), false));
+        // A client cookie alone is limited too (BADCOOKIE needs an OPT to
+        // carry the cookie: without one it slips as TC=1).
+        let client_only = Outcome {
+            cookie: Seen::ClientOnly,
+            ..Outcome::default()
+        };
+        assert_eq!(
+            weigh(&client_only, ip),
+            ((12, Some(Action::BadCookie)), true)
+        );
+        // A valid cookie, an allow-listed address: never.
+        let valid = Outcome {
+            cookie: Seen::Valid,
+            ..Outcome::default()
+        };
+        for _ in 0..10 {
+            assert_eq!(weigh(&valid, ip), ((12, None), false));
+            assert_eq!(weigh(&plain, "192.0.2.9".parse().unwrap()).0, (12, None));
+        }
     }
 
     #[test]

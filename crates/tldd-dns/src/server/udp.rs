@@ -12,7 +12,6 @@
 //! `rrl_rate` is not 0): dropped, slipped (TC=1 or BADCOOKIE) or sent.
 use super::rrl::{self, Rrl};
 use crate::metrics::LocalCounts;
-use crate::wire::cookie::Seen;
 use crate::wire::{self, answer::rcode, Client, Params, Query, Transport, ZoneSet};
 use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -86,8 +85,7 @@ pub fn worker(
     let mut q = Box::<Query>::default();
     let mut counts = LocalCounts::new("udp", handoff.svc.metrics.clone());
     let mut last_flush = Instant::now();
-    // Limited responses so far: every `rrl_slip`-th one slips.
-    let mut limited: u64 = 0;
+    let mut limiter = rrl.map(rrl::Limiter::new);
     while !stop.load(Ordering::Relaxed) {
         for i in 0..BATCH {
             let h = &mut rx_msgs[i].msg_hdr;
@@ -162,42 +160,12 @@ pub fn worker(
                 }
             }
             counts.record(&oc);
-            if let (Some(rrl), Some(peer), true) = (&rrl, peer, rlen > 0) {
-                // A valid server cookie proves the address, as TCP does.
-                if oc.cookie != Seen::Valid {
-                    let class = rrl::Class::of(oc.rcode, &buf[..rlen]);
-                    if let rrl::Verdict::Limited { first } =
-                        rrl.check(peer.ip(), class, q.name(), now)
-                    {
-                        if !rrl.allowed(peer.ip()) {
-                            if first {
-                                rrl.report(peer.ip(), class, now);
-                            }
-                            limited += 1;
-                            let slip = u64::from(rrl.slip());
-                            let action = if slip != 0 && limited.is_multiple_of(slip) {
-                                if oc.cookie.unproven() {
-                                    rrl::Action::BadCookie
-                                } else {
-                                    rrl::Action::Slip
-                                }
-                            } else {
-                                rrl::Action::Drop
-                            };
-                            counts.record_rrl(action as usize);
-                            rlen = match action {
-                                rrl::Action::Drop => 0,
-                                a => wire::slip::reply(
-                                    buf,
-                                    rlen,
-                                    &q,
-                                    oc.opt_at,
-                                    a == rrl::Action::BadCookie,
-                                ),
-                            };
-                        }
-                    }
+            if let (Some(limiter), Some(peer), true) = (&mut limiter, peer, rlen > 0) {
+                let (n, action) = limiter.weigh(peer.ip(), &oc, &q, buf, rlen, now);
+                if let Some(a) = action {
+                    counts.record_rrl(a as usize);
                 }
+                rlen = n;
             }
             if rlen == 0 {
                 continue;
