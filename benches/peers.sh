@@ -22,6 +22,8 @@ listen = ["127.0.0.1:$PORT"]
 data_dir = "$WORK/data"
 udp_workers = 1          # like the peers: NSD server-count 1, Knot udp-workers 1
 udp_coalesce_us = ${COALESCE:-200}   # the default
+rrl_allow = ["127.0.0.0/8"]   # RRL on (the default rate; its table is consulted per response,
+                              # so its cost is measured), the load generator never limited
 [[zone]]
 origin = "shop."
 file = "$WORK/shop.zone"

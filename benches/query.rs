@@ -6,7 +6,7 @@
 //! are in `benches/peers.sh`.
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::Write;
-use tldd_dns::wire::{respond, Params, Query, Transport, ZoneSet};
+use tldd_dns::wire::{respond, respond_from, Client, Params, Query, Transport, ZoneSet};
 use tldd_zone::load::load_file;
 
 const N: usize = 100_000;
@@ -121,6 +121,95 @@ fn bench(c: &mut Criterion) {
                 total += respond(&zones, &params, p, &mut q, &mut out, Transport::Udp).0;
             }
             total
+        })
+    });
+    // The servers' call: with the client's address (cookies judged). The
+    // same queries without a COOKIE option, then each with a client cookie
+    // (one SipHash-2-4 per query) and with a valid server cookie (one to
+    // verify).
+    let secrets = tldd_dns::wire::cookie::Secrets {
+        current: tldd_dns::wire::cookie::Secret([7; 16]),
+        previous: None,
+    };
+    let client = Client {
+        ip: "192.0.2.1".parse().unwrap(),
+        now: 1_700_000_000,
+        cookies: &secrets,
+    };
+    let with_cookie = |cookie: &[u8]| -> Vec<Vec<u8>> {
+        queries
+            .iter()
+            .map(|p| {
+                let mut p = p.clone();
+                let n = p.len();
+                p[n - 2..].copy_from_slice(&(4 + cookie.len() as u16).to_be_bytes());
+                p.extend_from_slice(&[0, 10, 0, cookie.len() as u8]);
+                p.extend_from_slice(cookie);
+                p
+            })
+            .collect()
+    };
+    let client_only = with_cookie(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    let mut full = [0u8; 24];
+    let cc = [1, 2, 3, 4, 5, 6, 7, 8];
+    tldd_dns::wire::cookie::answer(&cc, client.ip, client.now, &secrets, &mut full);
+    let valid = with_cookie(&full);
+    for (name, set) in [
+        ("tld_mix_100k_do_from_client", &queries),
+        ("tld_mix_100k_do_client_cookie", &client_only),
+        ("tld_mix_100k_do_valid_cookie", &valid),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut total = 0;
+                for p in set {
+                    let t = Transport::Udp;
+                    total += respond_from(&zones, &params, p, &mut q, &mut out, t, Some(&client)).0;
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+    // Rate limiting's cost per response when nobody is limited: one hash
+    // of (prefix, class, name) and one compare-and-swap, over 20k keys
+    // (20k /24 prefixes) that never reach the rate.
+    let rrl = tldd_dns::server::rrl::Rrl::new(&tldd_dns::server::rrl::Settings {
+        rate: 200,
+        slip: 2,
+        allow: Vec::new(),
+        table_size: 1 << 18,
+    })
+    .unwrap();
+    let keys: Vec<(std::net::IpAddr, Vec<u8>)> = (0..20_000u32)
+        .map(|i| {
+            let ip = std::net::IpAddr::from([10, (i >> 8) as u8, i as u8, 1]);
+            let mut name = vec![];
+            tldd_zone::name::from_text(
+                label(i as usize).as_bytes(),
+                b"\x04shop\x00",
+                true,
+                &mut name,
+            )
+            .unwrap();
+            (ip, name)
+        })
+        .collect();
+    let mut g = c.benchmark_group("rrl");
+    g.throughput(Throughput::Elements(keys.len() as u64));
+    let mut now = 1_700_000_000u32;
+    g.bench_function("check_20k_unlimited", |b| {
+        b.iter(|| {
+            // A new second each pass: every bucket refills, nothing limits.
+            now += 1;
+            let mut passed = 0;
+            for (ip, name) in &keys {
+                let class = tldd_dns::server::rrl::Class::Answer;
+                if rrl.check(*ip, class, name, now) == tldd_dns::server::rrl::Verdict::Pass {
+                    passed += 1;
+                }
+            }
+            passed
         })
     });
     g.finish();

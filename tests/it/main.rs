@@ -7,6 +7,7 @@
 //! `cargo test --test it whois_service:: rdap_service::`.
 mod support;
 
+mod cookies;
 mod crash_kill9;
 mod ctl;
 mod ctl_reload;
@@ -28,6 +29,7 @@ mod malformed;
 mod old_layout;
 mod rdap_profile;
 mod rdap_service;
+mod rrl;
 mod secondary_tldd;
 mod serve;
 mod serve_paths;

@@ -62,6 +62,11 @@ pub struct Metrics {
     pub secondary_primary_behind: IntGaugeVec,
     pub secondary_transfers: IntCounterVec,
     pub tsig_failures: IntCounterVec,
+    /// UDP responses rate limiting held back, by `action` (drop, slip,
+    /// badcookie).
+    pub rrl_limited: IntCounterVec,
+    /// Queries with a DNS cookie, by `status` (client_only, valid, bad).
+    pub cookies: IntCounterVec,
 }
 
 fn histogram(
@@ -237,6 +242,18 @@ impl Metrics {
                 "Requests whose TSIG failed (BADKEY, BADSIG, BADTIME, FORMERR)",
                 &["error"],
             ),
+            rrl_limited: counter(
+                &registry,
+                "tldd_rrl_limited_total",
+                "UDP responses over the rate limit (action: drop, slip = TC=1, badcookie)",
+                &["action"],
+            ),
+            cookies: counter(
+                &registry,
+                "tldd_cookies_total",
+                "Queries with a DNS cookie (status: client_only, valid, bad)",
+                &["transport", "status"],
+            ),
             verify_failures: counter(
                 &registry,
                 "tldd_signed_version_verify_failures_total",
@@ -344,7 +361,14 @@ pub struct LocalCounts {
     queries: [[u64; NR]; NQ],
     truncated: u64,
     malformed: u64,
+    /// Rate limited responses: drop, slip, badcookie.
+    rrl: [u64; 3],
+    /// Cookies: client only, valid, bad.
+    cookies: [u64; 3],
 }
+
+const RRL_ACTIONS: [&str; 3] = ["drop", "slip", "badcookie"];
+const COOKIE_STATUS: [&str; 3] = ["client_only", "valid", "bad"];
 
 impl LocalCounts {
     pub fn new(transport: &'static str, metrics: Arc<Metrics>) -> LocalCounts {
@@ -354,6 +378,17 @@ impl LocalCounts {
             queries: [[0; NR]; NQ],
             truncated: 0,
             malformed: 0,
+            rrl: [0; 3],
+            cookies: [0; 3],
+        }
+    }
+
+    /// Counts a response rate limiting held back (`action`: 0 drop, 1
+    /// slip, 2 badcookie).
+    #[inline]
+    pub fn record_rrl(&mut self, action: usize) {
+        if let Some(n) = self.rrl.get_mut(action) {
+            *n += 1;
         }
     }
 
@@ -364,6 +399,12 @@ impl LocalCounts {
         }
         if oc.truncated {
             self.truncated += 1;
+        }
+        match oc.cookie {
+            crate::wire::cookie::Seen::None => {}
+            crate::wire::cookie::Seen::ClientOnly => self.cookies[0] += 1,
+            crate::wire::cookie::Seen::Valid => self.cookies[1] += 1,
+            crate::wire::cookie::Seen::Bad => self.cookies[2] += 1,
         }
         let qi = QTYPES
             .iter()
@@ -401,6 +442,20 @@ impl LocalCounts {
                 .with_label_values(&[self.transport])
                 .inc_by(self.malformed);
             self.malformed = 0;
+        }
+        for (n, action) in self.rrl.iter_mut().zip(RRL_ACTIONS) {
+            if *n > 0 {
+                m.rrl_limited.with_label_values(&[action]).inc_by(*n);
+                *n = 0;
+            }
+        }
+        for (n, status) in self.cookies.iter_mut().zip(COOKIE_STATUS) {
+            if *n > 0 {
+                m.cookies
+                    .with_label_values(&[self.transport, status])
+                    .inc_by(*n);
+                *n = 0;
+            }
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct Services {
     pub zone_rt: ArcSwap<Vec<Arc<ZoneRuntime>>>,
     pub replay: ReplayCache,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// DNS cookie secrets (RFC 7873), shared by UDP and TCP.
+    pub cookies: Arc<crate::wire::cookie::Keeper>,
 }
 
 /// Per-zone runtime: configuration, the zone loop's queue, the journal.

@@ -28,10 +28,21 @@ pub struct Server {
 impl Server {
     /// Starts `tldd serve` with `[server]` extras and `[[zone]]` sections
     /// (`server_extra` goes inside `[server]`; `rest` after it).
+    ///
+    /// Rate limiting stays on at its default, but the tests' own address,
+    /// 127.0.0.1, is allow-listed: a test asking hundreds of questions a
+    /// second is a busy resolver, not an attack. A test that sets any
+    /// `rrl_` key decides for itself (`tests/it/rrl.rs` floods from other
+    /// 127/8 addresses).
     pub fn start(server_extra: &str, rest: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
+        let rrl = if server_extra.contains("rrl_") {
+            ""
+        } else {
+            "rrl_allow = [\"127.0.0.1\"]\n"
+        };
         let cfg = format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\ndata_dir = \"{}\"\nudp_workers = 2\n{server_extra}\n{rest}\n",
+            "[server]\nlisten = [\"127.0.0.1:0\"]\ndata_dir = \"{}\"\nudp_workers = 2\n{rrl}{server_extra}\n{rest}\n",
             dir.path().join("data").display()
         );
         let path = dir.path().join("tldd.toml");
@@ -258,4 +269,37 @@ pub fn query_packet(id: u16, name: &str, qtype: u16) -> Vec<u8> {
     p.extend_from_slice(&qtype.to_be_bytes());
     p.extend_from_slice(&[0, 1]);
     p
+}
+
+/// A query packet with EDNS (payload 1232) and, when given, a COOKIE
+/// option (RFC 7873) holding `cookie` as it is (any length: malformed ones
+/// too).
+pub fn edns_query(id: u16, name: &str, qtype: u16, cookie: Option<&[u8]>) -> Vec<u8> {
+    let mut p = query_packet(id, name, qtype);
+    p[11] = 1; // ARCOUNT
+    p.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+    let opt: Vec<u8> = cookie.map_or_else(Vec::new, |c| {
+        let mut o = vec![0, 10];
+        o.extend_from_slice(&(c.len() as u16).to_be_bytes());
+        o.extend_from_slice(c);
+        o
+    });
+    p.extend_from_slice(&(opt.len() as u16).to_be_bytes());
+    p.extend_from_slice(&opt);
+    p
+}
+
+/// A reply's RCODE with the upper bits from OPT (BADCOOKIE is 23), its
+/// TC bit, and the data of its COOKIE option — decoded with hickory-proto.
+pub fn reply_facts(reply: &[u8]) -> (u16, bool, Option<Vec<u8>>) {
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+    let m = hickory_proto::op::Message::from_vec(reply).expect("a DNS message");
+    let cookie = m
+        .edns
+        .as_ref()
+        .and_then(|e| match e.option(EdnsCode::Cookie) {
+            Some(EdnsOption::Unknown(10, v)) => Some(v.clone()),
+            _ => None,
+        });
+    (u16::from(m.response_code), m.truncation, cookie)
 }

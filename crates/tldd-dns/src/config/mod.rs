@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 mod dnssec;
+mod limits;
 pub use dnssec::{DnssecConfig, KeystoreKind, KskSubmission, Nonstandard, RollTimings};
+pub use limits::DEFAULT_COOKIE_ROTATION;
 
 /// Errors reading a configuration file.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +98,32 @@ pub struct ServerConfig {
     /// a log collector). Read before anything is logged; a restart applies it.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// DNS cookies (RFC 7873, RFC 9018 server cookies): the 16-byte
+    /// SipHash secret as 32 hex digits, the same on every node of an
+    /// anycast fleet. Absent: a random secret, rolled every
+    /// `cookie_rotation`.
+    pub cookie_secret: Option<String>,
+    /// A second secret whose cookies are accepted too (never made): for a
+    /// fleet-wide roll (RFC 9018 §5). Only with `cookie_secret`.
+    pub cookie_secret_previous: Option<String>,
+    /// How often the random secret is rolled (the one before stays
+    /// accepted); at least "1h". Default "1d". Not with `cookie_secret`.
+    pub cookie_rotation: Option<String>,
+    /// Response rate limiting on UDP: responses per second per bucket
+    /// (client prefix, response class, name); 0 = off.
+    #[serde(default = "limits::default_rrl_rate")]
+    pub rrl_rate: u32,
+    /// Every N-th limited response is sent truncated (TC=1) instead of
+    /// dropped; 0 = never, 1 = always.
+    #[serde(default = "limits::default_rrl_slip")]
+    pub rrl_slip: u32,
+    /// Addresses/prefixes never rate limited.
+    #[serde(default)]
+    pub rrl_allow: Vec<Spanned<String>>,
+    /// Buckets in the rate limiting table (rounded up to a power of two;
+    /// 8 bytes each).
+    #[serde(default = "limits::default_rrl_table_size")]
+    pub rrl_table_size: usize,
 }
 
 /// `[server] log_format`.
@@ -360,6 +388,7 @@ impl Config {
                 message: "must be 1 to 65535 seconds".into(),
             });
         }
+        limits::validate(&self.server, text, path)?;
         for key in &self.tsig {
             if !matches!(
                 key.algorithm.to_ascii_lowercase().as_str(),

@@ -22,7 +22,7 @@
 //! file and a rename.
 //!
 //! # Not yet (issue 15)
-//! `zone-backup`/`zone-restore`, RRL and DNS Cookies.
+//! `zone-backup`/`zone-restore`.
 use crate::events::control::{Control, ZoneFacts};
 use crate::events::Event;
 use crate::runtime::{Services, ZoneRuntime};

@@ -64,18 +64,18 @@ pub async fn dispatch(svc: &Arc<Services>, pkt: &[u8], peer: SocketAddr, t: Tran
         0 if matches!(q.qtype, tldd_zone::rdata::AXFR | tldd_zone::rdata::IXFR) => {
             super::xfr_out::transfer(svc, pkt, &q, peer, t, verified).await
         }
-        0 => Reply::One(signed_query(svc, pkt, &q, t, verified.as_ref())),
+        0 => Reply::One(signed_query(svc, pkt, &q, (t, peer), verified.as_ref())),
         _ => Reply::One(error_reply(svc, pkt, &q, rcode::NOTIMP, verified.as_ref())),
     }
 }
 
 /// A signed ordinary query (e.g. a secondary's SOA check): answered like an
-/// unsigned one, then signed.
+/// unsigned one (its cookie too), then signed.
 fn signed_query(
     svc: &Services,
     pkt: &[u8],
     q: &Query,
-    t: Transport,
+    (t, peer): (Transport, SocketAddr),
     v: Option<&Verified>,
 ) -> Vec<u8> {
     let Some(v) = v else {
@@ -87,11 +87,32 @@ fn signed_query(
     let mut q2 = Box::<Query>::default();
     let mut out = vec![0u8; 65535];
     let zones = svc.zones.load();
-    let (n, oc) = crate::wire::respond(&zones, &svc.params, &stripped, &mut q2, &mut out, t);
+    let secrets = svc.cookies.load();
+    let client = crate::wire::Client {
+        ip: peer.ip(),
+        now: now_secs(),
+        cookies: &secrets,
+    };
+    let (n, oc) = crate::wire::respond_from(
+        &zones,
+        &svc.params,
+        &stripped,
+        &mut q2,
+        &mut out,
+        t,
+        Some(&client),
+    );
     if oc.handoff || n == 0 {
         return error_reply(svc, pkt, q, rcode::REFUSED, Some(v));
     }
     out.truncate(n);
     v.signer().sign(&mut out, tsig::now());
     out
+}
+
+/// Unix seconds, as cookie timestamps count them (RFC 9018: modulo 2^32).
+pub fn now_secs() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32)
 }

@@ -27,6 +27,8 @@ pub struct Setup {
     pub coalesce: Duration,
     pub tcp_max_connections: usize,
     pub tcp_idle_timeout: Duration,
+    /// Response rate limiting for every UDP worker (`rrl_rate` 0: none).
+    pub rrl: Option<Arc<super::rrl::Rrl>>,
 }
 
 /// One open listen address.
@@ -58,10 +60,10 @@ impl Listener {
                 svc: s.svc.clone(),
                 rt: s.rt.clone(),
             };
-            let coalesce = s.coalesce;
+            let (coalesce, limits) = (s.coalesce, s.rrl.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("udp-{i}"))
-                .spawn(move || udp::worker(sock, z, p, st, coalesce, h));
+                .spawn(move || udp::worker(sock, z, p, st, coalesce, h, limits));
             match spawned {
                 Ok(t) => threads.push(t),
                 Err(e) => {

@@ -25,6 +25,7 @@ pub mod health;
 pub mod listeners;
 pub mod notify;
 pub mod reload;
+pub mod rrl;
 pub mod tcp;
 pub mod udp;
 pub mod update;
@@ -135,6 +136,7 @@ fn serve(
     for (z, zrt) in cfg.zone.iter().zip(&zone_rt) {
         rt.block_on(zones::check_file(z, zrt));
     }
+    let (cookies, cookie_roll) = cookie_keeper(&cfg.server)?;
     let svc = Arc::new(crate::runtime::Services {
         zones: zones.clone(),
         params: params.clone(),
@@ -142,7 +144,23 @@ fn serve(
         zone_rt: ArcSwap::from_pointee(zone_rt),
         replay,
         metrics: metrics.clone(),
+        cookies: cookies.clone(),
     });
+    if let Some(every) = cookie_roll {
+        rt.spawn(roll_cookie_secret(cookies, every));
+    }
+    let rrl = match cfg.server.rrl_rate {
+        0 => None,
+        rate => Some(Arc::new(
+            rrl::Rrl::new(&rrl::Settings {
+                rate,
+                slip: cfg.server.rrl_slip,
+                allow: cfg.server.rrl_allow_list(),
+                table_size: cfg.server.rrl_table_size,
+            })
+            .map_err(|_| anyhow::anyhow!("no random numbers for the RRL table's hash key"))?,
+        )),
+    };
     // Listen only once our clock is past the start second, so that a
     // client signing after it sees us listen is never refused as signed
     // before the start (at most a second; loading zones usually took it).
@@ -163,6 +181,7 @@ fn serve(
         coalesce: Duration::from_micros(cfg.server.udp_coalesce_us),
         tcp_max_connections: cfg.server.tcp_max_connections,
         tcp_idle_timeout: Duration::from_secs(cfg.server.tcp_idle_timeout),
+        rrl,
     };
     let mut open = Vec::new();
     for &addr in &cfg.server.listen {
@@ -257,6 +276,51 @@ fn serve(
     }
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(())
+}
+
+/// The DNS cookie secrets (`[server] cookie_secret*`, else random), and
+/// how often to roll them (random ones only).
+fn cookie_keeper(
+    s: &crate::config::ServerConfig,
+) -> anyhow::Result<(Arc<crate::wire::cookie::Keeper>, Option<Duration>)> {
+    use crate::wire::cookie::{Keeper, Secret, Secrets};
+    let (current, previous) = s.cookie_secrets();
+    let (secrets, roll) = match current {
+        Some(c) => (
+            Secrets {
+                current: Secret(c),
+                previous: previous.map(Secret),
+            },
+            None,
+        ),
+        None => (
+            Secrets {
+                current: Secret::random()
+                    .map_err(|_| anyhow::anyhow!("no random numbers for the cookie secret"))?,
+                previous: None,
+            },
+            Some(Duration::from_secs(s.cookie_rotation_secs())),
+        ),
+    };
+    Ok((Arc::new(Keeper::new(secrets)), roll))
+}
+
+/// Rolls the random cookie secret every `every`; the one before stays
+/// accepted until the next roll (a cookie lives an hour, `every` is at
+/// least that).
+async fn roll_cookie_secret(keeper: Arc<crate::wire::cookie::Keeper>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match crate::wire::cookie::Secret::random() {
+            Ok(next) => {
+                keeper.roll(next);
+                tracing::info!("DNS cookie secret rolled (the previous one is still accepted)");
+            }
+            Err(_) => tracing::error!("no random numbers: the DNS cookie secret was not rolled"),
+        }
+    }
 }
 
 /// Until SIGTERM or SIGINT; SIGHUP reloads the configuration (the result

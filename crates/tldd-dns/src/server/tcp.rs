@@ -1,6 +1,7 @@
 //! DNS over TCP (RFC 7766): two-byte length framing, several queries per
 //! connection (answered in order), an idle timeout, and a cap on concurrent
 //! connections (excess connections are closed at accept and counted).
+//! DNS cookies are answered as on UDP; rate limiting never applies here.
 use super::dispatch::{self, Reply, Services};
 use crate::metrics::LocalCounts;
 use crate::wire::{self, Query, Transport};
@@ -117,15 +118,23 @@ async fn connection(
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "slow query"))??;
         let snapshot = zones.load();
+        let secrets = svc.cookies.load();
+        let client = wire::Client {
+            ip: peer.ip(),
+            now: dispatch::now_secs(),
+            cookies: &secrets,
+        };
         let pkt = &inbuf[..len];
-        let (rlen, oc) = wire::respond(
+        let (rlen, oc) = wire::respond_from(
             &snapshot,
             &params,
             pkt,
             &mut q,
             &mut out[2..],
             Transport::Tcp,
+            Some(&client),
         );
+        drop(secrets);
         drop(snapshot);
         counts.record(&oc);
         if oc.handoff {

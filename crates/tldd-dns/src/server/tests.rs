@@ -33,6 +33,12 @@ fn services() -> Arc<Services> {
         zone_rt: vec![],
         replay: tldd_tsig::ReplayCache::new(0),
         metrics: Arc::new(crate::metrics::Metrics::new()),
+        cookies: Arc::new(crate::wire::cookie::Keeper::new(
+            crate::wire::cookie::Secrets {
+                current: crate::wire::cookie::Secret([7; 16]),
+                previous: None,
+            },
+        )),
     })
 }
 

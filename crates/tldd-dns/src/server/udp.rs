@@ -4,11 +4,15 @@
 //! Hand-written on purpose: this is the fast path the design card asks for,
 //! and no maintained crate offers batched UDP I/O on plain blocking sockets
 //! (tokio has none; quinn-udp is QUIC-specific). Buffers are allocated once
-//! per worker; the zone snapshot is loaded once per batch; nothing is
-//! allocated per query. A 500 ms receive timeout lets a worker notice
-//! shutdown.
+//! per worker; the zone snapshot (and the cookie secrets, and the clock)
+//! are loaded once per batch; nothing is allocated per query. A 500 ms
+//! receive timeout lets a worker notice shutdown.
+//!
+//! Each response is then weighed by rate limiting ([`super::rrl`], when
+//! `rrl_rate` is not 0): dropped, slipped (TC=1 or BADCOOKIE) or sent.
+use super::rrl::{self, Rrl};
 use crate::metrics::LocalCounts;
-use crate::wire::{self, answer::rcode, Params, Query, Transport, ZoneSet};
+use crate::wire::{self, answer::rcode, Client, Params, Query, Transport, ZoneSet};
 use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
@@ -48,6 +52,7 @@ pub fn worker(
     stop: Arc<AtomicBool>,
     coalesce: Duration,
     handoff: Handoff,
+    rrl: Option<Arc<Rrl>>,
 ) {
     let fd = sock.as_raw_fd();
     // Replies to handed-off requests are sent from a clone of the socket.
@@ -80,6 +85,7 @@ pub fn worker(
     let mut q = Box::<Query>::default();
     let mut counts = LocalCounts::new("udp", handoff.svc.metrics.clone());
     let mut last_flush = Instant::now();
+    let mut limiter = rrl.map(rrl::Limiter::new);
     while !stop.load(Ordering::Relaxed) {
         for i in 0..BATCH {
             let h = &mut rx_msgs[i].msg_hdr;
@@ -108,17 +114,32 @@ pub fn worker(
         }
         let n = n as usize;
         let snapshot = zones.load();
+        let secrets = handoff.svc.cookies.load();
+        let now = super::dispatch::now_secs();
         let mut out = 0;
         for i in 0..n {
             let len = rx_msgs[i].msg_len as usize;
             let pkt = &rx[i][..len.min(RX_SIZE)];
             let buf = &mut tx[out * tx_size..(out + 1) * tx_size];
-            let (mut rlen, oc) =
-                wire::respond(&snapshot, &params, pkt, &mut q, buf, Transport::Udp);
+            let peer = sockaddr(&addrs[i]);
+            let client = peer.map(|p| Client {
+                ip: p.ip(),
+                now,
+                cookies: &secrets,
+            });
+            let (mut rlen, oc) = wire::respond_from(
+                &snapshot,
+                &params,
+                pkt,
+                &mut q,
+                buf,
+                Transport::Udp,
+                client.as_ref(),
+            );
             if oc.handoff {
                 // Answered asynchronously on the runtime, from a socket clone.
                 counts.record(&oc);
-                let Some(peer) = sockaddr(&addrs[i]) else {
+                let Some(peer) = peer else {
                     continue;
                 };
                 match &reply_sock {
@@ -139,6 +160,13 @@ pub fn worker(
                 }
             }
             counts.record(&oc);
+            if let (Some(limiter), Some(peer), true) = (&mut limiter, peer, rlen > 0) {
+                let (n, action) = limiter.weigh(peer.ip(), &oc, &q, buf, rlen, now);
+                if let Some(a) = action {
+                    counts.record_rrl(a as usize);
+                }
+                rlen = n;
+            }
             if rlen == 0 {
                 continue;
             }
@@ -153,6 +181,7 @@ pub fn worker(
             h.msg_iovlen = 1;
             out += 1;
         }
+        drop(secrets);
         drop(snapshot);
         let mut sent = 0;
         while sent < out {

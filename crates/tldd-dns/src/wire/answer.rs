@@ -8,7 +8,9 @@
 //! 6891): our payload size, DO echoed, BADVERS for version > 0, NSID (RFC
 //! 5001), EXPIRE (RFC 7314). ANY over UDP gets one real RRset (RFC 8482
 //! §4.1, signed under DO), QTYPE RRSIG the signatures of one RRset; over
-//! TCP both get everything at the name. QCLASS ANY reads the IN data. CHAOS
+//! TCP both get everything at the name. QCLASS ANY reads the IN data. DNS
+//! cookies (RFC 7873, [`super::cookie`]) for queries from a known client
+//! ([`respond_from`]). CHAOS
 //! TXT `id.server`/`hostname.bind`/`version.bind`/`version.server` when
 //! configured, REFUSED otherwise.
 //!
@@ -18,9 +20,11 @@
 //!
 //! Not implemented: wildcard synthesis (TLD zones carry none; a `*` label is
 //! served as a literal name), DNAME substitution.
+use super::cookie::{self, Seen};
 use super::dnssec::Denial;
-use super::query::{self, Query, Reject};
-use super::writer::{Full, Section, Writer};
+use super::query::{self, CookieOpt, Query, Reject};
+use super::writer::{Full, OptData, Section, Writer};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tldd_zone::rdata::{self, A, AAAA, ANY, AXFR, CNAME, DS, IXFR, NS, RRSIG, SOA, TXT};
@@ -36,6 +40,8 @@ pub mod rcode {
     pub const REFUSED: u16 = 5;
     pub const NOTAUTH: u16 = 9;
     pub const BADVERS: u16 = 16;
+    /// RFC 7873 §8: a valid server cookie is needed.
+    pub const BADCOOKIE: u16 = 23;
 }
 
 const CLASS_IN: u16 = 1;
@@ -199,6 +205,19 @@ pub struct Outcome {
     /// A query this path does not answer (AXFR/IXFR, UPDATE, NOTIFY):
     /// handled elsewhere.
     pub handoff: bool,
+    /// The query's DNS cookie (RFC 7873), as judged.
+    pub cookie: Seen,
+    /// Offset of the response's OPT record (0: none), for [`super::slip`].
+    pub opt_at: u16,
+}
+
+/// Who asked, for DNS cookies: the client's address, the time (unix
+/// seconds, read once per batch) and the cookie secrets in force.
+#[derive(Clone, Copy, Debug)]
+pub struct Client<'a> {
+    pub ip: IpAddr,
+    pub now: u32,
+    pub cookies: &'a cookie::Secrets,
 }
 
 /// Transport the query came over.
@@ -209,6 +228,8 @@ pub enum Transport {
 }
 
 /// Answers `pkt` into `out`; returns the response length (0: send nothing).
+/// COOKIE options are ignored (no client address): the servers use
+/// [`respond_from`].
 pub fn respond(
     zones: &ZoneSet,
     p: &Params,
@@ -216,6 +237,20 @@ pub fn respond(
     q: &mut Query,
     out: &mut [u8],
     t: Transport,
+) -> (usize, Outcome) {
+    respond_from(zones, p, pkt, q, out, t, None)
+}
+
+/// [`respond`] for a query from `client`: a COOKIE option in the query is
+/// judged and answered ([`cookie`]).
+pub fn respond_from(
+    zones: &ZoneSet,
+    p: &Params,
+    pkt: &[u8],
+    q: &mut Query,
+    out: &mut [u8],
+    t: Transport,
+    client: Option<&Client<'_>>,
 ) -> (usize, Outcome) {
     let mut oc = Outcome::default();
     match query::parse(pkt, q) {
@@ -230,7 +265,8 @@ pub fn respond(
             oc.rcode = rcode::NOTIMP;
             q.edns = query::scan_edns(pkt);
             let question = q.question_end > 12;
-            return (error_reply(pkt, q, out, rcode::NOTIMP, question, p), oc);
+            let n = error_reply(pkt, q, out, rcode::NOTIMP, question, p, None);
+            return (n, oc);
         }
         Err(Reject::FormErr { question, .. }) => {
             oc.malformed = true;
@@ -242,7 +278,8 @@ pub fn respond(
             // RFC 6891 §7: a reply to a query with OPT carries OPT, also
             // FORMERR (unless the OPT itself is what is wrong).
             q.edns = query::scan_edns(pkt);
-            return (error_reply(pkt, q, out, rcode::FORMERR, question, p), oc);
+            let n = error_reply(pkt, q, out, rcode::FORMERR, question, p, None);
+            return (n, oc);
         }
     }
     oc.qtype = q.qtype;
@@ -250,10 +287,26 @@ pub fn respond(
         oc.handoff = true;
         return (0, oc);
     }
+    // RFC 7873: a query with a client cookie gets ours in every reply.
+    let mut cookie_buf = [0u8; cookie::REPLY_LEN];
+    if let (
+        Some(c),
+        Some(query::Edns {
+            cookie: CookieOpt::At { at, len },
+            ..
+        }),
+    ) = (client, q.edns)
+    {
+        if let Some(data) = pkt.get(at as usize..at as usize + len as usize) {
+            oc.cookie = cookie::answer(data, c.ip, c.now, c.cookies, &mut cookie_buf);
+        }
+    }
+    let reply_cookie = (oc.cookie != Seen::None).then_some(&cookie_buf[..]);
     if let Some(e) = q.edns {
         if e.version > 0 {
             oc.rcode = rcode::BADVERS;
-            return (error_reply(pkt, q, out, rcode::BADVERS, true, p), oc);
+            let n = error_reply(pkt, q, out, rcode::BADVERS, true, p, reply_cookie);
+            return (n, oc);
         }
     }
     if q.tsig_at.is_some() {
@@ -274,6 +327,7 @@ pub fn respond(
                 .filter(|_| e.nsid)
                 .map_or(0, |n| 4 + n.len())
                 + if e.expire { 8 } else { 0 }
+                + reply_cookie.map_or(0, |c| 4 + c.len())
         }
         None => 0,
     };
@@ -326,15 +380,24 @@ pub fn respond(
     };
     oc.rcode = rc;
     oc.truncated = tc;
-    (finish(w, q, p, (rc, aa, tc), Extras { expire, ede }), oc)
+    let x = Extras {
+        expire,
+        ede,
+        cookie: reply_cookie,
+    };
+    let (n, opt_at) = finish(w, q, p, (rc, aa, tc), x);
+    oc.opt_at = opt_at;
+    (n, oc)
 }
 
 /// What the OPT record of an answer carries besides NSID.
-struct Extras {
+struct Extras<'a> {
     /// EDNS EXPIRE (RFC 7314).
     expire: Option<u32>,
     /// An Extended DNS Error (RFC 8914).
     ede: Option<(u16, &'static [u8])>,
+    /// The reply's COOKIE (RFC 7873).
+    cookie: Option<&'a [u8]>,
 }
 
 /// RFC 8914 for a name in no zone of ours: 20 Not Authoritative.
@@ -352,25 +415,26 @@ fn header_flags(q: &Query, rc: u16, aa: bool, tc: bool) -> u16 {
         | (rc & 0xf)
 }
 
+/// Ends the answer with OPT; returns its length and where OPT starts (0: none).
 fn finish(
     mut w: Writer<'_>,
     q: &Query,
     p: &Params,
     (rc, aa, tc): (u16, bool, bool),
-    x: Extras,
-) -> usize {
+    x: Extras<'_>,
+) -> (usize, u16) {
+    let mut opt_at = 0;
     if let Some(e) = q.edns {
-        let nsid = p.nsid.as_deref().filter(|_| e.nsid);
-        w.opt(
-            p.udp_payload,
-            (rc >> 4) as u8,
-            e.dnssec_ok,
-            nsid,
-            x.expire,
-            x.ede,
-        );
+        opt_at = w.pos() as u16;
+        let data = OptData {
+            nsid: p.nsid.as_deref().filter(|_| e.nsid),
+            expire: x.expire,
+            cookie: x.cookie,
+            ede: x.ede,
+        };
+        w.opt(p.udp_payload, (rc >> 4) as u8, e.dnssec_ok, data);
     }
-    w.finish(header_flags(q, rc, aa, tc), 1)
+    (w.finish(header_flags(q, rc, aa, tc), 1), opt_at)
 }
 
 /// A reply carrying only a header, the question when it parsed, and OPT.
@@ -381,6 +445,7 @@ fn error_reply(
     rc: u16,
     with_question: bool,
     p: &Params,
+    cookie: Option<&[u8]>,
 ) -> usize {
     let qend = if with_question {
         q.question_end.min(pkt.len())
@@ -389,15 +454,12 @@ fn error_reply(
     };
     let mut w = Writer::new(out, &pkt[..qend.max(12).min(pkt.len())], &[], 512);
     if let Some(e) = q.edns {
-        let nsid = p.nsid.as_deref().filter(|_| e.nsid);
-        w.opt(
-            p.udp_payload,
-            (rc >> 4) as u8,
-            e.dnssec_ok,
-            nsid,
-            None,
-            None,
-        );
+        let data = OptData {
+            nsid: p.nsid.as_deref().filter(|_| e.nsid),
+            cookie,
+            ..OptData::default()
+        };
+        w.opt(p.udp_payload, (rc >> 4) as u8, e.dnssec_ok, data);
     }
     let flags = 0x8000 | (q.flags & 0x7900) | (q.flags & 0x0010) | (rc & 0xf);
     let len = w.finish(flags, with_question as u16);
@@ -809,7 +871,7 @@ fn additional_for(zone: &Zone, set: &RRset, w: &mut Writer<'_>, dnssec: bool) {
 /// A header-and-question reply with `rc` (for queries handed off to a
 /// handler that is not there, e.g. UPDATE on a zone without `update_key`).
 pub fn reply_rcode(pkt: &[u8], q: &Query, out: &mut [u8], rc: u16, p: &Params) -> usize {
-    error_reply(pkt, q, out, rc, true, p)
+    error_reply(pkt, q, out, rc, true, p, None)
 }
 
 #[cfg(test)]

@@ -12,6 +12,19 @@ use tldd_zone::rdata::{OPT, TSIG};
 pub const OPT_NSID: u16 = 3;
 /// EDNS option code of EXPIRE (RFC 7314).
 pub const OPT_EXPIRE: u16 = 9;
+/// EDNS option code of COOKIE (RFC 7873).
+pub const OPT_COOKIE: u16 = 10;
+
+/// Where the query's (first) COOKIE option is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CookieOpt {
+    #[default]
+    None,
+    /// Its length is not 8 or 16 to 40 (RFC 7873 §5.2.2: FORMERR).
+    Malformed,
+    /// Its data is `packet[at..at + len]`.
+    At { at: u16, len: u8 },
+}
 
 /// What was in the OPT record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,6 +35,8 @@ pub struct Edns {
     pub nsid: bool,
     /// The query asked for the zone's remaining time (RFC 7314).
     pub expire: bool,
+    /// The COOKIE option (RFC 7873), if any.
+    pub cookie: CookieOpt,
 }
 
 /// A parsed query. Borrowing nothing: the raw question is at
@@ -172,7 +187,11 @@ pub fn parse(pkt: &[u8], q: &mut Query) -> Result<(), Reject> {
                 if !owner_root {
                     return Err(bad("OPT owner is not the root"));
                 }
-                q.edns = Some(parse_opt(&pkt[start + 1..end]).ok_or(bad("malformed OPT options"))?);
+                let e = parse_opt(pkt, start + 1, end).ok_or(bad("malformed OPT options"))?;
+                if e.cookie == CookieOpt::Malformed {
+                    return Err(bad("malformed COOKIE option"));
+                }
+                q.edns = Some(e);
             }
             TSIG => {
                 if i + 1 != ar {
@@ -204,8 +223,10 @@ fn skip_rr(pkt: &[u8], pos: usize) -> Option<(usize, u16, bool)> {
     Some((end, rtype, owner_root))
 }
 
-/// Parses an OPT record from its TYPE field on (owner byte already skipped).
-fn parse_opt(rr: &[u8]) -> Option<Edns> {
+/// Parses the OPT record `pkt[start..end]`, from its TYPE field on (the
+/// owner byte already skipped).
+fn parse_opt(pkt: &[u8], start: usize, end: usize) -> Option<Edns> {
+    let rr = &pkt[start..end];
     let udp_size = u16::from_be_bytes([*rr.get(2)?, *rr.get(3)?]);
     let version = *rr.get(5)?;
     let dnssec_ok = rr.get(6)? & 0x80 != 0;
@@ -213,6 +234,7 @@ fn parse_opt(rr: &[u8]) -> Option<Edns> {
     let mut opts = rr.get(10..10 + rdlen)?;
     let mut nsid = false;
     let mut expire = false;
+    let mut cookie = CookieOpt::None;
     while !opts.is_empty() {
         if opts.len() < 4 {
             return None;
@@ -226,6 +248,19 @@ fn parse_opt(rr: &[u8]) -> Option<Edns> {
             OPT_NSID => nsid = true,
             // A query's EXPIRE option is empty (RFC 7314 §2).
             OPT_EXPIRE => expire = true,
+            // Only the first COOKIE counts.
+            OPT_COOKIE if cookie == CookieOpt::None => {
+                cookie = if len == 8 || (16..=40).contains(&len) {
+                    // The option data's offset in the packet (< 64 KiB).
+                    let at = end - opts.len() + 4;
+                    CookieOpt::At {
+                        at: at as u16,
+                        len: len as u8,
+                    }
+                } else {
+                    CookieOpt::Malformed
+                };
+            }
             _ => {}
         }
         opts = &opts[4 + len..];
@@ -236,6 +271,7 @@ fn parse_opt(rr: &[u8]) -> Option<Edns> {
         dnssec_ok,
         nsid,
         expire,
+        cookie,
     })
 }
 
@@ -266,7 +302,7 @@ pub fn scan_edns(pkt: &[u8]) -> Option<Edns> {
             if edns.is_some() || !owner_root {
                 return None;
             }
-            edns = Some(parse_opt(&pkt[start + 1..end])?);
+            edns = Some(parse_opt(pkt, start + 1, end)?);
         }
         pos = end;
     }

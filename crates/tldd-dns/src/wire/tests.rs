@@ -369,3 +369,147 @@ fn any_over_udp_is_one_real_rrset_and_rrsig_of_unsigned_is_nodata() {
     assert!(r.answers.is_empty());
     assert_eq!(types(&r.authorities), [SOA]);
 }
+
+mod cookies {
+    //! DNS cookies through the answer path (the hash itself is tested with
+    //! RFC 9018's vectors in `wire::cookie`).
+    use super::*;
+    use crate::wire::cookie::{self, Secret, Secrets, Seen};
+    use crate::wire::{respond_from, Client, Outcome};
+
+    const CLIENT: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+
+    fn secrets() -> Secrets {
+        Secrets {
+            current: Secret([9; 16]),
+            previous: None,
+        }
+    }
+
+    /// A query for `name` with EDNS and a COOKIE option holding `data`.
+    fn with_cookie(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut p = query(name, RecordType::A, DNSClass::IN, Some(1232));
+        // The OPT record is last and has no options: its RDLENGTH is the
+        // last two bytes.
+        let n = p.len();
+        p[n - 2..].copy_from_slice(&(4 + data.len() as u16).to_be_bytes());
+        p.extend_from_slice(&10u16.to_be_bytes());
+        p.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        p.extend_from_slice(data);
+        p
+    }
+
+    fn ask_from(pkt: &[u8], t: Transport, s: &Secrets) -> (Vec<u8>, Outcome) {
+        let mut q = Box::<Query>::default();
+        let mut out = vec![0u8; 65535];
+        let c = Client {
+            ip: "192.0.2.53".parse().unwrap(),
+            now: 1_700_000_000,
+            cookies: s,
+        };
+        let (n, oc) = respond_from(&zones(), &params(), pkt, &mut q, &mut out, t, Some(&c));
+        out.truncate(n);
+        (out, oc)
+    }
+
+    /// The COOKIE option data in a response (raw: after `[0, 10, len]`).
+    fn reply_cookie(r: &[u8]) -> Option<Vec<u8>> {
+        let at = r
+            .windows(4)
+            .rposition(|w| w == [0, 10, 0, cookie::REPLY_LEN as u8])?;
+        Some(r[at + 4..at + 4 + cookie::REPLY_LEN].to_vec())
+    }
+
+    #[test]
+    fn a_client_cookie_gets_a_server_cookie_and_it_is_then_valid() {
+        let s = secrets();
+        for t in [Transport::Udp, Transport::Tcp] {
+            let (r, oc) = ask_from(&with_cookie("www.shop.", &CLIENT), t, &s);
+            assert_eq!(oc.cookie, Seen::ClientOnly);
+            let m = Message::from_vec(&r).unwrap();
+            assert_eq!(m.response_code, ResponseCode::NoError);
+            assert_eq!(m.answers.len(), 1);
+            let c = reply_cookie(&r).expect("COOKIE in the reply");
+            assert_eq!(c[..8], CLIENT);
+            assert_eq!(c[8], 1, "RFC 9018 version");
+            let ts = u32::from_be_bytes(c[12..16].try_into().unwrap());
+            assert_eq!(ts, 1_700_000_000);
+            // Sent back: valid, echoed as it is.
+            let (r2, oc2) = ask_from(&with_cookie("www.shop.", &c), t, &s);
+            assert_eq!(oc2.cookie, Seen::Valid);
+            assert_eq!(reply_cookie(&r2).unwrap(), c);
+            assert_eq!(Message::from_vec(&r2).unwrap().answers.len(), 1);
+            // Tampered: answered normally, with a fresh cookie.
+            let mut bad = c.clone();
+            bad[20] ^= 0xff;
+            let (r3, oc3) = ask_from(&with_cookie("www.shop.", &bad), t, &s);
+            assert_eq!(oc3.cookie, Seen::Bad);
+            assert_eq!(reply_cookie(&r3).unwrap(), c);
+            assert_eq!(Message::from_vec(&r3).unwrap().answers.len(), 1);
+        }
+    }
+
+    #[test]
+    fn malformed_cookies_are_formerr_and_no_cookie_costs_nothing() {
+        let s = secrets();
+        for len in [1usize, 7, 9, 15, 41] {
+            let (r, oc) = ask_from(&with_cookie("www.shop.", &vec![7; len]), Transport::Udp, &s);
+            let m = Message::from_vec(&r).unwrap();
+            assert_eq!(m.response_code, ResponseCode::FormErr, "length {len}");
+            assert!(m.edns.is_some(), "FORMERR keeps OPT (RFC 6891 §7)");
+            assert_eq!(oc.cookie, Seen::None);
+        }
+        for len in [8usize, 16, 24, 40] {
+            let (r, _) = ask_from(&with_cookie("www.shop.", &vec![7; len]), Transport::Udp, &s);
+            assert_eq!(
+                Message::from_vec(&r).unwrap().response_code,
+                ResponseCode::NoError,
+                "length {len}"
+            );
+        }
+        // No COOKIE option: no cookie in the reply; nor without a client.
+        let (r, oc) = ask_from(
+            &query("www.shop.", RecordType::A, DNSClass::IN, Some(1232)),
+            Transport::Udp,
+            &s,
+        );
+        assert_eq!(oc.cookie, Seen::None);
+        assert!(reply_cookie(&r).is_none());
+        let pkt = with_cookie("www.shop.", &CLIENT);
+        let r = ask(&zones(), &pkt, Transport::Udp).unwrap();
+        assert_eq!(r.answers.len(), 1);
+    }
+
+    #[test]
+    fn slipped_replies_keep_question_and_opt() {
+        let s = secrets();
+        let pkt = with_cookie("mail.shop.", &CLIENT);
+        let (mut r, oc) = ask_from(&pkt, Transport::Udp, &s);
+        let mut q = Box::<Query>::default();
+        crate::wire::query::parse(&pkt, &mut q).unwrap();
+        let full = r.len();
+        // TC=1: header, question and OPT (with the cookie), nothing else.
+        let mut tc = r.clone();
+        let n = crate::wire::slip::reply(&mut tc, full, &q, oc.opt_at, false);
+        let m = Message::from_vec(&tc[..n]).unwrap();
+        assert!(m.truncation);
+        assert_eq!(m.queries.len(), 1);
+        assert_eq!(m.answers.len() + m.authorities.len(), 0);
+        assert!(m.edns.is_some());
+        assert_eq!(reply_cookie(&tc[..n]).unwrap()[..8], CLIENT);
+        // BADCOOKIE: RCODE 23, the fresh server cookie kept.
+        let n = crate::wire::slip::reply(&mut r, full, &q, oc.opt_at, true);
+        let m = Message::from_vec(&r[..n]).unwrap();
+        assert_eq!(u16::from(m.response_code), 23);
+        assert!(!m.truncation);
+        assert!(reply_cookie(&r[..n]).is_some());
+        // Without EDNS: header and question with TC=1.
+        let pkt = query("mail.shop.", RecordType::MX, DNSClass::IN, None);
+        let (mut r, oc) = ask_from(&pkt, Transport::Udp, &s);
+        crate::wire::query::parse(&pkt, &mut q).unwrap();
+        let full = r.len();
+        let n = crate::wire::slip::reply(&mut r, full, &q, oc.opt_at, false);
+        assert_eq!(n, q.question_end);
+        assert!(Message::from_vec(&r[..n]).unwrap().truncation);
+    }
+}

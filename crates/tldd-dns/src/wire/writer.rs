@@ -10,6 +10,20 @@
 //! whole RRset and set TC.
 use tldd_zone::rdata::{self, NameAt};
 
+/// What the OPT record of a response carries besides its header fields.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OptData<'a> {
+    /// NSID (RFC 5001).
+    pub nsid: Option<&'a [u8]>,
+    /// EDNS EXPIRE (RFC 7314).
+    pub expire: Option<u32>,
+    /// COOKIE (RFC 7873): the client cookie echoed and our server cookie
+    /// ([`super::cookie::REPLY_LEN`] bytes).
+    pub cookie: Option<&'a [u8]>,
+    /// An Extended DNS Error (RFC 8914), its text at most 64 bytes.
+    pub ede: Option<(u16, &'a [u8])>,
+}
+
 /// The response did not fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;
@@ -234,32 +248,32 @@ impl<'b> Writer<'b> {
     }
 
     /// Appends the OPT record (always fits: the caller reserved its room).
-    pub fn opt(
-        &mut self,
-        udp_size: u16,
-        ext_rcode: u8,
-        dnssec_ok: bool,
-        nsid: Option<&[u8]>,
-        expire: Option<u32>,
-        ede: Option<(u16, &[u8])>,
-    ) {
+    pub fn opt(&mut self, udp_size: u16, ext_rcode: u8, dnssec_ok: bool, x: OptData<'_>) {
         let saved = self.limit;
         self.limit = self.buf.len();
-        let mut rd = [0u8; 4 + 255 + 8 + 6 + 64];
+        let mut rd = [0u8; 4 + 255 + 8 + 6 + 64 + 4 + super::cookie::REPLY_LEN];
         let mut rdlen = 0;
-        if let Some(n) = nsid {
+        if let Some(n) = x.nsid {
             rd[..2].copy_from_slice(&super::query::OPT_NSID.to_be_bytes());
             rd[2..4].copy_from_slice(&(n.len() as u16).to_be_bytes());
             rd[4..4 + n.len()].copy_from_slice(n);
             rdlen = 4 + n.len();
         }
-        if let Some(e) = expire {
+        if let Some(e) = x.expire {
             rd[rdlen..rdlen + 2].copy_from_slice(&super::query::OPT_EXPIRE.to_be_bytes());
             rd[rdlen + 2..rdlen + 4].copy_from_slice(&4u16.to_be_bytes());
             rd[rdlen + 4..rdlen + 8].copy_from_slice(&e.to_be_bytes());
             rdlen += 8;
         }
-        if let Some((code, text)) = ede {
+        if let Some(c) = x.cookie {
+            // RFC 7873 §4: client cookie and our server cookie.
+            let c = &c[..c.len().min(super::cookie::REPLY_LEN)];
+            rd[rdlen..rdlen + 2].copy_from_slice(&super::query::OPT_COOKIE.to_be_bytes());
+            rd[rdlen + 2..rdlen + 4].copy_from_slice(&(c.len() as u16).to_be_bytes());
+            rd[rdlen + 4..rdlen + 4 + c.len()].copy_from_slice(c);
+            rdlen += 4 + c.len();
+        }
+        if let Some((code, text)) = x.ede {
             // RFC 8914: INFO-CODE and EXTRA-TEXT (short, fixed texts here).
             let text = &text[..text.len().min(64)];
             rd[rdlen..rdlen + 2].copy_from_slice(&super::ede::OPT_EDE.to_be_bytes());
