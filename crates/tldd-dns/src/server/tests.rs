@@ -29,8 +29,8 @@ fn services() -> Arc<Services> {
             identity: None,
             version: None,
         }),
-        keys,
-        zone_rt: vec![],
+        keys: ArcSwap::from_pointee(keys),
+        zone_rt: ArcSwap::from_pointee(vec![]),
         replay: tldd_tsig::ReplayCache::new(0),
         metrics: Arc::new(crate::metrics::Metrics::new()),
         cookies: Arc::new(crate::wire::cookie::Keeper::new(
