@@ -1,4 +1,4 @@
-//! The records by which two versions of a zone differ, as a [`Diff`]'s
+//! The records by which two versions of a zone differ, as a [`Diff`](crate::diff::Diff)'s
 //! body: what `zone-reload` (and `zonefile_load = "difference"`) turns a
 //! changed zone file into, so the change is one new journaled version that
 //! goes out by IXFR.

@@ -27,7 +27,7 @@ pub enum Control {
     /// Re-read the key state and run a key step now (after a `tldd keys`
     /// command); answers the `tldd keys status` lines.
     Keys(oneshot::Sender<Result<Vec<String>, String>>),
-    /// The zone file read again ([`super::reload`]): its changes as one
+    /// The zone file read again (`events::reload`): its changes as one
     /// version, or (`force`) the zone replaced by it.
     ReloadFile {
         zone: Box<tldd_zone::Zone>,
@@ -36,7 +36,7 @@ pub enum Control {
         mark: Option<crate::journal::filemark::FileMark>,
         reply: oneshot::Sender<Result<String, String>>,
     },
-    /// Sign everything again now ([`super::reload`]).
+    /// Sign everything again now (`events::reload`).
     SignAll(oneshot::Sender<Result<String, String>>),
 }
 
